@@ -1,0 +1,57 @@
+# OpenCodex — the README's commands. Needs only Python 3.11 on the machine.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+WEB_CONCURRENCY ?= 2
+STAMP := $(VENV)/.installed
+
+.PHONY: help install run serve test lint format migrate release clean
+
+help:
+	@echo "make run    - set up and serve the whole product on embedded defaults (http://127.0.0.1:$(PORT))"
+	@echo "make test   - set up and run ruff and every test (PostgreSQL and Redis on 127.0.0.1)"
+	@echo "make serve  - the production ASGI server (config.settings.prod) on \$$PORT"
+	@echo "make format - apply ruff's formatting and fixes"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip 2>/dev/null || true
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+# Embedded defaults: SQLite and a filesystem Celery broker under var/, mail written to var/mail/.
+run: migrate
+	@echo "OpenCodex on http://127.0.0.1:$(PORT)  (e-mails land in var/mail/; Ctrl-C stops everything)"
+	WEB_PORT=$(PORT) exec $(BIN)/honcho -f Procfile start
+
+# Production: settings from the environment (DATABASE_URL, REDIS_URL, SECRET_KEY, ALLOWED_HOSTS...).
+release: install
+	DJANGO_SETTINGS_MODULE=config.settings.prod $(BIN)/python manage.py migrate --noinput
+	DJANGO_SETTINGS_MODULE=config.settings.prod $(BIN)/python manage.py collectstatic --noinput
+
+serve: release
+	DJANGO_SETTINGS_MODULE=config.settings.prod exec $(BIN)/uvicorn config.asgi:application \
+		--host 0.0.0.0 --port $(PORT) --workers $(WEB_CONCURRENCY) --proxy-headers \
+		--forwarded-allow-ips='*' --no-access-log
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: lint
+	@scripts/ensure-chromium.sh
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

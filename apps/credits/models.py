@@ -1,0 +1,100 @@
+"""Money. Amounts are integers in micro-credits (µcr): 1 credit = 1,000,000 µcr = US$0.01.
+
+``Account.balance`` is a cache of the sum of the account's ``LedgerEntry`` rows, updated in the
+same transaction as each entry; ``Account.held`` is the sum of its active ``Hold`` rows.
+"""
+
+from django.conf import settings
+from django.db import models
+
+
+class Account(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="credit_account"
+    )
+    balance = models.BigIntegerField(default=0, help_text="µcr; equals the sum of the ledger")
+    held = models.BigIntegerField(default=0, help_text="µcr reserved by in-flight requests")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(held__gte=0), name="credits_held_nonneg")
+        ]
+
+    def __str__(self):
+        return f"Account of {self.user}"
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.held
+
+
+class LedgerEntry(models.Model):
+    """An append-only record of one change to an account's balance."""
+
+    class Kind(models.TextChoices):
+        SIGNUP_GRANT = "signup_grant", "Signup grant"
+        TOPUP = "topup", "Top-up"
+        USAGE = "usage", "Usage"
+        REFUND = "refund", "Refund"
+        DISPUTE = "dispute", "Dispute"
+        ADJUSTMENT = "adjustment", "Adjustment"
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    amount = models.BigIntegerField(help_text="µcr, signed")
+    balance_after = models.BigIntegerField(help_text="µcr, the account's balance after this")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    reference = models.CharField(max_length=200, unique=True)
+    memo = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The staff member behind an adjustment",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "ledger entries"
+        indexes = [models.Index(fields=["account", "-created_at", "-id"])]
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.kind} {self.amount} µcr ({self.reference})"
+
+
+class Hold(models.Model):
+    """Credits reserved for one in-flight request, until it is settled or released."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SETTLED = "settled", "Settled"
+        RELEASED = "released", "Released"
+        EXPIRED = "expired", "Expired"
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="holds")
+    reference = models.CharField(max_length=200, unique=True)
+    amount = models.BigIntegerField(help_text="µcr reserved")
+    charged = models.BigIntegerField(default=0, help_text="µcr charged at settlement")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="credits_hold_positive"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["expires_at"],
+                condition=models.Q(status="active"),
+                name="credits_hold_active_exp",
+            )
+        ]
+
+    def __str__(self):
+        return f"Hold {self.reference} {self.amount} µcr ({self.status})"

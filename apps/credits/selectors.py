@@ -1,0 +1,75 @@
+from dataclasses import dataclass
+
+from django.db.models import F, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+
+from .models import Account, Hold, LedgerEntry
+
+
+def account_for_user(*, user_id: int) -> Account | None:
+    return Account.objects.filter(user_id=user_id).first()
+
+
+def ledger_recent(*, account_id: int, limit: int = 10) -> list[LedgerEntry]:
+    return list(LedgerEntry.objects.filter(account_id=account_id).order_by("-id")[:limit])
+
+
+@dataclass(frozen=True)
+class LedgerProblem:
+    account_id: int
+    email: str
+    balance: int
+    ledger_sum: int
+    held: int
+    active_holds: int
+
+    def describe(self) -> str:
+        issues = []
+        if self.balance != self.ledger_sum:
+            issues.append(f"balance {self.balance} µcr != ledger sum {self.ledger_sum} µcr")
+        if self.held < 0:
+            issues.append(f"held {self.held} µcr is negative")
+        if self.held != self.active_holds:
+            issues.append(f"held {self.held} µcr != active holds {self.active_holds} µcr")
+        return f"account {self.account_id} ({self.email}): " + "; ".join(issues)
+
+
+def ledger_problems() -> list[LedgerProblem]:
+    """Every account whose cached balance or held amount disagrees with its rows. One query."""
+    ledger_sum = Coalesce(
+        Subquery(
+            LedgerEntry.objects.filter(account_id=OuterRef("pk"))
+            .order_by()
+            .values("account_id")
+            .annotate(total=Sum("amount"))
+            .values("total")
+        ),
+        Value(0),
+    )
+    active_holds = Coalesce(
+        Subquery(
+            Hold.objects.filter(account_id=OuterRef("pk"), status=Hold.Status.ACTIVE)
+            .order_by()
+            .values("account_id")
+            .annotate(total=Sum("amount"))
+            .values("total")
+        ),
+        Value(0),
+    )
+    rows = (
+        Account.objects.annotate(ledger_sum=ledger_sum, active_holds=active_holds)
+        .filter(~Q(balance=F("ledger_sum")) | Q(held__lt=0) | ~Q(held=F("active_holds")))
+        .values("pk", "user__email", "balance", "ledger_sum", "held", "active_holds")
+        .order_by("pk")
+    )
+    return [
+        LedgerProblem(
+            account_id=r["pk"],
+            email=r["user__email"],
+            balance=r["balance"],
+            ledger_sum=r["ledger_sum"],
+            held=r["held"],
+            active_holds=r["active_holds"],
+        )
+        for r in rows
+    ]

@@ -1,0 +1,207 @@
+"""Every write to money goes through here.
+
+Rules (DESIGN.md "Money"): amounts are integer µcr; every change to ``Account.balance`` writes a
+``LedgerEntry`` with a unique reference in the same transaction, so retrying an operation with the
+same reference never applies it twice; ``Account.held`` is the sum of active ``Hold`` rows and a
+hold is only taken when ``balance - held`` covers it, in one conditional UPDATE.
+"""
+
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps.core.money import MICRO
+
+from .errors import InsufficientCredits, InvalidAmount
+from .models import Account, Hold, LedgerEntry
+
+Kind = LedgerEntry.Kind
+
+
+def account_ensure(*, user_id: int) -> Account:
+    """The user's credit account, created (empty) if it does not exist yet."""
+    account = Account.objects.filter(user_id=user_id).first()
+    if account is not None:
+        return account
+    try:
+        with transaction.atomic():
+            return Account.objects.create(user_id=user_id)
+    except IntegrityError:  # created concurrently
+        return Account.objects.get(user_id=user_id)
+
+
+def _ledger_post(
+    *,
+    account_id: int,
+    amount: int,
+    kind: str,
+    reference: str,
+    memo: str = "",
+    created_by_id: int | None = None,
+    may_go_negative: bool = False,
+) -> LedgerEntry | None:
+    """Append one entry and move the balance by ``amount``. Returns ``None`` when an entry with
+    this reference exists already (the operation was applied before)."""
+    if not isinstance(amount, int) or isinstance(amount, bool):
+        raise InvalidAmount("Amounts are integer micro-credits.")
+    if amount == 0:
+        raise InvalidAmount("The amount must not be zero.")
+    with transaction.atomic():
+        account = Account.objects.select_for_update().get(pk=account_id)
+        if LedgerEntry.objects.filter(reference=reference).exists():
+            return None
+        if amount < 0 and not may_go_negative and account.balance - account.held + amount < 0:
+            raise InsufficientCredits(needed=-amount, available=account.balance - account.held)
+        try:
+            with transaction.atomic():
+                entry = LedgerEntry.objects.create(
+                    account_id=account_id,
+                    amount=amount,
+                    balance_after=account.balance + amount,
+                    kind=kind,
+                    reference=reference,
+                    memo=memo[:500],
+                    created_by_id=created_by_id,
+                )
+        except IntegrityError:  # the same reference posted concurrently on another account
+            return None
+        Account.objects.filter(pk=account_id).update(
+            balance=F("balance") + amount, updated_at=timezone.now()
+        )
+        return entry
+
+
+def credits_grant(
+    *, user_id: int, amount: int, kind: str, reference: str, memo: str = ""
+) -> LedgerEntry | None:
+    """Add credits (signup grant, top-up...). Idempotent per ``reference``."""
+    if amount <= 0:
+        raise InvalidAmount("A grant must be positive.")
+    account = account_ensure(user_id=user_id)
+    return _ledger_post(
+        account_id=account.pk, amount=amount, kind=kind, reference=reference, memo=memo
+    )
+
+
+def credits_grant_signup(*, user_id: int) -> LedgerEntry | None:
+    """The free credits for a new user: exactly once per user, whatever happens afterwards."""
+    return credits_grant(
+        user_id=user_id,
+        amount=settings.SIGNUP_GRANT_CREDITS * MICRO,
+        kind=Kind.SIGNUP_GRANT,
+        reference=f"signup:{user_id}",
+        memo="Welcome credits",
+    )
+
+
+def credits_adjust(
+    *, user_id: int, amount: int, reason: str, actor_id: int | None, reference: str | None = None
+) -> LedgerEntry:
+    """A staff correction: positive grants, negative deducts (never below what is held)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidAmount("An adjustment needs a reason.")
+    account = account_ensure(user_id=user_id)
+    entry = _ledger_post(
+        account_id=account.pk,
+        amount=amount,
+        kind=Kind.ADJUSTMENT,
+        reference=reference or f"adjustment:{uuid.uuid4()}",
+        memo=reason,
+        created_by_id=actor_id,
+    )
+    if entry is None:
+        raise InvalidAmount("This adjustment was already applied.")
+    return entry
+
+
+def credits_hold(
+    *, account_id: int, amount: int, reference: str, ttl_seconds: int | None = None
+) -> Hold:
+    """Reserve ``amount`` µcr for an in-flight request, or raise ``InsufficientCredits``.
+
+    The reservation is one conditional UPDATE, so concurrent holds can never together exceed
+    ``balance - held``.
+    """
+    if amount <= 0:
+        raise InvalidAmount("A hold must be positive.")
+    ttl = settings.HOLD_TTL_SECONDS if ttl_seconds is None else ttl_seconds
+    now = timezone.now()
+    with transaction.atomic():
+        taken = Account.objects.filter(pk=account_id, balance__gte=F("held") + amount).update(
+            held=F("held") + amount, updated_at=now
+        )
+        if not taken:
+            account = Account.objects.filter(pk=account_id).values("balance", "held").first()
+            available = account["balance"] - account["held"] if account else 0
+            raise InsufficientCredits(needed=amount, available=available)
+        return Hold.objects.create(
+            account_id=account_id,
+            reference=reference,
+            amount=amount,
+            expires_at=now + timedelta(seconds=ttl),
+        )
+
+
+def _hold_close(*, reference: str, charge: int, status: str, memo: str = "") -> tuple[int, bool]:
+    """Close an active hold; returns (µcr charged, whether this call closed it)."""
+    if charge < 0:
+        raise InvalidAmount("A charge cannot be negative.")
+    with transaction.atomic():
+        hold = Hold.objects.select_for_update().filter(reference=reference).first()
+        if hold is None:
+            raise Hold.DoesNotExist(f"No hold {reference!r}")
+        if hold.status != Hold.Status.ACTIVE:
+            return hold.charged, False  # closed before: nothing to do twice
+        charged = min(charge, hold.amount)  # never more than was reserved
+        account = Account.objects.select_for_update().get(pk=hold.account_id)
+        now = timezone.now()
+        if charged:
+            LedgerEntry.objects.create(
+                account_id=account.pk,
+                amount=-charged,
+                balance_after=account.balance - charged,
+                kind=Kind.USAGE,
+                reference=f"usage:{reference}",
+                memo=memo[:500],
+            )
+        Account.objects.filter(pk=account.pk).update(
+            balance=F("balance") - charged, held=F("held") - hold.amount, updated_at=now
+        )
+        Hold.objects.filter(pk=hold.pk).update(status=status, charged=charged, closed_at=now)
+        return charged, True
+
+
+def credits_settle(*, reference: str, amount: int, memo: str = "") -> int:
+    """Charge the real cost of a held request (at most the hold) and release the rest, at once.
+
+    Idempotent: settling a closed hold changes nothing and returns what was charged then.
+    """
+    charged, _ = _hold_close(
+        reference=reference, charge=amount, status=Hold.Status.SETTLED, memo=memo
+    )
+    return charged
+
+
+def credits_release(*, reference: str) -> None:
+    """Give a hold back without charging anything (the request failed before any output)."""
+    _hold_close(reference=reference, charge=0, status=Hold.Status.RELEASED)
+
+
+def credits_release_expired_holds(*, now=None, batch: int = 500) -> int:
+    """Release holds whose request never settled (a crashed worker). Returns how many."""
+    now = now or timezone.now()
+    released = 0
+    references = list(
+        Hold.objects.filter(status=Hold.Status.ACTIVE, expires_at__lte=now)
+        .order_by("expires_at")
+        .values_list("reference", flat=True)[:batch]
+    )
+    for reference in references:
+        _, closed = _hold_close(reference=reference, charge=0, status=Hold.Status.EXPIRED)
+        released += closed
+    return released

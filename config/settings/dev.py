@@ -1,0 +1,18 @@
+"""``make run``: the whole product on embedded defaults, on one machine."""
+
+import os
+
+from .base import *  # noqa: F403
+from .base import VAR_DIR
+
+DEBUG = os.environ.get("DEBUG", "1") not in {"0", "false", "False", ""}
+SECRET_KEY = os.environ.get("SECRET_KEY") or "django-insecure-dev-only-not-for-production"
+# No collectstatic needed on the embedded default: whitenoise serves straight from the finders.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+for sub in ("mail", "celery/queue", "celery/processed", "celery/control"):
+    (VAR_DIR / sub).mkdir(parents=True, exist_ok=True)

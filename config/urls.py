@@ -1,0 +1,13 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from apps.accounts import views as account_views
+from apps.core import views as core_views
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("dashboard/", account_views.dashboard, name="dashboard"),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,58 @@
+"""Production settings: refuse to start without a real secret; pass Django's deploy checks."""
+
+import os
+import subprocess
+import sys
+
+GOOD_SECRET = "k9$Qz!r2vXw8LmN4pT7yB1cF6hJ0sD3gA5eR8uI2oP9lK7jH4gF1dS6aZ3xC0vB5nM"
+
+
+def run_manage(*args, **env):
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in {
+            "SECRET_KEY",
+            "ALLOWED_HOSTS",
+            "DATABASE_URL",
+            "REDIS_URL",
+            "DJANGO_ALLOW_ASYNC_UNSAFE",
+        }
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        env={**base, "DJANGO_SETTINGS_MODULE": "config.settings.prod", **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    result = run_manage("check", ALLOWED_HOSTS="opencodex.example")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_production_refuses_a_placeholder_secret_key():
+    result = run_manage(
+        "check", SECRET_KEY="django-insecure-" + "x" * 60, ALLOWED_HOSTS="opencodex.example"
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    result = run_manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        SECRET_KEY=GOOD_SECRET,
+        ALLOWED_HOSTS="opencodex.example",
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/test",
+        REDIS_URL="redis://127.0.0.1:6379/14",
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "no issues" in result.stdout

@@ -1,0 +1,38 @@
+import pytest
+from django.urls import reverse
+
+pytestmark = pytest.mark.django_db
+
+
+def test_landing_page_says_what_opencodex_is(client):
+    response = client.get("/")
+    body = response.content.decode()
+    assert response.status_code == 200
+    for text in ("DeepSeek", "Qwen", "Claude", "Gemini", "GPT-4", "OpenAI-compatible"):
+        assert text in body
+    assert "Get 500 free Credits on signup. No credit card required." in body
+    assert f'href="{reverse("account_signup")}"' in body and "Sign Up Free" in body
+
+
+def test_landing_redirects_a_signed_in_user_to_the_dashboard(owner_client):
+    response = owner_client.get("/")
+    assert response.status_code == 302 and response.url == reverse("dashboard")
+
+
+def test_vendored_htmx_is_served_locally(client):
+    body = client.get("/").content.decode()
+    assert "/static/vendor/htmx-2.0.8/htmx.min.js" in body
+    assert "//unpkg.com" not in body and "cdn" not in body.lower()
+    response = client.get("/static/vendor/htmx-2.0.8/htmx.min.js")
+    assert response.status_code == 200
+
+
+def test_allauth_pages_use_the_site_layout(client):
+    for name in ("account_signup", "account_login", "account_reset_password"):
+        body = client.get(reverse(name)).content.decode()
+        assert "/static/css/site.css" in body, name
+        assert 'class="card"' in body, name
+
+
+def test_healthz(client):
+    assert client.get("/healthz").json() == {"status": "ok"}

@@ -1,0 +1,71 @@
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from apps.core.money import MICRO
+from apps.credits import services
+from apps.credits.models import Account
+
+pytestmark = pytest.mark.django_db
+
+
+def test_clean_ledger_passes(funded_account, capsys):
+    account = funded_account(credits=5)
+    services.credits_hold(account_id=account.pk, amount=MICRO, reference="h1")
+    call_command("check_ledger")
+    assert "Ledger OK" in capsys.readouterr().out
+
+
+def test_names_every_account_out_of_balance(funded_account, capsys):
+    good = funded_account(credits=5)
+    drifted_up = funded_account(credits=5)
+    drifted_down = funded_account(credits=5)
+    overheld = funded_account(credits=5)
+    Account.objects.filter(pk=drifted_up.pk).update(balance=6 * MICRO)
+    Account.objects.filter(pk=drifted_down.pk).update(balance=4 * MICRO)
+    Account.objects.filter(pk=overheld.pk).update(held=2 * MICRO)  # no active hold behind it
+    with pytest.raises(CommandError, match="3 account"):
+        call_command("check_ledger")
+    err = capsys.readouterr().err
+    assert f"account {drifted_up.pk} ({drifted_up.user.email})" in err
+    assert "balance 6000000 µcr != ledger sum 5000000 µcr" in err
+    assert f"account {drifted_down.pk} " in err
+    assert f"account {overheld.pk}" in err and "held 2000000 µcr != active holds 0 µcr" in err
+    assert f"account {good.pk} " not in err
+
+
+def test_negative_held_cannot_even_be_written():
+    from django.db import IntegrityError
+
+    from tests.factories import AccountFactory
+
+    account = AccountFactory()
+    with pytest.raises(IntegrityError):
+        Account.objects.filter(pk=account.pk).update(held=-1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_check_ledger_exits_non_zero_from_the_shell(funded_account):
+    import os
+    import subprocess
+    import sys
+
+    from django.db import connection
+
+    account = funded_account(credits=5)
+    Account.objects.filter(pk=account.pk).update(balance=1)
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check_ledger"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert f"account {account.pk} ({account.user.email})" in result.stderr

@@ -1,0 +1,172 @@
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from apps.core.money import MICRO
+from apps.credits import services
+from apps.credits.errors import InsufficientCredits, InvalidAmount
+from apps.credits.models import Account, Hold, LedgerEntry
+from apps.credits.selectors import ledger_problems
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_signup_grant_is_500_credits_once_per_user():
+    user = UserFactory()
+    first = services.credits_grant_signup(user_id=user.pk)
+    second = services.credits_grant_signup(user_id=user.pk)
+    account = Account.objects.get(user=user)
+    assert first is not None and first.kind == "signup_grant" and first.amount == 500 * MICRO
+    assert second is None
+    assert account.balance == 500 * MICRO
+    assert LedgerEntry.objects.filter(account=account).count() == 1
+    assert ledger_problems() == []
+
+
+def test_grant_with_same_reference_applies_once_and_records_balance_after():
+    user = UserFactory()
+    entry = services.credits_grant(user_id=user.pk, amount=3 * MICRO, kind="topup", reference="x:1")
+    services.credits_grant(user_id=user.pk, amount=3 * MICRO, kind="topup", reference="x:1")
+    services.credits_grant(user_id=user.pk, amount=2 * MICRO, kind="topup", reference="x:2")
+    assert entry.balance_after == 3 * MICRO
+    assert Account.objects.get(user=user).balance == 5 * MICRO
+
+
+@pytest.mark.parametrize("amount", [0, -1, 1.5, True])
+def test_grant_rejects_non_positive_or_non_integer_amounts(amount):
+    user = UserFactory()
+    with pytest.raises(InvalidAmount):
+        services.credits_grant(user_id=user.pk, amount=amount, kind="topup", reference="bad")
+    assert not LedgerEntry.objects.exists()
+
+
+def test_hold_reserves_and_refuses_beyond_available(funded_account):
+    account = funded_account(credits=10)
+    services.credits_hold(account_id=account.pk, amount=7 * MICRO, reference="r1")
+    with pytest.raises(InsufficientCredits) as exc:
+        services.credits_hold(account_id=account.pk, amount=4 * MICRO, reference="r2")
+    assert exc.value.needed == 4 * MICRO
+    assert exc.value.available == 3 * MICRO
+    assert "4.0000" in exc.value.message and "3.0000" in exc.value.message
+    account.refresh_from_db()
+    assert (account.balance, account.held) == (10 * MICRO, 7 * MICRO)
+    assert not Hold.objects.filter(reference="r2").exists()
+    assert ledger_problems() == []
+
+
+def test_settle_charges_real_cost_releases_rest_and_is_idempotent(funded_account):
+    account = funded_account(credits=10)
+    services.credits_hold(account_id=account.pk, amount=5 * MICRO, reference="req-1")
+    assert (
+        services.credits_settle(reference="req-1", amount=2 * MICRO, memo="deepseek") == 2 * MICRO
+    )
+    assert services.credits_settle(reference="req-1", amount=2 * MICRO) == 2 * MICRO
+    account.refresh_from_db()
+    assert (account.balance, account.held) == (8 * MICRO, 0)
+    entry = LedgerEntry.objects.get(reference="usage:req-1")
+    assert (entry.kind, entry.amount, entry.balance_after) == ("usage", -2 * MICRO, 8 * MICRO)
+    assert Hold.objects.get(reference="req-1").status == "settled"
+    assert ledger_problems() == []
+
+
+def test_settle_never_charges_more_than_the_hold(funded_account):
+    account = funded_account(credits=10)
+    services.credits_hold(account_id=account.pk, amount=1 * MICRO, reference="req-2")
+    assert services.credits_settle(reference="req-2", amount=50 * MICRO) == 1 * MICRO
+    account.refresh_from_db()
+    assert (account.balance, account.held) == (9 * MICRO, 0)
+
+
+def test_release_charges_nothing_and_writes_no_entry(funded_account):
+    account = funded_account(credits=10)
+    services.credits_hold(account_id=account.pk, amount=4 * MICRO, reference="req-3")
+    services.credits_release(reference="req-3")
+    services.credits_release(reference="req-3")
+    account.refresh_from_db()
+    assert (account.balance, account.held) == (10 * MICRO, 0)
+    assert not LedgerEntry.objects.filter(kind="usage").exists()
+    assert Hold.objects.get(reference="req-3").status == "released"
+
+
+def test_settle_after_release_changes_nothing(funded_account):
+    account = funded_account(credits=10)
+    services.credits_hold(account_id=account.pk, amount=4 * MICRO, reference="req-4")
+    services.credits_release(reference="req-4")
+    assert services.credits_settle(reference="req-4", amount=MICRO) == 0
+    account.refresh_from_db()
+    assert account.balance == 10 * MICRO
+
+
+def test_unknown_hold_is_an_error():
+    with pytest.raises(Hold.DoesNotExist):
+        services.credits_settle(reference="nope", amount=1)
+
+
+def test_expired_holds_are_released_by_the_sweeper_and_fresh_ones_kept(funded_account):
+    account = funded_account(credits=10)
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        services.credits_hold(account_id=account.pk, amount=MICRO, reference="old", ttl_seconds=60)
+        services.credits_hold(account_id=account.pk, amount=MICRO, reference="new", ttl_seconds=600)
+    assert services.credits_release_expired_holds(now=start + timedelta(seconds=59)) == 0
+    assert services.credits_release_expired_holds(now=start + timedelta(seconds=61)) == 1
+    account.refresh_from_db()
+    assert account.held == MICRO
+    assert Hold.objects.get(reference="old").status == "expired"
+    assert Hold.objects.get(reference="new").status == "active"
+    assert ledger_problems() == []
+
+
+def test_release_expired_holds_task_runs_the_service(funded_account):
+    from apps.credits.tasks import release_expired_holds
+
+    account = funded_account(credits=10)
+    services.credits_hold(account_id=account.pk, amount=MICRO, reference="t", ttl_seconds=0)
+    assert release_expired_holds.delay().get() == 1
+    account.refresh_from_db()
+    assert account.held == 0
+
+
+def test_adjust_needs_a_reason_and_cannot_deduct_below_held(funded_account, owner):
+    account = funded_account(credits=10)
+    with pytest.raises(InvalidAmount):
+        services.credits_adjust(user_id=account.user_id, amount=MICRO, reason="  ", actor_id=None)
+    services.credits_hold(account_id=account.pk, amount=6 * MICRO, reference="h")
+    with pytest.raises(InsufficientCredits):
+        services.credits_adjust(
+            user_id=account.user_id, amount=-5 * MICRO, reason="fraud", actor_id=owner.pk
+        )
+    entry = services.credits_adjust(
+        user_id=account.user_id, amount=-4 * MICRO, reason="goodwill reversal", actor_id=owner.pk
+    )
+    assert (entry.kind, entry.amount, entry.memo, entry.created_by) == (
+        "adjustment",
+        -4 * MICRO,
+        "goodwill reversal",
+        owner,
+    )
+    account.refresh_from_db()
+    assert account.balance == 6 * MICRO
+    assert ledger_problems() == []
+
+
+def test_adjust_with_a_reused_reference_applies_once(funded_account):
+    account = funded_account(credits=1)
+    services.credits_adjust(
+        user_id=account.user_id, amount=MICRO, reason="r", actor_id=None, reference="adj:1"
+    )
+    with pytest.raises(InvalidAmount):
+        services.credits_adjust(
+            user_id=account.user_id, amount=MICRO, reason="r", actor_id=None, reference="adj:1"
+        )
+    account.refresh_from_db()
+    assert account.balance == 2 * MICRO
+
+
+def test_account_ensure_returns_the_same_account():
+    user = UserFactory()
+    assert services.account_ensure(user_id=user.pk) == services.account_ensure(user_id=user.pk)
+    assert Account.objects.filter(user=user).count() == 1
