@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.accounts",
     "apps.credits",
+    "apps.keys",
 ]
 
 MIDDLEWARE = [
@@ -232,3 +233,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- API keys ------------------------------------------------------------------------------------
+# Keys are stored as HMAC-SHA256 digests under this secret. Changing it invalidates every key.
+# Without its own value it is derived from SECRET_KEY (so rotating SECRET_KEY would too).
+API_KEY_HMAC_SECRET = os.environ.get("API_KEY_HMAC_SECRET", "")
+API_KEYS_MAX_ACTIVE = int(os.environ.get("API_KEYS_MAX_ACTIVE", "50"))
+API_DEFAULT_RPM = int(os.environ.get("API_DEFAULT_RPM", "60"))

@@ -16,3 +16,4 @@ STORAGES = {
 }
 for sub in ("mail", "celery/queue", "celery/processed", "celery/control"):
     (VAR_DIR / sub).mkdir(parents=True, exist_ok=True)
+API_KEY_HMAC_SECRET = API_KEY_HMAC_SECRET or "dev-only-api-key-secret"  # noqa: F405

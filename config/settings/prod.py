@@ -15,6 +15,10 @@ if len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure") or len(set(S
         "SECRET_KEY must be set to a long random value in production (50+ characters), e.g. "
         "python -c 'import secrets; print(secrets.token_urlsafe(64))'"
     )
+if not API_KEY_HMAC_SECRET:  # noqa: F405
+    import hashlib
+
+    API_KEY_HMAC_SECRET = hashlib.sha256(b"opencodex-api-keys:" + SECRET_KEY.encode()).hexdigest()
 if not os.environ.get("ALLOWED_HOSTS"):
     raise ImproperlyConfigured("ALLOWED_HOSTS must list the site's host names in production.")
 

@@ -1,0 +1,90 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class ApiKey(models.Model):
+    """An API key. The secret itself is never stored: only its HMAC digest and what is needed to
+    recognise it on a page (``sk-live-abcd…wxyz``)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
+    )
+    name = models.CharField(max_length=64)
+    digest = models.CharField(max_length=64, unique=True, help_text="HMAC-SHA256 of the secret")
+    prefix = models.CharField(max_length=16, help_text="sk-live- and the first 4 characters")
+    last4 = models.CharField(max_length=4)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    credit_limit = models.BigIntegerField(
+        null=True, blank=True, help_text="µcr this key may spend in all; empty = no limit"
+    )
+    spent = models.BigIntegerField(default=0, help_text="µcr spent through this key")
+    rpm_limit = models.PositiveIntegerField(
+        null=True, blank=True, help_text="requests per minute; empty = the default"
+    )
+    rotated_from = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="successor"
+    )
+    # One per rendered create form, so a double-submitted form makes one key.
+    create_token = models.UUIDField(null=True, blank=True, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "create_token"], name="keys_apikey_one_per_form"
+            )
+        ]
+        indexes = [models.Index(fields=["user", "-created_at"])]
+
+    def __str__(self):
+        return f"{self.name} ({self.masked})"
+
+    @property
+    def masked(self) -> str:
+        return f"{self.prefix}…{self.last4}"
+
+    def status_at(self, now=None) -> str:
+        now = now or timezone.now()
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"
+
+    @property
+    def status(self) -> str:
+        return self.status_at()
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == "active"
+
+    @property
+    def remaining_credit(self) -> int | None:
+        if self.credit_limit is None:
+            return None
+        return max(self.credit_limit - self.spent, 0)
+
+
+class ApiKeyEvent(models.Model):
+    class Kind(models.TextChoices):
+        CREATED = "created", "Created"
+        ROTATED = "rotated", "Rotated"
+        REVOKED = "revoked", "Revoked"
+
+    key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    detail = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.kind} {self.key_id}"

@@ -1,0 +1,57 @@
+import hmac
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from . import tokens
+from .models import ApiKey, ApiKeyEvent
+
+
+@dataclass(frozen=True)
+class KeyCheck:
+    """The answer to "may this string be used as a key?": the key, or why not."""
+
+    key: ApiKey | None
+    reason: str | None = None  # malformed, checksum, unknown, revoked, expired
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.key is not None and self.reason is None
+
+
+def api_key_verify(*, presented: str, now=None) -> KeyCheck:
+    """Check a presented key: format and checksum offline, then one indexed query by digest."""
+    presented = (presented or "").strip()
+    try:
+        tokens.check_format(presented)
+    except tokens.FormatError as exc:
+        return KeyCheck(None, exc.reason, exc.message)
+    digest = tokens.digest(presented)
+    key = ApiKey.objects.filter(digest=digest).first()
+    if key is None or not hmac.compare_digest(key.digest, digest):
+        return KeyCheck(None, "unknown", "Invalid API key: no such key.")
+    status = key.status_at(now or timezone.now())
+    if status == "revoked":
+        return KeyCheck(None, "revoked", "This API key has been revoked.")
+    if status == "expired":
+        return KeyCheck(None, "expired", "This API key has expired.")
+    return KeyCheck(key)
+
+
+def api_keys_for_user(*, user_id: int) -> list[ApiKey]:
+    """Active keys first, newest first within each group."""
+    now = timezone.now()
+    keys = list(
+        ApiKey.objects.filter(user_id=user_id).select_related("successor").order_by("-created_at")
+    )
+    return sorted(keys, key=lambda k: k.status_at(now) != "active")
+
+
+def api_key_for_user(*, user_id: int, key_id: int) -> ApiKey:
+    """The user's key or ``ApiKey.DoesNotExist`` (someone else's key is not there at all)."""
+    return ApiKey.objects.select_related("rotated_from").get(pk=key_id, user_id=user_id)
+
+
+def api_key_events(*, key_id: int) -> list[ApiKeyEvent]:
+    return list(ApiKeyEvent.objects.filter(key_id=key_id).select_related("actor"))

@@ -1,0 +1,100 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from apps.core.errors import ServiceError
+
+from . import selectors, services
+from .forms import CreateKeyForm, RotateKeyForm
+from .models import ApiKey
+
+
+def _owned_key(request, key_id: int) -> ApiKey:
+    try:
+        return selectors.api_key_for_user(user_id=request.user.pk, key_id=key_id)
+    except ApiKey.DoesNotExist as exc:
+        raise Http404("No such key.") from exc
+
+
+def _render_list(request, *, form=None, new_key=None, secret=None, partial=None):
+    context = {
+        "keys": selectors.api_keys_for_user(user_id=request.user.pk),
+        "form": form or CreateKeyForm(),
+        "new_key": new_key,
+        "secret": secret,
+    }
+    if partial is None:
+        partial = bool(request.htmx)
+    template = "keys/partials/area.html" if partial else "keys/list.html"
+    response = render(request, template, context)
+    if secret:
+        # The one response that carries a secret: keep it out of every cache.
+        response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def key_list(request):
+    """GET: the user's keys and the create form. POST: create a key and show its secret once."""
+    if request.method == "GET":
+        return _render_list(request)
+    form = CreateKeyForm(request.POST)
+    if form.is_valid():
+        try:
+            key, secret = services.api_key_create(
+                user_id=request.user.pk,
+                name=form.cleaned_data["name"],
+                expires_at=form.expires_at,
+                credit_limit=form.credit_limit_micro,
+                rpm_limit=form.cleaned_data["rpm_limit"],
+                create_token=form.cleaned_data["token"],
+                actor_id=request.user.pk,
+            )
+        except ServiceError as exc:
+            form.add_error(None, exc.message)
+        else:
+            return _render_list(request, new_key=key, secret=secret)
+    return _render_list(request, form=form)
+
+
+@login_required
+def key_detail(request, key_id: int):
+    key = _owned_key(request, key_id)
+    events = selectors.api_key_events(key_id=key.pk)
+    return render(request, "keys/detail.html", {"key": key, "events": events})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def key_revoke(request, key_id: int):
+    key = _owned_key(request, key_id)
+    if request.method == "GET":  # the confirmation step for browsers without JavaScript
+        return render(request, "keys/revoke_confirm.html", {"key": key})
+    services.api_key_revoke(user_id=request.user.pk, key_id=key.pk, actor_id=request.user.pk)
+    messages.success(request, f"Key “{key.name}” ({key.masked}) is revoked.")
+    if request.htmx:
+        return _render_list(request)
+    return redirect("keys:list")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def key_rotate(request, key_id: int):
+    key = _owned_key(request, key_id)
+    form = RotateKeyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            successor, secret = services.api_key_rotate(
+                user_id=request.user.pk,
+                key_id=key.pk,
+                grace_seconds=form.cleaned_data["grace_seconds"],
+                actor_id=request.user.pk,
+            )
+        except ServiceError as exc:
+            form.add_error(None, exc.message)
+        else:
+            return _render_list(request, new_key=successor, secret=secret, partial=False)
+    return render(request, "keys/rotate.html", {"key": key, "form": form})

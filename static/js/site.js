@@ -1,0 +1,37 @@
+// OpenCodex: small progressive enhancements. Everything works without this file.
+(function () {
+  "use strict";
+
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      return navigator.clipboard.writeText(text);
+    }
+    return new Promise(function (resolve, reject) {
+      var area = document.createElement("textarea");
+      area.value = text;
+      area.setAttribute("readonly", "");
+      area.style.position = "fixed";
+      area.style.opacity = "0";
+      document.body.appendChild(area);
+      area.select();
+      var ok = document.execCommand("copy");
+      document.body.removeChild(area);
+      ok ? resolve() : reject(new Error("copy failed"));
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy-target]");
+    if (!button) return;
+    var source = document.getElementById(button.getAttribute("data-copy-target"));
+    if (!source) return;
+    var label = button.textContent;
+    copyText(source.value || source.textContent).then(function () {
+      button.textContent = button.getAttribute("data-copied-label") || "Copied!";
+      setTimeout(function () { button.textContent = label; }, 2000);
+    }, function () {
+      source.focus();
+      if (source.select) source.select();
+    });
+  });
+})();
