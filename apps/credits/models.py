@@ -80,6 +80,9 @@ class Hold(models.Model):
     amount = models.BigIntegerField(help_text="µcr reserved")
     charged = models.BigIntegerField(default=0, help_text="µcr charged at settlement")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    # Set when the hold also reserves part of an API key's credit limit (apps.keys owns that
+    # reservation; credits only carries the tag so the request's settlement can find it).
+    api_key_id = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     closed_at = models.DateTimeField(null=True, blank=True)

@@ -10,6 +10,14 @@ def account_for_user(*, user_id: int) -> Account | None:
     return Account.objects.filter(user_id=user_id).first()
 
 
+def expired_hold_references(*, now, limit: int = 500) -> list[str]:
+    return list(
+        Hold.objects.filter(status=Hold.Status.ACTIVE, expires_at__lte=now)
+        .order_by("expires_at")
+        .values_list("reference", flat=True)[:limit]
+    )
+
+
 def ledger_recent(*, account_id: int, limit: int = 10) -> list[LedgerEntry]:
     return list(LedgerEntry.objects.filter(account_id=account_id).order_by("-id")[:limit])
 

@@ -7,6 +7,7 @@ hold is only taken when ``balance - held`` covers it, in one conditional UPDATE.
 """
 
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -120,7 +121,12 @@ def credits_adjust(
 
 
 def credits_hold(
-    *, account_id: int, amount: int, reference: str, ttl_seconds: int | None = None
+    *,
+    account_id: int,
+    amount: int,
+    reference: str,
+    ttl_seconds: int | None = None,
+    api_key_id: int | None = None,
 ) -> Hold:
     """Reserve ``amount`` µcr for an in-flight request, or raise ``InsufficientCredits``.
 
@@ -143,20 +149,31 @@ def credits_hold(
             account_id=account_id,
             reference=reference,
             amount=amount,
+            api_key_id=api_key_id,
             expires_at=now + timedelta(seconds=ttl),
         )
 
 
-def _hold_close(*, reference: str, charge: int, status: str, memo: str = "") -> tuple[int, bool]:
-    """Close an active hold; returns (µcr charged, whether this call closed it)."""
+@dataclass(frozen=True)
+class HoldClosed:
+    """What closing a hold did. ``closed`` is False when it was closed before (a repeat)."""
+
+    charged: int
+    closed: bool
+    amount: int
+    account_id: int
+    api_key_id: int | None
+
+
+def _hold_close(*, reference: str, charge: int, status: str, memo: str = "") -> HoldClosed:
     if charge < 0:
         raise InvalidAmount("A charge cannot be negative.")
     with transaction.atomic():
         hold = Hold.objects.select_for_update().filter(reference=reference).first()
         if hold is None:
             raise Hold.DoesNotExist(f"No hold {reference!r}")
-        if hold.status != Hold.Status.ACTIVE:
-            return hold.charged, False  # closed before: nothing to do twice
+        if hold.status != Hold.Status.ACTIVE:  # closed before: nothing to do twice
+            return HoldClosed(hold.charged, False, hold.amount, hold.account_id, hold.api_key_id)
         charged = min(charge, hold.amount)  # never more than was reserved
         account = Account.objects.select_for_update().get(pk=hold.account_id)
         now = timezone.now()
@@ -173,35 +190,22 @@ def _hold_close(*, reference: str, charge: int, status: str, memo: str = "") -> 
             balance=F("balance") - charged, held=F("held") - hold.amount, updated_at=now
         )
         Hold.objects.filter(pk=hold.pk).update(status=status, charged=charged, closed_at=now)
-        return charged, True
+        return HoldClosed(charged, True, hold.amount, hold.account_id, hold.api_key_id)
 
 
-def credits_settle(*, reference: str, amount: int, memo: str = "") -> int:
+def credits_settle(*, reference: str, amount: int, memo: str = "") -> HoldClosed:
     """Charge the real cost of a held request (at most the hold) and release the rest, at once.
 
-    Idempotent: settling a closed hold changes nothing and returns what was charged then.
+    Idempotent: settling a closed hold changes nothing and reports what was charged then.
     """
-    charged, _ = _hold_close(
-        reference=reference, charge=amount, status=Hold.Status.SETTLED, memo=memo
-    )
-    return charged
+    return _hold_close(reference=reference, charge=amount, status=Hold.Status.SETTLED, memo=memo)
 
 
-def credits_release(*, reference: str) -> None:
+def credits_release(*, reference: str) -> HoldClosed:
     """Give a hold back without charging anything (the request failed before any output)."""
-    _hold_close(reference=reference, charge=0, status=Hold.Status.RELEASED)
+    return _hold_close(reference=reference, charge=0, status=Hold.Status.RELEASED)
 
 
-def credits_release_expired_holds(*, now=None, batch: int = 500) -> int:
-    """Release holds whose request never settled (a crashed worker). Returns how many."""
-    now = now or timezone.now()
-    released = 0
-    references = list(
-        Hold.objects.filter(status=Hold.Status.ACTIVE, expires_at__lte=now)
-        .order_by("expires_at")
-        .values_list("reference", flat=True)[:batch]
-    )
-    for reference in references:
-        _, closed = _hold_close(reference=reference, charge=0, status=Hold.Status.EXPIRED)
-        released += closed
-    return released
+def credits_expire_hold(*, reference: str) -> HoldClosed:
+    """Give back a hold whose request never settled (a crashed worker), charging nothing."""
+    return _hold_close(reference=reference, charge=0, status=Hold.Status.EXPIRED)

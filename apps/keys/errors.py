@@ -13,3 +13,7 @@ class AlreadyDone(ServiceError):
 
 class KeyNotActive(ServiceError):
     code = "key_not_active"
+
+
+class KeyCreditLimitReached(ServiceError):
+    code = "key_credit_limit_reached"

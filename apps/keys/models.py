@@ -22,6 +22,9 @@ class ApiKey(models.Model):
         null=True, blank=True, help_text="µcr this key may spend in all; empty = no limit"
     )
     spent = models.BigIntegerField(default=0, help_text="µcr spent through this key")
+    held = models.BigIntegerField(
+        default=0, help_text="µcr of the credit limit reserved by requests in flight"
+    )
     rpm_limit = models.PositiveIntegerField(
         null=True, blank=True, help_text="requests per minute; empty = the default"
     )
@@ -35,7 +38,8 @@ class ApiKey(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["user", "create_token"], name="keys_apikey_one_per_form"
-            )
+            ),
+            models.CheckConstraint(condition=models.Q(held__gte=0), name="keys_held_nonneg"),
         ]
         indexes = [models.Index(fields=["user", "-created_at"])]
 

@@ -7,11 +7,14 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
+from apps.core.money import format_credits
+
+from . import cache as key_cache
 from . import tokens
-from .errors import AlreadyDone, KeyLimitReached, KeyNotActive
+from .errors import AlreadyDone, KeyCreditLimitReached, KeyLimitReached, KeyNotActive
 from .models import ApiKey, ApiKeyEvent
 
 Event = ApiKeyEvent.Kind
@@ -92,6 +95,7 @@ def api_key_revoke(*, user_id: int, key_id: int, actor_id: int | None = None) ->
         if key.revoked_at is None:
             key.revoked_at = timezone.now()
             key.save(update_fields=["revoked_at"])
+            _forget(key)
             ApiKeyEvent.objects.create(
                 key=key, kind=Event.REVOKED, actor_id=actor_id, detail="Revoked"
             )
@@ -125,6 +129,7 @@ def api_key_rotate(
         if old.expires_at is None or old.expires_at > grace_end:
             old.expires_at = grace_end
             old.save(update_fields=["expires_at"])
+            _forget(old)
         until = "now" if grace_seconds == 0 else f"until {grace_end:%Y-%m-%d %H:%M} UTC"
         ApiKeyEvent.objects.create(
             key=old,
@@ -141,6 +146,34 @@ def api_key_rotate(
             created_at=now,
         )
     return successor, secret
+
+
+def _forget(key: ApiKey) -> None:
+    """Drop the gateway's cached facts about ``key`` now and again once this commits."""
+    key_cache.invalidate(key.digest)
+    transaction.on_commit(lambda: key_cache.invalidate(key.digest))
+
+
+def api_key_reserve(*, key_id: int, amount: int) -> None:
+    """Reserve ``amount`` µcr of a key's credit limit for a request in flight, or raise
+    ``KeyCreditLimitReached``. One conditional UPDATE, so concurrent requests cannot together
+    exceed the limit."""
+    reserved = ApiKey.objects.filter(
+        pk=key_id, credit_limit__gte=F("spent") + F("held") + amount
+    ).update(held=F("held") + amount)
+    if not reserved:
+        key = ApiKey.objects.filter(pk=key_id).values("credit_limit", "spent", "held").first()
+        left = max((key["credit_limit"] or 0) - key["spent"] - key["held"], 0) if key else 0
+        raise KeyCreditLimitReached(
+            f"This API key has reached its credit limit: the request needs "
+            f"{format_credits(amount)} credits and the key has {format_credits(left)} left. "
+            "Raise the key's limit or use another key."
+        )
+
+
+def api_key_settle(*, key_id: int, reserved: int, charged: int) -> None:
+    """Count what a request through this key cost and give back its reservation."""
+    ApiKey.objects.filter(pk=key_id).update(spent=F("spent") + charged, held=F("held") - reserved)
 
 
 def api_key_touch(*, key_id: int, now: datetime | None = None) -> bool:

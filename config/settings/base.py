@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.credits",
     "apps.keys",
+    "apps.catalog",
+    "apps.usage",
 ]
 
 MIDDLEWARE = [
@@ -220,7 +222,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "release-expired-holds": {
-        "task": "apps.credits.tasks.release_expired_holds",
+        "task": "apps.usage.tasks.release_expired_holds",
         "schedule": 60.0,
     },
 }
@@ -239,4 +241,21 @@ LOGGING = {
 # Without its own value it is derived from SECRET_KEY (so rotating SECRET_KEY would too).
 API_KEY_HMAC_SECRET = os.environ.get("API_KEY_HMAC_SECRET", "")
 API_KEYS_MAX_ACTIVE = int(os.environ.get("API_KEYS_MAX_ACTIVE", "50"))
-API_DEFAULT_RPM = int(os.environ.get("API_DEFAULT_RPM", "60"))
+API_DEFAULT_RPM = int(os.environ.get("API_DEFAULT_RPM", "600"))
+
+# --- Catalog and gateway -------------------------------------------------------------------------
+OPENCODEX_CATALOG = os.environ.get("OPENCODEX_CATALOG", str(BASE_DIR / "config" / "catalog.toml"))
+# The built-in demo upstream answers catalog models whose provider has no API key configured.
+DEMO_UPSTREAM_ENABLED = env_bool("OPENCODEX_DEMO_UPSTREAM", True)
+DEMO_UPSTREAM_BASE_URL = os.environ.get(
+    "DEMO_UPSTREAM_BASE_URL", f"http://127.0.0.1:{os.environ.get('PORT', '8000')}/_demo/v1"
+)
+GATEWAY_MAX_BODY_BYTES = 1024 * 1024
+GATEWAY_UPSTREAM_CONNECT_TIMEOUT = float(os.environ.get("GATEWAY_UPSTREAM_CONNECT_TIMEOUT", "5"))
+GATEWAY_UPSTREAM_FIRST_BYTE_TIMEOUT = float(
+    os.environ.get("GATEWAY_UPSTREAM_FIRST_BYTE_TIMEOUT", "60")
+)
+GATEWAY_UPSTREAM_TOTAL_TIMEOUT = float(os.environ.get("GATEWAY_UPSTREAM_TOTAL_TIMEOUT", "600"))
+GATEWAY_UPSTREAM_RETRIES = int(os.environ.get("GATEWAY_UPSTREAM_RETRIES", "2"))
+GATEWAY_KEY_CACHE_SECONDS = 60
+GATEWAY_CATALOG_CACHE_SECONDS = float(os.environ.get("GATEWAY_CATALOG_CACHE_SECONDS", "10"))

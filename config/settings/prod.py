@@ -8,6 +8,8 @@ from .base import *  # noqa: F403
 from .base import env_bool
 
 DEBUG = False
+# Production serves real providers only; models without a configured key are absent.
+DEMO_UPSTREAM_ENABLED = env_bool("OPENCODEX_DEMO_UPSTREAM", False)
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure") or len(set(SECRET_KEY)) < 5:

@@ -1,0 +1,45 @@
+from django.db import models
+
+
+class Provider(models.Model):
+    """An OpenAI-compatible upstream. Its API key is read from an environment variable."""
+
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=100)
+    base_url = models.URLField(max_length=300, help_text="OpenAI-compatible, e.g. …/v1")
+    api_key_env = models.CharField(
+        max_length=100, blank=True, help_text="Name of the environment variable with the key"
+    )
+    enabled = models.BooleanField(default=True)
+
+    def __str__(self):
+        return self.name
+
+
+class Model(models.Model):
+    """A model we sell. Prices are µcr per 1,000,000 tokens (1 credit = 1,000,000 µcr)."""
+
+    public_id = models.CharField(max_length=100, unique=True)
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="models")
+    upstream_id = models.CharField(max_length=200)
+    display_name = models.CharField(max_length=100, blank=True)
+    family = models.CharField(max_length=50, blank=True)
+    input_price = models.BigIntegerField(help_text="µcr per 1M input tokens")
+    output_price = models.BigIntegerField(help_text="µcr per 1M output tokens")
+    context_length = models.PositiveIntegerField()
+    max_output = models.PositiveIntegerField(help_text="the most output tokens per request")
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["family", "public_id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(input_price__gte=0, output_price__gte=0),
+                name="catalog_model_prices_nonneg",
+            )
+        ]
+
+    def __str__(self):
+        return self.public_id

@@ -1,0 +1,61 @@
+import os
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from .models import Model
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a public model is served from right now, and what it costs."""
+
+    public_id: str
+    upstream_id: str
+    base_url: str
+    api_key: str | None
+    provider: str
+    family: str
+    input_price: int  # µcr per 1M tokens
+    output_price: int
+    context_length: int
+    max_output: int
+    created: int
+    demo: bool = False
+
+
+def catalog_routes() -> dict[str, Route]:
+    """The models a request may use, by public id.
+
+    A model whose provider's API key variable is set goes to that provider. Otherwise, on the
+    embedded default (``DEMO_UPSTREAM_ENABLED``) the built-in demo upstream answers it; in
+    production it is absent.
+    """
+    routes = {}
+    demo_url = settings.DEMO_UPSTREAM_BASE_URL.rstrip("/")
+    models = Model.objects.filter(enabled=True, provider__enabled=True).select_related("provider")
+    for model in models:
+        provider = model.provider
+        api_key = os.environ.get(provider.api_key_env) if provider.api_key_env else None
+        common = {
+            "public_id": model.public_id,
+            "provider": provider.slug,
+            "family": model.family,
+            "input_price": model.input_price,
+            "output_price": model.output_price,
+            "context_length": model.context_length,
+            "max_output": model.max_output,
+            "created": int(model.created_at.timestamp()),
+        }
+        if api_key or not provider.api_key_env:
+            routes[model.public_id] = Route(
+                upstream_id=model.upstream_id,
+                base_url=provider.base_url.rstrip("/"),
+                api_key=api_key,
+                **common,
+            )
+        elif settings.DEMO_UPSTREAM_ENABLED:
+            routes[model.public_id] = Route(
+                upstream_id=model.public_id, base_url=demo_url, api_key=None, demo=True, **common
+            )
+    return routes

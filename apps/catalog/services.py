@@ -1,0 +1,111 @@
+"""Loading the catalog file into the database."""
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.db import transaction
+
+from .models import Model, Provider
+from .pricing import dollars_per_million_to_micro
+
+
+class CatalogError(ValueError):
+    pass
+
+
+@dataclass
+class SyncReport:
+    providers: int = 0
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    disabled: list[str] = field(default_factory=list)
+
+
+def _require(entry: dict, name: str, kind, where: str):
+    value = entry.get(name)
+    if value is None:
+        raise CatalogError(f"{where}: '{name}' is required")
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise CatalogError(f"{where}: '{name}' must be a {kind.__name__}")
+    return value
+
+
+def parse_catalog(text: str) -> tuple[dict[str, dict], list[dict]]:
+    """Validate the TOML catalog; returns (providers by slug, model field dicts)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogError(f"not valid TOML: {exc}") from exc
+    providers = {}
+    for slug, entry in (data.get("providers") or {}).items():
+        where = f"providers.{slug}"
+        providers[slug] = {
+            "name": str(entry.get("name") or slug),
+            "base_url": _require(entry, "base_url", str, where).rstrip("/"),
+            "api_key_env": str(entry.get("api_key_env") or ""),
+            "enabled": bool(entry.get("enabled", True)),
+        }
+        if not providers[slug]["base_url"].startswith(("http://", "https://")):
+            raise CatalogError(f"{where}: base_url must be an http(s) URL")
+    models, seen = [], set()
+    for index, entry in enumerate(data.get("models") or []):
+        where = f"models[{index}]"
+        public_id = _require(entry, "id", str, where)
+        where = f"model {public_id!r}"
+        if public_id in seen:
+            raise CatalogError(f"{where}: listed twice")
+        seen.add(public_id)
+        provider = _require(entry, "provider", str, where)
+        if provider not in providers:
+            raise CatalogError(f"{where}: unknown provider {provider!r}")
+        try:
+            prices = {
+                name: dollars_per_million_to_micro(_require(entry, name, str, where))
+                for name in ("input_price", "output_price")
+            }
+        except ValueError as exc:
+            raise CatalogError(f"{where}: {exc}") from exc
+        context_length = _require(entry, "context_length", int, where)
+        max_output = _require(entry, "max_output", int, where)
+        if context_length <= 0 or max_output <= 0 or max_output > context_length:
+            raise CatalogError(f"{where}: need 0 < max_output <= context_length")
+        models.append(
+            {
+                "public_id": public_id,
+                "provider": provider,
+                "upstream_id": str(entry.get("upstream_id") or public_id),
+                "display_name": str(entry.get("name") or ""),
+                "family": str(entry.get("family") or ""),
+                "context_length": context_length,
+                "max_output": max_output,
+                "enabled": bool(entry.get("enabled", True)),
+                **prices,
+            }
+        )
+    return providers, models
+
+
+@transaction.atomic
+def catalog_sync(*, path: Path) -> SyncReport:
+    """Make the database match the file. Models missing from the file are disabled, not
+    deleted (usage records keep pointing at them)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CatalogError(f"cannot read {path}: {exc}") from exc
+    providers, models = parse_catalog(text)
+    report = SyncReport(providers=len(providers))
+    by_slug = {}
+    for slug, fields in providers.items():
+        by_slug[slug], _ = Provider.objects.update_or_create(slug=slug, defaults=fields)
+    for fields in models:
+        fields = {**fields, "provider": by_slug[fields["provider"]]}
+        public_id = fields.pop("public_id")
+        _, created = Model.objects.update_or_create(public_id=public_id, defaults=fields)
+        (report.created if created else report.updated).append(public_id)
+    listed = [m["public_id"] for m in models]
+    stale = Model.objects.filter(enabled=True).exclude(public_id__in=listed)
+    report.disabled = list(stale.values_list("public_id", flat=True))
+    stale.update(enabled=False)
+    return report

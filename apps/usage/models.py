@@ -1,0 +1,35 @@
+from django.conf import settings
+from django.db import models
+
+
+class UsageRecord(models.Model):
+    """One API request: what it used, what it cost, how it ended."""
+
+    request_id = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="usage_records"
+    )
+    api_key = models.ForeignKey(
+        "keys.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    model = models.CharField(max_length=100, help_text="public model id")
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    cost = models.BigIntegerField(default=0, help_text="µcr charged")
+    status = models.PositiveSmallIntegerField(help_text="HTTP status returned to the client")
+    error_code = models.CharField(max_length=50, blank=True)
+    latency_ms = models.PositiveIntegerField(default=0)
+    stream = models.BooleanField(default=False)
+    usage_counted = models.BooleanField(
+        default=False, help_text="tokens were counted by us (the upstream sent no usage)"
+    )
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["user", "-created_at", "-id"]),
+            models.Index(fields=["api_key", "-created_at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.request_id} {self.model} {self.status}"

@@ -1,0 +1,85 @@
+"""Recording requests and settling what they cost."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.credits.selectors import expired_hold_references
+from apps.credits.services import credits_expire_hold, credits_release, credits_settle
+from apps.keys.services import api_key_settle
+
+from .models import UsageRecord
+
+
+@dataclass(frozen=True)
+class RequestOutcome:
+    """What the gateway knows about a finished request."""
+
+    request_id: str
+    user_id: int
+    api_key_id: int | None
+    model: str
+    status: int
+    created_at: datetime
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: int = 0  # µcr the request should cost (capped at its hold when settled)
+    error_code: str = ""
+    latency_ms: int = 0
+    stream: bool = False
+    usage_counted: bool = False
+    held: bool = True  # a hold was taken under request_id
+
+
+def request_settle(*, outcome: RequestOutcome) -> UsageRecord:
+    """Charge a finished request, give back the rest of its hold and write its one usage record,
+    all in one transaction. Safe to repeat: a request already recorded is returned as it is."""
+    with transaction.atomic():
+        existing = UsageRecord.objects.filter(request_id=outcome.request_id).first()
+        if existing is not None:
+            return existing
+        charged = 0
+        if outcome.held:
+            if outcome.cost > 0:
+                result = credits_settle(
+                    reference=outcome.request_id, amount=outcome.cost, memo=outcome.model
+                )
+            else:
+                result = credits_release(reference=outcome.request_id)
+            charged = result.charged
+            if result.closed and outcome.api_key_id is not None:
+                api_key_settle(
+                    key_id=outcome.api_key_id,
+                    reserved=result.amount if result.api_key_id else 0,
+                    charged=result.charged,
+                )
+        return UsageRecord.objects.create(
+            request_id=outcome.request_id,
+            user_id=outcome.user_id,
+            api_key_id=outcome.api_key_id,
+            model=outcome.model,
+            prompt_tokens=outcome.prompt_tokens,
+            completion_tokens=outcome.completion_tokens,
+            cost=charged,
+            status=outcome.status,
+            error_code=outcome.error_code,
+            latency_ms=outcome.latency_ms,
+            stream=outcome.stream,
+            usage_counted=outcome.usage_counted,
+            created_at=outcome.created_at,
+        )
+
+
+def holds_release_expired(*, now=None, limit: int = 500) -> int:
+    """Give back holds whose request never settled (a worker died mid-request), with the API
+    key reservation they carried. Returns how many were released."""
+    released = 0
+    for reference in expired_hold_references(now=now or timezone.now(), limit=limit):
+        with transaction.atomic():
+            result = credits_expire_hold(reference=reference)
+            if result.closed and result.api_key_id is not None:
+                api_key_settle(key_id=result.api_key_id, reserved=result.amount, charged=0)
+            released += result.closed
+    return released

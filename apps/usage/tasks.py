@@ -1,0 +1,25 @@
+from datetime import datetime
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(name="apps.usage.tasks.release_expired_holds")
+def release_expired_holds() -> int:
+    return services.holds_release_expired()
+
+
+@shared_task(
+    name="apps.usage.tasks.settle_request",
+    autoretry_for=(Exception,),
+    retry_backoff=5,
+    retry_backoff_max=300,
+    max_retries=20,
+)
+def settle_request(outcome: dict) -> str:
+    """The durable fallback when the gateway could not settle a request in time."""
+    fields = dict(outcome)
+    fields["created_at"] = datetime.fromisoformat(fields["created_at"])
+    record = services.request_settle(outcome=services.RequestOutcome(**fields))
+    return record.request_id
