@@ -25,15 +25,18 @@ install: $(STAMP)
 
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py sync_catalog
 
 # Embedded defaults: SQLite and a filesystem Celery broker under var/, mail written to var/mail/.
 run: migrate
 	@echo "OpenCodex on http://127.0.0.1:$(PORT)  (e-mails land in var/mail/; Ctrl-C stops everything)"
-	WEB_PORT=$(PORT) exec $(BIN)/honcho -f Procfile start
+	WEB_PORT=$(PORT) DEMO_UPSTREAM_BASE_URL=http://127.0.0.1:$(PORT)/_demo/v1 \
+		exec $(BIN)/honcho -f Procfile start
 
 # Production: settings from the environment (DATABASE_URL, REDIS_URL, SECRET_KEY, ALLOWED_HOSTS...).
 release: install
 	DJANGO_SETTINGS_MODULE=config.settings.prod $(BIN)/python manage.py migrate --noinput
+	DJANGO_SETTINGS_MODULE=config.settings.prod $(BIN)/python manage.py sync_catalog
 	DJANGO_SETTINGS_MODULE=config.settings.prod $(BIN)/python manage.py collectstatic --noinput
 
 serve: release

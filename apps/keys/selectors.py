@@ -55,3 +55,52 @@ def api_key_for_user(*, user_id: int, key_id: int) -> ApiKey:
 
 def api_key_events(*, key_id: int) -> list[ApiKeyEvent]:
     return list(ApiKeyEvent.objects.filter(key_id=key_id).select_related("actor"))
+
+
+@dataclass(frozen=True)
+class KeyFacts:
+    """What the gateway needs to know about a key, small enough to cache as JSON."""
+
+    id: int
+    user_id: int
+    account_id: int | None
+    rpm_limit: int | None
+    credit_limit: int | None
+    expires_at: float | None  # unix time
+    revoked: bool
+
+    def problem_at(self, now: float) -> tuple[str, str] | None:
+        """(reason, message) when the key must be refused at ``now``, else None."""
+        if self.revoked:
+            return "revoked", "This API key has been revoked."
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired", "This API key has expired."
+        return None
+
+
+def api_key_facts(*, digest: str) -> KeyFacts | None:
+    """One indexed query by digest (with the owner's credit account)."""
+    row = (
+        ApiKey.objects.filter(digest=digest)
+        .values(
+            "id",
+            "user_id",
+            "user__credit_account__id",
+            "rpm_limit",
+            "credit_limit",
+            "expires_at",
+            "revoked_at",
+        )
+        .first()
+    )
+    if row is None:
+        return None
+    return KeyFacts(
+        id=row["id"],
+        user_id=row["user_id"],
+        account_id=row["user__credit_account__id"],
+        rpm_limit=row["rpm_limit"],
+        credit_limit=row["credit_limit"],
+        expires_at=row["expires_at"].timestamp() if row["expires_at"] else None,
+        revoked=row["revoked_at"] is not None,
+    )

@@ -180,5 +180,9 @@ def api_key_touch(*, key_id: int, now: datetime | None = None) -> bool:
     """Record that a key was used, writing to the database at most once a minute per key."""
     if not cache.add(f"apikey:used:{key_id}", 1, timeout=LAST_USED_WRITE_INTERVAL):
         return False
-    ApiKey.objects.filter(pk=key_id).update(last_used_at=now or timezone.now())
+    api_key_mark_used(key_id=key_id, at=now or timezone.now())
     return True
+
+
+def api_key_mark_used(*, key_id: int, at: datetime) -> None:
+    ApiKey.objects.filter(pk=key_id).update(last_used_at=at)

@@ -120,3 +120,13 @@ def test_prompt_estimate_is_generous():
     assert estimate_prompt_tokens(chinese) >= 11
     parts = [{"role": "user", "content": [{"type": "text", "text": "hi"}, {"type": "image_url"}]}]
     assert estimate_prompt_tokens(parts) > 1000
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [("", 0), ("part part part ", 3), ("Hello, world!", 4), ("你好世界", 4), ("GPT-4o", 3)],
+)
+def test_count_text_tokens(text, tokens):
+    from apps.catalog.pricing import count_text_tokens
+
+    assert count_text_tokens(text) == tokens

@@ -1,0 +1,619 @@
+"""The API hot path: /api/v1 (and /v1) as a small Starlette app beside Django.
+
+parse bearer → verify key → rate limit → validate body → resolve model → hold → upstream →
+relay (JSON, or SSE chunk by chunk ending with data: [DONE]) → settle and record, after the
+response, off the client's critical path.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from functools import partial
+
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection, connections
+from django.utils import timezone
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from apps.catalog.pricing import (
+    count_text_tokens,
+    estimate_prompt_tokens,
+    price_per_million_credits,
+    price_per_million_dollars,
+    request_cost,
+)
+from apps.catalog.selectors import catalog_routes
+from apps.credits.errors import InsufficientCredits
+from apps.keys import tokens
+from apps.keys.errors import KeyCreditLimitReached
+from apps.keys.selectors import KeyFacts
+from apps.keys.services import api_key_mark_used
+from apps.usage import services as usage_services
+
+from . import services
+from .errors import ApiError, bad_request, unauthorized
+from .state import WINDOW_SECONDS, decode, encode, make_store
+from .upstream import DONE, StreamBroken, Upstream, UpstreamError
+from .validation import ChatRequest, validate_chat
+
+log = logging.getLogger("opencodex.gateway")
+JSON = "application/json"
+
+
+def _db_call(fn, kwargs):
+    try:
+        return fn(**kwargs)
+    except (InterfaceError, OperationalError):
+        connection.close()  # this worker thread reconnects on its next call
+        raise
+
+
+def new_request_id() -> str:
+    return f"req_{uuid.uuid4().hex}"
+
+
+def credits_number(micro: int) -> float:
+    return round(micro / 1_000_000, 6)
+
+
+@dataclass
+class Ctx:
+    request_id: str = field(default_factory=new_request_id)
+    started: float = field(default_factory=time.perf_counter)
+    created_at: object = field(default_factory=timezone.now)
+    headers: dict = field(default_factory=dict)
+    facts: KeyFacts | None = None
+    model: str = ""
+
+    def all_headers(self, extra=None) -> dict:
+        return {"x-request-id": self.request_id, **self.headers, **(extra or {})}
+
+    @property
+    def latency_ms(self) -> int:
+        return int((time.perf_counter() - self.started) * 1000)
+
+
+class Gateway:
+    def __init__(self):
+        self.upstream = Upstream()
+        self.store = None
+        self.executor = ThreadPoolExecutor(
+            max_workers=settings.GATEWAY_DB_THREADS, thread_name_prefix="gateway-db"
+        )
+        self._routes = (0.0, {})
+        self.pending: set[asyncio.Task] = set()
+
+    # --- plumbing ------------------------------------------------------------------------------
+    async def db(self, fn, **kwargs):
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, partial(_db_call, fn, kwargs))
+
+    def spawn(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
+
+    def get_store(self):
+        if self.store is None:
+            self.store = make_store()
+        return self.store
+
+    async def routes(self) -> dict:
+        expires, routes = self._routes
+        if expires > time.monotonic():
+            return routes
+        routes = await self.db(catalog_routes)
+        self._routes = (time.monotonic() + settings.GATEWAY_CATALOG_CACHE_SECONDS, routes)
+        return routes
+
+    async def shutdown(self) -> None:
+        if self.pending:
+            await asyncio.wait(list(self.pending), timeout=15)
+        await self.upstream.close()
+        if self.store is not None:
+            await self.store.close()
+        await asyncio.get_running_loop().run_in_executor(None, self.close_db_connections)
+
+    def close_db_connections(self) -> None:
+        """Each worker thread holds its own database connection: close every one of them."""
+        threads = len(getattr(self.executor, "_threads", ())) or 1
+        barrier = threading.Barrier(threads, timeout=5)
+
+        def close():
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait()  # one task per thread
+            connections.close_all()
+
+        futures = [self.executor.submit(close) for _ in range(threads)]
+        for future in futures:
+            future.result(timeout=10)
+
+    def error_response(self, ctx: Ctx, exc: ApiError) -> Response:
+        return Response(exc.body(), exc.status, ctx.all_headers(exc.headers), media_type=JSON)
+
+    def json_response(self, ctx: Ctx, data, extra=None) -> Response:
+        body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+        return Response(body, 200, ctx.all_headers(extra), media_type=JSON)
+
+    # --- steps ---------------------------------------------------------------------------------
+    async def authenticate(self, request: Request, ctx: Ctx) -> KeyFacts:
+        header = request.headers.get("authorization")
+        if not header:
+            raise unauthorized(
+                "Missing API key. Send it as 'Authorization: Bearer sk-live-…'.",
+                code="missing_api_key",
+            )
+        scheme, _, presented = header.partition(" ")
+        presented = presented.strip()
+        if scheme.lower() != "bearer" or not presented:
+            raise unauthorized(
+                "The Authorization header must be 'Bearer sk-live-…'.",
+                code="invalid_authorization",
+            )
+        try:
+            tokens.check_format(presented)
+        except tokens.FormatError as exc:
+            raise unauthorized(exc.message) from None
+        digest = tokens.digest(presented)
+        now = time.time()
+        store = self.get_store()
+        cached, count, touch = await store.check(digest, int(now // WINDOW_SECONDS))
+        if cached is None:
+            facts = await self.db(services.key_facts_load, digest=digest)
+            await store.remember(digest, encode(facts), settings.GATEWAY_KEY_CACHE_SECONDS)
+        else:
+            facts = decode(cached)
+        if facts is None:
+            raise unauthorized("Invalid API key: no such key.")
+        problem = facts.problem_at(now)
+        if problem is not None:
+            raise unauthorized(problem[1], code=f"api_key_{problem[0]}")
+        limit = facts.rpm_limit or settings.API_DEFAULT_RPM
+        reset = math.ceil(WINDOW_SECONDS - now % WINDOW_SECONDS)
+        ctx.headers.update(
+            {
+                "x-ratelimit-limit-requests": str(limit),
+                "x-ratelimit-remaining-requests": str(max(limit - count, 0)),
+                "x-ratelimit-reset-requests": f"{reset}s",
+            }
+        )
+        if count > limit:
+            raise ApiError(
+                429,
+                f"Rate limit reached: this key may make {limit} requests per minute. "
+                f"Retry in {reset} s.",
+                type="rate_limit_error",
+                code="rate_limit_exceeded",
+                headers={"retry-after": str(reset)},
+            )
+        if touch:
+            self.spawn(self.db(api_key_mark_used, key_id=facts.id, at=timezone.now()))
+        ctx.facts = facts
+        return facts
+
+    async def read_json(self, request: Request):
+        limit = settings.GATEWAY_MAX_BODY_BYTES
+        too_large = bad_request(
+            f"The request body is larger than {limit // 1024} KiB.", code="request_too_large"
+        )
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > limit:
+            raise too_large
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            chunks.append(chunk)
+        body = b"".join(chunks)
+        if not body.strip():
+            raise bad_request("The request body is empty; send a JSON object.", code="invalid_json")
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise bad_request("The request body is not valid JSON.", code="invalid_json") from None
+
+    async def hold(self, ctx: Ctx, chat: ChatRequest, prompt_estimate: int) -> bool:
+        route = chat.route
+        amount = request_cost(
+            prompt_tokens=prompt_estimate,
+            completion_tokens=chat.max_tokens * chat.choices,
+            input_price=route.input_price,
+            output_price=route.output_price,
+        )
+        if amount <= 0:
+            return False
+        try:
+            await self.db(
+                services.request_hold, request_id=ctx.request_id, facts=ctx.facts, amount=amount
+            )
+        except InsufficientCredits as exc:
+            raise ApiError(
+                402, exc.message, type="insufficient_credits", code="insufficient_credits"
+            ) from None
+        except KeyCreditLimitReached as exc:
+            raise ApiError(
+                402, exc.message, type="insufficient_credits", code="key_credit_limit_reached"
+            ) from None
+        return True
+
+    def finish(self, ctx: Ctx, *, status: int, held: bool, **fields) -> None:
+        """Settle and record the request in the background."""
+        if ctx.facts is None:
+            return
+        outcome = usage_services.RequestOutcome(
+            request_id=ctx.request_id,
+            user_id=ctx.facts.user_id,
+            api_key_id=ctx.facts.id,
+            model=ctx.model[:100],
+            status=status,
+            created_at=ctx.created_at,
+            latency_ms=ctx.latency_ms,
+            held=held,
+            **fields,
+        )
+        self.spawn(self.settle(outcome))
+
+    async def settle(self, outcome) -> None:
+        for attempt in range(3):
+            try:
+                await self.db(usage_services.request_settle, outcome=outcome)
+                return
+            except Exception:
+                log.exception("settling %s failed (attempt %d)", outcome.request_id, attempt + 1)
+                await asyncio.sleep(0.2 * 4**attempt)
+        try:  # the durable fallback: a Celery task that keeps retrying
+            await self.db(enqueue_settlement, outcome=outcome)
+        except Exception:
+            log.critical("settlement could not be queued, outcome=%r", outcome, exc_info=True)
+
+    # --- endpoints -----------------------------------------------------------------------------
+    async def chat_completions(self, request: Request) -> Response:
+        ctx = Ctx()
+        held = False
+        try:
+            await self.authenticate(request, ctx)
+            body = await self.read_json(request)
+            if isinstance(body, dict) and isinstance(body.get("model"), str):
+                ctx.model = body["model"]
+            chat = validate_chat(body, await self.routes())
+            prompt_estimate = estimate_prompt_tokens(chat.messages)
+            held = await self.hold(ctx, chat, prompt_estimate)
+            upstream_header = {
+                "x-opencodex-upstream": "demo" if chat.route.demo else chat.route.provider
+            }
+            if chat.stream:
+                return await self.start_stream(ctx, chat, prompt_estimate, held, upstream_header)
+            return await self.complete(ctx, chat, prompt_estimate, held, upstream_header)
+        except ApiError as exc:
+            if ctx.facts is not None and exc.status != 429:
+                self.finish(ctx, status=exc.status, held=held, error_code=exc.code or "")
+            return self.error_response(ctx, exc)
+        except Exception:
+            log.exception("request %s failed", ctx.request_id)
+            self.finish(ctx, status=500, held=held, error_code="internal_error")
+            return self.error_response(
+                ctx,
+                ApiError(
+                    500,
+                    f"Internal error; please retry or contact support with {ctx.request_id}.",
+                    type="api_error",
+                    code="internal_error",
+                ),
+            )
+
+    async def call_upstream(self, ctx, chat, held, call):
+        try:
+            return await call
+        except UpstreamError as exc:
+            self.finish(ctx, status=exc.status, held=held, error_code=exc.code)
+            raise ApiError(exc.status, exc.message, type="upstream_error", code=exc.code) from None
+        except asyncio.CancelledError:
+            self.finish(ctx, status=499, held=held, error_code="client_disconnected")
+            raise
+
+    async def complete(self, ctx, chat: ChatRequest, prompt_estimate, held, extra) -> Response:
+        route = chat.route
+        data = await self.call_upstream(
+            ctx, chat, held, self.upstream.complete(route, chat.payload, ctx.request_id)
+        )
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else None
+        if usage:
+            prompt = int(usage.get("prompt_tokens") or 0)
+            completion = int(usage.get("completion_tokens") or 0)
+        else:
+            prompt = prompt_estimate
+            completion = sum(
+                count_output(((c or {}).get("message") or {}).get("content") or "", 1)
+                for c in data.get("choices") or []
+            )
+        data["model"] = route.public_id
+        cost = request_cost(
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            input_price=route.input_price,
+            output_price=route.output_price,
+        )
+        response = self.json_response(ctx, data, extra)
+        self.finish(
+            ctx,
+            status=200,
+            held=held,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            cost=cost,
+            usage_counted=usage is None,
+        )
+        return response
+
+    async def start_stream(self, ctx, chat: ChatRequest, prompt_estimate, held, extra):
+        first, events, upstream_response = await self.call_upstream(
+            ctx, chat, held, self.upstream.open_stream(chat.route, chat.payload, ctx.request_id)
+        )
+        return StreamRelay(
+            self, ctx, chat, prompt_estimate, held, first, events, upstream_response, extra
+        )
+
+    async def models(self, request: Request) -> Response:
+        ctx = Ctx()
+        try:
+            await self.authenticate(request, ctx)
+            routes = await self.routes()
+        except ApiError as exc:
+            return self.error_response(ctx, exc)
+        data = [
+            model_json(route)
+            for route in sorted(routes.values(), key=lambda r: (r.family, r.public_id))
+        ]
+        return self.json_response(ctx, {"object": "list", "data": data})
+
+    async def balance(self, request: Request) -> Response:
+        ctx = Ctx()
+        try:
+            facts = await self.authenticate(request, ctx)
+        except ApiError as exc:
+            return self.error_response(ctx, exc)
+        found = await self.db(services.balance_for_key, key_id=facts.id)
+        account, key = found["account"], found["key"]
+        remaining = (
+            None
+            if key["credit_limit"] is None
+            else max(key["credit_limit"] - key["spent"] - key["held"], 0)
+        )
+        available = account["balance"] - account["held"]
+        return self.json_response(
+            ctx,
+            {
+                "object": "balance",
+                "unit": "credits",
+                "credits_per_usd": 100,
+                "balance": credits_number(account["balance"]),
+                "held": credits_number(account["held"]),
+                "available": credits_number(available),
+                "key": {
+                    "name": key["name"],
+                    "credit_limit": None
+                    if key["credit_limit"] is None
+                    else credits_number(key["credit_limit"]),
+                    "spent": credits_number(key["spent"]),
+                    "remaining": None if remaining is None else credits_number(remaining),
+                },
+            },
+        )
+
+
+def count_output(text: str, chunks: int) -> int:
+    """Output tokens when the upstream reports none: one per streamed chunk at least (providers
+    stream about a token a chunk), or the words and marks of the text if that is more."""
+    return max(chunks, count_text_tokens(text))
+
+
+def model_json(route) -> dict:
+    return {
+        "id": route.public_id,
+        "object": "model",
+        "created": route.created,
+        "owned_by": route.provider,
+        "family": route.family,
+        "context_length": route.context_length,
+        "max_output_tokens": route.max_output,
+        "pricing": {
+            "unit": "per 1M tokens",
+            "input_credits": float(price_per_million_credits(route.input_price)),
+            "output_credits": float(price_per_million_credits(route.output_price)),
+            "input_usd": float(price_per_million_dollars(route.input_price)),
+            "output_usd": float(price_per_million_dollars(route.output_price)),
+        },
+        "demo": route.demo,
+    }
+
+
+def enqueue_settlement(*, outcome) -> None:
+    from apps.usage.tasks import settle_request
+
+    payload = asdict(outcome)
+    payload["created_at"] = outcome.created_at.isoformat()
+    settle_request.delay(payload)
+
+
+class ClientGone(Exception):
+    pass
+
+
+class StreamRelay(Response):
+    """Relays the upstream's SSE events one by one as they arrive, and settles for what was
+    delivered when the stream ends, breaks, or the client goes away."""
+
+    media_type = "text/event-stream"
+
+    def __init__(self, gateway, ctx, chat, prompt_estimate, held, first, events, upstream, extra):
+        self.gateway, self.ctx, self.chat = gateway, ctx, chat
+        self.prompt_estimate, self.held = prompt_estimate, held
+        self.first, self.events, self.upstream = first, events, upstream
+        self.status_code = 200
+        self.background = None
+        self.init_headers(
+            ctx.all_headers({**extra, "cache-control": "no-cache", "x-accel-buffering": "no"})
+        )
+        self.delivered_text: list[str] = []
+        self.delivered_chunks = 0
+        self.usage = None
+
+    def encode(self, event) -> tuple[bytes | None, str, int]:
+        """The bytes to send for one upstream event (None to drop it), and its output."""
+        event["model"] = self.chat.route.public_id
+        usage = event.get("usage")
+        if isinstance(usage, dict):
+            self.usage = usage
+        choices = event.get("choices") or []
+        if not self.chat.include_usage:
+            event.pop("usage", None)
+            if not choices:
+                return None, "", 0
+        text, chunks = [], 0
+        for choice in choices:
+            delta = (choice or {}).get("delta") or {}
+            content = delta.get("content")
+            if content:
+                text.append(content)
+                chunks += 1
+            for call in delta.get("tool_calls") or []:
+                arguments = ((call or {}).get("function") or {}).get("arguments")
+                if arguments:
+                    text.append(arguments)
+                    chunks += 1
+        data = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+        return f"data: {data}\n\n".encode(), "".join(text), chunks
+
+    async def __call__(self, scope, receive, send) -> None:
+        status, error_code, completed = 200, "", False
+        gone = asyncio.Event()
+
+        async def watch_for_disconnect():
+            # ASGI servers before spec 2.4 (uvicorn) drop sends to a closed connection silently;
+            # the disconnect only shows up on receive().
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone.set()
+
+        watcher = asyncio.get_running_loop().create_task(watch_for_disconnect())
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            event = self.first
+            while event is not DONE:
+                body, text, chunks = self.encode(event)
+                if body is not None:
+                    if gone.is_set():
+                        raise ClientGone
+                    await send({"type": "http.response.body", "body": body, "more_body": True})
+                    self.delivered_text.append(text)
+                    self.delivered_chunks += chunks
+                event = await anext(self.events)
+            await send(
+                {"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": True}
+            )
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            completed = True
+        except StreamBroken as exc:
+            status, error_code = 502, "upstream_stream_broken"
+            log.warning("request %s: %s", self.ctx.request_id, exc)
+            error = ApiError(
+                502,
+                "The upstream provider stopped mid-stream; you are charged only for the "
+                "output you received.",
+                type="upstream_error",
+                code=error_code,
+            )
+            with contextlib.suppress(OSError):
+                await send(
+                    {
+                        "type": "http.response.body",
+                        "body": b"data: " + error.body() + b"\n\n",
+                        "more_body": False,
+                    }
+                )
+        except (OSError, ClientGone, asyncio.CancelledError) as exc:  # the client went away
+            status, error_code = 499, "client_disconnected"
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+        finally:
+            watcher.cancel()
+            self.upstream.close()
+            self.settle(status, error_code, completed)
+
+    def settle(self, status: int, error_code: str, completed: bool) -> None:
+        route = self.chat.route
+        text = "".join(self.delivered_text)
+        if completed and self.usage:
+            prompt = int(self.usage.get("prompt_tokens") or 0)
+            completion = int(self.usage.get("completion_tokens") or 0)
+            counted = False
+        else:
+            prompt = self.prompt_estimate
+            completion = count_output(text, self.delivered_chunks)
+            counted = True
+        if status == 502:
+            prompt = 0  # the upstream failed us: pay only for the output that arrived
+        cost = request_cost(
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            input_price=route.input_price,
+            output_price=route.output_price,
+        )
+        self.gateway.finish(
+            self.ctx,
+            status=status,
+            held=self.held,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            cost=cost,
+            error_code=error_code,
+            stream=True,
+            usage_counted=counted,
+        )
+
+
+def build_app() -> Starlette:
+    gateway = Gateway()
+
+    async def not_found(request, exc: HTTPException):
+        ctx = Ctx()
+        if exc.status_code == 405:
+            error = ApiError(
+                405, f"Method {request.method} is not allowed here.", code="method_not_allowed"
+            )
+        else:
+            error = ApiError(
+                404,
+                f"Unknown endpoint {request.url.path}. See the API documentation.",
+                code="unknown_endpoint",
+            )
+        return gateway.error_response(ctx, error)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        await gateway.shutdown()
+
+    app = Starlette(
+        routes=[
+            Route("/chat/completions", gateway.chat_completions, methods=["POST"]),
+            Route("/models", gateway.models, methods=["GET"]),
+            Route("/balance", gateway.balance, methods=["GET"]),
+        ],
+        exception_handlers={404: not_found, 405: not_found},
+        lifespan=lifespan,
+    )
+    app.state.gateway = gateway
+    return app

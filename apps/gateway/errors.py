@@ -1,0 +1,44 @@
+"""Errors in the OpenAI shape: {"error": {"message", "type", "code", "param"}}."""
+
+import json
+
+
+class ApiError(Exception):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        code: str | None = None,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type
+        self.code = code
+        self.param = param
+        self.headers = headers or {}
+
+    def body(self) -> bytes:
+        return json.dumps(
+            {
+                "error": {
+                    "message": self.message,
+                    "type": self.type,
+                    "code": self.code,
+                    "param": self.param,
+                }
+            },
+            ensure_ascii=False,
+        ).encode()
+
+
+def bad_request(message: str, *, param: str | None = None, code: str = "invalid_value"):
+    return ApiError(400, message, code=code, param=param)
+
+
+def unauthorized(message: str, *, code: str = "invalid_api_key"):
+    return ApiError(401, message, type="authentication_error", code=code)

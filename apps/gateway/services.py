@@ -1,0 +1,41 @@
+"""The gateway's synchronous steps, run in worker threads. Money rules stay in apps.credits and
+apps.keys; this only composes them for one request."""
+
+from django.db import transaction
+
+from apps.credits.models import Account
+from apps.credits.services import account_ensure, credits_hold
+from apps.keys.models import ApiKey
+from apps.keys.selectors import KeyFacts, api_key_facts
+from apps.keys.services import api_key_reserve
+
+
+def key_facts_load(*, digest: str) -> KeyFacts | None:
+    facts = api_key_facts(digest=digest)
+    if facts is not None and facts.account_id is None:  # a user without an account row yet
+        account = account_ensure(user_id=facts.user_id)
+        facts = KeyFacts(**{**facts.__dict__, "account_id": account.pk})
+    return facts
+
+
+def request_hold(*, request_id: str, facts: KeyFacts, amount: int) -> None:
+    """Reserve the request's worst-case cost on the account (and the key's credit limit, if it
+    has one) in one transaction, or raise InsufficientCredits / KeyCreditLimitReached."""
+    with transaction.atomic():
+        limited = facts.credit_limit is not None
+        if limited:
+            api_key_reserve(key_id=facts.id, amount=amount)
+        credits_hold(
+            account_id=facts.account_id,
+            amount=amount,
+            reference=request_id,
+            api_key_id=facts.id if limited else None,
+        )
+
+
+def balance_for_key(*, key_id: int) -> dict:
+    key = ApiKey.objects.filter(pk=key_id).values("name", "credit_limit", "spent", "held").get()
+    account = Account.objects.filter(user__api_keys__id=key_id).values(
+        "balance", "held"
+    ).first() or {"balance": 0, "held": 0}
+    return {"key": key, "account": account}

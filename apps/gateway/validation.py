@@ -1,0 +1,164 @@
+"""Validation of POST /chat/completions bodies. Unknown fields pass through untouched."""
+
+from dataclasses import dataclass
+
+from apps.catalog.pricing import DEFAULT_MAX_TOKENS
+from apps.catalog.selectors import Route
+
+from .errors import ApiError, bad_request
+
+ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
+MAX_STOP_SEQUENCES = 4
+MAX_CHOICES = 8
+
+
+@dataclass
+class ChatRequest:
+    route: Route
+    messages: list
+    stream: bool
+    include_usage: bool  # the client asked for the usage chunk in a stream
+    max_tokens: int  # the most output tokens per choice this request may produce
+    choices: int
+    payload: dict  # what goes to the upstream
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_messages(messages) -> None:
+    if messages is None:
+        raise bad_request("'messages' is required.", param="messages", code="missing_field")
+    if not isinstance(messages, list):
+        raise bad_request(
+            "'messages' must be an array of message objects.", param="messages", code="invalid_type"
+        )
+    if not messages:
+        raise bad_request("'messages' must not be empty.", param="messages")
+    for index, message in enumerate(messages):
+        where = f"messages[{index}]"
+        if not isinstance(message, dict):
+            raise bad_request(f"'{where}' must be an object.", param=where, code="invalid_type")
+        role = message.get("role")
+        if not isinstance(role, str) or role not in ROLES:
+            raise bad_request(
+                f"'{where}.role' must be one of {', '.join(sorted(ROLES))}.", param=f"{where}.role"
+            )
+        content = message.get("content")
+        if content is None:
+            if role in {"assistant", "function"} or "tool_calls" in message:
+                continue
+            raise bad_request(
+                f"'{where}.content' is required.", param=f"{where}.content", code="missing_field"
+            )
+        if isinstance(content, list):
+            if not all(isinstance(part, dict) for part in content):
+                raise bad_request(
+                    f"'{where}.content' parts must be objects.",
+                    param=f"{where}.content",
+                    code="invalid_type",
+                )
+        elif not isinstance(content, str):
+            raise bad_request(
+                f"'{where}.content' must be a string or an array of content parts.",
+                param=f"{where}.content",
+                code="invalid_type",
+            )
+
+
+def _check_range(body: dict, name: str, low: float, high: float) -> None:
+    value = body.get(name)
+    if value is None:
+        return
+    if not _is_number(value):
+        raise bad_request(f"'{name}' must be a number.", param=name, code="invalid_type")
+    if not low <= value <= high:
+        raise bad_request(f"'{name}' must be between {low:g} and {high:g}.", param=name)
+
+
+def validate_chat(body, routes: dict[str, Route]) -> ChatRequest:
+    if not isinstance(body, dict):
+        raise bad_request("The request body must be a JSON object.", code="invalid_body")
+    model = body.get("model")
+    if model is None:
+        raise bad_request("'model' is required.", param="model", code="missing_field")
+    if not isinstance(model, str) or not model:
+        raise bad_request("'model' must be a model id string.", param="model", code="invalid_type")
+    _check_messages(body.get("messages"))
+    _check_range(body, "temperature", 0, 2)
+    _check_range(body, "top_p", 0, 1)
+    stream = body.get("stream", False)
+    if stream is None:
+        stream = False
+    if not isinstance(stream, bool):
+        raise bad_request("'stream' must be true or false.", param="stream", code="invalid_type")
+    stream_options = body.get("stream_options")
+    if stream_options is not None and not isinstance(stream_options, dict):
+        raise bad_request(
+            "'stream_options' must be an object.", param="stream_options", code="invalid_type"
+        )
+    stop = body.get("stop")
+    if (
+        stop is not None
+        and not isinstance(stop, str)
+        and (
+            not isinstance(stop, list)
+            or not all(isinstance(s, str) for s in stop)
+            or len(stop) > MAX_STOP_SEQUENCES
+        )
+    ):
+        raise bad_request(
+            f"'stop' must be a string or an array of up to {MAX_STOP_SEQUENCES} strings.",
+            param="stop",
+        )
+    choices = body.get("n")
+    if choices is None:
+        choices = 1
+    elif not _is_int(choices) or not 1 <= choices <= MAX_CHOICES:
+        raise bad_request(f"'n' must be an integer from 1 to {MAX_CHOICES}.", param="n")
+
+    route = routes.get(model)
+    if route is None:
+        raise ApiError(
+            400,
+            f"The model '{model}' does not exist or is not available. "
+            "GET /v1/models lists the models you can use.",
+            code="model_not_found",
+            param="model",
+        )
+
+    payload = dict(body)
+    payload["model"] = route.upstream_id
+    max_tokens = None
+    for name in ("max_tokens", "max_completion_tokens"):
+        value = body.get(name)
+        if value is None:
+            continue
+        if not _is_int(value) or value < 1:
+            raise bad_request(f"'{name}' must be a positive integer.", param=name)
+        if value > route.max_output:
+            raise bad_request(
+                f"'{name}' must be at most {route.max_output} for {route.public_id}.", param=name
+            )
+        max_tokens = value if max_tokens is None else min(max_tokens, value)
+    if max_tokens is None:
+        # Bound the output so the hold really is the worst case.
+        max_tokens = min(DEFAULT_MAX_TOKENS, route.max_output)
+        payload["max_tokens"] = max_tokens
+    include_usage = bool(stream_options and stream_options.get("include_usage"))
+    if stream:
+        payload["stream_options"] = {**(stream_options or {}), "include_usage": True}
+    return ChatRequest(
+        route=route,
+        messages=body["messages"],
+        stream=stream,
+        include_usage=include_usage,
+        max_tokens=max_tokens,
+        choices=choices,
+        payload=payload,
+    )

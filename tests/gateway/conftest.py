@@ -1,0 +1,176 @@
+"""A live server (uvicorn in a thread, the real config.asgi application) on the test database,
+beside a fake upstream; tests talk to it with the official openai SDK and plain HTTP."""
+
+import os
+import socket
+import threading
+import time
+
+import pytest
+import uvicorn
+from django.conf import settings
+from django.core.management import call_command
+
+from apps.core.money import MICRO
+from apps.credits import services as credits
+from tests.factories import UserFactory
+from tests.keys.factories import make_key
+
+from . import fake_upstream
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServerThread:
+    def __init__(self, app):
+        self.port = free_port()
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+            )
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self):
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("test server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def upstream_url():
+    with ServerThread(fake_upstream.app) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+def live_api(django_db_setup, upstream_url):
+    """The whole product served over HTTP; yields its base URL."""
+    saved = {
+        name: getattr(settings, name)
+        for name in ("DEMO_UPSTREAM_BASE_URL", "GATEWAY_CATALOG_CACHE_SECONDS")
+    }
+    os.environ["FAKE_UPSTREAM_KEY"] = "fake-upstream-key"
+    from config.asgi import application, gateway_application
+
+    server = ServerThread(application)
+    settings.DEMO_UPSTREAM_BASE_URL = f"{server.url}/_demo/v1"
+    settings.GATEWAY_CATALOG_CACHE_SECONDS = 0
+    with server:
+        server.gateway = gateway_application.state.gateway
+        yield server
+    for name, value in saved.items():
+        setattr(settings, name, value)
+
+
+CATALOG = """
+[providers.demo]
+base_url = "https://demo.invalid/v1"
+api_key_env = "OPENCODEX_TEST_UNSET_KEY"
+
+[providers.fake]
+base_url = "{upstream}/v1"
+api_key_env = "FAKE_UPSTREAM_KEY"
+
+[[models]]
+id = "demo-chat"
+provider = "demo"
+family = "Demo"
+input_price = "1.00"
+output_price = "2.00"
+context_length = 8192
+max_output = 1024
+{fakes}
+"""
+
+FAKE_MODEL = """
+[[models]]
+id = "fake-{name}"
+provider = "fake"
+upstream_id = "{name}"
+family = "Fake"
+input_price = "1.00"
+output_price = "2.00"
+context_length = 8192
+max_output = 1024
+"""
+FAKES = [
+    "ok",
+    "fail-500",
+    "flaky",
+    "reject-400",
+    "record",
+    "exact-cost",
+    "no-usage",
+    "die-midstream",
+    "slow-stream",
+]
+
+
+@pytest.fixture
+def api(live_api, transactional_db, tmp_path, upstream_url):
+    """The live server with the test catalog loaded; waits for background settlements to finish
+    before the test's data is flushed."""
+    catalog = tmp_path / "catalog.toml"
+    fakes = "".join(FAKE_MODEL.format(name=name) for name in FAKES)
+    catalog.write_text(CATALOG.format(upstream=upstream_url, fakes=fakes))
+    call_command("sync_catalog", "--file", str(catalog), stdout=open(os.devnull, "w"))  # noqa: SIM115
+    fake_upstream.attempts.clear()
+    fake_upstream.received.clear()
+    yield live_api
+    drain(live_api)
+
+
+def drain(server, timeout=15.0):
+    """Wait until the gateway has no background work (settlements, last-used writes) left."""
+    deadline = time.monotonic() + timeout
+    while server.gateway.pending:
+        if time.monotonic() > deadline:
+            raise AssertionError("background settlements did not finish")
+        time.sleep(0.01)
+
+
+def wait_for(condition, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def customer(api):
+    """A user with 100 credits and a key; returns (user, account, secret)."""
+    user = UserFactory(verified=True)
+    credits.credits_grant(
+        user_id=user.pk, amount=100 * MICRO, kind="topup", reference=f"t:{user.pk}"
+    )
+    _, secret = make_key(user, name="sdk")
+    return user, user.credit_account, secret
+
+
+@pytest.fixture
+def client_for(api):
+    from openai import OpenAI
+
+    def make(secret, prefix="/api/v1", **kwargs):
+        kwargs.setdefault("max_retries", 0)
+        return OpenAI(api_key=secret, base_url=f"{api.url}{prefix}", **kwargs)
+
+    return make

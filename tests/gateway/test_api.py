@@ -1,0 +1,502 @@
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import httpx
+import openai
+import pytest
+from django.utils import timezone
+
+from apps.catalog.pricing import estimate_prompt_tokens, request_cost
+from apps.core.money import MICRO, format_credits
+from apps.credits.models import Account, Hold
+from apps.credits.selectors import ledger_problems
+from apps.keys import services as key_services
+from apps.keys import tokens
+from apps.keys.models import ApiKey
+from apps.usage.models import UsageRecord
+from tests.factories import UserFactory
+from tests.keys.factories import make_key
+
+from . import fake_upstream
+from .conftest import drain, wait_for
+
+HELLO = [{"role": "user", "content": "Hello!"}]
+IN_PRICE, OUT_PRICE = 100_000_000, 200_000_000  # µcr per 1M tokens in the test catalog
+
+
+def cost(prompt, completion):
+    return request_cost(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        input_price=IN_PRICE,
+        output_price=OUT_PRICE,
+    )
+
+
+def post(api, secret, body, path="/api/v1/chat/completions", **kwargs):
+    headers = {"Authorization": f"Bearer {secret}"} if secret else {}
+    data = body if isinstance(body, bytes | str) else json.dumps(body)
+    return httpx.post(api.url + path, content=data, headers=headers, timeout=30, **kwargs)
+
+
+# --- completions ----------------------------------------------------------------------------
+
+
+def test_plain_completion_with_the_sdk_is_charged_exactly_and_recorded(api, customer, client_for):
+    user, account, secret = customer
+    raw = client_for(secret).chat.completions.with_raw_response.create(
+        model="demo-chat",
+        messages=[
+            {"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": "Hello!"},
+        ],
+        temperature=0.7,
+        max_tokens=2048 // 4,
+    )
+    response = raw.parse()
+    assert raw.headers["x-opencodex-upstream"] == "demo"
+    assert raw.headers["x-request-id"].startswith("req_")
+    assert response.model == "demo-chat"
+    assert response.choices[0].message.content.startswith("[demo]")
+    assert response.choices[0].finish_reason == "stop"
+    usage = response.usage
+    assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens > 0
+    drain(api)
+    record = UsageRecord.objects.get(request_id=raw.headers["x-request-id"])
+    expected = cost(usage.prompt_tokens, usage.completion_tokens)
+    assert (record.status, record.cost, record.stream, record.model) == (
+        200,
+        expected,
+        False,
+        "demo-chat",
+    )
+    assert (record.prompt_tokens, record.completion_tokens) == (
+        usage.prompt_tokens,
+        usage.completion_tokens,
+    )
+    account.refresh_from_db()
+    assert (account.balance, account.held) == (100 * MICRO - expected, 0)
+    assert Hold.objects.get(reference=record.request_id).status == "settled"
+    assert ApiKey.objects.get(user=user).spent == expected
+    assert ledger_problems() == []
+
+
+def test_streaming_with_the_sdk_relays_chunks_and_ends_with_done(api, customer, client_for):
+    _, _, secret = customer
+    client = client_for(secret)
+    plain = client.chat.completions.create(model="demo-chat", messages=HELLO)
+    chunks = list(client.chat.completions.create(model="demo-chat", messages=HELLO, stream=True))
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == plain.choices[0].message.content
+    assert len(chunks) > 5 and all(c.usage is None for c in chunks)
+    assert chunks[-1].choices[0].finish_reason == "stop"
+
+    with_usage = list(
+        client.chat.completions.create(
+            model="demo-chat", messages=HELLO, stream=True, stream_options={"include_usage": True}
+        )
+    )
+    assert with_usage[-1].usage.completion_tokens == plain.usage.completion_tokens
+
+    raw = post(api, secret, {"model": "demo-chat", "messages": HELLO, "stream": True})
+    assert raw.headers["content-type"].startswith("text/event-stream")
+    events = [line for line in raw.text.split("\n\n") if line]
+    assert events[-1] == "data: [DONE]"
+    assert all(e.startswith("data: ") for e in events)
+    drain(api)
+    records = UsageRecord.objects.filter(stream=True)
+    assert records.count() == 3
+    assert all(
+        r.cost == cost(plain.usage.prompt_tokens, plain.usage.completion_tokens) for r in records
+    )
+    assert ledger_problems() == []
+
+
+def test_bare_v1_prefix_and_models_and_balance(api, customer, client_for):
+    _, _, secret = customer
+    client = client_for(secret, prefix="/v1")
+    assert client.chat.completions.create(model="demo-chat", messages=HELLO).choices
+    models = {m.id: m for m in client.models.list()}
+    assert {"demo-chat", "fake-ok"} <= set(models)
+    demo = models["demo-chat"].model_dump()
+    assert demo["pricing"]["input_credits"] == 100.0 and demo["pricing"]["output_usd"] == 2.0
+    assert demo["context_length"] == 8192 and demo["owned_by"] == "demo"
+    drain(api)
+    balance = httpx.get(f"{api.url}/v1/balance", headers={"Authorization": f"Bearer {secret}"})
+    data = balance.json()
+    assert data["object"] == "balance" and 99 < data["available"] < 100
+    assert data["held"] == 0 and data["key"]["credit_limit"] is None
+    assert balance.headers["x-request-id"]
+
+
+def test_unknown_fields_and_parameters_pass_through(api, customer):
+    _, _, secret = customer
+    body = {
+        "model": "fake-record",
+        "messages": HELLO,
+        "temperature": 0.2,
+        "top_p": 0.9,
+        "stop": ["\n\n", "END"],
+        "seed": 42,
+        "response_format": {"type": "json_object"},
+        "max_tokens": 33,
+    }
+    assert post(api, secret, body).status_code == 200
+    sent = fake_upstream.received[-1]
+    assert sent["model"] == "record"  # the upstream's id for our public id
+    for name in ("temperature", "top_p", "stop", "seed", "response_format", "max_tokens"):
+        assert sent[name] == body[name], name
+    post(api, secret, {"model": "fake-record", "messages": HELLO, "stream": True})
+    sent = fake_upstream.received[-1]
+    assert sent["stream_options"] == {"include_usage": True}
+    assert sent["max_tokens"] == 1024  # bounded by the model when the client did not say
+
+
+def test_upstream_without_usage_is_counted(api, customer, client_for):
+    _, _, secret = customer
+    client = client_for(secret)
+    client.chat.completions.create(model="fake-no-usage", messages=HELLO)
+    list(client.chat.completions.create(model="fake-no-usage", messages=HELLO, stream=True))
+    drain(api)
+    records = list(UsageRecord.objects.all())
+    assert len(records) == 2
+    for record in records:
+        assert record.usage_counted and record.completion_tokens >= 10 and record.cost > 0
+    assert ledger_problems() == []
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+def assert_error(response, status, code, param=None):
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert set(error) == {"message", "type", "code", "param"}
+    assert error["code"] == code and error["param"] == param
+    assert response.headers["x-request-id"].startswith("req_")
+    return error
+
+
+def test_401_for_every_kind_of_bad_key(api, customer):
+    user, _, secret = customer
+    message = assert_error(post(api, None, {}), 401, "missing_api_key")["message"]
+    assert "sk-live-" in message
+    response = post(api, "sk-proj-123", {})
+    assert "start with sk-live-" in assert_error(response, 401, "invalid_api_key")["message"]
+    typo = secret[:-1] + ("a" if secret[-1] != "a" else "b")
+    assert "checksum" in assert_error(post(api, typo, {}), 401, "invalid_api_key")["message"]
+    assert_error(post(api, tokens.generate(), {}), 401, "invalid_api_key")
+    response = httpx.post(
+        f"{api.url}/api/v1/chat/completions", headers={"Authorization": f"Basic {secret}"}
+    )
+    assert_error(response, 401, "invalid_authorization")
+
+    _, expired_secret = make_key(user, expires_at=timezone.now() - timedelta(seconds=1))
+    assert_error(post(api, expired_secret, {}), 401, "api_key_expired")
+
+
+def test_revoke_is_refused_on_the_very_next_request(api, customer, client_for):
+    user, _, secret = customer
+    client = client_for(secret)
+    client.chat.completions.create(model="demo-chat", messages=HELLO)  # key facts now cached
+    key = ApiKey.objects.get(user=user)
+    key_services.api_key_revoke(user_id=user.pk, key_id=key.pk)
+    with pytest.raises(openai.AuthenticationError) as exc:
+        client.chat.completions.create(model="demo-chat", messages=HELLO)
+    assert exc.value.status_code == 401 and "revoked" in str(exc.value)
+
+
+def test_rotation_grace_applies_to_the_gateway(api, customer, client_for):
+    user, _, secret = customer
+    client_for(secret).models.list()
+    key = ApiKey.objects.get(user=user)
+    _, new_secret = key_services.api_key_rotate(user_id=user.pk, key_id=key.pk, grace_seconds=0)
+    with pytest.raises(openai.AuthenticationError):
+        client_for(secret).models.list()
+    assert client_for(new_secret).models.list().data
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "param"),
+    [
+        (b"{not json", "invalid_json", None),
+        (b"", "invalid_json", None),
+        ([1, 2], "invalid_body", None),
+        ({"messages": HELLO}, "missing_field", "model"),
+        ({"model": 7, "messages": HELLO}, "invalid_type", "model"),
+        ({"model": "demo-chat"}, "missing_field", "messages"),
+        ({"model": "demo-chat", "messages": []}, "invalid_value", "messages"),
+        ({"model": "demo-chat", "messages": "hi"}, "invalid_type", "messages"),
+        (
+            {"model": "demo-chat", "messages": [{"role": "robot", "content": "x"}]},
+            "invalid_value",
+            "messages[0].role",
+        ),
+        (
+            {"model": "demo-chat", "messages": [{"role": "user"}]},
+            "missing_field",
+            "messages[0].content",
+        ),
+        (
+            {"model": "demo-chat", "messages": [{"role": "user", "content": 5}]},
+            "invalid_type",
+            "messages[0].content",
+        ),
+        (
+            {"model": "demo-chat", "messages": HELLO, "temperature": 2.5},
+            "invalid_value",
+            "temperature",
+        ),
+        (
+            {"model": "demo-chat", "messages": HELLO, "temperature": "hot"},
+            "invalid_type",
+            "temperature",
+        ),
+        ({"model": "demo-chat", "messages": HELLO, "top_p": 1.5}, "invalid_value", "top_p"),
+        ({"model": "demo-chat", "messages": HELLO, "max_tokens": 0}, "invalid_value", "max_tokens"),
+        (
+            {"model": "demo-chat", "messages": HELLO, "max_tokens": "10"},
+            "invalid_value",
+            "max_tokens",
+        ),
+        (
+            {"model": "demo-chat", "messages": HELLO, "max_tokens": 5000},
+            "invalid_value",
+            "max_tokens",
+        ),
+        (
+            {"model": "demo-chat", "messages": HELLO, "stop": ["a", "b", "c", "d", "e"]},
+            "invalid_value",
+            "stop",
+        ),
+        ({"model": "demo-chat", "messages": HELLO, "stream": "yes"}, "invalid_type", "stream"),
+        ({"model": "no-such-model", "messages": HELLO}, "model_not_found", "model"),
+    ],
+)
+def test_400_names_the_field(api, customer, body, code, param):
+    _, account, secret = customer
+    assert_error(post(api, secret, body), 400, code, param)
+    drain(api)
+    account.refresh_from_db()
+    assert (account.balance, account.held) == (100 * MICRO, 0)
+
+
+def test_400_for_a_body_over_one_mebibyte(api, customer):
+    _, _, secret = customer
+    big = {"model": "demo-chat", "messages": [{"role": "user", "content": "x" * (1024 * 1024)}]}
+    assert_error(post(api, secret, big), 400, "request_too_large")
+
+
+def test_errors_after_authentication_are_recorded(api, customer):
+    _, _, secret = customer
+    post(api, secret, {"model": "no-such-model", "messages": HELLO})
+    drain(api)
+    record = UsageRecord.objects.get()
+    assert (record.status, record.error_code, record.cost) == (400, "model_not_found", 0)
+
+
+def test_402_says_what_is_needed_and_what_is_available(api, client_for):
+    user = UserFactory(verified=True)
+    from apps.credits.services import credits_grant
+
+    credits_grant(user_id=user.pk, amount=MICRO // 100, kind="topup", reference="tiny")
+    _, secret = make_key(user)
+    with pytest.raises(openai.APIStatusError) as exc:
+        client_for(secret).chat.completions.create(model="demo-chat", messages=HELLO)
+    assert exc.value.status_code == 402
+    error = exc.value.body
+    assert error["code"] == "insufficient_credits"
+    needed = format_credits(cost(estimate_prompt_tokens(HELLO), 1024))  # max_output of demo-chat
+    assert f"needs {needed} credits" in error["message"]
+    assert "0.0100 are available" in error["message"]
+    drain(api)
+    assert Account.objects.get(user=user).held == 0
+
+
+def test_402_when_the_keys_credit_limit_is_reached(api, customer, client_for):
+    user, _, _ = customer
+    _, limited = make_key(user, name="limited", credit_limit=MICRO // 10)
+    with pytest.raises(openai.APIStatusError) as exc:
+        client_for(limited).chat.completions.create(model="demo-chat", messages=HELLO)
+    assert exc.value.status_code == 402
+    assert exc.value.body["code"] == "key_credit_limit_reached"
+    small = client_for(limited).chat.completions.create(
+        model="demo-chat", messages=HELLO, max_tokens=100
+    )
+    assert small.choices
+    drain(api)
+    key = ApiKey.objects.get(name="limited")
+    assert key.held == 0 and 0 < key.spent <= MICRO // 10
+
+
+def test_429_with_retry_after_and_rate_headers(api, client_for):
+    user = UserFactory(verified=True)
+    from apps.credits.services import credits_grant
+
+    credits_grant(user_id=user.pk, amount=10 * MICRO, kind="topup", reference="rl")
+    _, secret = make_key(user, rpm_limit=2)
+    client = client_for(secret)
+    first = client.models.with_raw_response.list()
+    assert first.headers["x-ratelimit-limit-requests"] == "2"
+    assert first.headers["x-ratelimit-remaining-requests"] == "1"
+    client.models.list()
+    with pytest.raises(openai.RateLimitError) as exc:
+        client.chat.completions.create(model="demo-chat", messages=HELLO)
+    headers = exc.value.response.headers
+    assert 1 <= int(headers["retry-after"]) <= 60
+    assert headers["x-ratelimit-remaining-requests"] == "0"
+    assert exc.value.body["code"] == "rate_limit_exceeded"
+
+
+def test_failing_upstream_is_retried_then_5xx_and_nothing_is_charged(api, customer, client_for):
+    _, account, secret = customer
+    with pytest.raises(openai.InternalServerError) as exc:
+        client_for(secret).chat.completions.create(model="fake-fail-500", messages=HELLO)
+    assert exc.value.status_code == 502 and exc.value.body["code"] == "upstream_error"
+    assert fake_upstream.attempts["fail-500"] == 3  # the first try and two retries
+    with pytest.raises(openai.InternalServerError):
+        list(
+            client_for(secret).chat.completions.create(
+                model="fake-fail-500", messages=HELLO, stream=True
+            )
+        )
+    drain(api)
+    account.refresh_from_db()
+    assert (account.balance, account.held) == (100 * MICRO, 0)
+    assert set(UsageRecord.objects.values_list("status", flat=True)) == {502}
+    assert set(Hold.objects.values_list("status", flat=True)) == {"released"}
+
+
+def test_a_flaky_upstream_is_retried_before_any_byte(api, customer, client_for):
+    _, _, secret = customer
+    assert client_for(secret).chat.completions.create(model="fake-flaky", messages=HELLO).choices
+    assert fake_upstream.attempts["flaky"] == 2
+
+
+def test_an_upstream_4xx_is_relayed_as_400(api, customer):
+    _, _, secret = customer
+    error = assert_error(
+        post(api, secret, {"model": "fake-reject-400", "messages": HELLO}), 400, "upstream_rejected"
+    )
+    assert "context too long" in error["message"]
+
+
+def test_upstream_dying_mid_stream_charges_only_delivered_output(api, customer, client_for):
+    _, account, secret = customer
+    received = []
+    with pytest.raises(openai.APIError):
+        for event in client_for(secret).chat.completions.create(
+            model="fake-die-midstream", messages=HELLO, stream=True
+        ):
+            received.extend(c.delta.content or "" for c in event.choices)
+    assert "".join(received) == "part " * 5
+    drain(api)
+    record = UsageRecord.objects.get()
+    assert (record.status, record.error_code) == (502, "upstream_stream_broken")
+    assert (record.prompt_tokens, record.completion_tokens) == (0, 5)
+    assert record.cost == cost(0, 5)
+    account.refresh_from_db()
+    assert (account.balance, account.held) == (100 * MICRO - cost(0, 5), 0)
+    assert ledger_problems() == []
+
+
+def test_a_stream_cut_by_the_client_releases_the_hold_and_charges_partial_output(api, customer):
+    _, account, secret = customer
+    body = {"model": "fake-slow-stream", "messages": HELLO, "stream": True}
+    with httpx.stream(
+        "POST",
+        f"{api.url}/api/v1/chat/completions",
+        content=json.dumps(body),
+        headers={"Authorization": f"Bearer {secret}"},
+        timeout=30,
+    ) as response:
+        lines = response.iter_lines()
+        seen = [next(lines) for _ in range(10)]
+    assert any("word" in line for line in seen)
+    wait_for(lambda: UsageRecord.objects.exists())
+    drain(api)
+    record = UsageRecord.objects.get()
+    assert (record.status, record.error_code, record.stream) == (499, "client_disconnected", True)
+    assert 3 <= record.completion_tokens < 200
+    assert record.cost == cost(record.prompt_tokens, record.completion_tokens) > 0
+    account.refresh_from_db()
+    assert account.held == 0 and account.balance == 100 * MICRO - record.cost
+    assert Hold.objects.get().status == "settled"
+    assert ledger_problems() == []
+
+
+def test_fifty_concurrent_requests_on_an_account_that_affords_ten(api, client_for):
+    user = UserFactory(verified=True)
+    from apps.credits.services import credits_grant
+
+    max_tokens = 200
+    prompt = estimate_prompt_tokens(HELLO)
+    one = cost(prompt, max_tokens)  # the fake upstream uses exactly the worst case
+    credits_grant(user_id=user.pk, amount=10 * one + one // 2, kind="topup", reference="ten")
+    _, secret = make_key(user, rpm_limit=1000)
+    client = client_for(secret)
+    barrier = threading.Barrier(50)
+
+    def call(_):
+        barrier.wait()
+        try:
+            client.chat.completions.create(
+                model="fake-exact-cost", messages=HELLO, max_tokens=max_tokens
+            )
+            return 200
+        except openai.APIStatusError as exc:
+            return exc.status_code
+
+    with ThreadPoolExecutor(50) as pool:
+        statuses = list(pool.map(call, range(50)))
+    drain(api)
+    assert statuses.count(200) <= 10
+    assert statuses.count(200) + statuses.count(402) == 50
+    assert statuses.count(200) >= 5
+    account = Account.objects.get(user=user)
+    assert account.balance >= 0 and account.held == 0
+    assert account.balance == 10 * one + one // 2 - statuses.count(200) * one
+    assert ledger_problems() == []
+
+
+def test_a_failed_settlement_is_retried(api, customer, client_for, monkeypatch):
+    from apps.usage import services as usage_services
+
+    _, account, secret = customer
+    real = usage_services.request_settle
+    failures = []
+
+    def flaky_settle(**kwargs):
+        if len(failures) < 2:
+            failures.append(1)
+            raise RuntimeError("database hiccup")
+        return real(**kwargs)
+
+    monkeypatch.setattr(usage_services, "request_settle", flaky_settle)
+    client_for(secret).chat.completions.create(model="demo-chat", messages=HELLO)
+    wait_for(lambda: UsageRecord.objects.exists())
+    drain(api)
+    assert len(failures) == 2
+    account.refresh_from_db()
+    assert account.held == 0 and account.balance < 100 * MICRO
+    assert ledger_problems() == []
+
+
+def test_last_used_is_recorded(api, customer, client_for):
+    user, _, secret = customer
+    client_for(secret).models.list()
+    drain(api)
+    assert ApiKey.objects.get(user=user).last_used_at is not None
+
+
+def test_unknown_endpoints_and_methods_answer_in_the_openai_shape(api, customer):
+    _, _, secret = customer
+    headers = {"Authorization": f"Bearer {secret}"}
+    assert_error(httpx.get(f"{api.url}/api/v1/nope", headers=headers), 404, "unknown_endpoint")
+    assert_error(
+        httpx.get(f"{api.url}/api/v1/chat/completions", headers=headers), 405, "method_not_allowed"
+    )
+    # Django still serves everything else.
+    assert httpx.get(f"{api.url}/").status_code == 200
