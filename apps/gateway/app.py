@@ -7,7 +7,6 @@ response, off the client's critical path.
 
 import asyncio
 import contextlib
-import json
 import logging
 import math
 import threading
@@ -15,16 +14,15 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from functools import partial
 
+import orjson
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, connections
 from django.utils import timezone
-from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from apps.catalog.pricing import (
     count_text_tokens,
@@ -43,6 +41,7 @@ from apps.usage import services as usage_services
 
 from . import services
 from .errors import ApiError, bad_request, unauthorized
+from .pg import PgMoney, Refused, SettleBatcher
 from .state import WINDOW_SECONDS, decode, encode, make_store
 from .upstream import DONE, StreamBroken, Upstream, UpstreamError
 from .validation import ChatRequest, validate_chat
@@ -93,6 +92,9 @@ class Gateway:
         )
         self._routes = (0.0, {})
         self.pending: set[asyncio.Task] = set()
+        engine = settings.DATABASES["default"]["ENGINE"]
+        self.pg = PgMoney() if settings.GATEWAY_PG_FASTPATH and "postgresql" in engine else None
+        self.batcher = SettleBatcher(self.pg) if self.pg is not None else None
 
     # --- plumbing ------------------------------------------------------------------------------
     async def db(self, fn, **kwargs):
@@ -123,6 +125,9 @@ class Gateway:
         await self.upstream.close()
         if self.store is not None:
             await self.store.close()
+        if self.pg is not None:
+            await self.batcher.close()
+            await self.pg.close()
         await asyncio.get_running_loop().run_in_executor(None, self.close_db_connections)
 
     def close_db_connections(self) -> None:
@@ -143,8 +148,7 @@ class Gateway:
         return Response(exc.body(), exc.status, ctx.all_headers(exc.headers), media_type=JSON)
 
     def json_response(self, ctx: Ctx, data, extra=None) -> Response:
-        body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
-        return Response(body, 200, ctx.all_headers(extra), media_type=JSON)
+        return Response(orjson.dumps(data), 200, ctx.all_headers(extra), media_type=JSON)
 
     # --- steps ---------------------------------------------------------------------------------
     async def authenticate(self, request: Request, ctx: Ctx) -> KeyFacts:
@@ -220,7 +224,7 @@ class Gateway:
         if not body.strip():
             raise bad_request("The request body is empty; send a JSON object.", code="invalid_json")
         try:
-            return json.loads(body)
+            return orjson.loads(body)
         except ValueError:
             raise bad_request("The request body is not valid JSON.", code="invalid_json") from None
 
@@ -235,9 +239,12 @@ class Gateway:
         if amount <= 0:
             return False
         try:
-            await self.db(
-                services.request_hold, request_id=ctx.request_id, facts=ctx.facts, amount=amount
-            )
+            if self.pg is not None:
+                await self.pg_hold(ctx, amount)
+            else:
+                await self.db(
+                    services.request_hold, request_id=ctx.request_id, facts=ctx.facts, amount=amount
+                )
         except InsufficientCredits as exc:
             raise ApiError(
                 402, exc.message, type="insufficient_credits", code="insufficient_credits"
@@ -247,6 +254,24 @@ class Gateway:
                 402, exc.message, type="insufficient_credits", code="key_credit_limit_reached"
             ) from None
         return True
+
+    async def pg_hold(self, ctx: Ctx, amount: int) -> None:
+        facts = ctx.facts
+        now = timezone.now()
+        try:
+            await self.pg.hold(
+                request_id=ctx.request_id,
+                account_id=facts.account_id,
+                key_id=facts.id,
+                limited=facts.credit_limit is not None,
+                amount=amount,
+                now=now,
+                expires_at=now + timedelta(seconds=settings.HOLD_TTL_SECONDS),
+            )
+        except Refused as refused:
+            if refused.what == "key":
+                raise KeyCreditLimitReached(needed=amount, left=refused.left) from None
+            raise InsufficientCredits(needed=amount, available=refused.left) from None
 
     def finish(self, ctx: Ctx, *, status: int, held: bool, **fields) -> None:
         """Settle and record the request in the background."""
@@ -268,7 +293,12 @@ class Gateway:
     async def settle(self, outcome) -> None:
         for attempt in range(3):
             try:
-                await self.db(usage_services.request_settle, outcome=outcome)
+                if self.pg is not None and attempt == 0:
+                    await self.batcher.settle(outcome)
+                elif self.pg is not None:  # a failed batch: retry this request on its own
+                    await self.pg.settle(outcome, timezone.now())
+                else:
+                    await self.db(usage_services.request_settle, outcome=outcome)
                 return
             except Exception:
                 log.exception("settling %s failed (attempt %d)", outcome.request_id, attempt + 1)
@@ -300,6 +330,9 @@ class Gateway:
             if ctx.facts is not None and exc.status != 429:
                 self.finish(ctx, status=exc.status, held=held, error_code=exc.code or "")
             return self.error_response(ctx, exc)
+        except ClientDisconnect:  # the client left while sending its request
+            self.finish(ctx, status=499, held=held, error_code="client_disconnected")
+            return Response(status_code=499)
         except Exception:
             log.exception("request %s failed", ctx.request_id)
             self.finish(ctx, status=500, held=held, error_code="internal_error")
@@ -493,8 +526,7 @@ class StreamRelay(Response):
                 if arguments:
                     text.append(arguments)
                     chunks += 1
-        data = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
-        return f"data: {data}\n\n".encode(), "".join(text), chunks
+        return b"data: " + orjson.dumps(event) + b"\n\n", "".join(text), chunks
 
     async def __call__(self, scope, receive, send) -> None:
         status, error_code, completed = 200, "", False
@@ -510,19 +542,31 @@ class StreamRelay(Response):
         watcher = asyncio.get_running_loop().create_task(watch_for_disconnect())
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-            event = self.first
-            while event is not DONE:
-                body, text, chunks = self.encode(event)
-                if body is not None:
+            batch, done = self.first, False
+            while not done:
+                out = []
+                texts, chunks = [], 0
+                for event in batch:
+                    if event is DONE:
+                        done = True
+                        break
+                    body, text, count = self.encode(event)
+                    if body is not None:
+                        out.append(body)
+                        texts.append(text)
+                        chunks += count
+                if done:
+                    out.append(b"data: [DONE]\n\n")
+                if out:
                     if gone.is_set():
                         raise ClientGone
-                    await send({"type": "http.response.body", "body": body, "more_body": True})
-                    self.delivered_text.append(text)
+                    await send(
+                        {"type": "http.response.body", "body": b"".join(out), "more_body": True}
+                    )
+                    self.delivered_text.extend(texts)
                     self.delivered_chunks += chunks
-                event = await anext(self.events)
-            await send(
-                {"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": True}
-            )
+                if not done:
+                    batch = await anext(self.events)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             completed = True
         except StreamBroken as exc:
@@ -584,36 +628,61 @@ class StreamRelay(Response):
         )
 
 
-def build_app() -> Starlette:
-    gateway = Gateway()
+class GatewayApp:
+    """The ASGI application: three routes dispatched directly (Starlette's router and middleware
+    stack cost more than the routing they would do here), errors in the OpenAI shape."""
 
-    async def not_found(request, exc: HTTPException):
-        ctx = Ctx()
-        if exc.status_code == 405:
-            error = ApiError(
-                405, f"Method {request.method} is not allowed here.", code="method_not_allowed"
+    def __init__(self):
+        self.gateway = Gateway()
+        self.routes = {
+            "/chat/completions": ("POST", self.gateway.chat_completions),
+            "/models": ("GET", self.gateway.models),
+            "/balance": ("GET", self.gateway.balance),
+        }
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            return await self.lifespan(receive, send)
+        if scope["type"] != "http":
+            return None
+        path, root = scope["path"], scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        route = self.routes.get(path)
+        request = Request(scope, receive)
+        if route is None:
+            response = self.gateway.error_response(
+                Ctx(),
+                ApiError(
+                    404,
+                    f"Unknown endpoint {scope['path']}. See the API documentation.",
+                    code="unknown_endpoint",
+                ),
+            )
+        elif route[0] != scope["method"]:
+            response = self.gateway.error_response(
+                Ctx(),
+                ApiError(
+                    405,
+                    f"Method {scope['method']} is not allowed here; use {route[0]}.",
+                    code="method_not_allowed",
+                    headers={"allow": route[0]},
+                ),
             )
         else:
-            error = ApiError(
-                404,
-                f"Unknown endpoint {request.url.path}. See the API documentation.",
-                code="unknown_endpoint",
-            )
-        return gateway.error_response(ctx, error)
+            response = await route[1](request)
+        await response(scope, receive, send)
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app):
-        yield
-        await gateway.shutdown()
+    async def lifespan(self, receive, send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.gateway.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
 
-    app = Starlette(
-        routes=[
-            Route("/chat/completions", gateway.chat_completions, methods=["POST"]),
-            Route("/models", gateway.models, methods=["GET"]),
-            Route("/balance", gateway.balance, methods=["GET"]),
-        ],
-        exception_handlers={404: not_found, 405: not_found},
-        lifespan=lifespan,
-    )
-    app.state.gateway = gateway
-    return app
+
+def build_app() -> GatewayApp:
+    return GatewayApp()

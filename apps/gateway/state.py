@@ -53,21 +53,34 @@ class MemoryStore:
         return None
 
 
+# One round trip and one command for the three per-request facts: the cached key facts, this
+# minute's request count, and whether "last used" is due for a write.
+CHECK_SCRIPT = """
+local facts = redis.call('GET', KEYS[1])
+local count = redis.call('INCR', KEYS[2])
+if count == 1 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
+local touch = redis.call('SET', KEYS[3], 1, 'NX', 'EX', ARGV[2])
+return {facts or '', count, touch and 1 or 0}
+"""
+
+
 class RedisStore:
     def __init__(self, url: str):
         import redis.asyncio as aioredis
 
         self.redis = aioredis.Redis.from_url(url, max_connections=256)
+        self.script = self.redis.register_script(CHECK_SCRIPT)
 
     async def check(self, digest: str, window: int):
-        rate_key = f"{RATE_PREFIX}{digest}:{window}"
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.get(key_cache.KEY_PREFIX + digest)
-        pipe.incr(rate_key)
-        pipe.expire(rate_key, WINDOW_SECONDS + 10, nx=True)
-        pipe.set(TOUCH_PREFIX + digest, 1, nx=True, ex=WINDOW_SECONDS)
-        cached, count, _, touch = await pipe.execute()
-        return cached, count, bool(touch)
+        keys = [
+            key_cache.KEY_PREFIX + digest,
+            f"{RATE_PREFIX}{digest}:{window}",
+            TOUCH_PREFIX + digest,
+        ]
+        cached, count, touch = await self.script(
+            keys=keys, args=[WINDOW_SECONDS + 10, WINDOW_SECONDS]
+        )
+        return cached or None, count, bool(touch)
 
     async def remember(self, digest: str, value: str, ttl: int) -> None:
         await self.redis.set(key_cache.KEY_PREFIX + digest, value, ex=ttl)

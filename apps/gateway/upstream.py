@@ -11,6 +11,7 @@ import logging
 from collections.abc import AsyncIterator
 
 import aiohttp
+import orjson
 from django.conf import settings
 
 from apps.catalog.selectors import Route
@@ -112,17 +113,17 @@ class Upstream:
 
     async def complete(self, route: Route, payload: dict, request_id: str) -> dict:
         url = f"{route.base_url}/chat/completions"
-        body = json.dumps(payload, ensure_ascii=False).encode()
+        body = orjson.dumps(payload)
 
         async def call():
             async with self.session().post(
                 url, data=body, headers=self._headers(route, request_id)
             ) as response:
-                text = await response.text()
+                raw = await response.read()
                 if response.status != 200:
-                    raise _error_from_status(response.status, text)
+                    raise _error_from_status(response.status, raw.decode("utf-8", "replace"))
                 try:
-                    data = json.loads(text)
+                    data = orjson.loads(raw)
                 except ValueError as exc:
                     raise UpstreamError(
                         502, "upstream_error", "The upstream sent invalid JSON.", retryable=True
@@ -136,10 +137,10 @@ class Upstream:
         return await self._attempts(call)
 
     async def open_stream(self, route: Route, payload: dict, request_id: str):
-        """Start a streamed completion; returns (first event, rest of the events, response).
-        Retries until the first event arrived, never after."""
+        """Start a streamed completion; returns (first events, the rest, response).
+        Retries until the first events arrived, never after."""
         url = f"{route.base_url}/chat/completions"
-        body = json.dumps(payload, ensure_ascii=False).encode()
+        body = orjson.dumps(payload)
 
         async def call():
             response = await self.session().post(
@@ -150,7 +151,7 @@ class Upstream:
                     raise _error_from_status(response.status, await response.text())
                 events = sse_events(response)
                 first = await anext(events, None)
-                if first is None:
+                if not first:
                     raise UpstreamError(
                         502, "upstream_error", "The upstream stream was empty.", retryable=True
                     )
@@ -169,27 +170,39 @@ class StreamBroken(Exception):
 DONE = object()
 
 
-async def sse_events(response: aiohttp.ClientResponse) -> AsyncIterator:
-    """The JSON events of an SSE stream, then ``DONE``. Raises ``StreamBroken`` when the
-    connection ends (or fails) before ``data: [DONE]``."""
-    data_lines: list[bytes] = []
+def _parse_event(block: bytes):
+    """One SSE event block → its JSON, DONE, or None (comments, keep-alives, no data)."""
+    data = [line[5:].lstrip() for line in block.split(b"\n") if line.startswith(b"data:")]
+    if not data:
+        return None
+    payload = b"\n".join(data)
+    if payload == b"[DONE]":
+        return DONE
     try:
-        async for raw in response.content:
-            line = raw.rstrip(b"\r\n")
-            if line.startswith(b"data:"):
-                data_lines.append(line[5:].lstrip())
-                continue
-            if line or not data_lines:
-                continue  # comments, event names, keep-alives
-            data = b"\n".join(data_lines)
-            data_lines = []
-            if data == b"[DONE]":
-                yield DONE
-                return
-            try:
-                yield json.loads(data)
-            except ValueError as exc:
-                raise StreamBroken("invalid JSON in the upstream stream") from exc
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise StreamBroken("invalid JSON in the upstream stream") from exc
+
+
+async def sse_events(response: aiohttp.ClientResponse) -> AsyncIterator[list]:
+    """The upstream's SSE events, as lists of what each network read completed (JSON events,
+    then ``DONE``), so events that arrive together are relayed together and none waits for
+    another. Raises ``StreamBroken`` when the connection ends or fails before ``data: [DONE]``."""
+    buffer = b""
+    try:
+        async for chunk in response.content.iter_any():
+            buffer += chunk.replace(b"\r\n", b"\n")
+            *blocks, buffer = buffer.split(b"\n\n")
+            batch = []
+            for block in blocks:
+                event = _parse_event(block)
+                if event is not None:
+                    batch.append(event)
+                if event is DONE:
+                    yield batch
+                    return
+            if batch:
+                yield batch
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise StreamBroken(f"upstream stream failed: {type(exc).__name__}") from exc
     raise StreamBroken("upstream stream ended before [DONE]")

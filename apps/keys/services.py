@@ -10,8 +10,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from apps.core.money import format_credits
-
 from . import cache as key_cache
 from . import tokens
 from .errors import AlreadyDone, KeyCreditLimitReached, KeyLimitReached, KeyNotActive
@@ -164,11 +162,7 @@ def api_key_reserve(*, key_id: int, amount: int) -> None:
     if not reserved:
         key = ApiKey.objects.filter(pk=key_id).values("credit_limit", "spent", "held").first()
         left = max((key["credit_limit"] or 0) - key["spent"] - key["held"], 0) if key else 0
-        raise KeyCreditLimitReached(
-            f"This API key has reached its credit limit: the request needs "
-            f"{format_credits(amount)} credits and the key has {format_credits(left)} left. "
-            "Raise the key's limit or use another key."
-        )
+        raise KeyCreditLimitReached(needed=amount, left=left)
 
 
 def api_key_settle(*, key_id: int, reserved: int, charged: int) -> None:

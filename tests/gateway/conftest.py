@@ -73,7 +73,7 @@ def live_api(django_db_setup, upstream_url):
     settings.DEMO_UPSTREAM_BASE_URL = f"{server.url}/_demo/v1"
     settings.GATEWAY_CATALOG_CACHE_SECONDS = 0
     with server:
-        server.gateway = gateway_application.state.gateway
+        server.gateway = gateway_application.gateway
         yield server
     for name, value in saved.items():
         setattr(settings, name, value)
@@ -174,3 +174,14 @@ def client_for(api):
         return OpenAI(api_key=secret, base_url=f"{api.url}{prefix}", **kwargs)
 
     return make
+
+
+@pytest.fixture
+def money_path(request, api, monkeypatch):
+    """ "pg": the gateway's PostgreSQL fast path; "orm": the services through worker threads (the
+    path the embedded SQLite default takes)."""
+    if request.param == "orm":
+        monkeypatch.setattr(api.gateway, "pg", None)
+    else:
+        assert api.gateway.pg is not None
+    return request.param

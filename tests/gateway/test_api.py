@@ -44,7 +44,10 @@ def post(api, secret, body, path="/api/v1/chat/completions", **kwargs):
 # --- completions ----------------------------------------------------------------------------
 
 
-def test_plain_completion_with_the_sdk_is_charged_exactly_and_recorded(api, customer, client_for):
+@pytest.mark.parametrize("money_path", ["pg", "orm"], indirect=True)
+def test_plain_completion_with_the_sdk_is_charged_exactly_and_recorded(
+    api, money_path, customer, client_for
+):
     user, account, secret = customer
     raw = client_for(secret).chat.completions.with_raw_response.create(
         model="demo-chat",
@@ -83,7 +86,10 @@ def test_plain_completion_with_the_sdk_is_charged_exactly_and_recorded(api, cust
     assert ledger_problems() == []
 
 
-def test_streaming_with_the_sdk_relays_chunks_and_ends_with_done(api, customer, client_for):
+@pytest.mark.parametrize("money_path", ["pg", "orm"], indirect=True)
+def test_streaming_with_the_sdk_relays_chunks_and_ends_with_done(
+    api, money_path, customer, client_for
+):
     _, _, secret = customer
     client = client_for(secret)
     plain = client.chat.completions.create(model="demo-chat", messages=HELLO)
@@ -297,7 +303,8 @@ def test_errors_after_authentication_are_recorded(api, customer):
     assert (record.status, record.error_code, record.cost) == (400, "model_not_found", 0)
 
 
-def test_402_says_what_is_needed_and_what_is_available(api, client_for):
+@pytest.mark.parametrize("money_path", ["pg", "orm"], indirect=True)
+def test_402_says_what_is_needed_and_what_is_available(api, money_path, client_for):
     user = UserFactory(verified=True)
     from apps.credits.services import credits_grant
 
@@ -315,7 +322,8 @@ def test_402_says_what_is_needed_and_what_is_available(api, client_for):
     assert Account.objects.get(user=user).held == 0
 
 
-def test_402_when_the_keys_credit_limit_is_reached(api, customer, client_for):
+@pytest.mark.parametrize("money_path", ["pg", "orm"], indirect=True)
+def test_402_when_the_keys_credit_limit_is_reached(api, money_path, customer, client_for):
     user, _, _ = customer
     _, limited = make_key(user, name="limited", credit_limit=MICRO // 10)
     with pytest.raises(openai.APIStatusError) as exc:
@@ -350,7 +358,10 @@ def test_429_with_retry_after_and_rate_headers(api, client_for):
     assert exc.value.body["code"] == "rate_limit_exceeded"
 
 
-def test_failing_upstream_is_retried_then_5xx_and_nothing_is_charged(api, customer, client_for):
+@pytest.mark.parametrize("money_path", ["pg", "orm"], indirect=True)
+def test_failing_upstream_is_retried_then_5xx_and_nothing_is_charged(
+    api, money_path, customer, client_for
+):
     _, account, secret = customer
     with pytest.raises(openai.InternalServerError) as exc:
         client_for(secret).chat.completions.create(model="fake-fail-500", messages=HELLO)
@@ -383,7 +394,10 @@ def test_an_upstream_4xx_is_relayed_as_400(api, customer):
     assert "context too long" in error["message"]
 
 
-def test_upstream_dying_mid_stream_charges_only_delivered_output(api, customer, client_for):
+@pytest.mark.parametrize("money_path", ["pg", "orm"], indirect=True)
+def test_upstream_dying_mid_stream_charges_only_delivered_output(
+    api, money_path, customer, client_for
+):
     _, account, secret = customer
     received = []
     with pytest.raises(openai.APIError):
@@ -402,7 +416,10 @@ def test_upstream_dying_mid_stream_charges_only_delivered_output(api, customer, 
     assert ledger_problems() == []
 
 
-def test_a_stream_cut_by_the_client_releases_the_hold_and_charges_partial_output(api, customer):
+@pytest.mark.parametrize("money_path", ["pg", "orm"], indirect=True)
+def test_a_stream_cut_by_the_client_releases_the_hold_and_charges_partial_output(
+    api, money_path, customer
+):
     _, account, secret = customer
     body = {"model": "fake-slow-stream", "messages": HELLO, "stream": True}
     with httpx.stream(
@@ -427,7 +444,8 @@ def test_a_stream_cut_by_the_client_releases_the_hold_and_charges_partial_output
     assert ledger_problems() == []
 
 
-def test_fifty_concurrent_requests_on_an_account_that_affords_ten(api, client_for):
+@pytest.mark.parametrize("money_path", ["pg", "orm"], indirect=True)
+def test_fifty_concurrent_requests_on_an_account_that_affords_ten(api, money_path, client_for):
     user = UserFactory(verified=True)
     from apps.credits.services import credits_grant
 
@@ -461,20 +479,37 @@ def test_fifty_concurrent_requests_on_an_account_that_affords_ten(api, client_fo
     assert ledger_problems() == []
 
 
-def test_a_failed_settlement_is_retried(api, customer, client_for, monkeypatch):
+@pytest.mark.parametrize("money_path", ["pg", "orm"], indirect=True)
+def test_a_failed_settlement_is_retried(api, money_path, customer, client_for, monkeypatch):
     from apps.usage import services as usage_services
 
     _, account, secret = customer
-    real = usage_services.request_settle
     failures = []
+    if api.gateway.pg is not None:
+        pg = api.gateway.pg
 
-    def flaky_settle(**kwargs):
-        if len(failures) < 2:
-            failures.append(1)
-            raise RuntimeError("database hiccup")
-        return real(**kwargs)
+        def failing_first(real):
+            async def flaky(*args, **kwargs):
+                if len(failures) < 2:
+                    failures.append(1)
+                    raise RuntimeError("database hiccup")
+                return await real(*args, **kwargs)
 
-    monkeypatch.setattr(usage_services, "request_settle", flaky_settle)
+            return flaky
+
+        # The first try goes through the batch, the retries one by one.
+        monkeypatch.setattr(pg, "settle_many", failing_first(pg.settle_many))
+        monkeypatch.setattr(pg, "settle", failing_first(pg.settle))
+    else:
+        real = usage_services.request_settle
+
+        def flaky_settle(**kwargs):
+            if len(failures) < 2:
+                failures.append(1)
+                raise RuntimeError("database hiccup")
+            return real(**kwargs)
+
+        monkeypatch.setattr(usage_services, "request_settle", flaky_settle)
     client_for(secret).chat.completions.create(model="demo-chat", messages=HELLO)
     wait_for(lambda: UsageRecord.objects.exists())
     drain(api)

@@ -1,0 +1,251 @@
+"""The PostgreSQL fast path for the gateway's two money steps.
+
+The rules are those of the services (apps.credits: hold only what ``balance - held`` covers,
+charge at most the hold, one ledger entry per charge; apps.keys: the credit limit; apps.usage:
+one record per request), written as one SQL statement each so a request costs two round trips
+and two commits on an async connection pool, without worker threads or ORM overhead. The
+benchmark in bench/gateway is why; the gateway's tests run through this path, and the services'
+own tests (and the gateway on SQLite) through the ORM one.
+"""
+
+import asyncio
+from datetime import datetime
+
+from django.conf import settings
+from django.utils import timezone
+from psycopg.conninfo import make_conninfo
+from psycopg_pool import AsyncConnectionPool
+
+HOLD = """
+WITH a AS (
+    UPDATE credits_account SET held = held + %(amount)s, updated_at = %(now)s
+    WHERE id = %(account_id)s AND balance - held >= %(amount)s
+    RETURNING id
+)
+INSERT INTO credits_hold
+    (account_id, reference, amount, charged, status, api_key_id, created_at, expires_at)
+SELECT id, %(reference)s, %(amount)s, 0, 'active', %(api_key_id)s, %(now)s, %(expires_at)s FROM a
+RETURNING id
+"""
+
+RESERVE_KEY = """
+UPDATE keys_apikey SET held = held + %(amount)s
+WHERE id = %(key_id)s AND credit_limit >= spent + held + %(amount)s
+RETURNING id
+"""
+
+AVAILABLE = "SELECT balance - held FROM credits_account WHERE id = %(account_id)s"
+KEY_LEFT = "SELECT GREATEST(credit_limit - spent - held, 0) FROM keys_apikey WHERE id = %(key_id)s"
+
+SETTLE = """
+WITH h AS (
+    UPDATE credits_hold
+    SET status = CASE WHEN %(cost)s > 0 THEN 'settled' ELSE 'released' END,
+        charged = LEAST(%(cost)s, amount), closed_at = %(now)s
+    WHERE reference = %(request_id)s AND status = 'active'
+    RETURNING account_id, amount, charged, api_key_id
+), a AS (
+    UPDATE credits_account AS acc
+    SET balance = acc.balance - h.charged, held = acc.held - h.amount, updated_at = %(now)s
+    FROM h WHERE acc.id = h.account_id
+    RETURNING acc.id, acc.balance
+), l AS (
+    INSERT INTO credits_ledgerentry
+        (account_id, amount, balance_after, kind, reference, memo, created_by_id, created_at)
+    SELECT a.id, -h.charged, a.balance, 'usage', 'usage:' || %(request_id)s, %(model)s, NULL,
+        %(now)s
+    FROM a, h WHERE h.charged > 0
+), k AS (
+    UPDATE keys_apikey AS key
+    SET spent = key.spent + h.charged,
+        held = key.held - CASE WHEN h.api_key_id IS NULL THEN 0 ELSE h.amount END
+    FROM h WHERE key.id = %(api_key_id)s
+)
+INSERT INTO usage_usagerecord
+    (request_id, user_id, api_key_id, model, prompt_tokens, completion_tokens, cost, status,
+     error_code, latency_ms, stream, usage_counted, created_at)
+VALUES
+    (%(request_id)s, %(user_id)s, %(api_key_id)s, %(model)s, %(prompt_tokens)s,
+     %(completion_tokens)s, COALESCE((SELECT charged FROM h), 0), %(status)s, %(error_code)s,
+     %(latency_ms)s, %(stream)s, %(usage_counted)s, %(created_at)s)
+ON CONFLICT (request_id) DO NOTHING
+"""
+
+RECORD = """
+INSERT INTO usage_usagerecord
+    (request_id, user_id, api_key_id, model, prompt_tokens, completion_tokens, cost, status,
+     error_code, latency_ms, stream, usage_counted, created_at)
+VALUES
+    (%(request_id)s, %(user_id)s, %(api_key_id)s, %(model)s, %(prompt_tokens)s,
+     %(completion_tokens)s, 0, %(status)s, %(error_code)s, %(latency_ms)s, %(stream)s,
+     %(usage_counted)s, %(created_at)s)
+ON CONFLICT (request_id) DO NOTHING
+"""
+
+
+DURABLE = "SET LOCAL synchronous_commit = on"
+
+
+class Refused(Exception):
+    def __init__(self, what: str, left: int):
+        self.what = what  # "account" or "key"
+        self.left = left
+
+
+def conninfo() -> str:
+    db = settings.DATABASES["default"]
+    params = {
+        "dbname": db["NAME"],
+        "user": db.get("USER") or None,
+        "password": db.get("PASSWORD") or None,
+        "host": db.get("HOST") or None,
+        "port": str(db["PORT"]) if db.get("PORT") else None,
+    }
+    return make_conninfo(**{k: v for k, v in params.items() if v is not None})
+
+
+class PgMoney:
+    def __init__(self):
+        self.pool: AsyncConnectionPool | None = None
+
+    async def get_pool(self) -> AsyncConnectionPool:
+        if self.pool is None:
+            # A hold is a reservation, not money: its commit need not wait for the disk. If the
+            # database crashed before flushing it, the reservation is simply gone and its
+            # request (which failed with the database anyway) is charged nothing. Settlements,
+            # which move money, switch synchronous commit back on for their transaction.
+            self.pool = AsyncConnectionPool(
+                conninfo(),
+                min_size=2,
+                max_size=settings.GATEWAY_PG_POOL_SIZE,
+                kwargs={"autocommit": True, "options": "-c synchronous_commit=off"},
+                open=False,
+            )
+            await self.pool.open()
+        return self.pool
+
+    async def close(self) -> None:
+        if self.pool is not None:
+            await self.pool.close()
+
+    async def hold(
+        self,
+        *,
+        request_id: str,
+        account_id: int,
+        key_id: int,
+        limited: bool,
+        amount: int,
+        now: datetime,
+        expires_at: datetime,
+    ) -> None:
+        params = {
+            "amount": amount,
+            "account_id": account_id,
+            "key_id": key_id,
+            "api_key_id": key_id if limited else None,
+            "reference": request_id,
+            "now": now,
+            "expires_at": expires_at,
+        }
+        pool = await self.get_pool()
+        async with pool.connection() as conn:
+            if not limited:
+                if (await (await conn.execute(HOLD, params)).fetchone()) is None:
+                    left = (await (await conn.execute(AVAILABLE, params)).fetchone())[0]
+                    raise Refused("account", left)
+                return
+            async with conn.transaction():  # an exception rolls both reservations back
+                if (await (await conn.execute(RESERVE_KEY, params)).fetchone()) is None:
+                    left = (await (await conn.execute(KEY_LEFT, params)).fetchone())[0]
+                    raise Refused("key", left)
+                if (await (await conn.execute(HOLD, params)).fetchone()) is None:
+                    left = (await (await conn.execute(AVAILABLE, params)).fetchone())[0]
+                    raise Refused("account", left)
+
+    async def settle(self, outcome, now: datetime) -> None:
+        pool = await self.get_pool()
+        async with pool.connection() as conn, conn.transaction():
+            await conn.execute(DURABLE)
+            params = self.settle_params(outcome, now)
+            await conn.execute(SETTLE if outcome.held else RECORD, params)
+
+    async def settle_many(self, outcomes: list, now: datetime) -> None:
+        """Settle a batch in one transaction and one round trip (pipeline mode): one commit for
+        many requests. Sorted by user so concurrent batches lock accounts and keys in the same
+        order and cannot deadlock."""
+        outcomes = sorted(outcomes, key=lambda o: (o.user_id, o.api_key_id or 0, o.request_id))
+        held = [self.settle_params(o, now) for o in outcomes if o.held]
+        unheld = [self.settle_params(o, now) for o in outcomes if not o.held]
+        pool = await self.get_pool()
+        async with pool.connection() as conn, conn.transaction():
+            cursor = conn.cursor()
+            await cursor.execute(DURABLE)
+            if held:
+                await cursor.executemany(SETTLE, held)
+            if unheld:
+                await cursor.executemany(RECORD, unheld)
+
+    @staticmethod
+    def settle_params(outcome, now: datetime) -> dict:
+        return {
+            "request_id": outcome.request_id,
+            "user_id": outcome.user_id,
+            "api_key_id": outcome.api_key_id,
+            "model": outcome.model,
+            "prompt_tokens": outcome.prompt_tokens,
+            "completion_tokens": outcome.completion_tokens,
+            "cost": outcome.cost,
+            "status": outcome.status,
+            "error_code": outcome.error_code,
+            "latency_ms": outcome.latency_ms,
+            "stream": outcome.stream,
+            "usage_counted": outcome.usage_counted,
+            "created_at": outcome.created_at,
+            "now": now,
+        }
+
+
+class SettleBatcher:
+    """Collects the settlements of one worker process and writes what queued up within a few
+    milliseconds (and while the previous batch committed) as one batch: one transaction and one
+    commit for many requests. Holds cover requests until then."""
+
+    MAX_BATCH = 256
+
+    def __init__(self, money: PgMoney):
+        self.money = money
+        self.queue: asyncio.Queue | None = None
+        self.worker: asyncio.Task | None = None
+
+    async def settle(self, outcome) -> None:
+        if self.queue is None:
+            self.queue = asyncio.Queue()
+        if self.worker is None or self.worker.done():
+            self.worker = asyncio.get_running_loop().create_task(self.run())
+        done = asyncio.get_running_loop().create_future()
+        self.queue.put_nowait((outcome, done))
+        await done
+
+    async def run(self) -> None:
+        window = settings.GATEWAY_SETTLE_WINDOW_MS / 1000
+        while True:
+            batch = [await self.queue.get()]
+            if window:  # let a few more arrive: one commit, and less work, for all of them
+                await asyncio.sleep(window)
+            while len(batch) < self.MAX_BATCH and not self.queue.empty():
+                batch.append(self.queue.get_nowait())
+            try:
+                await self.money.settle_many([outcome for outcome, _ in batch], timezone.now())
+            except Exception as exc:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)  # each caller retries on its own
+            else:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+
+    async def close(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()

@@ -1,0 +1,407 @@
+"""Gateway benchmark: how much the full gateway adds over the upstream and over a bare
+pass-through, on this machine.
+
+    .venv/bin/python bench/gateway/run.py [--seconds 10] [--quick]
+
+Starts nginx as a fixed-answer upstream on loopback, a bare Starlette pass-through (baseline)
+and the gateway with `make serve` (uvicorn, $WEB_CONCURRENCY=2 workers, PostgreSQL and Redis),
+then drives each with wrk and prints req/s and p50/p99 latency, the ratios, and a check that
+every successful gateway request was held, settled and recorded. Needs nginx and wrk
+(`apt-get install nginx-light wrk`), PostgreSQL and Redis on 127.0.0.1.
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PY = str(ROOT / ".venv" / "bin" / "python")
+UPSTREAM_PORT, PASSTHROUGH_PORT, GATEWAY_PORT = 8901, 8902, 8903
+DB_NAME = "opencodex_bench"
+PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/5")
+KEYS = 200
+
+COMPLETION = {
+    "id": "chatcmpl-bench",
+    "object": "chat.completion",
+    "created": 1700000000,
+    "model": "bench",
+    "choices": [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": "Hello! How can I help you today?"},
+            "finish_reason": "stop",
+        }
+    ],
+    "usage": {"prompt_tokens": 9, "completion_tokens": 10, "total_tokens": 19},
+}
+
+
+def sse_body() -> str:
+    events = []
+    for word in ["Hello", "!", " How", " can", " I", " help", " you", " today", "?"]:
+        events.append(
+            {
+                "id": "chatcmpl-bench",
+                "object": "chat.completion.chunk",
+                "created": 1700000000,
+                "model": "bench",
+                "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}],
+            }
+        )
+    events.append({**events[0], "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    events.append({**events[0], "choices": [], "usage": COMPLETION["usage"]})
+    return "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+
+
+def nginx_conf(workdir: Path) -> str:
+    def quoted(text: str) -> str:
+        return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+    return f"""
+worker_processes 1;
+pid {workdir}/nginx.pid;
+error_log {workdir}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {workdir}/body;
+  keepalive_requests 1000000;
+  server {{
+    listen 127.0.0.1:{UPSTREAM_PORT};
+    location = /plain/v1/chat/completions {{
+      default_type application/json;
+      return 200 {quoted(json.dumps(COMPLETION))};
+    }}
+    location = /stream/v1/chat/completions {{
+      default_type text/event-stream;
+      return 200 {quoted(sse_body())};
+    }}
+  }}
+}}
+"""
+
+
+CATALOG = f"""
+[providers.bench-plain]
+base_url = "http://127.0.0.1:{UPSTREAM_PORT}/plain/v1"
+api_key_env = "BENCH_UPSTREAM_KEY"
+
+[providers.bench-stream]
+base_url = "http://127.0.0.1:{UPSTREAM_PORT}/stream/v1"
+api_key_env = "BENCH_UPSTREAM_KEY"
+
+[[models]]
+id = "bench-plain"
+provider = "bench-plain"
+input_price = "1.00"
+output_price = "2.00"
+context_length = 8192
+max_output = 1024
+
+[[models]]
+id = "bench-stream"
+provider = "bench-stream"
+input_price = "1.00"
+output_price = "2.00"
+context_length = 8192
+max_output = 1024
+"""
+
+SETUP = """
+import sys
+from apps.accounts.services import user_get_or_create_verified
+from apps.core.money import MICRO
+from apps.credits.services import credits_adjust
+from apps.keys.services import api_key_create
+out = open(sys.argv[1], "w")
+for i in range(int(sys.argv[2])):
+    user, _ = user_get_or_create_verified(email=f"bench{i}@example.com")
+    credits_adjust(user_id=user.pk, amount=1_000_000 * MICRO, reason="bench", actor_id=None)
+    _, secret = api_key_create(user_id=user.pk, name="bench", rpm_limit=100_000)
+    out.write(secret + "\\n")
+out.close()
+"""
+
+VERIFY = """
+import json
+from apps.credits.models import Hold
+from apps.credits.selectors import ledger_problems
+from apps.usage.models import UsageRecord
+print(json.dumps({
+    "records": UsageRecord.objects.count(),
+    "ok_records": UsageRecord.objects.filter(status=200).count(),
+    "active_holds": Hold.objects.filter(status="active").count(),
+    "settled_holds": Hold.objects.filter(status="settled").count(),
+    "ledger_problems": len(ledger_problems()),
+}))
+"""
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (loopback only)
+                return
+        except Exception:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not answer")
+
+
+def wrk(url: str, keys_file: Path, body: dict, connections: int, seconds: int) -> dict:
+    env = {**os.environ, "BENCH_KEYS": str(keys_file), "BENCH_BODY": json.dumps(body)}
+    threads = min(2, connections)
+    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s"]
+    args += [str(Path(__file__).with_name("load.lua")), url]
+    out = subprocess.run(args, env=env, capture_output=True, text=True, check=True).stdout
+    figures = json.loads(out.strip().splitlines()[-1])
+    figures["rps"] = figures["requests"] / figures["seconds"]
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--quick", action="store_true", help="3-second runs")
+    parser.add_argument(
+        "--serve-only",
+        action="store_true",
+        help="set everything up, print the URLs and key files, and wait (for profiling)",
+    )
+    options = parser.parse_args()
+    seconds = 3 if options.quick else options.seconds
+    for tool in ("nginx", "wrk"):
+        if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists():
+            raise SystemExit(f"{tool} is needed: apt-get install nginx-light wrk")
+
+    work = Path(tempfile.mkdtemp(prefix="ocx-bench-"))
+    (work / "body").mkdir()
+    (work / "nginx.conf").write_text(nginx_conf(work))
+    (work / "catalog.toml").write_text(CATALOG)
+    keys_file, one_key = work / "keys.txt", work / "one-key.txt"
+
+    import psycopg
+
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DB_NAME}")
+    subprocess.run(["redis-cli", "-u", REDIS, "FLUSHDB"], check=True, capture_output=True)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.prod",
+        "SECRET_KEY": secrets.token_urlsafe(64),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "0",
+        "DATABASE_URL": f"{PG}/{DB_NAME}",
+        "REDIS_URL": REDIS,
+        "OPENCODEX_CATALOG": str(work / "catalog.toml"),
+        "BENCH_UPSTREAM_KEY": "bench",
+        "BENCH_UPSTREAM": f"http://127.0.0.1:{UPSTREAM_PORT}",
+        "WEB_CONCURRENCY": "2",
+        "PORT": str(GATEWAY_PORT),
+        "LOG_LEVEL": "WARNING",
+    }
+    procs = []
+    try:
+        nginx = ["/usr/sbin/nginx", "-c", str(work / "nginx.conf"), "-p", str(work)]
+        procs.append(subprocess.Popen([*nginx, "-g", "daemon off;"]))
+        subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+        subprocess.run(
+            [
+                PY,
+                "-c",
+                "import django, sys; django.setup(); exec(sys.stdin.read())",
+                str(keys_file),
+                str(KEYS),
+            ],
+            input=SETUP,
+            text=True,
+            cwd=ROOT,
+            env=env,
+            check=True,
+        )
+        one_key.write_text(keys_file.read_text().splitlines()[0] + "\n")
+        procs.append(
+            subprocess.Popen(
+                ["make", "serve"],
+                cwd=ROOT,
+                env=env,
+                start_new_session=True,
+                stdout=subprocess.DEVNULL,
+            )
+        )
+        procs.append(
+            subprocess.Popen(
+                [
+                    str(ROOT / ".venv/bin/uvicorn"),
+                    "bench.gateway.passthrough:app",
+                    "--port",
+                    str(PASSTHROUGH_PORT),
+                    "--workers",
+                    "2",
+                    "--no-access-log",
+                    "--log-level",
+                    "warning",
+                ],
+                cwd=ROOT,
+                env=env,
+                start_new_session=True,
+            )
+        )
+        wait_http(f"http://127.0.0.1:{GATEWAY_PORT}/healthz")
+        time.sleep(1)
+        if options.serve_only:
+            print(
+                f"gateway http://127.0.0.1:{GATEWAY_PORT}/api/v1  pass-through "
+                f"http://127.0.0.1:{PASSTHROUGH_PORT}/v1  upstream http://127.0.0.1:{UPSTREAM_PORT}"
+                f"\nkeys {keys_file} and {one_key}; Ctrl-C stops",
+                flush=True,
+            )
+            with contextlib.suppress(KeyboardInterrupt):
+                while True:
+                    time.sleep(3600)
+            return
+
+        plain = {
+            "model": "bench-plain",
+            "messages": [{"role": "user", "content": "Hello!"}],
+            "max_tokens": 64,
+        }
+        stream = {**plain, "model": "bench-stream", "stream": True}
+        direct = f"http://127.0.0.1:{UPSTREAM_PORT}"
+        targets = [
+            ("upstream direct", "plain", f"{direct}/plain/v1/chat/completions", keys_file, plain),
+            (
+                "pass-through",
+                "plain",
+                f"http://127.0.0.1:{PASSTHROUGH_PORT}/v1/chat/completions",
+                keys_file,
+                plain,
+            ),
+            (
+                "gateway, 200 keys",
+                "plain",
+                f"http://127.0.0.1:{GATEWAY_PORT}/api/v1/chat/completions",
+                keys_file,
+                plain,
+            ),
+            (
+                "gateway, 1 key",
+                "plain",
+                f"http://127.0.0.1:{GATEWAY_PORT}/api/v1/chat/completions",
+                one_key,
+                plain,
+            ),
+            (
+                "upstream direct",
+                "stream",
+                f"{direct}/stream/v1/chat/completions",
+                keys_file,
+                stream,
+            ),
+            (
+                "pass-through",
+                "stream",
+                f"http://127.0.0.1:{PASSTHROUGH_PORT}/v1/chat/completions",
+                keys_file,
+                stream,
+            ),
+            (
+                "gateway, 200 keys",
+                "stream",
+                f"http://127.0.0.1:{GATEWAY_PORT}/api/v1/chat/completions",
+                keys_file,
+                stream,
+            ),
+            (
+                "gateway, 1 key",
+                "stream",
+                f"http://127.0.0.1:{GATEWAY_PORT}/api/v1/chat/completions",
+                one_key,
+                stream,
+            ),
+        ]
+        results = []
+        gateway_ok = gateway_runs = 0
+        for name, _, url, keys, body in targets[:4]:  # warm up pools and caches
+            figures = wrk(url, keys, body, 8, 1)
+            if name.startswith("gateway"):
+                gateway_ok += figures["requests"] - figures["non2xx"]
+                gateway_runs += 1
+        for name, kind, url, keys, body in targets:
+            for connections in (1, 32):
+                if connections == 1 and name == "gateway, 1 key":
+                    continue  # one connection uses one key anyway: same as the 200-key run
+                figures = wrk(url, keys, body, connections, seconds)
+                results.append((name, kind, connections, figures))
+                if name.startswith("gateway"):
+                    gateway_ok += figures["requests"] - figures["non2xx"]
+                p50, p99 = figures["p50_us"] / 1000, figures["p99_us"] / 1000
+                print(
+                    f"{kind:6} {name:18} c={connections:<3} {figures['rps']:9.0f} req/s  "
+                    f"p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  non-2xx {figures['non2xx']}  "
+                    f"socket errors {figures['socket_errors']}",
+                    flush=True,
+                )
+        time.sleep(3)  # let the last settlements land
+        check = subprocess.run(
+            [PY, "manage.py", "shell", "-c", VERIFY],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        verify = json.loads(check.stdout.strip().splitlines()[-1])
+    finally:
+        for proc in reversed(procs):
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except (ProcessLookupError, PermissionError):
+                proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+    def get(name, kind, connections):
+        return next(f for n, k, c, f in results if (n, k, c) == (name, kind, connections))
+
+    print("\nSummary (targets: +p50 <= 1.5 ms at c=1; >= 1000 req/s on 200 keys and >= 400 on")
+    print("one key at c=32; every request held, settled and recorded; no non-2xx)")
+    for kind in ("plain", "stream"):
+        direct1, gw1 = get("upstream direct", kind, 1), get("gateway, 200 keys", kind, 1)
+        base32 = get("pass-through", kind, 32)
+        many, one = get("gateway, 200 keys", kind, 32), get("gateway, 1 key", kind, 32)
+        print(
+            f"{kind:6}: added p50 at c=1 {(gw1['p50_us'] - direct1['p50_us']) / 1000:.2f} ms; "
+            f"c=32 200 keys {many['rps']:.0f} req/s ({many['rps'] / base32['rps']:.2f}x "
+            f"pass-through), 1 key {one['rps']:.0f} req/s"
+        )
+    print(
+        f"bookkeeping: {gateway_ok} successful gateway responses counted by wrk, "
+        f"{verify['ok_records']} usage records with status 200, {verify['settled_holds']} "
+        f"settled holds, {verify['active_holds']} still active, {verify['ledger_problems']} "
+        f"ledger problems; {verify['ok_records'] - gateway_ok} more records than counted "
+        f"responses (wrk does not count the requests in flight when it stops: at most "
+        f"{gateway_runs} runs x 32)"
+    )
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
