@@ -47,6 +47,7 @@ from .upstream import DONE, StreamBroken, Upstream, UpstreamError
 from .validation import ChatRequest, validate_chat
 
 log = logging.getLogger("opencodex.gateway")
+RECENT_SECONDS = 5.0
 JSON = "application/json"
 
 
@@ -92,6 +93,8 @@ class Gateway:
         )
         self._routes = (0.0, {})
         self.pending: set[asyncio.Task] = set()
+        self.recent: dict[str, tuple[float, KeyFacts]] = {}
+        self.local_window, self.local_counts = 0, {}
         engine = settings.DATABASES["default"]["ENGINE"]
         self.pg = PgMoney() if settings.GATEWAY_PG_FASTPATH and "postgresql" in engine else None
         self.batcher = SettleBatcher(self.pg) if self.pg is not None else None
@@ -151,7 +154,10 @@ class Gateway:
         return Response(orjson.dumps(data), 200, ctx.all_headers(extra), media_type=JSON)
 
     # --- steps ---------------------------------------------------------------------------------
-    async def authenticate(self, request: Request, ctx: Ctx) -> KeyFacts:
+    @staticmethod
+    def presented_digest(request: Request) -> str:
+        """The digest of the key in the Authorization header (401 when there is none, or it is
+        not one of ours by its format and checksum)."""
         header = request.headers.get("authorization")
         if not header:
             raise unauthorized(
@@ -169,8 +175,11 @@ class Gateway:
             tokens.check_format(presented)
         except tokens.FormatError as exc:
             raise unauthorized(exc.message) from None
-        digest = tokens.digest(presented)
-        now = time.time()
+        return tokens.digest(presented)
+
+    async def lookup(self, digest: str, now: float):
+        """(key facts or None, requests in this minute, last-used write due): one Redis round
+        trip, and one indexed query when the facts are not cached."""
         store = self.get_store()
         cached, count, touch = await store.check(digest, int(now // WINDOW_SECONDS))
         if cached is None:
@@ -178,6 +187,14 @@ class Gateway:
             await store.remember(digest, encode(facts), settings.GATEWAY_KEY_CACHE_SECONDS)
         else:
             facts = decode(cached)
+        if facts is not None:
+            self.recent[digest] = (time.monotonic() + RECENT_SECONDS, facts)
+        else:
+            self.recent.pop(digest, None)
+        return facts, count, touch
+
+    def admit(self, ctx: Ctx, facts: KeyFacts | None, count: int, touch: bool, now: float):
+        """Refuse a missing, revoked or expired key (401) or one over its rate (429)."""
         if facts is None:
             raise unauthorized("Invalid API key: no such key.")
         problem = facts.problem_at(now)
@@ -204,7 +221,26 @@ class Gateway:
         if touch:
             self.spawn(self.db(api_key_mark_used, key_id=facts.id, at=timezone.now()))
         ctx.facts = facts
-        return facts
+
+    async def authenticate(self, request: Request, ctx: Ctx) -> KeyFacts:
+        digest = self.presented_digest(request)
+        now = time.time()
+        self.admit(ctx, *await self.lookup(digest, now), now)
+        return ctx.facts
+
+    def recently_seen(self, digest: str) -> KeyFacts | None:
+        """Facts this process saw for the key in the last seconds, if the key is not near its
+        rate limit here: enough to start the hold while the shared check is in flight."""
+        item = self.recent.get(digest)
+        if item is None or item[0] < time.monotonic():
+            return None
+        facts = item[1]
+        window = int(time.time() // WINDOW_SECONDS)
+        if self.local_window != window:
+            self.local_window, self.local_counts = window, {}
+        count = self.local_counts[digest] = self.local_counts.get(digest, 0) + 1
+        limit = facts.rpm_limit or settings.API_DEFAULT_RPM
+        return facts if count * 4 < limit else None
 
     async def read_json(self, request: Request):
         limit = settings.GATEWAY_MAX_BODY_BYTES
@@ -228,14 +264,17 @@ class Gateway:
         except ValueError:
             raise bad_request("The request body is not valid JSON.", code="invalid_json") from None
 
-    async def hold(self, ctx: Ctx, chat: ChatRequest, prompt_estimate: int) -> bool:
-        route = chat.route
-        amount = request_cost(
+    @staticmethod
+    def hold_amount(chat: ChatRequest, prompt_estimate: int) -> int:
+        """The worst case: the prompt estimate and every token the request may produce."""
+        return request_cost(
             prompt_tokens=prompt_estimate,
             completion_tokens=chat.max_tokens * chat.choices,
-            input_price=route.input_price,
-            output_price=route.output_price,
+            input_price=chat.route.input_price,
+            output_price=chat.route.output_price,
         )
+
+    async def hold(self, ctx: Ctx, amount: int) -> bool:
         if amount <= 0:
             return False
         try:
@@ -272,6 +311,60 @@ class Gateway:
             if refused.what == "key":
                 raise KeyCreditLimitReached(needed=amount, left=refused.left) from None
             raise InsufficientCredits(needed=amount, available=refused.left) from None
+
+    async def release(self, ctx: Ctx) -> None:
+        """Give back a hold taken for a request that is then refused (401/429)."""
+        if self.pg is not None:
+            await self.pg.release(ctx.request_id)
+        else:
+            await self.db(usage_services.request_release, request_id=ctx.request_id)
+
+    async def admit_and_hold(self, request: Request, ctx: Ctx, digest: str, body) -> tuple:
+        """Authenticate, validate and hold. When this process saw the key moments ago, the
+        hold starts while the shared key check (revocation, rate) is still in flight, and is
+        given back if that check refuses the request."""
+        recent = self.recently_seen(digest)
+        now = time.time()
+        if recent is None:
+            self.admit(ctx, *await self.lookup(digest, now), now)
+            chat = validate_chat(body, await self.routes())
+            estimate = estimate_prompt_tokens(chat.messages)
+            return chat, estimate, await self.hold(ctx, self.hold_amount(chat, estimate))
+        try:
+            chat = validate_chat(body, await self.routes())
+        except ApiError:
+            self.admit(ctx, *await self.lookup(digest, now), now)  # 401/429 come first
+            raise
+        estimate = estimate_prompt_tokens(chat.messages)
+        amount = self.hold_amount(chat, estimate)
+        check = asyncio.get_running_loop().create_task(self.lookup(digest, now))
+        ctx.facts = recent
+        refused = None
+        try:
+            held = await self.hold(ctx, amount)
+        except ApiError as exc:
+            held, refused = False, exc
+        except BaseException:
+            check.cancel()
+            raise
+        try:
+            facts, count, touch = await check
+            self.admit(ctx, facts, count, touch, now)
+        except BaseException:
+            ctx.facts = None  # refused (401/429) or failed: no usage to record
+            if held:
+                await self.release(ctx)
+            raise
+        if facts.credit_limit is not None and recent.credit_limit is None:
+            # The key got a credit limit meanwhile: the hold must also reserve on the key. (The
+            # other changes need nothing: the hold checked the limits as the database has them.)
+            if held:
+                await self.release(ctx)
+            ctx.request_id = new_request_id()
+            return chat, estimate, await self.hold(ctx, amount)
+        if refused is not None:
+            raise refused
+        return chat, estimate, held
 
     def finish(self, ctx: Ctx, *, status: int, held: bool, **fields) -> None:
         """Settle and record the request in the background."""
@@ -313,13 +406,15 @@ class Gateway:
         ctx = Ctx()
         held = False
         try:
-            await self.authenticate(request, ctx)
-            body = await self.read_json(request)
+            digest = self.presented_digest(request)
+            try:
+                body = await self.read_json(request)
+            except ApiError:
+                await self.authenticate(request, ctx)  # a bad key is told so first
+                raise
             if isinstance(body, dict) and isinstance(body.get("model"), str):
                 ctx.model = body["model"]
-            chat = validate_chat(body, await self.routes())
-            prompt_estimate = estimate_prompt_tokens(chat.messages)
-            held = await self.hold(ctx, chat, prompt_estimate)
+            chat, prompt_estimate, held = await self.admit_and_hold(request, ctx, digest, body)
             upstream_header = {
                 "x-opencodex-upstream": "demo" if chat.route.demo else chat.route.provider
             }

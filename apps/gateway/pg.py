@@ -34,6 +34,19 @@ WHERE id = %(key_id)s AND credit_limit >= spent + held + %(amount)s
 RETURNING id
 """
 
+RELEASE = """
+WITH h AS (
+    UPDATE credits_hold SET status = 'released', closed_at = %(now)s
+    WHERE reference = %(request_id)s AND status = 'active'
+    RETURNING account_id, amount, api_key_id
+), a AS (
+    UPDATE credits_account AS acc SET held = acc.held - h.amount, updated_at = %(now)s
+    FROM h WHERE acc.id = h.account_id
+)
+UPDATE keys_apikey AS key SET held = key.held - h.amount
+FROM h WHERE h.api_key_id IS NOT NULL AND key.id = h.api_key_id
+"""
+
 AVAILABLE = "SELECT balance - held FROM credits_account WHERE id = %(account_id)s"
 KEY_LEFT = "SELECT GREATEST(credit_limit - spent - held, 0) FROM keys_apikey WHERE id = %(key_id)s"
 
@@ -162,6 +175,11 @@ class PgMoney:
                 if (await (await conn.execute(HOLD, params)).fetchone()) is None:
                     left = (await (await conn.execute(AVAILABLE, params)).fetchone())[0]
                     raise Refused("account", left)
+
+    async def release(self, request_id: str) -> None:
+        pool = await self.get_pool()
+        async with pool.connection() as conn:
+            await conn.execute(RELEASE, {"request_id": request_id, "now": timezone.now()})
 
     async def settle(self, outcome, now: datetime) -> None:
         pool = await self.get_pool()

@@ -72,6 +72,15 @@ def request_settle(*, outcome: RequestOutcome) -> UsageRecord:
         )
 
 
+def request_release(*, request_id: str) -> None:
+    """Give back the hold of a request refused after it was taken, with its key reservation;
+    nothing is charged and nothing recorded."""
+    with transaction.atomic():
+        result = credits_release(reference=request_id)
+        if result.closed and result.api_key_id is not None:
+            api_key_settle(key_id=result.api_key_id, reserved=result.amount, charged=0)
+
+
 def holds_release_expired(*, now=None, limit: int = 500) -> int:
     """Give back holds whose request never settled (a worker died mid-request), with the API
     key reservation they carried. Returns how many were released."""

@@ -348,6 +348,7 @@ def main() -> None:
                 results.append((name, kind, connections, figures))
                 if name.startswith("gateway"):
                     gateway_ok += figures["requests"] - figures["non2xx"]
+                    gateway_runs += 1
                 p50, p99 = figures["p50_us"] / 1000, figures["p99_us"] / 1000
                 print(
                     f"{kind:6} {name:18} c={connections:<3} {figures['rps']:9.0f} req/s  "

@@ -6,6 +6,7 @@ from datetime import timedelta
 import httpx
 import openai
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from apps.catalog.pricing import estimate_prompt_tokens, request_cost
@@ -212,6 +213,57 @@ def test_revoke_is_refused_on_the_very_next_request(api, customer, client_for):
     with pytest.raises(openai.AuthenticationError) as exc:
         client.chat.completions.create(model="demo-chat", messages=HELLO)
     assert exc.value.status_code == 401 and "revoked" in str(exc.value)
+    drain(api)
+    user.credit_account.refresh_from_db()
+    assert user.credit_account.held == 0  # a hold started before the refusal is given back
+    assert UsageRecord.objects.count() == 1
+    assert ledger_problems() == []
+
+
+@pytest.mark.parametrize("money_path", ["pg", "orm"], indirect=True)
+def test_a_refusal_found_while_holding_gives_the_hold_back(api, money_path, client_for):
+    """The shared rate count says no (another worker used the key up) while this process, which
+    saw the key moments ago, has already started the hold."""
+    import redis
+
+    from apps.gateway.state import RATE_PREFIX, WINDOW_SECONDS
+
+    user = UserFactory(verified=True)
+    from apps.credits.services import credits_grant
+
+    credits_grant(user_id=user.pk, amount=10 * MICRO, kind="topup", reference="rl2")
+    key, secret = make_key(user, rpm_limit=40)
+    client = client_for(secret)
+    client.chat.completions.create(model="demo-chat", messages=HELLO)
+    window = int(__import__("time").time() // WINDOW_SECONDS)
+    shared = redis.Redis.from_url(settings.REDIS_URL)
+    shared.set(f"{RATE_PREFIX}{key.digest}:{window}", 1000, ex=120)
+    with pytest.raises(openai.RateLimitError):
+        client.chat.completions.create(model="demo-chat", messages=HELLO)
+    shared.delete(f"{RATE_PREFIX}{key.digest}:{window}")
+    drain(api)
+    account = Account.objects.get(user=user)
+    assert account.held == 0
+    assert UsageRecord.objects.count() == 1
+    assert set(Hold.objects.values_list("status", flat=True)) == {"settled", "released"}
+    assert ledger_problems() == []
+
+
+def test_a_key_changed_meanwhile_is_held_on_its_fresh_facts(api, customer, client_for):
+    from apps.keys import cache as key_cache
+
+    user, _, secret = customer
+    client = client_for(secret)
+    client.chat.completions.create(model="demo-chat", messages=HELLO)
+    key = ApiKey.objects.get(user=user)
+    ApiKey.objects.filter(pk=key.pk).update(credit_limit=50 * MICRO)
+    key_cache.invalidate(key.digest)
+    client.chat.completions.create(model="demo-chat", messages=HELLO)
+    drain(api)
+    key.refresh_from_db()
+    assert key.held == 0 and key.spent > 0
+    assert Account.objects.get(user=user).held == 0
+    assert ledger_problems() == []
 
 
 def test_rotation_grace_applies_to_the_gateway(api, customer, client_for):
