@@ -188,6 +188,8 @@ class Gateway:
         else:
             facts = decode(cached)
         if facts is not None:
+            if len(self.recent) > 100_000:
+                self.recent.clear()
             self.recent[digest] = (time.monotonic() + RECENT_SECONDS, facts)
         else:
             self.recent.pop(digest, None)
@@ -267,11 +269,12 @@ class Gateway:
     @staticmethod
     def hold_amount(chat: ChatRequest, prompt_estimate: int) -> int:
         """The worst case: the prompt estimate and every token the request may produce."""
+        route = chat.route
         return request_cost(
             prompt_tokens=prompt_estimate,
             completion_tokens=chat.max_tokens * chat.choices,
-            input_price=chat.route.input_price,
-            output_price=chat.route.output_price,
+            input_price=route.input_price,
+            output_price=route.output_price,
         )
 
     async def hold(self, ctx: Ctx, amount: int) -> bool:
@@ -365,6 +368,16 @@ class Gateway:
         if refused is not None:
             raise refused
         return chat, estimate, held
+
+    def finish_usage(self, ctx: Ctx, route, *, prompt: int, completion: int, **fields) -> None:
+        """Settle a request that used the model: the tokens at the model's prices."""
+        cost = request_cost(
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            input_price=route.input_price,
+            output_price=route.output_price,
+        )
+        self.finish(ctx, prompt_tokens=prompt, completion_tokens=completion, cost=cost, **fields)
 
     def finish(self, ctx: Ctx, *, status: int, held: bool, **fields) -> None:
         """Settle and record the request in the background."""
@@ -467,20 +480,14 @@ class Gateway:
                 for c in data.get("choices") or []
             )
         data["model"] = route.public_id
-        cost = request_cost(
-            prompt_tokens=prompt,
-            completion_tokens=completion,
-            input_price=route.input_price,
-            output_price=route.output_price,
-        )
         response = self.json_response(ctx, data, extra)
-        self.finish(
+        self.finish_usage(
             ctx,
+            route,
             status=200,
             held=held,
-            prompt_tokens=prompt,
-            completion_tokens=completion,
-            cost=cost,
+            prompt=prompt,
+            completion=completion,
             usage_counted=usage is None,
         )
         return response
@@ -704,19 +711,13 @@ class StreamRelay(Response):
             counted = True
         if status == 502:
             prompt = 0  # the upstream failed us: pay only for the output that arrived
-        cost = request_cost(
-            prompt_tokens=prompt,
-            completion_tokens=completion,
-            input_price=route.input_price,
-            output_price=route.output_price,
-        )
-        self.gateway.finish(
+        self.gateway.finish_usage(
             self.ctx,
+            route,
             status=status,
             held=self.held,
-            prompt_tokens=prompt,
-            completion_tokens=completion,
-            cost=cost,
+            prompt=prompt,
+            completion=completion,
             error_code=error_code,
             stream=True,
             usage_counted=counted,

@@ -206,22 +206,7 @@ class PgMoney:
 
     @staticmethod
     def settle_params(outcome, now: datetime) -> dict:
-        return {
-            "request_id": outcome.request_id,
-            "user_id": outcome.user_id,
-            "api_key_id": outcome.api_key_id,
-            "model": outcome.model,
-            "prompt_tokens": outcome.prompt_tokens,
-            "completion_tokens": outcome.completion_tokens,
-            "cost": outcome.cost,
-            "status": outcome.status,
-            "error_code": outcome.error_code,
-            "latency_ms": outcome.latency_ms,
-            "stream": outcome.stream,
-            "usage_counted": outcome.usage_counted,
-            "created_at": outcome.created_at,
-            "now": now,
-        }
+        return {**outcome.record_fields(), "cost": outcome.cost, "now": now}
 
 
 class SettleBatcher:

@@ -1,6 +1,6 @@
 """Recording requests and settling what they cost."""
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from django.db import transaction
@@ -32,6 +32,12 @@ class RequestOutcome:
     usage_counted: bool = False
     held: bool = True  # a hold was taken under request_id
 
+    def record_fields(self) -> dict:
+        """The UsageRecord columns this outcome fills (all but the cost actually charged)."""
+        fields = asdict(self)
+        del fields["held"], fields["cost"]
+        return fields
+
 
 def request_settle(*, outcome: RequestOutcome) -> UsageRecord:
     """Charge a finished request, give back the rest of its hold and write its one usage record,
@@ -55,21 +61,7 @@ def request_settle(*, outcome: RequestOutcome) -> UsageRecord:
                     reserved=result.amount if result.api_key_id else 0,
                     charged=result.charged,
                 )
-        return UsageRecord.objects.create(
-            request_id=outcome.request_id,
-            user_id=outcome.user_id,
-            api_key_id=outcome.api_key_id,
-            model=outcome.model,
-            prompt_tokens=outcome.prompt_tokens,
-            completion_tokens=outcome.completion_tokens,
-            cost=charged,
-            status=outcome.status,
-            error_code=outcome.error_code,
-            latency_ms=outcome.latency_ms,
-            stream=outcome.stream,
-            usage_counted=outcome.usage_counted,
-            created_at=outcome.created_at,
-        )
+        return UsageRecord.objects.create(**outcome.record_fields(), cost=charged)
 
 
 def request_release(*, request_id: str) -> None:
