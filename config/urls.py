@@ -9,6 +9,7 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("dashboard/", account_views.dashboard, name="dashboard"),
     path("keys/", include("apps.keys.urls")),
+    path("billing/", include("apps.billing.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,10 +1,15 @@
+import json
+
 import pytest
 from django.core.cache import cache
 
 from apps.core.money import MICRO
 from apps.credits import services
 
+from .billing import stripe_standin
+from .billing.webhooks import WEBHOOK_SECRET, sign
 from .factories import PASSWORD, AccountFactory, UserFactory
+from .servers import ServerThread
 
 
 @pytest.fixture(autouse=True)
@@ -52,3 +57,37 @@ def funded_account(db):
 def owner_client(client, owner):
     client.force_login(owner)
     return client
+
+
+@pytest.fixture(scope="session")
+def standin_url():
+    with ServerThread(stripe_standin.app) as server:
+        yield server.url
+
+
+@pytest.fixture
+def stripe_on(settings, standin_url):
+    settings.STRIPE_SECRET_KEY = "sk_test_standin"
+    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    settings.STRIPE_API_BASE = standin_url
+    stripe_standin.sessions.clear()
+    stripe_standin.requests_seen.clear()
+    return standin_url
+
+
+@pytest.fixture
+def deliver(client):
+    """POST an event to the webhook, signed like Stripe signs it."""
+
+    def post(payload: dict, signature: str | None = "sign", body: bytes | None = None):
+        body = body if body is not None else json.dumps(payload).encode()
+        headers = {}
+        if signature == "sign":
+            headers["HTTP_STRIPE_SIGNATURE"] = sign(body)
+        elif signature is not None:
+            headers["HTTP_STRIPE_SIGNATURE"] = signature
+        return client.generic(
+            "POST", "/billing/stripe/webhook/", body, content_type="application/json", **headers
+        )
+
+    return post

@@ -16,3 +16,13 @@ class InsufficientCredits(ServiceError):
 
 class InvalidAmount(ServiceError):
     code = "invalid_amount"
+
+
+class AccountSuspended(ServiceError):
+    code = "account_suspended"
+
+    def __init__(self):
+        super().__init__(
+            "Your account is suspended while a payment dispute is open. "
+            "Please contact support to restore access."
+        )

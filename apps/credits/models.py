@@ -14,6 +14,9 @@ class Account(models.Model):
     )
     balance = models.BigIntegerField(default=0, help_text="µcr; equals the sum of the ledger")
     held = models.BigIntegerField(default=0, help_text="µcr reserved by in-flight requests")
+    suspended = models.BooleanField(
+        default=False, help_text="refuse API requests (a payment dispute is open)"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from apps.core.money import MICRO
 
-from .errors import InsufficientCredits, InvalidAmount
+from .errors import AccountSuspended, InsufficientCredits, InvalidAmount
 from .models import Account, Hold, LedgerEntry
 
 Kind = LedgerEntry.Kind
@@ -99,6 +99,30 @@ def credits_grant_signup(*, user_id: int) -> LedgerEntry | None:
     )
 
 
+def credits_take_back(
+    *, user_id: int, amount: int, kind: str, reference: str, memo: str = ""
+) -> LedgerEntry | None:
+    """Remove credits money has gone back for (a refund, a dispute). The only way a balance may
+    go below zero. Idempotent per ``reference``."""
+    if amount <= 0:
+        raise InvalidAmount("The amount to take back must be positive.")
+    account = account_ensure(user_id=user_id)
+    return _ledger_post(
+        account_id=account.pk,
+        amount=-amount,
+        kind=kind,
+        reference=reference,
+        memo=memo,
+        may_go_negative=True,
+    )
+
+
+def credits_account_suspend(*, user_id: int, suspended: bool) -> None:
+    """Refuse (or allow again) every API request of the account."""
+    account = account_ensure(user_id=user_id)
+    Account.objects.filter(pk=account.pk).update(suspended=suspended, updated_at=timezone.now())
+
+
 def credits_adjust(
     *, user_id: int, amount: int, reason: str, actor_id: int | None, reference: str | None = None
 ) -> LedgerEntry:
@@ -128,7 +152,8 @@ def credits_hold(
     ttl_seconds: int | None = None,
     api_key_id: int | None = None,
 ) -> Hold:
-    """Reserve ``amount`` µcr for an in-flight request, or raise ``InsufficientCredits``.
+    """Reserve ``amount`` µcr for an in-flight request, or raise ``InsufficientCredits`` (or
+    ``AccountSuspended`` while a payment dispute is open).
 
     The reservation is one conditional UPDATE, so concurrent holds can never together exceed
     ``balance - held``.
@@ -138,11 +163,15 @@ def credits_hold(
     ttl = settings.HOLD_TTL_SECONDS if ttl_seconds is None else ttl_seconds
     now = timezone.now()
     with transaction.atomic():
-        taken = Account.objects.filter(pk=account_id, balance__gte=F("held") + amount).update(
-            held=F("held") + amount, updated_at=now
-        )
+        taken = Account.objects.filter(
+            pk=account_id, balance__gte=F("held") + amount, suspended=False
+        ).update(held=F("held") + amount, updated_at=now)
         if not taken:
-            account = Account.objects.filter(pk=account_id).values("balance", "held").first()
+            account = (
+                Account.objects.filter(pk=account_id).values("balance", "held", "suspended").first()
+            )
+            if account and account["suspended"]:
+                raise AccountSuspended()
             available = account["balance"] - account["held"] if account else 0
             raise InsufficientCredits(needed=amount, available=available)
         return Hold.objects.create(

@@ -32,7 +32,7 @@ from apps.catalog.pricing import (
     request_cost,
 )
 from apps.catalog.selectors import catalog_routes
-from apps.credits.errors import InsufficientCredits
+from apps.credits.errors import AccountSuspended, InsufficientCredits
 from apps.keys import tokens
 from apps.keys.errors import KeyCreditLimitReached
 from apps.keys.selectors import KeyFacts
@@ -295,6 +295,10 @@ class Gateway:
             raise ApiError(
                 402, exc.message, type="insufficient_credits", code="key_credit_limit_reached"
             ) from None
+        except AccountSuspended as exc:
+            raise ApiError(
+                402, exc.message, type="account_suspended", code="account_suspended"
+            ) from None
         return True
 
     async def pg_hold(self, ctx: Ctx, amount: int) -> None:
@@ -313,6 +317,8 @@ class Gateway:
         except Refused as refused:
             if refused.what == "key":
                 raise KeyCreditLimitReached(needed=amount, left=refused.left) from None
+            if refused.what == "suspended":
+                raise AccountSuspended() from None
             raise InsufficientCredits(needed=amount, available=refused.left) from None
 
     async def release(self, ctx: Ctx) -> None:

@@ -19,7 +19,7 @@ from psycopg_pool import AsyncConnectionPool
 HOLD = """
 WITH a AS (
     UPDATE credits_account SET held = held + %(amount)s, updated_at = %(now)s
-    WHERE id = %(account_id)s AND balance - held >= %(amount)s
+    WHERE id = %(account_id)s AND balance - held >= %(amount)s AND NOT suspended
     RETURNING id
 )
 INSERT INTO credits_hold
@@ -47,7 +47,7 @@ UPDATE keys_apikey AS key SET held = key.held - h.amount
 FROM h WHERE h.api_key_id IS NOT NULL AND key.id = h.api_key_id
 """
 
-AVAILABLE = "SELECT balance - held FROM credits_account WHERE id = %(account_id)s"
+AVAILABLE = "SELECT balance - held, suspended FROM credits_account WHERE id = %(account_id)s"
 KEY_LEFT = "SELECT GREATEST(credit_limit - spent - held, 0) FROM keys_apikey WHERE id = %(key_id)s"
 
 SETTLE = """
@@ -101,7 +101,7 @@ DURABLE = "SET LOCAL synchronous_commit = on"
 
 class Refused(Exception):
     def __init__(self, what: str, left: int):
-        self.what = what  # "account" or "key"
+        self.what = what  # "account", "suspended" or "key"
         self.left = left
 
 
@@ -165,16 +165,19 @@ class PgMoney:
         async with pool.connection() as conn:
             if not limited:
                 if (await (await conn.execute(HOLD, params)).fetchone()) is None:
-                    left = (await (await conn.execute(AVAILABLE, params)).fetchone())[0]
-                    raise Refused("account", left)
+                    await self.refuse_account(conn, params)
                 return
             async with conn.transaction():  # an exception rolls both reservations back
                 if (await (await conn.execute(RESERVE_KEY, params)).fetchone()) is None:
                     left = (await (await conn.execute(KEY_LEFT, params)).fetchone())[0]
                     raise Refused("key", left)
                 if (await (await conn.execute(HOLD, params)).fetchone()) is None:
-                    left = (await (await conn.execute(AVAILABLE, params)).fetchone())[0]
-                    raise Refused("account", left)
+                    await self.refuse_account(conn, params)
+
+    @staticmethod
+    async def refuse_account(conn, params) -> None:
+        left, suspended = (await (await conn.execute(AVAILABLE, params)).fetchone()) or (0, False)
+        raise Refused("suspended" if suspended else "account", left)
 
     async def release(self, request_id: str) -> None:
         pool = await self.get_pool()

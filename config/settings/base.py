@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "apps.keys",
     "apps.catalog",
     "apps.usage",
+    "apps.billing",
 ]
 
 MIDDLEWARE = [
@@ -225,6 +226,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.usage.tasks.release_expired_holds",
         "schedule": 60.0,
     },
+    "low-balance-emails": {
+        "task": "apps.billing.tasks.send_low_balance_emails",
+        "schedule": 60.0,
+    },
 }
 
 LOGGING = {
@@ -264,3 +269,13 @@ GATEWAY_DB_THREADS = int(os.environ.get("GATEWAY_DB_THREADS", "8"))
 GATEWAY_PG_FASTPATH = env_bool("GATEWAY_PG_FASTPATH", True)
 GATEWAY_PG_POOL_SIZE = int(os.environ.get("GATEWAY_PG_POOL_SIZE", "16"))
 GATEWAY_SETTLE_WINDOW_MS = float(os.environ.get("GATEWAY_SETTLE_WINDOW_MS", "5"))
+
+# --- Billing (Stripe) ----------------------------------------------------------------------------
+STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
+STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+STRIPE_CURRENCY = os.environ.get("STRIPE_CURRENCY", "usd").lower()
+STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "https://api.stripe.com")
+STRIPE_WEBHOOK_TOLERANCE = int(os.environ.get("STRIPE_WEBHOOK_TOLERANCE", "300"))
+CREDIT_PACKS_DOLLARS = [5, 10, 25, 100]
+CUSTOM_TOPUP_MIN_DOLLARS, CUSTOM_TOPUP_MAX_DOLLARS = 5, 1000
+LOW_BALANCE_DEFAULT_CREDITS = 50

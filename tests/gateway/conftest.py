@@ -2,12 +2,9 @@
 beside a fake upstream; tests talk to it with the official openai SDK and plain HTTP."""
 
 import os
-import socket
-import threading
 import time
 
 import pytest
-import uvicorn
 from django.conf import settings
 from django.core.management import call_command
 
@@ -15,42 +12,9 @@ from apps.core.money import MICRO
 from apps.credits import services as credits
 from tests.factories import UserFactory
 from tests.keys.factories import make_key
+from tests.servers import ServerThread
 
 from . import fake_upstream
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class ServerThread:
-    def __init__(self, app):
-        self.port = free_port()
-        self.server = uvicorn.Server(
-            uvicorn.Config(
-                app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
-            )
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self):
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("test server did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc):
-        self.server.should_exit = True
-        self.thread.join(timeout=20)
 
 
 @pytest.fixture(scope="session")

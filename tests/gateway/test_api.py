@@ -587,3 +587,19 @@ def test_unknown_endpoints_and_methods_answer_in_the_openai_shape(api, customer)
     )
     # Django still serves everything else.
     assert httpx.get(f"{api.url}/").status_code == 200
+
+
+@pytest.mark.parametrize("money_path", ["pg", "orm"], indirect=True)
+def test_a_suspended_account_gets_402_with_contact_support(api, money_path, customer, client_for):
+    from apps.credits.services import credits_account_suspend
+
+    user, account, secret = customer
+    credits_account_suspend(user_id=user.pk, suspended=True)
+    with pytest.raises(openai.APIStatusError) as exc:
+        client_for(secret).chat.completions.create(model="demo-chat", messages=HELLO)
+    assert exc.value.status_code == 402
+    assert exc.value.body["code"] == "account_suspended"
+    assert "contact support" in exc.value.body["message"]
+    drain(api)
+    account.refresh_from_db()
+    assert (account.balance, account.held) == (100 * MICRO, 0)

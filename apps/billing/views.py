@@ -1,0 +1,113 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from apps.core.errors import ServiceError
+from apps.core.money import MICRO
+from apps.credits.selectors import account_for_user
+
+from . import services
+from .forms import LowBalanceForm, TopUpForm
+from .models import Payment
+
+
+def _page(request, *, topup_form=None, low_form=None, status=200):
+    account = account_for_user(user_id=request.user.pk)
+    profile = services.billing_profile(user_id=request.user.pk)
+    context = {
+        "enabled": services.stripe_enabled(),
+        "balance": account.balance if account else 0,
+        "suspended": bool(account and account.suspended),
+        "packs": [(d, d * services.CREDITS_PER_DOLLAR) for d in settings.CREDIT_PACKS_DOLLARS],
+        "topup_form": topup_form or TopUpForm(),
+        "low_form": low_form
+        or LowBalanceForm(initial={"threshold": Decimal(profile.low_balance_threshold) / MICRO}),
+        "payments": Payment.objects.filter(user=request.user)[:50],
+        "min_dollars": settings.CUSTOM_TOPUP_MIN_DOLLARS,
+        "max_dollars": settings.CUSTOM_TOPUP_MAX_DOLLARS,
+    }
+    return render(request, "billing/index.html", context, status=status)
+
+
+@login_required
+def billing_index(request):
+    return _page(request)
+
+
+@login_required
+@require_POST
+def checkout(request):
+    form = TopUpForm(request.POST)
+    if not form.is_valid():
+        return _page(request, topup_form=form, status=400)
+    try:
+        _, url = services.checkout_create(
+            user=request.user,
+            dollars=form.cleaned_data["dollars"],
+            success_url=request.build_absolute_uri(reverse("billing:success")),
+            cancel_url=request.build_absolute_uri(reverse("billing:cancel")),
+        )
+    except ServiceError as exc:
+        form.add_error(None, exc.message)
+        return _page(request, topup_form=form, status=503)
+    return HttpResponse(status=303, headers={"Location": url})  # to Stripe's checkout page
+
+
+@login_required
+def success(request):
+    """Stripe sends the customer back here; fulfil now rather than wait for the webhook."""
+    session_id = request.GET.get("session_id", "")
+    payment = Payment.objects.filter(checkout_session_id=session_id, user=request.user).first()
+    if not session_id or payment is None:
+        raise Http404("No such checkout.")
+    try:
+        session = services.checkout_session_retrieve(session_id=session_id)
+        payment = services.checkout_fulfil(session=session) or payment
+    except Exception:
+        messages.warning(request, "Stripe has not confirmed the payment yet; it will appear soon.")
+        return redirect("billing:index")
+    if payment.status == Payment.Status.PAID:
+        messages.success(
+            request, f"Thank you! {payment.credits_whole:,} credits were added to your balance."
+        )
+    else:
+        messages.info(request, f"Your payment is {payment.get_status_display().lower()}.")
+    return redirect("billing:index")
+
+
+@login_required
+def cancel(request):
+    messages.info(request, "Checkout cancelled; nothing was charged.")
+    return redirect("billing:index")
+
+
+@login_required
+@require_POST
+def low_balance(request):
+    form = LowBalanceForm(request.POST)
+    if not form.is_valid():
+        return _page(request, low_form=form, status=400)
+    services.low_balance_threshold_set(user_id=request.user.pk, threshold=form.threshold_micro)
+    messages.success(request, "Low-balance warning saved.")
+    return redirect("billing:index")
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request):
+    try:
+        outcome = services.stripe_event_receive(
+            payload=request.body, signature=request.headers.get("Stripe-Signature")
+        )
+    except services.BadSignature as exc:
+        return HttpResponseBadRequest(exc.message)
+    except Exception:
+        return HttpResponse("handler failed; stored for retry", status=500)
+    return HttpResponse(outcome)
