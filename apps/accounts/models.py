@@ -36,6 +36,9 @@ class User(AbstractUser):
     last_name = None
     email = models.EmailField("e-mail address", unique=True)
     name = models.CharField("name", max_length=150, blank=True)
+    time_zone = models.CharField(
+        "time zone", max_length=64, default="UTC", help_text="for usage charts' day boundaries"
+    )
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS = []

@@ -33,3 +33,30 @@ class UsageRecord(models.Model):
 
     def __str__(self):
         return f"{self.request_id} {self.model} {self.status}"
+
+
+class UsageHour(models.Model):
+    """Hourly rollup of UsageRecord per user, key and model: what the charts read."""
+
+    hour = models.DateTimeField(help_text="start of the hour, UTC")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="usage_hours"
+    )
+    key_id = models.BigIntegerField(default=0, help_text="API key id; 0 when the key is gone")
+    model = models.CharField(max_length=100)
+    requests = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    prompt_tokens = models.BigIntegerField(default=0)
+    completion_tokens = models.BigIntegerField(default=0)
+    cost = models.BigIntegerField(default=0, help_text="µcr")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hour", "user", "key_id", "model"], name="usage_hour_unique_bucket"
+            )
+        ]
+        indexes = [models.Index(fields=["user", "hour"])]
+
+    def __str__(self):
+        return f"{self.hour:%Y-%m-%d %H}h {self.model} ×{self.requests}"

@@ -23,3 +23,16 @@ def settle_request(outcome: dict) -> str:
     fields["created_at"] = datetime.fromisoformat(fields["created_at"])
     record = services.request_settle(outcome=services.RequestOutcome(**fields))
     return record.request_id
+
+
+@shared_task(name="apps.usage.tasks.rollup_recent_usage")
+def rollup_recent_usage() -> int:
+    """Every minute: recompute the last two hours (late records land in an earlier hour)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    try:
+        return services.usage_rollup(since=timezone.now() - timedelta(hours=2))
+    except services.RollupBusy:
+        return 0

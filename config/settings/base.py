@@ -226,6 +226,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.usage.tasks.release_expired_holds",
         "schedule": 60.0,
     },
+    "rollup-usage": {
+        "task": "apps.usage.tasks.rollup_recent_usage",
+        "schedule": 60.0,
+    },
     "low-balance-emails": {
         "task": "apps.billing.tasks.send_low_balance_emails",
         "schedule": 60.0,
