@@ -10,6 +10,7 @@ urlpatterns = [
     path("dashboard/", account_views.dashboard, name="dashboard"),
     path("keys/", include("apps.keys.urls")),
     path("billing/", include("apps.billing.urls")),
+    path("usage/", include("apps.usage.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

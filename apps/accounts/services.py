@@ -41,3 +41,11 @@ def user_get_or_create_verified(*, email: str) -> tuple[User, bool]:
             address.save(update_fields=["verified"])
         user_email_verified(user_id=user.pk)
     return user, created
+
+
+def user_time_zone_set(*, user_id: int, time_zone: str) -> None:
+    from zoneinfo import available_timezones
+
+    if time_zone not in available_timezones():
+        raise ValueError(f"Unknown time zone {time_zone!r}")
+    User.objects.filter(pk=user_id).update(time_zone=time_zone)

@@ -1,0 +1,88 @@
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo, available_timezones
+
+from django import forms
+from django.utils import timezone
+
+from apps.keys.models import ApiKey
+
+from .selectors import RANGES, UsageQuery
+
+TIME_ZONES = sorted(available_timezones() - {"localtime"})
+MAX_CUSTOM_DAYS = 366
+
+
+class UsageFilterForm(forms.Form):
+    range = forms.ChoiceField(
+        choices=[
+            ("24h", "Last 24 hours"),
+            ("7d", "7 days"),
+            ("30d", "30 days"),
+            ("90d", "90 days"),
+            ("custom", "Custom"),
+        ],
+        initial="7d",
+        required=False,
+    )
+    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    group = forms.ChoiceField(
+        choices=[("model", "Model"), ("key", "API key")], initial="model", required=False
+    )
+    key = forms.TypedChoiceField(coerce=int, required=False, empty_value=None, label="API key")
+    model = forms.CharField(required=False, max_length=100)
+
+    def __init__(self, *args, user, models: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.tz = ZoneInfo(user.time_zone if user.time_zone in TIME_ZONES else "UTC")
+        keys = (
+            ApiKey.objects.filter(user=user).order_by("-created_at").only("name", "prefix", "last4")
+        )
+        self.fields["key"].choices = [("", "All keys")] + [
+            (k.pk, f"{k.name} ({k.masked})") for k in keys
+        ]
+        self.fields["key"].error_messages["invalid_choice"] = "That is not one of your keys."
+        self.models = models
+
+    def clean_model(self):
+        model = self.cleaned_data.get("model") or None
+        if model and model not in self.models:
+            raise forms.ValidationError("You have no usage of that model.")
+        return model
+
+    def clean(self):
+        data = super().clean()
+        if data.get("range") == "custom":
+            start, end = data.get("start"), data.get("end")
+            if not start or not end:
+                raise forms.ValidationError("Choose both a start and an end date.")
+            if start > end:
+                raise forms.ValidationError("The start date must not be after the end date.")
+            if (end - start).days >= MAX_CUSTOM_DAYS:
+                raise forms.ValidationError(f"Choose at most {MAX_CUSTOM_DAYS} days.")
+        return data
+
+    def query(self) -> UsageQuery:
+        data = self.cleaned_data if self.is_bound and self.is_valid() else {}
+        now = timezone.now()
+        kind = data.get("range") or "7d"
+        if kind == "custom":
+            start = datetime.combine(data["start"], time.min, tzinfo=self.tz)
+            end = min(
+                datetime.combine(data["end"] + timedelta(days=1), time.min, tzinfo=self.tz), now
+            )
+        else:
+            start, end = now - RANGES[kind], now
+        return UsageQuery(
+            start=start,
+            end=end,
+            tz=self.tz,
+            group=data.get("group") or "model",
+            key_id=data.get("key"),
+            model=data.get("model"),
+        )
+
+
+class TimeZoneForm(forms.Form):
+    time_zone = forms.ChoiceField(choices=[(z, z) for z in TIME_ZONES], label="Time zone")

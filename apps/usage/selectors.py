@@ -1,0 +1,221 @@
+"""What the usage pages read. Charts and totals read the hourly rollups, never raw records; the
+request log reads raw records one keyset page at a time."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db.models import Q, Sum
+from django.db.models.functions import TruncDay, TruncHour
+from django.utils import timezone
+
+from apps.keys.models import ApiKey
+
+from .models import UsageHour, UsageRecord
+
+RANGES = {
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+    "90d": timedelta(days=90),
+}
+LOG_PAGE = 50
+
+
+@dataclass(frozen=True)
+class UsageQuery:
+    start: datetime
+    end: datetime
+    tz: ZoneInfo
+    group: str = "model"  # or "key"
+    key_id: int | None = None
+    model: str | None = None
+
+    @property
+    def bucket(self) -> str:
+        return "hour" if self.end - self.start <= timedelta(days=2) else "day"
+
+    def buckets(self) -> list[datetime]:
+        """Every bucket start in the range, in the user's time zone (empty ones too)."""
+        step = timedelta(hours=1) if self.bucket == "hour" else timedelta(days=1)
+        local = self.start.astimezone(self.tz)
+        if self.bucket == "hour":
+            current = local.replace(minute=0, second=0, microsecond=0)
+        else:
+            current = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        out = []
+        while current < self.end:
+            out.append(current)
+            current = (current + step).astimezone(self.tz)
+            if self.bucket == "day":  # stay on local midnight across DST changes
+                current = current.replace(hour=0)
+        return out
+
+
+def _rollups(user_id: int, q: UsageQuery):
+    rows = UsageHour.objects.filter(user_id=user_id, hour__gte=q.start, hour__lt=q.end)
+    if q.key_id is not None:
+        rows = rows.filter(key_id=q.key_id)
+    if q.model:
+        rows = rows.filter(model=q.model)
+    return rows
+
+
+SUMS = {
+    "requests": Sum("requests"),
+    "errors": Sum("errors"),
+    "prompt": Sum("prompt_tokens"),
+    "completion": Sum("completion_tokens"),
+    "cost": Sum("cost"),
+}
+
+
+def key_labels(*, user_id: int) -> dict[int, str]:
+    return {
+        key.pk: f"{key.name} ({key.masked})"
+        for key in ApiKey.objects.filter(user_id=user_id).only("name", "prefix", "last4")
+    }
+
+
+def usage_report(*, user_id: int, q: UsageQuery) -> dict:
+    """Series per bucket and group, and totals per group, from the rollups in two queries
+    (three with key names)."""
+    group_field = "key_id" if q.group == "key" else "model"
+    trunc = (TruncHour if q.bucket == "hour" else TruncDay)("hour", tzinfo=q.tz)
+    rows = (
+        _rollups(user_id, q)
+        .annotate(bucket=trunc)
+        .values("bucket", group_field)
+        .annotate(**SUMS)
+        .order_by("bucket")
+    )
+    buckets = q.buckets()
+    index = {b: i for i, b in enumerate(buckets)}
+    labels = key_labels(user_id=user_id) if q.group == "key" else {}
+    series: dict[str, dict[str, list]] = {}
+    requests = [0] * len(buckets)
+    errors = [0] * len(buckets)
+    for row in rows:
+        position = index.get(row["bucket"].astimezone(q.tz))
+        if position is None:
+            continue
+        name = row[group_field]
+        name = labels.get(name, "deleted key") if q.group == "key" else name
+        entry = series.setdefault(name, {"cost": [0] * len(buckets), "tokens": [0] * len(buckets)})
+        entry["cost"][position] += row["cost"] or 0
+        entry["tokens"][position] += (row["prompt"] or 0) + (row["completion"] or 0)
+        requests[position] += row["requests"] or 0
+        errors[position] += row["errors"] or 0
+    totals = [
+        {
+            "name": labels.get(t[group_field], "deleted key")
+            if q.group == "key"
+            else t[group_field],
+            **{k: t[k] or 0 for k in SUMS},
+        }
+        for t in _rollups(user_id, q).values(group_field).annotate(**SUMS).order_by("-cost")
+    ]
+    fmt = "%m-%d %H:00" if q.bucket == "hour" else "%Y-%m-%d"
+    return {
+        "labels": [b.strftime(fmt) for b in buckets],
+        "series": series,
+        "requests": requests,
+        "errors": errors,
+        "totals": totals,
+        "empty": not totals,
+    }
+
+
+def used_models(*, user_id: int) -> list[str]:
+    return list(
+        UsageHour.objects.filter(user_id=user_id)
+        .values_list("model", flat=True)
+        .distinct()
+        .order_by("model")
+    )
+
+
+def spend_summary(*, user_id: int, tz: ZoneInfo) -> dict:
+    """Today's spend and the last seven days' daily spend (for the dashboard)."""
+    now = timezone.now().astimezone(tz)
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    q = UsageQuery(start=today - timedelta(days=6), end=now, tz=tz)
+    daily = dict.fromkeys(b.date() for b in q.buckets())
+    for row in (
+        _rollups(user_id, q)
+        .annotate(day=TruncDay("hour", tzinfo=tz))
+        .values("day")
+        .annotate(cost=Sum("cost"))
+        .order_by()
+    ):
+        daily[row["day"].astimezone(tz).date()] = row["cost"] or 0
+    values = [daily[d] or 0 for d in sorted(daily)]
+    return {"today": values[-1] if values else 0, "week": values, "days": sorted(daily)}
+
+
+def request_log(
+    *,
+    user_id: int,
+    key_id: int | None = None,
+    model: str | None = None,
+    status: str | None = None,
+    cursor: tuple[datetime, int] | None = None,
+    limit: int = LOG_PAGE,
+):
+    """One page of single requests, newest first, after ``cursor`` (keyset, not OFFSET)."""
+    rows = UsageRecord.objects.filter(user_id=user_id).select_related("api_key")
+    if key_id is not None:
+        rows = rows.filter(api_key_id=key_id)
+    if model:
+        rows = rows.filter(model=model)
+    if status == "ok":
+        rows = rows.filter(status__lt=400)
+    elif status == "error":
+        rows = rows.filter(status__gte=400)
+    if cursor is not None:
+        at, pk = cursor
+        rows = rows.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=pk))
+    page = list(rows.order_by("-created_at", "-id")[: limit + 1])
+    more = len(page) > limit
+    page = page[:limit]
+    next_cursor = (page[-1].created_at, page[-1].pk) if more and page else None
+    return page, next_cursor
+
+
+def records_for_export(*, user_id: int, start: datetime, end: datetime):
+    return (
+        UsageRecord.objects.filter(user_id=user_id, created_at__gte=start, created_at__lt=end)
+        .order_by("created_at", "id")
+        .values_list(
+            "created_at",
+            "request_id",
+            "api_key__name",
+            "model",
+            "prompt_tokens",
+            "completion_tokens",
+            "cost",
+            "status",
+            "error_code",
+            "latency_ms",
+            "stream",
+        )
+        .iterator(chunk_size=2000)
+    )
+
+
+def hours_for_export(*, user_id: int, start: datetime, end: datetime):
+    return (
+        UsageHour.objects.filter(user_id=user_id, hour__gte=start, hour__lt=end)
+        .order_by("hour", "model", "key_id")
+        .values_list(
+            "hour",
+            "key_id",
+            "model",
+            "requests",
+            "errors",
+            "prompt_tokens",
+            "completion_tokens",
+            "cost",
+        )
+        .iterator(chunk_size=2000)
+    )

@@ -1,0 +1,160 @@
+import csv
+from datetime import datetime
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from apps.accounts.services import user_time_zone_set
+from apps.core.money import format_credits
+
+from . import selectors
+from .forms import TimeZoneForm, UsageFilterForm
+
+
+def _filters(request) -> UsageFilterForm:
+    models = selectors.used_models(user_id=request.user.pk)
+    return UsageFilterForm(request.GET or None, user=request.user, models=models)
+
+
+@login_required
+def usage_index(request):
+    form = _filters(request)
+    query = form.query()
+    report = selectors.usage_report(user_id=request.user.pk, q=query)
+    chart = {
+        "labels": report["labels"],
+        "cost": {name: [v / 1_000_000 for v in s["cost"]] for name, s in report["series"].items()},
+        "tokens": {name: s["tokens"] for name, s in report["series"].items()},
+        "requests": report["requests"],
+        "error_rate": [
+            round(100 * e / r, 2) if r else 0
+            for e, r in zip(report["errors"], report["requests"], strict=True)
+        ],
+    }
+    context = {
+        "form": form,
+        "query": query,
+        "report": report,
+        "chart": chart,
+        "tz_form": TimeZoneForm(initial={"time_zone": request.user.time_zone}),
+        "export_query": request.GET.urlencode(),
+    }
+    template = "usage/partials/report.html" if request.htmx else "usage/index.html"
+    return render(request, template, context)
+
+
+@login_required
+@require_POST
+def time_zone(request):
+    form = TimeZoneForm(request.POST)
+    if form.is_valid():
+        user_time_zone_set(user_id=request.user.pk, time_zone=form.cleaned_data["time_zone"])
+        messages.success(request, "Time zone saved.")
+    else:
+        messages.error(request, "Choose a time zone from the list.")
+    return redirect("usage:index")
+
+
+def _cursor(value: str):
+    try:
+        at, pk = value.rsplit("_", 1)
+        return datetime.fromisoformat(at), int(pk)
+    except ValueError:
+        return None
+
+
+@login_required
+def request_log(request):
+    form = _filters(request)
+    form.is_valid()
+    data = getattr(form, "cleaned_data", {})
+    status = request.GET.get("status") if request.GET.get("status") in ("ok", "error") else None
+    cursor = _cursor(request.GET.get("cursor", "")) if request.GET.get("cursor") else None
+    page, next_cursor = selectors.request_log(
+        user_id=request.user.pk,
+        key_id=data.get("key"),
+        model=data.get("model"),
+        status=status,
+        cursor=cursor,
+    )
+    params = request.GET.copy()
+    if next_cursor:
+        params["cursor"] = f"{next_cursor[0].isoformat()}_{next_cursor[1]}"
+    context = {
+        "form": form,
+        "page": page,
+        "status": status or "",
+        "next_query": params.urlencode() if next_cursor else "",
+        "bad_cursor": bool(request.GET.get("cursor")) and cursor is None,
+    }
+    template = "usage/partials/log_rows.html" if request.htmx else "usage/log.html"
+    return render(request, template, context)
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _csv_response(filename: str, header: list[str], rows):
+    writer = csv.writer(_Echo())
+
+    def lines():
+        yield writer.writerow(header)
+        for row in rows:
+            yield writer.writerow(row)
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@login_required
+def export_requests(request):
+    query = _filters(request).query()
+    rows = (
+        (at.isoformat(), rid, key or "", model, pt, ct, format_credits(cost), st, err, lat, stream)
+        for at, rid, key, model, pt, ct, cost, st, err, lat, stream in selectors.records_for_export(
+            user_id=request.user.pk, start=query.start, end=query.end
+        )
+    )
+    header = [
+        "time",
+        "request_id",
+        "key",
+        "model",
+        "prompt_tokens",
+        "completion_tokens",
+        "credits",
+        "status",
+        "error",
+        "latency_ms",
+        "stream",
+    ]
+    return _csv_response("opencodex-requests.csv", header, rows)
+
+
+@login_required
+def export_hours(request):
+    query = _filters(request).query()
+    labels = selectors.key_labels(user_id=request.user.pk)
+    rows = (
+        (hour.isoformat(), labels.get(key_id, ""), model, n, errors, pt, ct, format_credits(cost))
+        for hour, key_id, model, n, errors, pt, ct, cost in selectors.hours_for_export(
+            user_id=request.user.pk, start=query.start, end=query.end
+        )
+    )
+    header = [
+        "hour_utc",
+        "key",
+        "model",
+        "requests",
+        "errors",
+        "prompt_tokens",
+        "completion_tokens",
+        "credits",
+    ]
+    return _csv_response("opencodex-usage-hourly.csv", header, rows)

@@ -1,0 +1,185 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from apps.usage.models import UsageHour
+from apps.usage.services import usage_rollup
+from tests.keys.factories import make_key
+
+from .factories import record
+
+pytestmark = pytest.mark.django_db
+USAGE = reverse("usage:index")
+LOG = reverse("usage:requests")
+
+
+def now():
+    return timezone.now()
+
+
+def seed(user, key, n=3, model="demo-chat", cost=1_000_000, **kwargs):
+    for i in range(n):
+        record(user, key=key, model=model, at=now() - timedelta(hours=i + 1), cost=cost, **kwargs)
+
+
+def test_empty_state_before_the_first_request(owner_client):
+    body = owner_client.get(USAGE).content.decode()
+    assert 'data-testid="usage-empty"' in body and "Create a key" in body
+
+
+def test_report_totals_by_model_and_by_key(owner_client, owner):
+    key, _ = make_key(owner, name="bot")
+    other, _ = make_key(owner, name="batch")
+    seed(owner, key, 3)
+    seed(owner, other, 2, model="gpt-4o", status=502, cost=0)
+    usage_rollup(since=now() - timedelta(days=2))
+    body = owner_client.get(USAGE + "?range=7d").content.decode()
+    assert "usage-chart-data" in body and "3.0000" in body
+    assert "demo-chat" in body and "gpt-4o" in body
+    by_key = owner_client.get(USAGE + "?range=7d&group=key").content.decode()
+    assert f"bot ({key.masked})" in by_key and f"batch ({other.masked})" in by_key
+    only = owner_client.get(USAGE + f"?range=7d&key={other.pk}").content.decode()
+    assert "gpt-4o" in only and "demo-chat</td>" not in only
+    partial = owner_client.get(USAGE + "?range=24h&model=gpt-4o", HTTP_HX_REQUEST="true")
+    assert "<html" not in partial.content.decode() and "gpt-4o" in partial.content.decode()
+
+
+def test_chart_data_has_every_bucket_and_the_error_rate(owner_client, owner):
+    key, _ = make_key(owner)
+    seed(owner, key, 2)
+    record(owner, key=key, at=now() - timedelta(hours=1, minutes=1), status=500, cost=0)
+    usage_rollup(since=now() - timedelta(days=2))
+    chart = owner_client.get(USAGE + "?range=24h").context["chart"]
+    assert len(chart["labels"]) in (24, 25)
+    assert sum(chart["requests"]) == 3
+    assert max(chart["error_rate"]) == 50.0
+    assert sum(sum(v) for v in chart["cost"].values()) == 2.0
+
+
+def test_bad_filters_give_a_clear_message_and_no_one_elses_data(owner_client, owner, outsider):
+    theirs, _ = make_key(outsider, name="theirs")
+    seed(outsider, theirs, 2, model="secret-model")
+    usage_rollup(since=now() - timedelta(days=2))
+    for query, message in [
+        (f"?key={theirs.pk}", "not one of your keys"),
+        ("?model=secret-model", "no usage of that model"),
+        ("?range=custom&start=2026-02-10&end=2026-02-01", "must not be after"),
+        ("?range=custom&start=2024-01-01&end=2026-01-01", "at most 366 days"),
+        ("?range=custom", "both a start and an end"),
+        ("?range=forever", "Select a valid choice"),
+    ]:
+        body = owner_client.get(USAGE + query).content.decode()
+        assert message in body, query
+        assert "secret-model</td>" not in body and "theirs" not in body
+
+
+def test_day_buckets_follow_the_users_time_zone(owner_client, owner):
+    owner.time_zone = "Asia/Shanghai"
+    owner.save()
+    key, _ = make_key(owner)
+    # 2026-11-01 23:30 UTC is 2026-11-02 07:30 in Shanghai.
+    record(owner, key=key, at=datetime(2026, 11, 1, 23, 30, tzinfo=UTC), cost=5_000_000)
+    usage_rollup(since=datetime(2026, 11, 1, tzinfo=UTC), until=datetime(2026, 11, 3, tzinfo=UTC))
+    chart = owner_client.get(USAGE + "?range=custom&start=2026-11-01&end=2026-11-03").context[
+        "chart"
+    ]
+    assert chart["labels"] == ["2026-11-01", "2026-11-02", "2026-11-03"]
+    assert chart["cost"]["demo-chat"] == [0, 5.0, 0]
+
+
+def test_time_zone_setting(owner_client, owner):
+    owner_client.post(reverse("usage:time_zone"), {"time_zone": "Europe/Berlin"})
+    owner.refresh_from_db()
+    assert owner.time_zone == "Europe/Berlin"
+    owner_client.post(reverse("usage:time_zone"), {"time_zone": "Mars/Olympus"})
+    owner.refresh_from_db()
+    assert owner.time_zone == "Europe/Berlin"
+
+
+def test_usage_page_queries_do_not_grow_with_records(owner_client, owner):
+    key, _ = make_key(owner)
+    seed(owner, key, 2)
+    usage_rollup(since=now() - timedelta(days=10))
+    owner_client.get(USAGE + "?range=7d&group=key")
+    with CaptureQueriesContext(connection) as few:
+        owner_client.get(USAGE + "?range=7d&group=key")
+    for model in ("a", "b", "c"):
+        seed(owner, key, 40, model=model)
+    usage_rollup(since=now() - timedelta(days=10))
+    assert UsageHour.objects.count() > 100
+    with CaptureQueriesContext(connection) as many:
+        owner_client.get(USAGE + "?range=7d&group=key")
+    assert len(many) == len(few)
+
+
+def test_request_log_pages_by_keyset_with_filters(owner_client, owner, outsider):
+    key, _ = make_key(owner, name="bot")
+    base = now()
+    for i in range(120):
+        record(owner, key=key, at=base - timedelta(seconds=i), status=502 if i % 10 == 0 else 200)
+    record(outsider, at=base, model="secret-model")
+    first = owner_client.get(LOG)
+    rows = first.context["page"]
+    assert len(rows) == 50 and rows[0].created_at >= rows[-1].created_at
+    seen = {r.request_id for r in rows}
+    query = first.context["next_query"]
+    second = owner_client.get(LOG + "?" + query).context
+    third = owner_client.get(LOG + "?" + second["next_query"]).context
+    assert len(second["page"]) == 50 and len(third["page"]) == 20 and not third["next_query"]
+    for page in (second["page"], third["page"]):
+        ids = {r.request_id for r in page}
+        assert not ids & seen
+        seen |= ids
+    assert len(seen) == 120
+    assert "secret-model" not in first.content.decode()
+    errors = owner_client.get(LOG + "?status=error").context["page"]
+    assert len(errors) == 12 and all(r.status >= 400 for r in errors)
+    assert "page link is broken" in owner_client.get(LOG + "?cursor=nonsense").content.decode()
+
+
+def test_request_log_queries_do_not_grow_with_the_page(owner_client, owner):
+    key, _ = make_key(owner)
+    record(owner, key=key, at=now())
+    owner_client.get(LOG)
+    with CaptureQueriesContext(connection) as one:
+        owner_client.get(LOG)
+    for i in range(60):
+        record(owner, key=key, at=now() - timedelta(seconds=i + 1))
+    with CaptureQueriesContext(connection) as full:
+        owner_client.get(LOG)
+    assert len(full) == len(one)
+
+
+def test_csv_exports_stream_only_the_users_rows(owner_client, owner, outsider):
+    key, _ = make_key(owner, name="bot")
+    seed(owner, key, 3)
+    seed(outsider, None, 2, model="secret-model")
+    usage_rollup(since=now() - timedelta(days=2))
+    response = owner_client.get(reverse("usage:export_requests") + "?range=7d")
+    assert response.streaming and response["Content-Type"].startswith("text/csv")
+    lines = b"".join(response.streaming_content).decode().strip().splitlines()
+    assert lines[0].startswith("time,request_id,key,model") and len(lines) == 4
+    assert "secret-model" not in "".join(lines) and ",bot,demo-chat," in lines[1]
+    hourly = owner_client.get(reverse("usage:export_hours") + "?range=7d")
+    rows = b"".join(hourly.streaming_content).decode().strip().splitlines()
+    assert rows[0].startswith("hour_utc,key,model") and len(rows) == 4
+    assert "secret-model" not in "".join(rows)
+
+
+def test_pages_need_login(client):
+    for url in (USAGE, LOG, reverse("usage:export_requests"), reverse("usage:export_hours")):
+        response = client.get(url)
+        assert response.status_code == 302 and "/accounts/login/" in response.url
+
+
+def test_dashboard_shows_todays_spend_and_the_week(owner_client, owner):
+    key, _ = make_key(owner)
+    record(owner, key=key, at=now() - timedelta(minutes=5), cost=2_500_000)
+    usage_rollup(since=now() - timedelta(hours=2))
+    body = owner_client.get(reverse("dashboard")).content.decode()
+    assert 'data-testid="spent-today"' in body and "2.5000" in body
+    assert "<polyline" in body
