@@ -11,6 +11,8 @@ urlpatterns = [
     path("keys/", include("apps.keys.urls")),
     path("billing/", include("apps.billing.urls")),
     path("usage/", include("apps.usage.urls")),
+    path("docs/", include("apps.docs.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -41,6 +41,7 @@ from apps.usage import services as usage_services
 
 from . import services
 from .errors import ApiError, bad_request, unauthorized
+from .openapi import openapi_document
 from .pg import PgMoney, Refused, SettleBatcher
 from .state import WINDOW_SECONDS, decode, encode, make_store
 from .upstream import DONE, StreamBroken, Upstream, UpstreamError
@@ -740,7 +741,11 @@ class GatewayApp:
             "/chat/completions": ("POST", self.gateway.chat_completions),
             "/models": ("GET", self.gateway.models),
             "/balance": ("GET", self.gateway.balance),
+            "/openapi.json": ("GET", self.openapi),
         }
+
+    async def openapi(self, request: Request) -> Response:
+        return self.gateway.json_response(Ctx(), openapi_document())
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "lifespan":

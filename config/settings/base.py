@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "apps.catalog",
     "apps.usage",
     "apps.billing",
+    "apps.docs",
 ]
 
 MIDDLEWARE = [

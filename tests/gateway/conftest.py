@@ -60,6 +60,15 @@ input_price = "1.00"
 output_price = "2.00"
 context_length = 8192
 max_output = 1024
+
+[[models]]
+id = "deepseek-chat"
+provider = "demo"
+family = "DeepSeek"
+input_price = "0.27"
+output_price = "1.10"
+context_length = 65536
+max_output = 8192
 {fakes}
 """
 

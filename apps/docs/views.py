@@ -1,0 +1,60 @@
+from django.conf import settings
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
+
+from apps.catalog.pricing import price_per_million_credits, price_per_million_dollars
+from apps.catalog.selectors import catalog_routes
+
+from . import pages
+
+
+def base_url() -> str:
+    return f"{settings.SITE_URL}/api/v1"
+
+
+def docs_index(request):
+    return redirect("docs:page", slug="overview")
+
+
+def docs_page(request, slug: str):
+    if slug not in pages.SLUGS:
+        raise Http404("No such page.")
+    language = "zh-hans" if (get_language() or "").lower().startswith("zh") else "en"
+    page = pages.render(language, slug, base_url())
+    body = page.html
+    if "{{ MODELS_TABLE }}" in body:
+        table = render(request, "docs/models_table.html", {"models": _models()}).content.decode()
+        body = body.replace("<p>{{ MODELS_TABLE }}</p>", table)
+    nav = [
+        {
+            "slug": s,
+            "title": title,
+            "headings": " ".join(h[2] for h in pages.render(language, s, base_url()).toc),
+        }
+        for s, title in pages.PAGES
+    ]
+    context = {"page": page, "body": mark_safe(body), "nav": nav, "base_url": base_url()}  # noqa: S308
+    return render(request, "docs/page.html", context)
+
+
+def _plain(value) -> str:
+    """Decimal without trailing zeros: 0.2700 → "0.27", 3.00 → "3"."""
+    return format(value.normalize(), "f")
+
+
+def _models() -> list[dict]:
+    return [
+        {
+            "id": r.public_id,
+            "provider": r.provider,
+            "family": r.family,
+            "context": r.context_length,
+            "input_credits": _plain(price_per_million_credits(r.input_price)),
+            "output_credits": _plain(price_per_million_credits(r.output_price)),
+            "input_usd": _plain(price_per_million_dollars(r.input_price)),
+            "output_usd": _plain(price_per_million_dollars(r.output_price)),
+        }
+        for r in sorted(catalog_routes().values(), key=lambda r: (r.family, r.public_id))
+    ]

@@ -1,0 +1,84 @@
+import json
+import re
+
+import pytest
+from django.urls import reverse
+
+from apps.docs.pages import SLUGS
+
+pytestmark = pytest.mark.django_db
+CODE = re.compile(
+    r'<div class="code" data-lang="([\w-]+)".*?<code class="language-[\w-]+">(.*?)</code>', re.S
+)
+TAG = re.compile(r"<[^>]+>")
+
+
+def code_blocks(body: str) -> list[tuple[str, str]]:
+    import html
+
+    return [(lang, html.unescape(TAG.sub("", code))) for lang, code in CODE.findall(body)]
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_every_page_renders_with_sidebar_and_no_placeholder(client, slug):
+    response = client.get(reverse("docs:page", args=[slug]))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "<h1" in body and 'aria-current="page"' in body
+    assert not re.search(r"\{\{ ?[A-Z_]+ ?\}\}", body)  # every live part filled in
+    assert "opencodex.hk" not in body  # the site's own URL, never a hard-coded host
+
+
+def test_index_redirects_and_unknown_pages_404(client):
+    assert client.get("/docs/").url == reverse("docs:page", args=["overview"])
+    assert client.get("/docs/nope/").status_code == 404
+
+
+def test_examples_use_the_sites_public_url(client, settings):
+    from apps.docs import pages
+
+    pages.render.cache_clear()
+    settings.SITE_URL = "https://api.example.test"
+    body = client.get(reverse("docs:page", args=["examples"])).content.decode()
+    assert "https://api.example.test/api/v1" in body
+    pages.render.cache_clear()
+
+
+def test_every_sample_is_valid_python_json_or_shell(client):
+    seen = set()
+    for slug in SLUGS:
+        body = client.get(reverse("docs:page", args=[slug])).content.decode()
+        for lang, code in code_blocks(body):
+            seen.add(lang)
+            if lang == "python":
+                compile(code, f"{slug}.py", "exec")
+            elif lang == "json":
+                json.loads(code.replace("…", ""))
+            elif lang == "bash":
+                assert code.startswith("curl ") and "Authorization: Bearer" in code
+    assert {"python", "json", "bash", "javascript", "powershell"} <= seen
+
+
+def test_models_page_lists_the_catalog_with_prices(client):
+    from django.core.management import call_command
+
+    call_command("sync_catalog", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    body = client.get(reverse("docs:page", args=["models"])).content.decode()
+    assert "<code>deepseek-chat</code>" in body
+    assert "27 credits" in body and "($0.27)" in body
+    assert "<code>gpt-4o</code>" in body and "250 credits" in body
+
+
+def test_error_page_lists_every_status_the_gateway_uses(client):
+    body = client.get(reverse("docs:page", args=["errors"])).content.decode()
+    for status in ("400", "401", "402", "429", "500", "502"):
+        assert f"<td>{status}" in body
+    assert "sk-live-" in body
+
+
+def test_code_tabs_and_copy_buttons_are_marked_up(client):
+    body = client.get(reverse("docs:page", args=["quickstart"])).content.decode()
+    assert 'class="code-tabs"' in body and 'data-label="cURL"' in body
+    assert 'data-label="PowerShell"' in body and 'class="copy-code"' in body
+    assert 'class="headerlink"' in body  # anchors on headings
+    assert 'id="docs-search"' in body
