@@ -147,11 +147,29 @@ def checkout_fulfil(*, session: dict) -> Payment | None:
         return payment
 
 
+class NotYetFulfilled(Exception):
+    """The money event is about a payment we have not credited yet: Stripe delivers it again."""
+
+
+CREDITED = {"paid", "partially_refunded", "refunded", "disputed"}
+
+
 def _payment_for_charge(obj: dict) -> Payment | None:
+    """The credited payment a charge, refund or dispute is about. Raises NotYetFulfilled when
+    the payment is unknown or not credited yet (events arrive in any order): the webhook
+    answers 500 and Stripe retries after the checkout events were handled. Returns None for a
+    payment that will never be credited (an amount mismatch): nothing to take back."""
     intent = obj.get("payment_intent")
-    if not intent:
+    payment = (
+        Payment.objects.select_for_update().filter(payment_intent_id=str(intent)).first()
+        if intent
+        else None
+    )
+    if payment is None or payment.status in (Payment.Status.CREATED, Payment.Status.PENDING):
+        raise NotYetFulfilled(f"no credited payment for {intent!r} yet")
+    if payment.status not in CREDITED:
         return None
-    return Payment.objects.select_for_update().filter(payment_intent_id=str(intent)).first()
+    return payment
 
 
 def _credits_for(payment: Payment, cents: int) -> int:
@@ -162,7 +180,7 @@ def charge_refunded(*, charge: dict) -> str:
     """Take back the refunded part: each refund once, by its id; partial refunds add up."""
     payment = _payment_for_charge(charge)
     if payment is None:
-        return "no payment for this charge"
+        return "payment was never credited: nothing to take back"
     refunds = (charge.get("refunds") or {}).get("data")
     if refunds is not None:
         for refund in refunds:
@@ -204,7 +222,9 @@ def dispute_created(*, dispute: dict) -> str:
     """Claw the disputed credits back and suspend the account's API access."""
     payment = _payment_for_charge(dispute)
     if payment is None:
-        return "no payment for this dispute"
+        return "payment was never credited: nothing to take back"
+    if LedgerEntry.objects.filter(reference=f"stripe-dispute-won:{dispute['id']}").exists():
+        return "dispute already closed in the customer's favour"
     credits_take_back(
         user_id=payment.user_id,
         amount=_credits_for(payment, int(dispute["amount"])),
@@ -219,12 +239,16 @@ def dispute_created(*, dispute: dict) -> str:
 
 
 def dispute_closed(*, dispute: dict) -> str:
-    """A won dispute gives the credits back and lifts the suspension; a lost one keeps both."""
+    """A dispute closed in our favour (won, or an inquiry closed without a chargeback) gives the
+    credits back and lifts the suspension once no other payment of the user is disputed; a
+    lost one keeps both."""
     payment = _payment_for_charge(dispute)
     if payment is None:
-        return "no payment for this dispute"
-    if dispute.get("status") != "won":
+        return "payment was never credited: nothing to give back"
+    if dispute.get("status") not in ("won", "warning_closed"):
         return f"dispute {dispute.get('status')}: credits stay taken back"
+    if not LedgerEntry.objects.filter(reference=f"stripe-dispute:{dispute['id']}").exists():
+        return "nothing was taken back for this dispute"
     credits_grant(
         user_id=payment.user_id,
         amount=_credits_for(payment, int(dispute["amount"])),
@@ -232,14 +256,22 @@ def dispute_closed(*, dispute: dict) -> str:
         reference=f"stripe-dispute-won:{dispute['id']}",
         memo="Dispute won",
     )
-    credits_account_suspend(user_id=payment.user_id, suspended=False)
     payment.status = Payment.Status.PAID
     payment.save(update_fields=["status"])
-    return "dispute won: credits restored, account active"
+    still_disputed = Payment.objects.filter(
+        user_id=payment.user_id, status=Payment.Status.DISPUTED
+    ).exists()
+    if not still_disputed:
+        credits_account_suspend(user_id=payment.user_id, suspended=False)
+    return "dispute won: credits restored" + ("" if still_disputed else ", account active")
 
 
 def charge_succeeded(*, charge: dict) -> str:
-    payment = _payment_for_charge(charge)
+    payment = (
+        Payment.objects.filter(payment_intent_id=str(charge.get("payment_intent"))).first()
+        if charge.get("payment_intent")
+        else None
+    )
     if payment is None or not charge.get("receipt_url"):
         return "nothing to record"
     payment.receipt_url = charge["receipt_url"]

@@ -69,6 +69,21 @@ def _content_text(content) -> str:
     return ""
 
 
+# Request fields besides the messages that the model reads as prompt, and is paid for.
+PROMPT_FIELDS = ("tools", "functions", "tool_choice", "function_call", "response_format")
+
+
+def estimate_request_tokens(body: dict, messages: list) -> int:
+    """The prompt estimate of a whole request: the messages and every field the model reads."""
+    import json
+
+    total = estimate_prompt_tokens(messages)
+    for name in PROMPT_FIELDS:
+        if body.get(name) is not None:
+            total += estimate_text_tokens(json.dumps(body[name], ensure_ascii=False))
+    return total
+
+
 def estimate_prompt_tokens(messages: list) -> int:
     """Generous estimate of the prompt tokens of a chat request (4 tokens of framing each)."""
     total = 3

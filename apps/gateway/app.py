@@ -26,7 +26,7 @@ from starlette.responses import Response
 
 from apps.catalog.pricing import (
     count_text_tokens,
-    estimate_prompt_tokens,
+    estimate_request_tokens,
     price_per_million_credits,
     price_per_million_dollars,
     request_cost,
@@ -34,6 +34,7 @@ from apps.catalog.pricing import (
 from apps.catalog.selectors import catalog_routes
 from apps.credits.errors import AccountSuspended, InsufficientCredits
 from apps.keys import tokens
+from apps.keys.cache import TOMBSTONE
 from apps.keys.errors import KeyCreditLimitReached
 from apps.keys.selectors import KeyFacts
 from apps.keys.services import api_key_mark_used
@@ -76,6 +77,7 @@ class Ctx:
     headers: dict = field(default_factory=dict)
     facts: KeyFacts | None = None
     model: str = ""
+    finished: bool = False
 
     def all_headers(self, extra=None) -> dict:
         return {"x-request-id": self.request_id, **self.headers, **(extra or {})}
@@ -183,7 +185,7 @@ class Gateway:
         trip, and one indexed query when the facts are not cached."""
         store = self.get_store()
         cached, count, touch = await store.check(digest, int(now // WINDOW_SECONDS))
-        if cached is None:
+        if cached in (None, TOMBSTONE, TOMBSTONE.encode()):
             facts = await self.db(services.key_facts_load, digest=digest)
             await store.remember(digest, encode(facts), settings.GATEWAY_KEY_CACHE_SECONDS)
         else:
@@ -338,14 +340,14 @@ class Gateway:
         if recent is None:
             self.admit(ctx, *await self.lookup(digest, now), now)
             chat = validate_chat(body, await self.routes())
-            estimate = estimate_prompt_tokens(chat.messages)
+            estimate = estimate_request_tokens(chat.payload, chat.messages)
             return chat, estimate, await self.hold(ctx, self.hold_amount(chat, estimate))
         try:
             chat = validate_chat(body, await self.routes())
         except ApiError:
             self.admit(ctx, *await self.lookup(digest, now), now)  # 401/429 come first
             raise
-        estimate = estimate_prompt_tokens(chat.messages)
+        estimate = estimate_request_tokens(chat.payload, chat.messages)
         amount = self.hold_amount(chat, estimate)
         check = asyncio.get_running_loop().create_task(self.lookup(digest, now))
         ctx.facts = recent
@@ -387,9 +389,10 @@ class Gateway:
         self.finish(ctx, prompt_tokens=prompt, completion_tokens=completion, cost=cost, **fields)
 
     def finish(self, ctx: Ctx, *, status: int, held: bool, **fields) -> None:
-        """Settle and record the request in the background."""
-        if ctx.facts is None:
+        """Settle and record the request in the background (once per request)."""
+        if ctx.facts is None or ctx.finished:
             return
+        ctx.finished = True
         outcome = usage_services.RequestOutcome(
             request_id=ctx.request_id,
             user_id=ctx.facts.user_id,

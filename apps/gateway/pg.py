@@ -167,12 +167,14 @@ class PgMoney:
                 if (await (await conn.execute(HOLD, params)).fetchone()) is None:
                     await self.refuse_account(conn, params)
                 return
-            async with conn.transaction():  # an exception rolls both reservations back
+            # Account first, then the key: the order settlement locks them in, so the two
+            # cannot deadlock. An exception rolls both reservations back.
+            async with conn.transaction():
+                if (await (await conn.execute(HOLD, params)).fetchone()) is None:
+                    await self.refuse_account(conn, params)
                 if (await (await conn.execute(RESERVE_KEY, params)).fetchone()) is None:
                     left = (await (await conn.execute(KEY_LEFT, params)).fetchone())[0]
                     raise Refused("key", left)
-                if (await (await conn.execute(HOLD, params)).fetchone()) is None:
-                    await self.refuse_account(conn, params)
 
     @staticmethod
     async def refuse_account(conn, params) -> None:

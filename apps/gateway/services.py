@@ -21,16 +21,16 @@ def key_facts_load(*, digest: str) -> KeyFacts | None:
 def request_hold(*, request_id: str, facts: KeyFacts, amount: int) -> None:
     """Reserve the request's worst-case cost on the account (and the key's credit limit, if it
     has one) in one transaction, or raise InsufficientCredits / KeyCreditLimitReached."""
-    with transaction.atomic():
+    with transaction.atomic():  # the account, then the key: the order settlement locks them
         limited = facts.credit_limit is not None
-        if limited:
-            api_key_reserve(key_id=facts.id, amount=amount)
         credits_hold(
             account_id=facts.account_id,
             amount=amount,
             reference=request_id,
             api_key_id=facts.id if limited else None,
         )
+        if limited:
+            api_key_reserve(key_id=facts.id, amount=amount)
 
 
 def balance_for_key(*, key_id: int) -> dict:

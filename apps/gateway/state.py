@@ -47,7 +47,8 @@ class MemoryStore:
         return key_cache.memory_get(digest), count, touch
 
     async def remember(self, digest: str, value: str, ttl: int) -> None:
-        key_cache.memory_set(digest, value, ttl)
+        if key_cache.memory_get(digest) is None:  # never over a tombstone
+            key_cache.memory_set(digest, value, ttl)
 
     async def close(self) -> None:
         return None
@@ -83,7 +84,7 @@ class RedisStore:
         return cached or None, count, bool(touch)
 
     async def remember(self, digest: str, value: str, ttl: int) -> None:
-        await self.redis.set(key_cache.KEY_PREFIX + digest, value, ex=ttl)
+        await self.redis.set(key_cache.KEY_PREFIX + digest, value, ex=ttl, nx=True)
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -10,6 +10,11 @@ import time
 from django.conf import settings
 
 KEY_PREFIX = "ocx:key:"
+# Written over a key's entry when its state changes. While it lives the gateway reads the key
+# from the database and may not cache it (its cache writes only fill empty entries), so a read
+# that raced the change cannot put the old state back.
+TOMBSTONE = "~"
+TOMBSTONE_SECONDS = 5
 # digest -> (monotonic deadline, value); only used without Redis.
 memory: dict[str, tuple[float, str]] = {}
 _redis = None
@@ -42,6 +47,9 @@ def memory_set(digest: str, value: str, ttl: float) -> None:
 
 def invalidate(*digests: str) -> None:
     for digest in digests:
-        memory.pop(digest, None)
+        memory[digest] = (time.monotonic() + TOMBSTONE_SECONDS, TOMBSTONE)
     if settings.REDIS_URL and digests:
-        sync_redis().delete(*(KEY_PREFIX + d for d in digests))
+        pipe = sync_redis().pipeline(transaction=False)
+        for digest in digests:
+            pipe.set(KEY_PREFIX + digest, TOMBSTONE, ex=TOMBSTONE_SECONDS)
+        pipe.execute()

@@ -81,7 +81,7 @@ class KeyFacts:
 def api_key_facts(*, digest: str) -> KeyFacts | None:
     """One indexed query by digest (with the owner's credit account)."""
     row = (
-        ApiKey.objects.filter(digest=digest)
+        ApiKey.objects.filter(digest=digest, user__is_active=True)
         .values(
             "id",
             "user_id",

@@ -1,6 +1,6 @@
 """Recording requests and settling what they cost."""
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 
 from django.core.cache import cache
@@ -9,6 +9,7 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
+from apps.credits.models import Hold
 from apps.credits.selectors import expired_hold_references
 from apps.credits.services import credits_expire_hold, credits_release, credits_settle
 from apps.keys.services import api_key_settle
@@ -50,6 +51,9 @@ def request_settle(*, outcome: RequestOutcome) -> UsageRecord:
         if existing is not None:
             return existing
         charged = 0
+        if outcome.held and not Hold.objects.filter(reference=outcome.request_id).exists():
+            # The hold is gone (lost in a database crash): record the request, charge nothing.
+            outcome = replace(outcome, held=False)
         if outcome.held:
             if outcome.cost > 0:
                 result = credits_settle(

@@ -170,7 +170,8 @@ MFA_TOTP_ISSUER = "OpenCodex"
 # --- Credits -------------------------------------------------------------------------------------
 # Money is integers: micro-credits (µcr). 1 credit = 1,000,000 µcr = US$0.01.
 SIGNUP_GRANT_CREDITS = int(os.environ.get("SIGNUP_GRANT_CREDITS", "500"))
-HOLD_TTL_SECONDS = int(os.environ.get("HOLD_TTL_SECONDS", "900"))
+# A hold must outlive its request: upstream attempts (600 s each, up to 3) plus settlement.
+HOLD_TTL_SECONDS = int(os.environ.get("HOLD_TTL_SECONDS", "3600"))
 
 # --- Internationalisation ------------------------------------------------------------------------
 LANGUAGE_CODE = "en"

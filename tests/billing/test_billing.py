@@ -370,3 +370,51 @@ def test_admin_shows_payments_and_events(client, owner, stripe_on, deliver):
     stored = StripeEvent.objects.first()
     page = client.get(reverse("admin:billing_stripeevent_change", args=[stored.pk]))
     assert page.status_code == 200 and "checkout.session.completed" in page.content.decode()
+
+
+def test_a_refund_before_fulfilment_is_retried_until_it_can_be_applied(
+    owner_client, owner, stripe_on, deliver
+):
+    payment, _ = start_checkout(owner_client, "10")
+    session = paid_session(payment)
+    Payment.objects.filter(pk=payment.pk).update(payment_intent_id=session["payment_intent"])
+    payment.refresh_from_db()
+    refund = event(
+        "charge.refunded",
+        charge(payment, [{"id": "re_early", "amount": 1000, "status": "succeeded"}], 1000),
+        "evt_early_refund",
+    )
+    assert deliver(refund).status_code == 500  # Stripe will deliver it again
+    assert StripeEvent.objects.get(event_id="evt_early_refund").status == "failed"
+    assert not LedgerEntry.objects.exists()
+    deliver(event("checkout.session.completed", session))
+    assert deliver(refund).status_code == 200
+    assert balance(owner) == 0
+    assert LedgerEntry.objects.filter(kind="refund").count() == 1
+
+
+def test_a_refund_of_a_payment_never_credited_takes_nothing(
+    owner_client, owner, stripe_on, deliver
+):
+    payment, _ = start_checkout(owner_client, "10")
+    session = paid_session(payment, amount_total=1)
+    deliver(event("checkout.session.completed", session))
+    payment.refresh_from_db()
+    full = [{"id": "re_m", "amount": 1, "status": "succeeded"}]
+    assert deliver(event("charge.refunded", charge(payment, full, 1))).status_code == 200
+    assert not LedgerEntry.objects.exists()
+
+
+def test_winning_one_of_two_disputes_keeps_the_account_suspended(
+    owner_client, owner, stripe_on, deliver
+):
+    first = paid_payment(owner_client, deliver, "10")
+    second = paid_payment(owner_client, deliver, "5")
+    deliver(event("charge.dispute.created", dispute(first)))
+    deliver(event("charge.dispute.created", {**dispute(second), "id": "dp_2"}))
+    deliver(event("charge.dispute.closed", dispute(first, "won")))
+    assert Account.objects.get(user=owner).suspended
+    deliver(event("charge.dispute.closed", {**dispute(second, "warning_closed"), "id": "dp_2"}))
+    account = Account.objects.get(user=owner)
+    assert not account.suspended and account.balance == 1500 * MICRO
+    assert ledger_problems() == []

@@ -130,3 +130,13 @@ def test_count_text_tokens(text, tokens):
     from apps.catalog.pricing import count_text_tokens
 
     assert count_text_tokens(text) == tokens
+
+
+def test_tools_and_response_formats_are_part_of_the_prompt_estimate():
+    from apps.catalog.pricing import estimate_request_tokens
+
+    messages = [{"role": "user", "content": "hi"}]
+    plain = estimate_request_tokens({}, messages)
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"x": "y" * 3000}}}]
+    assert estimate_request_tokens({"tools": tools}, messages) >= plain + 1000
+    assert estimate_request_tokens({"temperature": 1}, messages) == plain

@@ -8,7 +8,6 @@ import sys
 
 import httpx
 import jsonschema
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openapi_spec_validator import validate
