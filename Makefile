@@ -7,7 +7,7 @@ PORT ?= 8000
 WEB_CONCURRENCY ?= 2
 STAMP := $(VENV)/.installed
 
-.PHONY: help install run serve test lint format migrate release clean
+.PHONY: help install messages run serve test lint format migrate release clean
 
 help:
 	@echo "make run    - set up and serve the whole product on embedded defaults (http://127.0.0.1:$(PORT))"
@@ -23,7 +23,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-migrate: install
+# Translations: compile locale/*/LC_MESSAGES/*.po into .mo (pure Python, no gettext needed).
+# After changing strings: manage.py makemessages -l zh_Hans, then scripts/messages.py --fill.
+messages: install
+	$(BIN)/python scripts/messages.py
+
+migrate: messages
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py sync_catalog
 
@@ -34,7 +39,7 @@ run: migrate
 		exec $(BIN)/honcho -f Procfile start
 
 # Production: settings from the environment (DATABASE_URL, REDIS_URL, SECRET_KEY, ALLOWED_HOSTS...).
-release: install
+release: messages
 	DJANGO_SETTINGS_MODULE=config.settings.prod $(BIN)/python manage.py migrate --noinput
 	DJANGO_SETTINGS_MODULE=config.settings.prod $(BIN)/python manage.py sync_catalog
 	DJANGO_SETTINGS_MODULE=config.settings.prod $(BIN)/python manage.py collectstatic --noinput
@@ -52,7 +57,7 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint
+test: lint messages
 	@scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import markdown
 from django.utils.translation import gettext_lazy as _
+from markdown.extensions.toc import slugify_unicode
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
@@ -83,7 +84,12 @@ def render(language: str, slug: str, base_url: str) -> Page:
     md = markdown.Markdown(
         extensions=["tables", "fenced_code", "toc", "md_in_html", "attr_list"],
         extension_configs={
-            "toc": {"permalink": "#", "permalink_title": "Link to this section", "toc_depth": "2-3"}
+            "toc": {
+                "permalink": "#",
+                "permalink_title": "Link to this section",
+                "toc_depth": "2-3",
+                "slugify": slugify_unicode,  # Chinese headings keep readable anchors
+            }
         },
     )
     body = CODE.sub(_code_block, md.convert(text))

@@ -4,6 +4,7 @@ import re
 import pytest
 from django.urls import reverse
 
+from apps.docs import pages
 from apps.docs.pages import SLUGS
 
 pytestmark = pytest.mark.django_db
@@ -82,3 +83,42 @@ def test_code_tabs_and_copy_buttons_are_marked_up(client):
     assert 'data-label="PowerShell"' in body and 'class="copy-code"' in body
     assert 'class="headerlink"' in body  # anchors on headings
     assert 'id="docs-search"' in body
+
+
+ZH = {"HTTP_ACCEPT_LANGUAGE": "zh-CN,zh;q=0.9"}
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_every_page_in_chinese_has_its_translated_title_and_the_same_samples(client, slug):
+    from django.utils import translation
+
+    english = client.get(reverse("docs:page", args=[slug]), HTTP_ACCEPT_LANGUAGE="en")
+    chinese = client.get(reverse("docs:page", args=[slug]), **ZH)
+    body = chinese.content.decode()
+    assert chinese.status_code == 200 and '<html lang="zh-hans">' in body
+    title = dict(pages.PAGES)[slug]
+    with translation.override("zh-hans"):
+        assert f">{title}<" in body.replace('<a class="headerlink"', "<")
+    assert not re.search(r"\{\{ ?[A-Z_]+ ?\}\}", body)
+    assert code_blocks(english.content.decode()) == code_blocks(body)
+
+
+def test_the_site_interface_speaks_chinese(client, owner):
+    body = client.get("/", **ZH).content.decode()
+    assert "注册即送 500 免费积分，无需信用卡。" in body and "免费注册" in body
+    client.force_login(owner)
+    client.post(reverse("set_language"), {"language": "zh-hans", "next": "/dashboard/"})
+    dashboard = client.get(reverse("dashboard")).content.decode()
+    assert "控制台" in dashboard and "API 密钥" in dashboard and "余额" in dashboard
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    assert "Dashboard" in client.get(reverse("dashboard")).content.decode()
+
+
+def test_every_interface_string_is_translated():
+    import polib
+    from django.conf import settings
+
+    path = settings.BASE_DIR / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
+    catalogue = polib.pofile(str(path))
+    assert catalogue.percent_translated() == 100, catalogue.untranslated_entries()
+    assert not catalogue.fuzzy_entries()
