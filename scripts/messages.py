@@ -21,8 +21,12 @@ def fill() -> None:
             entry.msgstr = ZH_HANS[entry.msgid]
             if "fuzzy" in entry.flags:
                 entry.flags.remove("fuzzy")
-        elif not entry.msgstr:
-            missing.append(entry.msgid)
+        else:
+            if "fuzzy" in entry.flags:  # a guess by makemessages: not a translation
+                entry.flags.remove("fuzzy")
+                entry.msgstr = ""
+            if not entry.msgstr:
+                missing.append(entry.msgid)
     catalogue.metadata["Language"] = "zh_Hans"
     catalogue.metadata["Content-Type"] = "text/plain; charset=UTF-8"
     catalogue.save(str(path))

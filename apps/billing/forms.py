@@ -2,34 +2,37 @@ from decimal import Decimal
 
 from django import forms
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.money import credits_to_micro
 
 
 class TopUpForm(forms.Form):
     dollars = forms.IntegerField(
-        label="Amount (US$)",
-        help_text="Whole dollars; 1 US$ buys 100 credits.",
+        label=_("Amount (US$)"),
+        help_text=_("Whole dollars; 1 US$ buys 100 credits."),
         widget=forms.NumberInput(attrs={"step": 1, "inputmode": "numeric"}),
-        error_messages={"invalid": "Enter a whole number of dollars, e.g. 20."},
+        error_messages={"invalid": _("Enter a whole number of dollars, e.g. 20.")},
     )
 
     def clean_dollars(self):
         dollars = self.cleaned_data["dollars"]
         low, high = settings.CUSTOM_TOPUP_MIN_DOLLARS, settings.CUSTOM_TOPUP_MAX_DOLLARS
         if not low <= dollars <= high:
-            raise forms.ValidationError(f"Choose from ${low} to ${high:,}.")
+            raise forms.ValidationError(
+                _("Choose from $%(low)s to $%(high)s.") % {"low": low, "high": f"{high:,}"}
+            )
         return dollars
 
 
 class LowBalanceForm(forms.Form):
     threshold = forms.DecimalField(
-        label="Warn me below",
+        label=_("Warn me below"),
         min_value=Decimal(0),
         max_value=Decimal(1_000_000),
         max_digits=12,
         decimal_places=4,
-        help_text="credits; one e-mail when the balance falls below, 0 turns it off",
+        help_text=_("credits; one e-mail when the balance falls below, 0 turns it off"),
     )
 
     @property

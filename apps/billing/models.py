@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.money import MICRO
 
@@ -8,15 +9,15 @@ class Payment(models.Model):
     """A top-up through Stripe Checkout, created before the customer is sent to Stripe."""
 
     class Status(models.TextChoices):
-        CREATED = "created", "Awaiting payment"
-        PENDING = "pending", "Processing"
-        PAID = "paid", "Paid"
-        FAILED = "failed", "Failed"
-        EXPIRED = "expired", "Expired"
-        MISMATCH = "mismatch", "Amount mismatch (not credited)"
-        PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
-        REFUNDED = "refunded", "Refunded"
-        DISPUTED = "disputed", "Disputed"
+        CREATED = "created", _("Awaiting payment")
+        PENDING = "pending", _("Processing")
+        PAID = "paid", _("Paid")
+        FAILED = "failed", _("Failed")
+        EXPIRED = "expired", _("Expired")
+        MISMATCH = "mismatch", _("Amount mismatch (not credited)")
+        PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
+        REFUNDED = "refunded", _("Refunded")
+        DISPUTED = "disputed", _("Disputed")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payments"
@@ -53,10 +54,10 @@ class StripeEvent(models.Model):
     """Every webhook event received, once, with what handling it did."""
 
     class Status(models.TextChoices):
-        RECEIVED = "received", "Received"
-        PROCESSED = "processed", "Processed"
-        IGNORED = "ignored", "Ignored"
-        FAILED = "failed", "Failed"
+        RECEIVED = "received", _("Received")
+        PROCESSED = "processed", _("Processed")
+        IGNORED = "ignored", _("Ignored")
+        FAILED = "failed", _("Failed")
 
     event_id = models.CharField(max_length=255, unique=True)
     type = models.CharField(max_length=100)

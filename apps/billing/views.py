@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -71,20 +72,27 @@ def success(request):
         session = services.checkout_session_retrieve(session_id=session_id)
         payment = services.checkout_fulfil(session=session) or payment
     except Exception:
-        messages.warning(request, "Stripe has not confirmed the payment yet; it will appear soon.")
+        messages.warning(
+            request, _("Stripe has not confirmed the payment yet; it will appear soon.")
+        )
         return redirect("billing:index")
     if payment.status == Payment.Status.PAID:
         messages.success(
-            request, f"Thank you! {payment.credits_whole:,} credits were added to your balance."
+            request,
+            _("Thank you! %(credits)s credits were added to your balance.")
+            % {"credits": f"{payment.credits_whole:,}"},
         )
     else:
-        messages.info(request, f"Your payment is {payment.get_status_display().lower()}.")
+        messages.info(
+            request,
+            _("Your payment is %(status)s.") % {"status": payment.get_status_display().lower()},
+        )
     return redirect("billing:index")
 
 
 @login_required
 def cancel(request):
-    messages.info(request, "Checkout cancelled; nothing was charged.")
+    messages.info(request, _("Checkout cancelled; nothing was charged."))
     return redirect("billing:index")
 
 
@@ -95,7 +103,7 @@ def low_balance(request):
     if not form.is_valid():
         return _page(request, low_form=form, status=400)
     services.low_balance_threshold_set(user_id=request.user.pk, threshold=form.threshold_micro)
-    messages.success(request, "Low-balance warning saved.")
+    messages.success(request, _("Low-balance warning saved."))
     return redirect("billing:index")
 
 

@@ -6,6 +6,7 @@ same transaction as each entry; ``Account.held`` is the sum of its active ``Hold
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Account(models.Model):
@@ -37,12 +38,12 @@ class LedgerEntry(models.Model):
     """An append-only record of one change to an account's balance."""
 
     class Kind(models.TextChoices):
-        SIGNUP_GRANT = "signup_grant", "Signup grant"
-        TOPUP = "topup", "Top-up"
-        USAGE = "usage", "Usage"
-        REFUND = "refund", "Refund"
-        DISPUTE = "dispute", "Dispute"
-        ADJUSTMENT = "adjustment", "Adjustment"
+        SIGNUP_GRANT = "signup_grant", _("Signup grant")
+        TOPUP = "topup", _("Top-up")
+        USAGE = "usage", _("Usage")
+        REFUND = "refund", _("Refund")
+        DISPUTE = "dispute", _("Dispute")
+        ADJUSTMENT = "adjustment", _("Adjustment")
 
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
     amount = models.BigIntegerField(help_text="µcr, signed")
@@ -73,10 +74,10 @@ class Hold(models.Model):
     """Credits reserved for one in-flight request, until it is settled or released."""
 
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        SETTLED = "settled", "Settled"
-        RELEASED = "released", "Released"
-        EXPIRED = "expired", "Expired"
+        ACTIVE = "active", _("Active")
+        SETTLED = "settled", _("Settled")
+        RELEASED = "released", _("Released")
+        EXPIRED = "expired", _("Expired")
 
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="holds")
     reference = models.CharField(max_length=200, unique=True)

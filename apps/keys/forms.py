@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.money import credits_to_micro
 
@@ -12,34 +13,35 @@ from .services import GRACE_PERIODS
 
 class CreateKeyForm(forms.Form):
     name = forms.CharField(
+        label=_("Name"),
         max_length=64,
-        help_text="So you can tell your keys apart, e.g. the app that uses it.",
+        help_text=_("So you can tell your keys apart, e.g. the app that uses it."),
         widget=forms.TextInput(
             attrs={"placeholder": "e.g. my-chatbot-prod", "autocomplete": "off"}
         ),
     )
     expires_on = forms.DateField(
         required=False,
-        label="Expires on",
-        help_text="Optional. The key works until the end of this day (UTC).",
+        label=_("Expires on"),
+        help_text=_("Optional. The key works until the end of this day (UTC)."),
         widget=forms.DateInput(attrs={"type": "date"}),
     )
     credit_limit = forms.DecimalField(
         required=False,
-        label="Credit limit",
+        label=_("Credit limit"),
         min_value=Decimal("0.000001"),
         max_value=Decimal("100000000"),
         max_digits=16,
         decimal_places=6,
-        help_text="Optional. The most this key may spend, in credits.",
+        help_text=_("Optional. The most this key may spend, in credits."),
         widget=forms.NumberInput(attrs={"step": "any", "placeholder": "no limit"}),
     )
     rpm_limit = forms.IntegerField(
         required=False,
-        label="Requests per minute",
+        label=_("Requests per minute"),
         min_value=1,
         max_value=100_000,
-        help_text="Optional. Defaults to the account's limit.",
+        help_text=_("Optional. Defaults to the account's limit."),
         widget=forms.NumberInput(attrs={"placeholder": "default"}),
     )
     token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
@@ -47,7 +49,7 @@ class CreateKeyForm(forms.Form):
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
         if not name:
-            raise forms.ValidationError("Give the key a name.")
+            raise forms.ValidationError(_("Give the key a name."))
         return name
 
     def clean_expires_on(self):
@@ -56,9 +58,9 @@ class CreateKeyForm(forms.Form):
             return None
         today = timezone.now().astimezone(UTC).date()
         if day < today:
-            raise forms.ValidationError("Choose today or a later date.")
+            raise forms.ValidationError(_("Choose today or a later date."))
         if day > today + timedelta(days=3660):
-            raise forms.ValidationError("Choose a date within ten years.")
+            raise forms.ValidationError(_("Choose a date within ten years."))
         return day
 
     @property
@@ -76,10 +78,10 @@ class CreateKeyForm(forms.Form):
 
 class RotateKeyForm(forms.Form):
     grace_seconds = forms.TypedChoiceField(
-        label="Keep the old key working",
+        label=_("Keep the old key working"),
         choices=[(seconds, label) for seconds, label in GRACE_PERIODS.items()],
         coerce=int,
         initial=86400,
         widget=forms.RadioSelect,
-        help_text="Time to move your apps to the new key. 'now' stops the old key at once.",
+        help_text=_("Time to move your apps to the new key. 'now' stops the old key at once."),
     )

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class ApiKey(models.Model):
@@ -75,9 +76,9 @@ class ApiKey(models.Model):
 
 class ApiKeyEvent(models.Model):
     class Kind(models.TextChoices):
-        CREATED = "created", "Created"
-        ROTATED = "rotated", "Rotated"
-        REVOKED = "revoked", "Revoked"
+        CREATED = "created", _("Created")
+        ROTATED = "rotated", _("Rotated")
+        REVOKED = "revoked", _("Revoked")
 
     key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=10, choices=Kind.choices)

@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from apps.core.errors import ServiceError
@@ -74,7 +75,10 @@ def key_revoke(request, key_id: int):
     if request.method == "GET":  # the confirmation step for browsers without JavaScript
         return render(request, "keys/revoke_confirm.html", {"key": key})
     services.api_key_revoke(user_id=request.user.pk, key_id=key.pk, actor_id=request.user.pk)
-    messages.success(request, f"Key “{key.name}” ({key.masked}) is revoked.")
+    messages.success(
+        request,
+        _("Key “%(name)s” (%(masked)s) is revoked.") % {"name": key.name, "masked": key.masked},
+    )
     if request.htmx:
         return _render_list(request)
     return redirect("keys:list")

@@ -3,6 +3,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.keys.models import ApiKey
 
@@ -15,11 +16,11 @@ MAX_CUSTOM_DAYS = 366
 class UsageFilterForm(forms.Form):
     range = forms.ChoiceField(
         choices=[
-            ("24h", "Last 24 hours"),
-            ("7d", "7 days"),
-            ("30d", "30 days"),
-            ("90d", "90 days"),
-            ("custom", "Custom"),
+            ("24h", _("Last 24 hours")),
+            ("7d", _("7 days")),
+            ("30d", _("30 days")),
+            ("90d", _("90 days")),
+            ("custom", _("Custom")),
         ],
         initial="7d",
         required=False,
@@ -27,9 +28,9 @@ class UsageFilterForm(forms.Form):
     start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     group = forms.ChoiceField(
-        choices=[("model", "Model"), ("key", "API key")], initial="model", required=False
+        choices=[("model", _("Model")), ("key", _("API key"))], initial="model", required=False
     )
-    key = forms.TypedChoiceField(coerce=int, required=False, empty_value=None, label="API key")
+    key = forms.TypedChoiceField(coerce=int, required=False, empty_value=None, label=_("API key"))
     model = forms.CharField(required=False, max_length=100)
 
     def __init__(self, *args, user, models: list[str], **kwargs):
@@ -39,16 +40,16 @@ class UsageFilterForm(forms.Form):
         keys = (
             ApiKey.objects.filter(user=user).order_by("-created_at").only("name", "prefix", "last4")
         )
-        self.fields["key"].choices = [("", "All keys")] + [
+        self.fields["key"].choices = [("", _("All keys"))] + [
             (k.pk, f"{k.name} ({k.masked})") for k in keys
         ]
-        self.fields["key"].error_messages["invalid_choice"] = "That is not one of your keys."
+        self.fields["key"].error_messages["invalid_choice"] = _("That is not one of your keys.")
         self.models = models
 
     def clean_model(self):
         model = self.cleaned_data.get("model") or None
         if model and model not in self.models:
-            raise forms.ValidationError("You have no usage of that model.")
+            raise forms.ValidationError(_("You have no usage of that model."))
         return model
 
     def clean(self):
@@ -56,11 +57,13 @@ class UsageFilterForm(forms.Form):
         if data.get("range") == "custom":
             start, end = data.get("start"), data.get("end")
             if not start or not end:
-                raise forms.ValidationError("Choose both a start and an end date.")
+                raise forms.ValidationError(_("Choose both a start and an end date."))
             if start > end:
-                raise forms.ValidationError("The start date must not be after the end date.")
+                raise forms.ValidationError(_("The start date must not be after the end date."))
             if (end - start).days >= MAX_CUSTOM_DAYS:
-                raise forms.ValidationError(f"Choose at most {MAX_CUSTOM_DAYS} days.")
+                raise forms.ValidationError(
+                    _("Choose at most %(days)s days.") % {"days": MAX_CUSTOM_DAYS}
+                )
         return data
 
     def query(self) -> UsageQuery:
@@ -85,4 +88,4 @@ class UsageFilterForm(forms.Form):
 
 
 class TimeZoneForm(forms.Form):
-    time_zone = forms.ChoiceField(choices=[(z, z) for z in TIME_ZONES], label="Time zone")
+    time_zone = forms.ChoiceField(choices=[(z, z) for z in TIME_ZONES], label=_("Time zone"))

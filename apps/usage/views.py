@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from apps.accounts.services import user_time_zone_set
@@ -52,9 +53,9 @@ def time_zone(request):
     form = TimeZoneForm(request.POST)
     if form.is_valid():
         user_time_zone_set(user_id=request.user.pk, time_zone=form.cleaned_data["time_zone"])
-        messages.success(request, "Time zone saved.")
+        messages.success(request, _("Time zone saved."))
     else:
-        messages.error(request, "Choose a time zone from the list.")
+        messages.error(request, _("Choose a time zone from the list."))
     return redirect("usage:index")
 
 
