@@ -227,5 +227,8 @@ ZH_HANS = {
     "Time zone saved.": "时区已保存。",
     "Choose a time zone from the list.": "请从列表中选择时区。",
     "Rotated": "已轮换",
+    "Limits changed": "限制已修改",
+    "Name and limits": "名称与限制",
+    "Saved.": "已保存。",
     "Language": "语言",
 }

@@ -76,6 +76,19 @@ class CreateKeyForm(forms.Form):
         return None if value is None else credits_to_micro(value)
 
 
+class EditKeyForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=64)
+    credit_limit = CreateKeyForm.base_fields["credit_limit"]
+    rpm_limit = CreateKeyForm.base_fields["rpm_limit"]
+
+    clean_name = CreateKeyForm.clean_name
+
+    @property
+    def credit_limit_micro(self) -> int | None:
+        value = self.cleaned_data.get("credit_limit")
+        return None if value is None else credits_to_micro(value)
+
+
 class RotateKeyForm(forms.Form):
     grace_seconds = forms.TypedChoiceField(
         label=_("Keep the old key working"),

@@ -79,6 +79,7 @@ class ApiKeyEvent(models.Model):
         CREATED = "created", _("Created")
         ROTATED = "rotated", _("Rotated")
         REVOKED = "revoked", _("Revoked")
+        UPDATED = "updated", _("Limits changed")
 
     key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=10, choices=Kind.choices)

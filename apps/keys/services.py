@@ -146,6 +146,39 @@ def api_key_rotate(
     return successor, secret
 
 
+def api_key_update(
+    *,
+    user_id: int,
+    key_id: int,
+    name: str,
+    credit_limit: int | None,
+    rpm_limit: int | None,
+    actor_id: int | None = None,
+) -> ApiKey:
+    """Rename a key or change its limits; the gateway applies them from the next request."""
+    name = (name or "").strip()
+    if not name or len(name) > 64:
+        raise ValueError("A key needs a name of 1 to 64 characters.")
+    with transaction.atomic():
+        key = _owned_for_update(user_id=user_id, key_id=key_id)
+        changes = []
+        for field, value in (
+            ("name", name),
+            ("credit_limit", credit_limit),
+            ("rpm_limit", rpm_limit),
+        ):
+            if getattr(key, field) != value:
+                changes.append(f"{field}: {getattr(key, field)} → {value}")
+                setattr(key, field, value)
+        if changes:
+            key.save(update_fields=["name", "credit_limit", "rpm_limit"])
+            ApiKeyEvent.objects.create(
+                key=key, kind=Event.UPDATED, actor_id=actor_id, detail="; ".join(changes)[:300]
+            )
+            _forget(key)
+    return key
+
+
 def _forget(key: ApiKey) -> None:
     """Drop the gateway's cached facts about ``key`` now and again once this commits."""
     key_cache.invalidate(key.digest)

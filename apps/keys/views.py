@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
@@ -6,9 +8,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from apps.core.errors import ServiceError
+from apps.core.money import MICRO
 
 from . import selectors, services
-from .forms import CreateKeyForm, RotateKeyForm
+from .forms import CreateKeyForm, EditKeyForm, RotateKeyForm
 from .models import ApiKey
 
 
@@ -62,10 +65,29 @@ def key_list(request):
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def key_detail(request, key_id: int):
+    """The key's facts and history; POST changes its name and limits."""
     key = _owned_key(request, key_id)
+    initial = {
+        "name": key.name,
+        "credit_limit": None if key.credit_limit is None else Decimal(key.credit_limit) / MICRO,
+        "rpm_limit": key.rpm_limit,
+    }
+    form = EditKeyForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        services.api_key_update(
+            user_id=request.user.pk,
+            key_id=key.pk,
+            name=form.cleaned_data["name"],
+            credit_limit=form.credit_limit_micro,
+            rpm_limit=form.cleaned_data["rpm_limit"],
+            actor_id=request.user.pk,
+        )
+        messages.success(request, _("Saved."))
+        return redirect("keys:detail", key_id=key.pk)
     events = selectors.api_key_events(key_id=key.pk)
-    return render(request, "keys/detail.html", {"key": key, "events": events})
+    return render(request, "keys/detail.html", {"key": key, "events": events, "form": form})
 
 
 @login_required

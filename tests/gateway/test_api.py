@@ -603,3 +603,14 @@ def test_a_suspended_account_gets_402_with_contact_support(api, money_path, cust
     drain(api)
     account.refresh_from_db()
     assert (account.balance, account.held) == (100 * MICRO, 0)
+
+
+def test_a_changed_rate_limit_applies_from_the_next_request(api, customer, client_for):
+    user, _, secret = customer
+    client = client_for(secret)
+    assert client.models.with_raw_response.list().headers["x-ratelimit-limit-requests"] == "600"
+    key = ApiKey.objects.get(user=user)
+    key_services.api_key_update(
+        user_id=user.pk, key_id=key.pk, name=key.name, credit_limit=None, rpm_limit=7
+    )
+    assert client.models.with_raw_response.list().headers["x-ratelimit-limit-requests"] == "7"

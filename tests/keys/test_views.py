@@ -215,3 +215,28 @@ def test_posts_need_a_csrf_token(owner):
 
 def test_nav_links_to_api_keys(owner_client):
     assert f'href="{LIST}"' in owner_client.get(reverse("dashboard")).content.decode()
+
+
+def test_name_and_limits_can_be_changed_on_the_keys_page(owner_client, owner):
+    key, _ = make_key(owner, name="old", rpm_limit=5)
+    url = reverse("keys:detail", args=[key.pk])
+    response = owner_client.post(url, {"name": "new", "credit_limit": "2.5", "rpm_limit": "90"})
+    assert response.status_code == 302
+    key.refresh_from_db()
+    assert (key.name, key.credit_limit, key.rpm_limit) == ("new", 2_500_000, 90)
+    event = ApiKeyEvent.objects.get(key=key, kind="updated")
+    assert "rpm_limit: 5 → 90" in event.detail
+    bad = owner_client.post(url, {"name": "", "rpm_limit": "0"}).content.decode()
+    assert "This field is required" in bad and "greater than or equal to 1" in bad
+    owner_client.post(url, {"name": "new", "credit_limit": "", "rpm_limit": ""})
+    key.refresh_from_db()
+    assert key.credit_limit is None and key.rpm_limit is None
+
+
+def test_an_outsider_cannot_change_a_keys_limits(client, owner, outsider):
+    key, _ = make_key(owner, name="mine", rpm_limit=5)
+    client.force_login(outsider)
+    url = reverse("keys:detail", args=[key.pk])
+    assert client.post(url, {"name": "hacked", "rpm_limit": "1000"}).status_code == 404
+    key.refresh_from_db()
+    assert (key.name, key.rpm_limit) == ("mine", 5)
