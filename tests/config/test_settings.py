@@ -56,3 +56,18 @@ def test_check_deploy_is_clean_with_production_settings():
     )
     assert result.returncode == 0, result.stderr + result.stdout
     assert "no issues" in result.stdout
+
+
+def test_collectstatic_with_the_production_storage(tmp_path):
+    """make release runs collectstatic with the manifest storage: every referenced file (source
+    maps included) must exist."""
+    result = run_manage(
+        "collectstatic",
+        "--noinput",
+        SECRET_KEY=GOOD_SECRET,
+        ALLOWED_HOSTS="opencodex.example",
+        OPENCODEX_VAR_DIR=str(tmp_path),
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/test",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "staticfiles" / "staticfiles.json").exists()
