@@ -223,7 +223,12 @@ def dispute_created(*, dispute: dict) -> str:
     payment = _payment_for_charge(dispute)
     if payment is None:
         return "payment was never credited: nothing to take back"
-    if LedgerEntry.objects.filter(reference=f"stripe-dispute-won:{dispute['id']}").exists():
+    closed_in_our_favour = StripeEvent.objects.filter(
+        type="charge.dispute.closed",
+        payload__data__object__id=dispute["id"],
+        payload__data__object__status__in=["won", "warning_closed"],
+    ).exists()
+    if closed_in_our_favour:  # the closing event was handled first (events come in any order)
         return "dispute already closed in the customer's favour"
     credits_take_back(
         user_id=payment.user_id,

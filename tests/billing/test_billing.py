@@ -418,3 +418,13 @@ def test_winning_one_of_two_disputes_keeps_the_account_suspended(
     account = Account.objects.get(user=owner)
     assert not account.suspended and account.balance == 1500 * MICRO
     assert ledger_problems() == []
+
+
+def test_a_dispute_closed_before_its_creation_is_handled_does_not_suspend(
+    owner_client, owner, stripe_on, deliver
+):
+    payment = paid_payment(owner_client, deliver)
+    deliver(event("charge.dispute.closed", dispute(payment, "won")))
+    deliver(event("charge.dispute.created", dispute(payment)))
+    account = Account.objects.get(user=owner)
+    assert not account.suspended and account.balance == 1000 * MICRO
