@@ -1,5 +1,3 @@
-from decimal import Decimal
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -11,26 +9,25 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from apps.core.errors import ServiceError
-from apps.core.money import MICRO
+from apps.core.money import micro_to_credits
 from apps.credits.selectors import account_for_user
 
-from . import services
+from . import selectors, services
 from .forms import LowBalanceForm, TopUpForm
 from .models import Payment
 
 
 def _page(request, *, topup_form=None, low_form=None, status=200):
     account = account_for_user(user_id=request.user.pk)
-    profile = services.billing_profile(user_id=request.user.pk)
+    threshold = selectors.low_balance_threshold(user_id=request.user.pk)
     context = {
         "enabled": services.stripe_enabled(),
         "balance": account.balance if account else 0,
         "suspended": bool(account and account.suspended),
         "packs": [(d, d * services.CREDITS_PER_DOLLAR) for d in settings.CREDIT_PACKS_DOLLARS],
         "topup_form": topup_form or TopUpForm(),
-        "low_form": low_form
-        or LowBalanceForm(initial={"threshold": Decimal(profile.low_balance_threshold) / MICRO}),
-        "payments": Payment.objects.filter(user=request.user)[:50],
+        "low_form": low_form or LowBalanceForm(initial={"threshold": micro_to_credits(threshold)}),
+        "payments": selectors.payments_for_user(user_id=request.user.pk),
         "min_dollars": settings.CUSTOM_TOPUP_MIN_DOLLARS,
         "max_dollars": settings.CUSTOM_TOPUP_MAX_DOLLARS,
     }

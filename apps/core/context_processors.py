@@ -1,9 +1,8 @@
 from django.conf import settings
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-# The portal's sections, in menu order. A section whose page has not shipped yet is shown greyed
-# out instead of linking to a page that does not exist.
+# The portal's sections, in menu order.
 NAV_SECTIONS = [
     (_("Dashboard"), "dashboard"),
     (_("API Keys"), "keys:list"),
@@ -13,23 +12,10 @@ NAV_SECTIONS = [
 ]
 
 
-def _resolve(url_name):
-    try:
-        return reverse(url_name)
-    except NoReverseMatch:
-        return None
-
-
 def site(request):
     path = request.path
     nav = []
     for label, url_name in NAV_SECTIONS:
-        url = _resolve(url_name)
-        nav.append(
-            {
-                "label": label,
-                "url": url,
-                "current": bool(url) and (path == url or (url != "/" and path.startswith(url))),
-            }
-        )
+        url = reverse(url_name)
+        nav.append({"label": label, "url": url, "current": path.startswith(url)})
     return {"SITE_URL": settings.SITE_URL, "nav_sections": nav}

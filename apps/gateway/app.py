@@ -529,30 +529,27 @@ class Gateway:
             facts = await self.authenticate(request, ctx)
         except ApiError as exc:
             return self.error_response(ctx, exc)
-        found = await self.db(services.balance_for_key, key_id=facts.id)
-        account, key = found["account"], found["key"]
-        remaining = (
-            None
-            if key["credit_limit"] is None
-            else max(key["credit_limit"] - key["spent"] - key["held"], 0)
+        found = await self.db(
+            services.balance_for_key, key_id=facts.id, account_id=facts.account_id
         )
-        available = account["balance"] - account["held"]
+
+        def credits(micro):
+            return None if micro is None else credits_number(micro)
+
         return self.json_response(
             ctx,
             {
                 "object": "balance",
                 "unit": "credits",
                 "credits_per_usd": 100,
-                "balance": credits_number(account["balance"]),
-                "held": credits_number(account["held"]),
-                "available": credits_number(available),
+                "balance": credits(found["balance"]),
+                "held": credits(found["held"]),
+                "available": credits(found["available"]),
                 "key": {
-                    "name": key["name"],
-                    "credit_limit": None
-                    if key["credit_limit"] is None
-                    else credits_number(key["credit_limit"]),
-                    "spent": credits_number(key["spent"]),
-                    "remaining": None if remaining is None else credits_number(remaining),
+                    "name": found["key_name"],
+                    "credit_limit": credits(found["key_limit"]),
+                    "spent": credits(found["key_spent"]),
+                    "remaining": credits(found["key_left"]),
                 },
             },
         )

@@ -33,9 +33,16 @@ def request_hold(*, request_id: str, facts: KeyFacts, amount: int) -> None:
             api_key_reserve(key_id=facts.id, amount=amount)
 
 
-def balance_for_key(*, key_id: int) -> dict:
-    key = ApiKey.objects.filter(pk=key_id).values("name", "credit_limit", "spent", "held").get()
-    account = Account.objects.filter(user__api_keys__id=key_id).values(
-        "balance", "held"
-    ).first() or {"balance": 0, "held": 0}
-    return {"key": key, "account": account}
+def balance_for_key(*, key_id: int, account_id: int) -> dict:
+    """The account's credits and what is left of the key's own limit, in µcr."""
+    key = ApiKey.objects.get(pk=key_id)
+    account = Account.objects.get(pk=account_id)
+    return {
+        "balance": account.balance,
+        "held": account.held,
+        "available": account.available,
+        "key_name": key.name,
+        "key_limit": key.credit_limit,
+        "key_spent": key.spent,
+        "key_left": key.remaining_credit,
+    }

@@ -69,9 +69,10 @@ class ApiKey(models.Model):
 
     @property
     def remaining_credit(self) -> int | None:
+        """What requests through this key may still spend (None: no limit of its own)."""
         if self.credit_limit is None:
             return None
-        return max(self.credit_limit - self.spent, 0)
+        return max(self.credit_limit - self.spent - self.held, 0)
 
 
 class ApiKeyEvent(models.Model):

@@ -20,6 +20,13 @@ LAST_USED_WRITE_INTERVAL = 60  # seconds: at most one last_used write per key pe
 GRACE_PERIODS = {0: "now", 3600: "1 hour", 86400: "24 hours", 604800: "7 days"}
 
 
+def _clean_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name or len(name) > 64:
+        raise ValueError("A key needs a name of 1 to 64 characters.")
+    return name
+
+
 def active_keys_q(now: datetime) -> Q:
     return Q(revoked_at__isnull=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
 
@@ -46,9 +53,7 @@ def api_key_create(
     At most ``API_KEYS_MAX_ACTIVE`` active keys per user; ``create_token`` makes a repeated
     submission of one form a no-op (``AlreadyDone``).
     """
-    name = (name or "").strip()
-    if not name or len(name) > 64:
-        raise ValueError("A key needs a name of 1 to 64 characters.")
+    name = _clean_name(name)
     now = timezone.now()
     with transaction.atomic():
         # Serialise this user's key creations so the cap holds under concurrent requests.
@@ -156,9 +161,7 @@ def api_key_update(
     actor_id: int | None = None,
 ) -> ApiKey:
     """Rename a key or change its limits; the gateway applies them from the next request."""
-    name = (name or "").strip()
-    if not name or len(name) > 64:
-        raise ValueError("A key needs a name of 1 to 64 characters.")
+    name = _clean_name(name)
     with transaction.atomic():
         key = _owned_for_update(user_id=user_id, key_id=key_id)
         changes = []
