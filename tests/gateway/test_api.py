@@ -228,6 +228,7 @@ def test_a_refusal_found_while_holding_gives_the_hold_back(api, money_path, clie
 
     from apps.gateway.state import RATE_PREFIX, WINDOW_SECONDS
 
+    away_from_a_minute_boundary()
     user = UserFactory(verified=True)
     from apps.credits.services import credits_grant
 
@@ -391,7 +392,16 @@ def test_402_when_the_keys_credit_limit_is_reached(api, money_path, customer, cl
     assert key.held == 0 and 0 < key.spent <= MICRO // 10
 
 
+def away_from_a_minute_boundary():
+    """Rate windows are whole minutes: start a rate test well inside one."""
+    import time
+
+    if time.time() % 60 > 55:
+        time.sleep(60 - time.time() % 60 + 0.1)
+
+
 def test_429_with_retry_after_and_rate_headers(api, client_for):
+    away_from_a_minute_boundary()
     user = UserFactory(verified=True)
     from apps.credits.services import credits_grant
 

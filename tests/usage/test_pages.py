@@ -178,7 +178,8 @@ def test_pages_need_login(client):
 
 def test_dashboard_shows_todays_spend_and_the_week(owner_client, owner):
     key, _ = make_key(owner)
-    record(owner, key=key, at=now() - timedelta(minutes=5), cost=2_500_000)
+    midnight = now().replace(hour=0, minute=0, second=0, microsecond=0)
+    record(owner, key=key, at=max(now() - timedelta(minutes=5), midnight), cost=2_500_000)
     usage_rollup(since=now() - timedelta(hours=2))
     body = owner_client.get(reverse("dashboard")).content.decode()
     assert 'data-testid="spent-today"' in body and "2.5000" in body
