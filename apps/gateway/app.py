@@ -311,7 +311,7 @@ class Gateway:
             await self.pg.hold(
                 request_id=ctx.request_id,
                 account_id=facts.account_id,
-                key_id=facts.id,
+                key_id=facts.budget_id,
                 limited=facts.credit_limit is not None,
                 amount=amount,
                 now=now,

@@ -72,7 +72,7 @@ WITH h AS (
     UPDATE keys_apikey AS key
     SET spent = key.spent + h.charged,
         held = key.held - CASE WHEN h.api_key_id IS NULL THEN 0 ELSE h.amount END
-    FROM h WHERE key.id = %(api_key_id)s
+    FROM h WHERE key.id = COALESCE(h.api_key_id, %(api_key_id)s)
 )
 INSERT INTO usage_usagerecord
     (request_id, user_id, api_key_id, model, prompt_tokens, completion_tokens, cost, status,

@@ -27,22 +27,22 @@ def request_hold(*, request_id: str, facts: KeyFacts, amount: int) -> None:
             account_id=facts.account_id,
             amount=amount,
             reference=request_id,
-            api_key_id=facts.id if limited else None,
+            api_key_id=facts.budget_id if limited else None,
         )
         if limited:
-            api_key_reserve(key_id=facts.id, amount=amount)
+            api_key_reserve(key_id=facts.budget_id, amount=amount)
 
 
 def balance_for_key(*, key_id: int, account_id: int) -> dict:
     """The account's credits and what is left of the key's own limit, in µcr."""
-    key = ApiKey.objects.get(pk=key_id)
+    key = ApiKey.objects.select_related("budget_key").get(pk=key_id)
     account = Account.objects.get(pk=account_id)
     return {
         "balance": account.balance,
         "held": account.held,
         "available": account.available,
         "key_name": key.name,
-        "key_limit": key.credit_limit,
-        "key_spent": key.spent,
+        "key_limit": key.budget_limit,
+        "key_spent": key.budget_spent,
         "key_left": key.remaining_credit,
     }

@@ -20,7 +20,7 @@ class ApiKeyEventInline(admin.TabularInline):
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
     list_display = ["name", "masked", "user", "status", "created_at", "last_used_at", "spent_"]
-    list_select_related = ["user"]
+    list_select_related = ["user", "budget_key"]
     search_fields = ["name", "prefix", "user__email"]
     list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
     inlines = [ApiKeyEventInline]
@@ -38,7 +38,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     @admin.display(description="Spent (credits)")
     def spent_(self, obj):
-        return format_credits(obj.spent)
+        return format_credits(obj.budget_spent)
 
     @admin.action(description="Revoke selected keys")
     def revoke_selected(self, request, queryset):

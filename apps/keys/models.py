@@ -29,6 +29,14 @@ class ApiKey(models.Model):
     rpm_limit = models.PositiveIntegerField(
         null=True, blank=True, help_text="requests per minute; empty = the default"
     )
+    budget_key = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="the key whose credit limit and spending this one shares (set by rotation)",
+    )
     rotated_from = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="successor"
     )
@@ -68,11 +76,26 @@ class ApiKey(models.Model):
         return self.status == "active"
 
     @property
+    def budget(self) -> "ApiKey":
+        """The key that carries this key's credit limit and spending: itself, or for a rotated
+        key the first key of its line, so old and new keys share one budget."""
+        return self.budget_key or self
+
+    @property
+    def budget_limit(self) -> int | None:
+        return self.budget.credit_limit
+
+    @property
+    def budget_spent(self) -> int:
+        return self.budget.spent
+
+    @property
     def remaining_credit(self) -> int | None:
-        """What requests through this key may still spend (None: no limit of its own)."""
-        if self.credit_limit is None:
+        """What requests through this key may still spend (None: no limit)."""
+        budget = self.budget
+        if budget.credit_limit is None:
             return None
-        return max(self.credit_limit - self.spent - self.held, 0)
+        return max(budget.credit_limit - budget.spent - budget.held, 0)
 
 
 class ApiKeyEvent(models.Model):

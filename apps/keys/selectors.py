@@ -43,14 +43,18 @@ def api_keys_for_user(*, user_id: int) -> list[ApiKey]:
     """Active keys first, newest first within each group."""
     now = timezone.now()
     keys = list(
-        ApiKey.objects.filter(user_id=user_id).select_related("successor").order_by("-created_at")
+        ApiKey.objects.filter(user_id=user_id)
+        .select_related("successor", "budget_key")
+        .order_by("-created_at")
     )
     return sorted(keys, key=lambda k: k.status_at(now) != "active")
 
 
 def api_key_for_user(*, user_id: int, key_id: int) -> ApiKey:
     """The user's key or ``ApiKey.DoesNotExist`` (someone else's key is not there at all)."""
-    return ApiKey.objects.select_related("rotated_from").get(pk=key_id, user_id=user_id)
+    return ApiKey.objects.select_related("rotated_from", "budget_key").get(
+        pk=key_id, user_id=user_id
+    )
 
 
 def api_key_events(*, key_id: int) -> list[ApiKeyEvent]:
@@ -68,6 +72,11 @@ class KeyFacts:
     credit_limit: int | None
     expires_at: float | None  # unix time
     revoked: bool
+    budget_key_id: int | None = None  # the key carrying the credit limit, when not this one
+
+    @property
+    def budget_id(self) -> int:
+        return self.budget_key_id or self.id
 
     def problem_at(self, now: float) -> tuple[str, str] | None:
         """(reason, message) when the key must be refused at ``now``, else None."""
@@ -88,6 +97,8 @@ def api_key_facts(*, digest: str) -> KeyFacts | None:
             "user__credit_account__id",
             "rpm_limit",
             "credit_limit",
+            "budget_key_id",
+            "budget_key__credit_limit",
             "expires_at",
             "revoked_at",
         )
@@ -100,7 +111,10 @@ def api_key_facts(*, digest: str) -> KeyFacts | None:
         user_id=row["user_id"],
         account_id=row["user__credit_account__id"],
         rpm_limit=row["rpm_limit"],
-        credit_limit=row["credit_limit"],
+        credit_limit=row["budget_key__credit_limit"]
+        if row["budget_key_id"]
+        else row["credit_limit"],
+        budget_key_id=row["budget_key_id"],
         expires_at=row["expires_at"].timestamp() if row["expires_at"] else None,
         revoked=row["revoked_at"] is not None,
     )

@@ -118,12 +118,13 @@ def api_key_rotate(
             raise AlreadyDone("This key was already rotated; use its successor.")
         if old.status_at(now) != "active":
             raise KeyNotActive("Only an active key can be rotated.")
+        budget = old.budget_key or old  # old and new keys share one credit limit
         successor, secret = _new_key(
             user_id=user_id,
             name=old.name,
             expires_at=old.expires_at,
-            credit_limit=old.credit_limit,
-            spent=old.spent,  # the credit limit keeps counting across the rotation
+            credit_limit=budget.credit_limit,
+            budget_key=budget,
             rpm_limit=old.rpm_limit,
             rotated_from=old,
             created_at=now,
@@ -164,6 +165,7 @@ def api_key_update(
     name = _clean_name(name)
     with transaction.atomic():
         key = _owned_for_update(user_id=user_id, key_id=key_id)
+        limit_changed = key.budget_limit != credit_limit
         changes = []
         for field, value in (
             ("name", name),
@@ -179,6 +181,13 @@ def api_key_update(
                 key=key, kind=Event.UPDATED, actor_id=actor_id, detail="; ".join(changes)[:300]
             )
             _forget(key)
+        if limit_changed:
+            # The limit belongs to the budget the rotated keys of this line share.
+            budget_id = key.budget_key_id or key.pk
+            group = ApiKey.objects.filter(Q(pk=budget_id) | Q(budget_key_id=budget_id))
+            group.update(credit_limit=credit_limit)
+            for member in group:
+                _forget(member)
     return key
 
 

@@ -63,8 +63,8 @@ def request_settle(*, outcome: RequestOutcome) -> UsageRecord:
                 result = credits_release(reference=outcome.request_id)
             charged = result.charged
             if result.closed and outcome.api_key_id is not None:
-                api_key_settle(
-                    key_id=outcome.api_key_id,
+                api_key_settle(  # on the key carrying the budget when the hold reserved one
+                    key_id=result.api_key_id or outcome.api_key_id,
                     reserved=result.amount if result.api_key_id else 0,
                     charged=result.charged,
                 )

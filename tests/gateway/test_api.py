@@ -624,3 +624,37 @@ def test_a_changed_rate_limit_applies_from_the_next_request(api, customer, clien
         user_id=user.pk, key_id=key.pk, name=key.name, credit_limit=None, rpm_limit=7
     )
     assert client.models.with_raw_response.list().headers["x-ratelimit-limit-requests"] == "7"
+
+
+@pytest.mark.parametrize("money_path", ["pg", "orm"], indirect=True)
+def test_rotated_keys_share_one_credit_limit_during_the_grace(
+    api, money_path, customer, client_for
+):
+    user, _, _ = customer
+    one = cost(estimate_prompt_tokens(HELLO), 100)  # fake-exact-cost charges its worst case
+    old, old_secret = make_key(user, name="line", credit_limit=2 * one + one // 3)
+    _, new_secret = key_services.api_key_rotate(user_id=user.pk, key_id=old.pk, grace_seconds=3600)
+
+    def call(secret):
+        try:
+            client_for(secret).chat.completions.create(
+                model="fake-exact-cost", messages=HELLO, max_tokens=100
+            )
+            return 200
+        except openai.APIStatusError as exc:
+            return exc.body["code"]
+
+    assert call(old_secret) == 200
+    assert call(new_secret) == 200
+    drain(api)
+    assert call(new_secret) == "key_credit_limit_reached"
+    assert call(old_secret) == "key_credit_limit_reached"
+    drain(api)
+    old.refresh_from_db()
+    assert (old.spent, old.held) == (2 * one, 0)
+    for secret in (old_secret, new_secret):
+        balance = httpx.get(
+            f"{api.url}/api/v1/balance", headers={"Authorization": f"Bearer {secret}"}
+        ).json()
+        assert balance["key"]["remaining"] == round((one // 3) / 1_000_000, 6)
+    assert ledger_problems() == []
