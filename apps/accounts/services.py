@@ -44,8 +44,8 @@ def user_get_or_create_verified(*, email: str) -> tuple[User, bool]:
 
 
 def user_time_zone_set(*, user_id: int, time_zone: str) -> None:
-    from zoneinfo import available_timezones
+    from .selectors import TIME_ZONES
 
-    if time_zone not in available_timezones():
+    if time_zone not in TIME_ZONES:
         raise ValueError(f"Unknown time zone {time_zone!r}")
     User.objects.filter(pk=user_id).update(time_zone=time_zone)

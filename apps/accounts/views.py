@@ -1,10 +1,10 @@
-from zoneinfo import ZoneInfo
-
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
 from apps.credits.selectors import account_for_user, ledger_recent
 from apps.usage.selectors import spend_summary
+
+from .selectors import user_time_zone
 
 
 def sparkline_points(values: list[int], width: int = 160, height: int = 40) -> str:
@@ -23,11 +23,7 @@ def dashboard(request):
     account = account_for_user(user_id=request.user.pk)
     balance = account.balance if account else 0
     held = account.held if account else 0
-    try:
-        tz = ZoneInfo(request.user.time_zone)
-    except (KeyError, ValueError):
-        tz = ZoneInfo("UTC")
-    spend = spend_summary(user_id=request.user.pk, tz=tz)
+    spend = spend_summary(user_id=request.user.pk, tz=user_time_zone(request.user))
     context = {
         "spent_today": spend["today"],
         "spent_week": sum(spend["week"]),

@@ -12,14 +12,13 @@ from django.db.models import Exists, F, OuterRef, Subquery
 from django.utils import timezone
 
 from apps.core.errors import ServiceError
-from apps.core.money import MICRO, format_credits
+from apps.core.money import CREDITS_PER_DOLLAR, MICRO, format_credits
 from apps.credits.models import Account, LedgerEntry
 from apps.credits.services import credits_account_suspend, credits_grant, credits_take_back
 
 from .models import BillingProfile, Payment, StripeEvent
 
 log = logging.getLogger("opencodex.billing")
-CREDITS_PER_DOLLAR = 100
 MISMATCH = "amount mismatch"
 Kind = LedgerEntry.Kind
 

@@ -9,7 +9,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from apps.core.errors import ServiceError
-from apps.core.money import micro_to_credits
+from apps.core.money import CREDITS_PER_DOLLAR, micro_to_credits
 from apps.credits.selectors import account_for_user
 
 from . import selectors, services
@@ -24,7 +24,7 @@ def _page(request, *, topup_form=None, low_form=None, status=200):
         "enabled": services.stripe_enabled(),
         "balance": account.balance if account else 0,
         "suspended": bool(account and account.suspended),
-        "packs": [(d, d * services.CREDITS_PER_DOLLAR) for d in settings.CREDIT_PACKS_DOLLARS],
+        "packs": [(d, d * CREDITS_PER_DOLLAR) for d in settings.CREDIT_PACKS_DOLLARS],
         "topup_form": topup_form or TopUpForm(),
         "low_form": low_form or LowBalanceForm(initial={"threshold": micro_to_credits(threshold)}),
         "payments": selectors.payments_for_user(user_id=request.user.pk),

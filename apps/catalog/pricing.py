@@ -3,11 +3,11 @@
 import re
 from decimal import Decimal, InvalidOperation
 
-from apps.core.money import MICRO
+from apps.core.money import CREDITS_PER_DOLLAR, MICRO
 
 PER = 1_000_000
 # 1 credit = US$0.01, so US$1 = 100 credits = 100,000,000 µcr.
-MICRO_PER_DOLLAR = 100 * MICRO
+MICRO_PER_DOLLAR = CREDITS_PER_DOLLAR * MICRO
 # The seed's documented default for max_tokens; capped by each model's max_output.
 DEFAULT_MAX_TOKENS = 4096
 

@@ -3,6 +3,7 @@
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 MICRO = 1_000_000
+CREDITS_PER_DOLLAR = 100  # 1 credit = US$0.01
 DISPLAY_PLACES = Decimal("0.0001")
 # Amounts must fit a 64-bit integer of µcr with room to spare.
 MAX_CREDITS_DIGITS = 12  # below 10**12 credits

@@ -32,6 +32,7 @@ from apps.catalog.pricing import (
     request_cost,
 )
 from apps.catalog.selectors import catalog_routes
+from apps.core.money import CREDITS_PER_DOLLAR, MICRO
 from apps.credits.errors import AccountSuspended, InsufficientCredits
 from apps.keys import tokens
 from apps.keys.cache import TOMBSTONE
@@ -66,7 +67,7 @@ def new_request_id() -> str:
 
 
 def credits_number(micro: int) -> float:
-    return round(micro / 1_000_000, 6)
+    return round(micro / MICRO, 6)
 
 
 @dataclass
@@ -541,7 +542,7 @@ class Gateway:
             {
                 "object": "balance",
                 "unit": "credits",
-                "credits_per_usd": 100,
+                "credits_per_usd": CREDITS_PER_DOLLAR,
                 "balance": credits(found["balance"]),
                 "held": credits(found["held"]),
                 "available": credits(found["available"]),

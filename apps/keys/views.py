@@ -1,5 +1,3 @@
-from decimal import Decimal
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
@@ -8,7 +6,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from apps.core.errors import ServiceError
-from apps.core.money import MICRO
+from apps.core.money import micro_to_credits
 
 from . import selectors, services
 from .forms import CreateKeyForm, EditKeyForm, RotateKeyForm
@@ -71,7 +69,7 @@ def key_detail(request, key_id: int):
     key = _owned_key(request, key_id)
     initial = {
         "name": key.name,
-        "credit_limit": None if key.credit_limit is None else Decimal(key.credit_limit) / MICRO,
+        "credit_limit": None if key.credit_limit is None else micro_to_credits(key.credit_limit),
         "rpm_limit": key.rpm_limit,
     }
     form = EditKeyForm(request.POST or None, initial=initial)

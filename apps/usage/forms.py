@@ -1,15 +1,15 @@
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo, available_timezones
 
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from apps.accounts.selectors import TIME_ZONES, user_time_zone
 from apps.keys.models import ApiKey
 
 from .selectors import RANGES, UsageQuery
 
-TIME_ZONES = sorted(available_timezones() - {"localtime"})
+TIME_ZONE_CHOICES = [(z, z) for z in sorted(TIME_ZONES)]
 MAX_CUSTOM_DAYS = 366
 
 
@@ -36,7 +36,7 @@ class UsageFilterForm(forms.Form):
     def __init__(self, *args, user, models: list[str], **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
-        self.tz = ZoneInfo(user.time_zone if user.time_zone in TIME_ZONES else "UTC")
+        self.tz = user_time_zone(user)
         keys = (
             ApiKey.objects.filter(user=user).order_by("-created_at").only("name", "prefix", "last4")
         )
@@ -88,4 +88,4 @@ class UsageFilterForm(forms.Form):
 
 
 class TimeZoneForm(forms.Form):
-    time_zone = forms.ChoiceField(choices=[(z, z) for z in TIME_ZONES], label=_("Time zone"))
+    time_zone = forms.ChoiceField(choices=TIME_ZONE_CHOICES, label=_("Time zone"))

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from apps.accounts.services import user_time_zone_set
-from apps.core.money import format_credits
+from apps.core.money import format_credits, micro_to_credits
 
 from . import selectors
 from .forms import TimeZoneForm, UsageFilterForm
@@ -27,7 +27,10 @@ def usage_index(request):
     report = selectors.usage_report(user_id=request.user.pk, q=query)
     chart = {
         "labels": report["labels"],
-        "cost": {name: [v / 1_000_000 for v in s["cost"]] for name, s in report["series"].items()},
+        "cost": {
+            name: [float(micro_to_credits(v)) for v in s["cost"]]
+            for name, s in report["series"].items()
+        },
         "tokens": {name: s["tokens"] for name, s in report["series"].items()},
         "requests": report["requests"],
         "error_rate": [

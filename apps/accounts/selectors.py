@@ -1,0 +1,8 @@
+from zoneinfo import ZoneInfo, available_timezones
+
+TIME_ZONES = frozenset(available_timezones() - {"localtime"})
+
+
+def user_time_zone(user) -> ZoneInfo:
+    """The user's time zone for day boundaries (UTC when unset or unknown)."""
+    return ZoneInfo(user.time_zone if user.time_zone in TIME_ZONES else "UTC")
