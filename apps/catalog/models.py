@@ -26,6 +26,21 @@ class Model(models.Model):
     family = models.CharField(max_length=50, blank=True)
     input_price = models.BigIntegerField(help_text="µcr per 1M input tokens")
     output_price = models.BigIntegerField(help_text="µcr per 1M output tokens")
+    cached_input_price = models.BigIntegerField(
+        null=True, blank=True, help_text="µcr per 1M cached input tokens read (empty: input price)"
+    )
+    cache_write_price = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="µcr per 1M input tokens written to the cache (empty: input)",
+    )
+    request_price = models.BigIntegerField(default=0, help_text="µcr per request, if any")
+    max_tokens_param = models.CharField(
+        max_length=30,
+        default="max_tokens",
+        choices=[("max_tokens", "max_tokens"), ("max_completion_tokens", "max_completion_tokens")],
+        help_text="the output-limit field this model takes when the gateway has to send one",
+    )
     context_length = models.PositiveIntegerField()
     max_output = models.PositiveIntegerField(help_text="the most output tokens per request")
     enabled = models.BooleanField(default=True)
@@ -36,7 +51,7 @@ class Model(models.Model):
         ordering = ["family", "public_id"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(input_price__gte=0, output_price__gte=0),
+                condition=models.Q(input_price__gte=0, output_price__gte=0, request_price__gte=0),
                 name="catalog_model_prices_nonneg",
             )
         ]

@@ -1,6 +1,8 @@
-"""Token estimates and prices. Integer µcr only; prices are µcr per 1,000,000 tokens."""
+"""Prices and charges. Integer µcr only; prices are µcr per 1,000,000 tokens. (The prompt
+estimate a request is held for is in ``apps.catalog.estimate``.)"""
 
 import re
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from apps.core.money import CREDITS_PER_DOLLAR, MICRO
@@ -8,8 +10,6 @@ from apps.core.money import CREDITS_PER_DOLLAR, MICRO
 PER = 1_000_000
 # 1 credit = US$0.01, so US$1 = 100 credits = 100,000,000 µcr.
 MICRO_PER_DOLLAR = CREDITS_PER_DOLLAR * MICRO
-# The seed's documented default for max_tokens; capped by each model's max_output.
-DEFAULT_MAX_TOKENS = 4096
 
 
 def dollars_per_million_to_micro(price: str | Decimal) -> int:
@@ -34,15 +34,77 @@ def request_cost(
     return tokens_cost(prompt_tokens, input_price) + tokens_cost(completion_tokens, output_price)
 
 
-def estimate_text_tokens(text: str) -> int:
-    """A deliberately generous token count for ``text`` without a tokenizer download.
+@dataclass(frozen=True)
+class Usage:
+    """What a provider billed for one request, normalised. ``prompt`` is every input token,
+    ``cached`` (read from the provider's prompt cache) and ``cache_write`` included;
+    ``completion`` is every output token, ``reasoning`` included."""
 
-    BPE tokenizers average about 4 bytes of English per token and about one token per CJK
-    character (3 UTF-8 bytes); a third of the UTF-8 length over-counts both.
-    """
-    if not text:
+    prompt: int = 0
+    completion: int = 0
+    cached: int = 0
+    cache_write: int = 0
+    reasoning: int = 0
+
+    @property
+    def uncached(self) -> int:
+        return max(self.prompt - self.cached - self.cache_write, 0)
+
+
+def _count(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return 0
-    return -(-len(text.encode("utf-8")) // 3)
+    return max(int(value), 0)
+
+
+def usage_from_provider(usage) -> Usage | None:
+    """A provider's usage object → ``Usage``, or None when there is none.
+
+    OpenAI: ``prompt_tokens`` includes ``prompt_tokens_details.cached_tokens``; DeepSeek reports
+    ``prompt_cache_hit_tokens``; cache writes appear as ``prompt_tokens_details.cache_write_tokens``
+    (OpenRouter), ``cache_creation_tokens`` or Anthropic's ``cache_creation_input_tokens``.
+    Anthropic's own shape (``input_tokens`` without the cached parts) is accepted too.
+    """
+    if not isinstance(usage, dict):
+        return None
+    prompt_details = usage.get("prompt_tokens_details")
+    prompt_details = prompt_details if isinstance(prompt_details, dict) else {}
+    completion_details = usage.get("completion_tokens_details")
+    completion_details = completion_details if isinstance(completion_details, dict) else {}
+    cache_write = _count(
+        prompt_details.get("cache_write_tokens")
+        or prompt_details.get("cache_creation_tokens")
+        or usage.get("cache_creation_input_tokens")
+    )
+    if "prompt_tokens" not in usage and "input_tokens" in usage:  # Anthropic's Messages shape
+        cached = _count(usage.get("cache_read_input_tokens"))
+        prompt = _count(usage.get("input_tokens")) + cached + cache_write
+        completion = _count(usage.get("output_tokens"))
+    else:
+        prompt = _count(usage.get("prompt_tokens"))
+        cached = _count(
+            prompt_details.get("cached_tokens")
+            or usage.get("prompt_cache_hit_tokens")
+            or usage.get("cache_read_input_tokens")
+        )
+        completion = _count(usage.get("completion_tokens"))
+    cached = min(cached, prompt)
+    cache_write = min(cache_write, prompt - cached)
+    reasoning = min(_count(completion_details.get("reasoning_tokens")), completion)
+    return Usage(prompt, completion, cached, cache_write, reasoning)
+
+
+def usage_cost(route, usage: Usage) -> int:
+    """µcr for ``usage`` at ``route``'s prices: uncached input, cached input read, cache
+    writes and output (reasoning included) each at its price per 1M tokens, each rounded up to
+    a whole µcr, plus the model's price per request."""
+    return (
+        tokens_cost(usage.uncached, route.input_price)
+        + tokens_cost(usage.cached, route.cached_price)
+        + tokens_cost(usage.cache_write, route.write_price)
+        + tokens_cost(usage.completion, route.output_price)
+        + route.request_price
+    )
 
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
@@ -53,46 +115,6 @@ def count_text_tokens(text: str) -> int:
     """A close count of the tokens in produced text, when an upstream reports none: a word or a
     punctuation mark each, and one per CJK character."""
     return len(_TOKENS.findall(text)) if text else 0
-
-
-def _content_text(content) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # content parts: [{"type": "text", "text": ...}, ...]
-        parts = []
-        for part in content:
-            if isinstance(part, dict):
-                parts.append(str(part.get("text") or ""))
-                if part.get("type") not in (None, "text"):
-                    parts.append("x" * 3000)  # an image or audio part: about 1,000 tokens
-        return "".join(parts)
-    return ""
-
-
-# Request fields besides the messages that the model reads as prompt, and is paid for.
-PROMPT_FIELDS = ("tools", "functions", "tool_choice", "function_call", "response_format")
-
-
-def estimate_request_tokens(body: dict, messages: list) -> int:
-    """The prompt estimate of a whole request: the messages and every field the model reads."""
-    import json
-
-    total = estimate_prompt_tokens(messages)
-    for name in PROMPT_FIELDS:
-        if body.get(name) is not None:
-            total += estimate_text_tokens(json.dumps(body[name], ensure_ascii=False))
-    return total
-
-
-def estimate_prompt_tokens(messages: list) -> int:
-    """Generous estimate of the prompt tokens of a chat request (4 tokens of framing each)."""
-    total = 3
-    for message in messages:
-        total += 4 + estimate_text_tokens(_content_text(message.get("content")))
-        total += estimate_text_tokens(str(message.get("name") or ""))
-        if message.get("tool_calls"):
-            total += estimate_text_tokens(str(message["tool_calls"]))
-    return total
 
 
 def price_per_million_credits(micro: int) -> Decimal:

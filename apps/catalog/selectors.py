@@ -22,6 +22,18 @@ class Route:
     max_output: int
     created: int
     demo: bool = False
+    cached_input_price: int | None = None  # µcr per 1M cached input tokens; None: input price
+    cache_write_price: int | None = None  # µcr per 1M tokens written to a prompt cache
+    request_price: int = 0  # µcr per request
+    max_tokens_param: str = "max_tokens"
+
+    @property
+    def cached_price(self) -> int:
+        return self.input_price if self.cached_input_price is None else self.cached_input_price
+
+    @property
+    def write_price(self) -> int:
+        return self.input_price if self.cache_write_price is None else self.cache_write_price
 
 
 def catalog_routes() -> dict[str, Route]:
@@ -46,6 +58,10 @@ def catalog_routes() -> dict[str, Route]:
             "context_length": model.context_length,
             "max_output": model.max_output,
             "created": int(model.created_at.timestamp()),
+            "cached_input_price": model.cached_input_price,
+            "cache_write_price": model.cache_write_price,
+            "request_price": model.request_price,
+            "max_tokens_param": model.max_tokens_param,
         }
         if api_key or not provider.api_key_env:
             routes[model.public_id] = Route(

@@ -66,6 +66,24 @@ def parse_catalog(text: str) -> tuple[dict[str, dict], list[dict]]:
             }
         except ValueError as exc:
             raise CatalogError(f"{where}: {exc}") from exc
+        try:
+            for name in ("cached_input_price", "cache_write_price"):
+                value = entry.get(name)
+                if value is not None and not isinstance(value, str):
+                    raise ValueError(f"'{name}' must be a string such as \"0.50\"")
+                prices[name] = None if value is None else dollars_per_million_to_micro(value)
+            request_price = entry.get("request_price", "0")
+            if not isinstance(request_price, str):
+                raise ValueError("'request_price' must be a string such as \"0.001\"")
+            # US$ per request → µcr per request: the same factor as per 1M tokens.
+            prices["request_price"] = dollars_per_million_to_micro(request_price)
+        except ValueError as exc:
+            raise CatalogError(f"{where}: {exc}") from exc
+        max_tokens_param = str(entry.get("max_tokens_param") or "max_tokens")
+        if max_tokens_param not in ("max_tokens", "max_completion_tokens"):
+            raise CatalogError(
+                f"{where}: max_tokens_param must be max_tokens or max_completion_tokens"
+            )
         context_length = _require(entry, "context_length", int, where)
         max_output = _require(entry, "max_output", int, where)
         if context_length <= 0 or max_output <= 0 or max_output > context_length:
@@ -80,6 +98,7 @@ def parse_catalog(text: str) -> tuple[dict[str, dict], list[dict]]:
                 "context_length": context_length,
                 "max_output": max_output,
                 "enabled": bool(entry.get("enabled", True)),
+                "max_tokens_param": max_tokens_param,
                 **prices,
             }
         )

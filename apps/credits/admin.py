@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import F
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -107,17 +108,40 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    @admin.display(description="Overrun (credits)")
+    def overrun(self, obj):
+        return format_credits(obj.charged - obj.amount) if obj.charged > obj.amount else ""
+
     @admin.display(description="Amount (credits)", ordering="amount")
     def amount_credits(self, obj):
         return format_credits(obj.amount)
 
 
+class OverrunFilter(admin.SimpleListFilter):
+    """Requests that cost more than their hold: the provider billed beyond the estimate."""
+
+    title = "overrun"
+    parameter_name = "overrun"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Charged more than held")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(status=Hold.Status.SETTLED, charged__gt=F("amount"))
+        return queryset
+
+
 @admin.register(Hold)
 class HoldAdmin(ReadOnlyAdmin):
-    list_display = ["reference", "account", "amount", "charged", "status", "created_at"]
-    list_filter = ["status"]
+    list_display = ["reference", "account", "amount", "charged", "overrun", "status", "created_at"]
+    list_filter = [OverrunFilter, "status"]
     search_fields = ["reference", "account__user__email"]
     list_select_related = ["account__user"]
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="Overrun (credits)")
+    def overrun(self, obj):
+        return format_credits(obj.charged - obj.amount) if obj.charged > obj.amount else ""

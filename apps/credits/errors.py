@@ -8,10 +8,18 @@ class InsufficientCredits(ServiceError):
     def __init__(self, *, needed: int, available: int):
         self.needed = needed
         self.available = available
-        super().__init__(
-            f"Insufficient credits: this needs {format_credits(needed)} credits and "
-            f"{format_credits(max(available, 0))} are available. Please top up and try again."
-        )
+        if available < 0:
+            message = (
+                f"Insufficient credits: your balance is {format_credits(-available)} credits "
+                "below zero (a request cost more than its estimate, or credits are held by "
+                "requests in flight). Please top up to continue."
+            )
+        else:
+            message = (
+                f"Insufficient credits: this needs {format_credits(needed)} credits and "
+                f"{format_credits(available)} are available. Please top up and try again."
+            )
+        super().__init__(message)
 
 
 class InvalidAmount(ServiceError):

@@ -18,6 +18,15 @@ def expired_hold_references(*, now, limit: int = 500) -> list[str]:
     )
 
 
+def overrun_holds(*, limit: int = 500) -> list[Hold]:
+    """Settled requests that cost more than their hold (the estimate fell short), newest first."""
+    return list(
+        Hold.objects.filter(status=Hold.Status.SETTLED, charged__gt=F("amount"))
+        .select_related("account__user")
+        .order_by("-closed_at", "-id")[:limit]
+    )
+
+
 def ledger_recent(*, account_id: int, limit: int = 10) -> list[LedgerEntry]:
     return list(LedgerEntry.objects.filter(account_id=account_id).order_by("-id")[:limit])
 

@@ -203,7 +203,9 @@ def _hold_close(*, reference: str, charge: int, status: str, memo: str = "") -> 
             raise Hold.DoesNotExist(f"No hold {reference!r}")
         if hold.status != Hold.Status.ACTIVE:  # closed before: nothing to do twice
             return HoldClosed(hold.charged, False, hold.amount, hold.account_id, hold.api_key_id)
-        charged = min(charge, hold.amount)  # never more than was reserved
+        # The real cost, also beyond the reservation: what the provider bills is charged, and an
+        # overrun takes the balance below zero (new holds are then refused until a top-up).
+        charged = charge
         account = Account.objects.select_for_update().get(pk=hold.account_id)
         now = timezone.now()
         if charged:
@@ -223,7 +225,8 @@ def _hold_close(*, reference: str, charge: int, status: str, memo: str = "") -> 
 
 
 def credits_settle(*, reference: str, amount: int, memo: str = "") -> HoldClosed:
-    """Charge the real cost of a held request (at most the hold) and release the rest, at once.
+    """Charge the real cost of a held request and release its hold, at once. The cost is charged
+    in full even when it exceeds the hold (an overrun: the balance may go below zero).
 
     Idempotent: settling a closed hold changes nothing and reports what was charged then.
     """

@@ -24,12 +24,15 @@ from django.utils import timezone
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from apps.catalog.estimate import estimate_request_tokens
 from apps.catalog.pricing import (
+    Usage,
     count_text_tokens,
-    estimate_request_tokens,
     price_per_million_credits,
     price_per_million_dollars,
-    request_cost,
+    tokens_cost,
+    usage_cost,
+    usage_from_provider,
 )
 from apps.catalog.selectors import catalog_routes
 from apps.core.money import CREDITS_PER_DOLLAR, MICRO
@@ -46,7 +49,7 @@ from .errors import ApiError, bad_request, unauthorized
 from .openapi import openapi_document
 from .pg import PgMoney, Refused, SettleBatcher
 from .state import WINDOW_SECONDS, decode, encode, make_store
-from .upstream import DONE, StreamBroken, Upstream, UpstreamError
+from .upstream import DONE, Attempts, Comment, StreamBroken, Upstream, UpstreamError
 from .validation import ChatRequest, validate_chat
 
 log = logging.getLogger("opencodex.gateway")
@@ -271,26 +274,53 @@ class Gateway:
             raise bad_request("The request body is not valid JSON.", code="invalid_json") from None
 
     @staticmethod
-    def hold_amount(chat: ChatRequest, prompt_estimate: int) -> int:
-        """The worst case: the prompt estimate and every token the request may produce."""
+    def hold_amount(chat: ChatRequest, prompt_estimate: int, output: int | None = None) -> int:
+        """The worst case: the prompt estimate, the request's price, and every token the request
+        may produce (``output`` per choice, default its limit)."""
         route = chat.route
-        return request_cost(
-            prompt_tokens=prompt_estimate,
-            completion_tokens=chat.max_tokens * chat.choices,
-            input_price=route.input_price,
-            output_price=route.output_price,
+        output = chat.max_tokens if output is None else output
+        return (
+            tokens_cost(prompt_estimate, route.input_price)
+            + route.request_price
+            + tokens_cost(output * chat.choices, route.output_price)
         )
 
-    async def hold(self, ctx: Ctx, amount: int) -> bool:
-        if amount <= 0:
-            return False
+    @staticmethod
+    def affordable_output(chat: ChatRequest, prompt_estimate: int, left: int) -> int | None:
+        """The most output tokens per choice that ``left`` µcr cover beside the prompt, or None
+        when that is below the floor (GATEWAY_MIN_OUTPUT_TOKENS, or the request's own limit if
+        smaller)."""
+        route = chat.route
+        room = left - tokens_cost(prompt_estimate, route.input_price) - route.request_price
+        floor = min(settings.GATEWAY_MIN_OUTPUT_TOKENS, chat.max_tokens)
+        if room <= 0 or route.output_price <= 0:
+            return None
+        tokens = min(room * 1_000_000 // (route.output_price * chat.choices), chat.max_tokens)
+        return tokens if tokens >= floor else None
+
+    async def hold(self, ctx: Ctx, chat: ChatRequest, prompt_estimate: int) -> bool:
+        """Hold the request's worst case. When the balance or the key's credit limit cannot
+        cover its full output, the output limit is lowered to what they cover (a header says
+        so); 402 only when not even the floor is covered."""
+        amount = self.hold_amount(chat, prompt_estimate)
         try:
-            if self.pg is not None:
-                await self.pg_hold(ctx, amount)
-            else:
-                await self.db(
-                    services.request_hold, request_id=ctx.request_id, facts=ctx.facts, amount=amount
-                )
+            for _ in range(3):  # concurrent requests may take what was there meanwhile
+                try:
+                    return await self.hold_exact(ctx, amount)
+                except (InsufficientCredits, KeyCreditLimitReached) as exc:
+                    short = exc
+                account = isinstance(short, InsufficientCredits)
+                left = short.available if account else short.left
+                tokens = self.affordable_output(chat, prompt_estimate, left)
+                if tokens is None:
+                    floor = min(settings.GATEWAY_MIN_OUTPUT_TOKENS, chat.max_tokens)
+                    needed = self.hold_amount(chat, prompt_estimate, floor)
+                    if account:
+                        raise InsufficientCredits(needed=needed, available=left)
+                    raise KeyCreditLimitReached(needed=needed, left=left)
+                chat.lower_output(tokens, "balance" if account else "key_credit_limit")
+                amount = self.hold_amount(chat, prompt_estimate)
+            raise short
         except InsufficientCredits as exc:
             raise ApiError(
                 402, exc.message, type="insufficient_credits", code="insufficient_credits"
@@ -303,6 +333,20 @@ class Gateway:
             raise ApiError(
                 402, exc.message, type="account_suspended", code="account_suspended"
             ) from None
+        finally:
+            if chat.lowered:
+                ctx.headers["x-opencodex-max-tokens"] = str(chat.max_tokens)
+                ctx.headers["x-opencodex-max-tokens-reason"] = chat.lowered
+
+    async def hold_exact(self, ctx: Ctx, amount: int) -> bool:
+        if amount <= 0:
+            return False
+        if self.pg is not None:
+            await self.pg_hold(ctx, amount)
+        else:
+            await self.db(
+                services.request_hold, request_id=ctx.request_id, facts=ctx.facts, amount=amount
+            )
         return True
 
     async def pg_hold(self, ctx: Ctx, amount: int) -> None:
@@ -341,20 +385,19 @@ class Gateway:
         if recent is None:
             self.admit(ctx, *await self.lookup(digest, now), now)
             chat = validate_chat(body, await self.routes())
-            estimate = estimate_request_tokens(chat.payload, chat.messages)
-            return chat, estimate, await self.hold(ctx, self.hold_amount(chat, estimate))
+            estimate = estimate_request_tokens(chat.payload)
+            return chat, estimate, await self.hold(ctx, chat, estimate)
         try:
             chat = validate_chat(body, await self.routes())
         except ApiError:
             self.admit(ctx, *await self.lookup(digest, now), now)  # 401/429 come first
             raise
-        estimate = estimate_request_tokens(chat.payload, chat.messages)
-        amount = self.hold_amount(chat, estimate)
+        estimate = estimate_request_tokens(chat.payload)
         check = asyncio.get_running_loop().create_task(self.lookup(digest, now))
         ctx.facts = recent
         refused = None
         try:
-            held = await self.hold(ctx, amount)
+            held = await self.hold(ctx, chat, estimate)
         except ApiError as exc:
             held, refused = False, exc
         except BaseException:
@@ -374,20 +417,24 @@ class Gateway:
             if held:
                 await self.release(ctx)
             ctx.request_id = new_request_id()
-            return chat, estimate, await self.hold(ctx, amount)
+            return chat, estimate, await self.hold(ctx, chat, estimate)
         if refused is not None:
             raise refused
         return chat, estimate, held
 
-    def finish_usage(self, ctx: Ctx, route, *, prompt: int, completion: int, **fields) -> None:
-        """Settle a request that used the model: the tokens at the model's prices."""
-        cost = request_cost(
-            prompt_tokens=prompt,
-            completion_tokens=completion,
-            input_price=route.input_price,
-            output_price=route.output_price,
+    def finish_usage(self, ctx: Ctx, route, usage: Usage, **fields) -> None:
+        """Settle a request that used the model: what the provider billed at the model's prices
+        (in full, also beyond the hold)."""
+        self.finish(
+            ctx,
+            prompt_tokens=usage.prompt,
+            completion_tokens=usage.completion,
+            cached_tokens=usage.cached,
+            cache_write_tokens=usage.cache_write,
+            reasoning_tokens=usage.reasoning,
+            cost=usage_cost(route, usage),
+            **fields,
         )
-        self.finish(ctx, prompt_tokens=prompt, completion_tokens=completion, cost=cost, **fields)
 
     def finish(self, ctx: Ctx, *, status: int, held: bool, **fields) -> None:
         """Settle and record the request in the background (once per request)."""
@@ -443,8 +490,10 @@ class Gateway:
                 "x-opencodex-upstream": "demo" if chat.route.demo else chat.route.provider
             }
             if chat.stream:
-                return await self.start_stream(ctx, chat, prompt_estimate, held, upstream_header)
-            return await self.complete(ctx, chat, prompt_estimate, held, upstream_header)
+                return await self.start_stream(
+                    request, ctx, chat, prompt_estimate, held, upstream_header
+                )
+            return await self.complete(request, ctx, chat, prompt_estimate, held, upstream_header)
         except ApiError as exc:
             if ctx.facts is not None and exc.status != 429:
                 self.finish(ctx, status=exc.status, held=held, error_code=exc.code or "")
@@ -465,51 +514,97 @@ class Gateway:
                 ),
             )
 
-    async def call_upstream(self, ctx, chat, held, call):
+    @staticmethod
+    def attempts_for(request: Request) -> Attempts:
+        """The retry policy of one request: the gateway's retries, unless the client says this
+        is already its own retry (the openai and anthropic SDKs send their retry count), so the
+        two add up instead of multiplying."""
+        retries = settings.GATEWAY_UPSTREAM_RETRIES
+        count = request.headers.get("x-stainless-retry-count")
+        if count and count.strip() not in ("", "0"):
+            retries = 0
+        return Attempts(retries)
+
+    async def call_upstream(self, ctx, chat, held, call, attempts: Attempts):
         try:
             return await call
         except UpstreamError as exc:
-            self.finish(ctx, status=exc.status, held=held, error_code=exc.code)
-            raise ApiError(exc.status, exc.message, type="upstream_error", code=exc.code) from None
+            if exc.upstream_status in (401, 403):
+                log.error(
+                    "upstream %s refused our credentials (HTTP %s)",
+                    chat.route.provider,
+                    exc.upstream_status,
+                )
+            self.finish(ctx, status=exc.status, held=held, error_code=exc.code or "")
+            raise ApiError(
+                exc.status,
+                exc.message,
+                type=exc.type,
+                code=exc.code,
+                param=exc.param,
+                headers={**exc.headers, "x-opencodex-upstream-attempts": str(attempts.made)},
+            ) from None
         except asyncio.CancelledError:
             self.finish(ctx, status=499, held=held, error_code="client_disconnected")
             raise
 
-    async def complete(self, ctx, chat: ChatRequest, prompt_estimate, held, extra) -> Response:
+    async def complete(
+        self, request, ctx, chat: ChatRequest, prompt_estimate, held, extra
+    ) -> Response:
         route = chat.route
+        attempts = self.attempts_for(request)
         data = await self.call_upstream(
-            ctx, chat, held, self.upstream.complete(route, chat.payload, ctx.request_id)
+            ctx,
+            chat,
+            held,
+            self.upstream.complete(route, chat.payload, ctx.request_id, attempts),
+            attempts,
         )
-        usage = data.get("usage") if isinstance(data.get("usage"), dict) else None
-        if usage:
-            prompt = int(usage.get("prompt_tokens") or 0)
-            completion = int(usage.get("completion_tokens") or 0)
-        else:
-            prompt = prompt_estimate
-            completion = sum(
-                count_output(((c or {}).get("message") or {}).get("content") or "", 1)
-                for c in data.get("choices") or []
-            )
+        usage = usage_from_provider(data.get("usage"))
+        counted = usage is None
+        if counted:  # count what was produced: every choice's text, reasoning and tool calls
+            completion = reasoning = 0
+            for choice in data.get("choices") or []:
+                message = (choice or {}).get("message") if isinstance(choice, dict) else None
+                if isinstance(message, dict):
+                    completion += count_output(output_text(message), 1)
+                    reasoning += count_text_tokens(reasoning_text(message))
+            usage = Usage(prompt=prompt_estimate, completion=completion, reasoning=reasoning)
         data["model"] = route.public_id
         response = self.json_response(ctx, data, extra)
-        self.finish_usage(
-            ctx,
-            route,
-            status=200,
-            held=held,
-            prompt=prompt,
-            completion=completion,
-            usage_counted=usage is None,
-        )
+        self.finish_usage(ctx, route, usage, status=200, held=held, usage_counted=counted)
         return response
 
-    async def start_stream(self, ctx, chat: ChatRequest, prompt_estimate, held, extra):
-        first, events, upstream_response = await self.call_upstream(
-            ctx, chat, held, self.upstream.open_stream(chat.route, chat.payload, ctx.request_id)
+    async def start_stream(self, request, ctx, chat: ChatRequest, prompt_estimate, held, extra):
+        attempts = self.attempts_for(request)
+        stream = await self.call_upstream(
+            ctx,
+            chat,
+            held,
+            self.upstream.open_stream(chat.route, chat.payload, ctx.request_id, attempts),
+            attempts,
         )
-        return StreamRelay(
-            self, ctx, chat, prompt_estimate, held, first, events, upstream_response, extra
-        )
+        return StreamRelay(self, ctx, chat, prompt_estimate, held, stream, extra)
+
+    async def model(self, request: Request, model_id: str) -> Response:
+        ctx = Ctx()
+        try:
+            await self.authenticate(request, ctx)
+            route = (await self.routes()).get(model_id)
+        except ApiError as exc:
+            return self.error_response(ctx, exc)
+        if route is None:
+            return self.error_response(
+                ctx,
+                ApiError(
+                    404,
+                    f"The model '{model_id}' does not exist or is not available. "
+                    "GET /v1/models lists the models you can use.",
+                    code="model_not_found",
+                    param="model",
+                ),
+            )
+        return self.json_response(ctx, model_json(route))
 
     async def models(self, request: Request) -> Response:
         ctx = Ctx()
@@ -562,7 +657,40 @@ def count_output(text: str, chunks: int) -> int:
     return max(chunks, count_text_tokens(text))
 
 
+def reasoning_text(message: dict) -> str:
+    value = message.get("reasoning_content") or message.get("reasoning")
+    return value if isinstance(value, str) else ""
+
+
+def output_text(message: dict) -> str:
+    """Everything a message (or a streamed delta) produced: its text, refusal, reasoning and
+    tool calls (names and arguments), for counting when the provider reports no usage."""
+    parts = [reasoning_text(message)]
+    for name in ("content", "refusal"):
+        value = message.get(name)
+        if isinstance(value, str):
+            parts.append(value)
+    calls = message.get("tool_calls")
+    if isinstance(calls, list):
+        for call in calls:
+            function = (call or {}).get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict):
+                parts.extend(str(function.get(k) or "") for k in ("name", "arguments"))
+    function = message.get("function_call")
+    if isinstance(function, dict):
+        parts.extend(str(function.get(k) or "") for k in ("name", "arguments"))
+    return " ".join(p for p in parts if p)
+
+
 def model_json(route) -> dict:
+    def both(micro):
+        return {
+            "credits": float(price_per_million_credits(micro)),
+            "usd": float(price_per_million_dollars(micro)),
+        }
+
+    cached, write = both(route.cached_price), both(route.write_price)
+    request = both(route.request_price)
     return {
         "id": route.public_id,
         "object": "model",
@@ -575,8 +703,15 @@ def model_json(route) -> dict:
             "unit": "per 1M tokens",
             "input_credits": float(price_per_million_credits(route.input_price)),
             "output_credits": float(price_per_million_credits(route.output_price)),
+            "cached_input_credits": cached["credits"],
+            "cache_write_credits": write["credits"],
             "input_usd": float(price_per_million_dollars(route.input_price)),
             "output_usd": float(price_per_million_dollars(route.output_price)),
+            "cached_input_usd": cached["usd"],
+            "cache_write_usd": write["usd"],
+            # Prices per request, not per 1M tokens (0 for most models).
+            "request_credits": request["credits"],
+            "request_usd": request["usd"],
         },
         "demo": route.demo,
     }
@@ -595,27 +730,39 @@ class ClientGone(Exception):
 
 
 class StreamRelay(Response):
-    """Relays the upstream's SSE events one by one as they arrive, and settles for what was
-    delivered when the stream ends, breaks, or the client goes away."""
+    """Relays the upstream's SSE events one by one as they arrive — headers as soon as the
+    upstream answered, keep-alive comments and the provider's own error events as they are —
+    and settles for what was delivered when the stream ends, breaks, or the client goes away."""
 
     media_type = "text/event-stream"
 
-    def __init__(self, gateway, ctx, chat, prompt_estimate, held, first, events, upstream, extra):
+    def __init__(self, gateway, ctx, chat, prompt_estimate, held, stream, extra):
         self.gateway, self.ctx, self.chat = gateway, ctx, chat
         self.prompt_estimate, self.held = prompt_estimate, held
-        self.first, self.events, self.upstream = first, events, upstream
+        self.stream = stream
         self.status_code = 200
         self.background = None
         self.init_headers(
             ctx.all_headers({**extra, "cache-control": "no-cache", "x-accel-buffering": "no"})
         )
         self.delivered_text: list[str] = []
+        self.delivered_reasoning: list[str] = []
         self.delivered_chunks = 0
         self.usage = None
+        self.provider_error = None
 
     def encode(self, event) -> tuple[bytes | None, str, int]:
         """The bytes to send for one upstream event (None to drop it), and its output."""
-        event["model"] = self.chat.route.public_id
+        if isinstance(event, Comment):
+            return bytes(event) + b"\n\n", "", 0
+        if not isinstance(event, dict):
+            return b"data: " + orjson.dumps(event) + b"\n\n", "", 0
+        if "error" in event and not event.get("choices"):
+            # The provider's own error event: relayed unchanged; the stream ends after it.
+            self.provider_error = event["error"]
+            return b"data: " + orjson.dumps(event) + b"\n\n", "", 0
+        if "model" in event:
+            event["model"] = self.chat.route.public_id
         usage = event.get("usage")
         if isinstance(usage, dict):
             self.usage = usage
@@ -631,12 +778,15 @@ class StreamRelay(Response):
             if content:
                 text.append(content)
                 chunks += 1
-            for call in delta.get("tool_calls") or []:
-                arguments = ((call or {}).get("function") or {}).get("arguments")
-                if arguments:
-                    text.append(arguments)
-                    chunks += 1
-        return b"data: " + orjson.dumps(event) + b"\n\n", "".join(text), chunks
+            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+            if reasoning and isinstance(reasoning, str):
+                text.append(reasoning)
+                self.delivered_reasoning.append(reasoning)
+                chunks += 1
+            if delta.get("tool_calls") or delta.get("refusal") or delta.get("function_call"):
+                text.append(output_text({k: v for k, v in delta.items() if k != "content"}))
+                chunks += 1
+        return b"data: " + orjson.dumps(event) + b"\n\n", " ".join(text), chunks
 
     async def __call__(self, scope, receive, send) -> None:
         status, error_code, completed = 200, "", False
@@ -652,8 +802,9 @@ class StreamRelay(Response):
         watcher = asyncio.get_running_loop().create_task(watch_for_disconnect())
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-            batch, done = self.first, False
+            done = False
             while not done:
+                batch = await self.stream.next_batch()
                 out = []
                 texts, chunks = [], 0
                 for event in batch:
@@ -675,57 +826,62 @@ class StreamRelay(Response):
                     )
                     self.delivered_text.extend(texts)
                     self.delivered_chunks += chunks
-                if not done:
-                    batch = await anext(self.events)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             completed = True
-        except StreamBroken as exc:
-            status, error_code = 502, "upstream_stream_broken"
-            log.warning("request %s: %s", self.ctx.request_id, exc)
-            error = ApiError(
-                502,
-                "The upstream provider stopped mid-stream; you are charged only for the "
-                "output you received.",
-                type="upstream_error",
-                code=error_code,
-            )
+            if self.provider_error is not None:
+                status, error_code = 502, self.provider_error_code()
+        except (StreamBroken, UpstreamError) as exc:
+            status = exc.status if isinstance(exc, UpstreamError) else 502
+            if self.provider_error is not None:  # the provider said why; its event was relayed
+                error_code, ending = self.provider_error_code(), b""
+            else:
+                log.warning("request %s: %s", self.ctx.request_id, exc)
+                if isinstance(exc, UpstreamError):
+                    error = ApiError(status, exc.message, type=exc.type, code=exc.code)
+                else:
+                    error = ApiError(
+                        502,
+                        "The upstream provider stopped mid-stream; you are charged only for "
+                        "the output you received.",
+                        type="upstream_error",
+                        code="upstream_stream_broken",
+                    )
+                error_code, ending = error.code or "", b"data: " + error.body() + b"\n\n"
             with contextlib.suppress(OSError):
-                await send(
-                    {
-                        "type": "http.response.body",
-                        "body": b"data: " + error.body() + b"\n\n",
-                        "more_body": False,
-                    }
-                )
+                await send({"type": "http.response.body", "body": ending, "more_body": False})
         except (OSError, ClientGone, asyncio.CancelledError) as exc:  # the client went away
             status, error_code = 499, "client_disconnected"
             if isinstance(exc, asyncio.CancelledError):
                 raise
         finally:
             watcher.cancel()
-            self.upstream.close()
+            self.stream.close()
             self.settle(status, error_code, completed)
 
+    def provider_error_code(self) -> str:
+        error = self.provider_error
+        code = error.get("code") or error.get("type") if isinstance(error, dict) else None
+        return str(code or "upstream_error")[:50]
+
     def settle(self, status: int, error_code: str, completed: bool) -> None:
-        route = self.chat.route
-        text = "".join(self.delivered_text)
-        if completed and self.usage:
-            prompt = int(self.usage.get("prompt_tokens") or 0)
-            completion = int(self.usage.get("completion_tokens") or 0)
-            counted = False
-        else:
-            prompt = self.prompt_estimate
-            completion = count_output(text, self.delivered_chunks)
-            counted = True
-        if status == 502:
-            prompt = 0  # the upstream failed us: pay only for the output that arrived
+        usage = None
+        if completed and self.provider_error is None:
+            usage = usage_from_provider(self.usage)
+        counted = usage is None
+        if counted:
+            usage = Usage(
+                # An upstream failure costs only the output that arrived; a client that left
+                # pays for its prompt too.
+                prompt=0 if status >= 500 else self.prompt_estimate,
+                completion=count_output(" ".join(self.delivered_text), self.delivered_chunks),
+                reasoning=count_text_tokens("".join(self.delivered_reasoning)),
+            )
         self.gateway.finish_usage(
             self.ctx,
-            route,
+            self.chat.route,
+            usage,
             status=status,
             held=self.held,
-            prompt=prompt,
-            completion=completion,
             error_code=error_code,
             stream=True,
             usage_counted=counted,
@@ -758,6 +914,9 @@ class GatewayApp:
             path = path[len(root) :]
         route = self.routes.get(path)
         request = Request(scope, receive)
+        if route is None and path.startswith("/models/") and len(path) > len("/models/"):
+            model_id = path[len("/models/") :]
+            route = ("GET", partial(self.gateway.model, model_id=model_id))
         if route is None:
             response = self.gateway.error_response(
                 Ctx(),

@@ -1,7 +1,8 @@
 """The PostgreSQL fast path for the gateway's two money steps.
 
 The rules are those of the services (apps.credits: hold only what ``balance - held`` covers,
-charge at most the hold, one ledger entry per charge; apps.keys: the credit limit; apps.usage:
+charge the real cost — beyond the hold if the provider billed more, taking the balance below
+zero by the overrun — one ledger entry per charge; apps.keys: the credit limit; apps.usage:
 one record per request), written as one SQL statement each so a request costs two round trips
 and two commits on an async connection pool, without worker threads or ORM overhead. The
 benchmark in bench/gateway is why; the gateway's tests run through this path, and the services'
@@ -54,7 +55,7 @@ SETTLE = """
 WITH h AS (
     UPDATE credits_hold
     SET status = CASE WHEN %(cost)s > 0 THEN 'settled' ELSE 'released' END,
-        charged = LEAST(%(cost)s, amount), closed_at = %(now)s
+        charged = %(cost)s, closed_at = %(now)s
     WHERE reference = %(request_id)s AND status = 'active'
     RETURNING account_id, amount, charged, api_key_id
 ), a AS (
@@ -75,22 +76,26 @@ WITH h AS (
     FROM h WHERE key.id = COALESCE(h.api_key_id, %(api_key_id)s)
 )
 INSERT INTO usage_usagerecord
-    (request_id, user_id, api_key_id, model, prompt_tokens, completion_tokens, cost, status,
-     error_code, latency_ms, stream, usage_counted, created_at)
+    (request_id, user_id, api_key_id, model, prompt_tokens, completion_tokens, cached_tokens,
+     cache_write_tokens, reasoning_tokens, protocol, cost, status, error_code, latency_ms, stream,
+     usage_counted, created_at)
 VALUES
     (%(request_id)s, %(user_id)s, %(api_key_id)s, %(model)s, %(prompt_tokens)s,
-     %(completion_tokens)s, COALESCE((SELECT charged FROM h), 0), %(status)s, %(error_code)s,
+     %(completion_tokens)s, %(cached_tokens)s, %(cache_write_tokens)s, %(reasoning_tokens)s,
+     %(protocol)s, COALESCE((SELECT charged FROM h), 0), %(status)s, %(error_code)s,
      %(latency_ms)s, %(stream)s, %(usage_counted)s, %(created_at)s)
 ON CONFLICT (request_id) DO NOTHING
 """
 
 RECORD = """
 INSERT INTO usage_usagerecord
-    (request_id, user_id, api_key_id, model, prompt_tokens, completion_tokens, cost, status,
-     error_code, latency_ms, stream, usage_counted, created_at)
+    (request_id, user_id, api_key_id, model, prompt_tokens, completion_tokens, cached_tokens,
+     cache_write_tokens, reasoning_tokens, protocol, cost, status, error_code, latency_ms, stream,
+     usage_counted, created_at)
 VALUES
     (%(request_id)s, %(user_id)s, %(api_key_id)s, %(model)s, %(prompt_tokens)s,
-     %(completion_tokens)s, 0, %(status)s, %(error_code)s, %(latency_ms)s, %(stream)s,
+     %(completion_tokens)s, %(cached_tokens)s, %(cache_write_tokens)s, %(reasoning_tokens)s,
+     %(protocol)s, 0, %(status)s, %(error_code)s, %(latency_ms)s, %(stream)s,
      %(usage_counted)s, %(created_at)s)
 ON CONFLICT (request_id) DO NOTHING
 """

@@ -1,13 +1,18 @@
 """One pooled async HTTP client per process for the OpenAI-compatible upstreams.
 
-Failures are retried only before any byte has reached our client: a whole non-streamed response,
-or a stream up to its first event. After that a broken stream ends the relay.
+The provider's own answers pass through faithfully: a 4xx keeps its status, type, code, param
+and message; a 429 stays a 429 with the provider's ``Retry-After`` and ``x-ratelimit-*``
+headers. Only connection errors, timeouts and 5xx are retried, only before anything of the
+answer reached our client, honouring ``Retry-After``, within one time budget per request, and
+not at all when the client says it is itself retrying (the SDKs' retry-count headers): the
+client's retries and ours then add up instead of multiplying.
 """
 
 import asyncio
 import contextlib
-import json
 import logging
+import random
+import time
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -17,39 +22,155 @@ from django.conf import settings
 from apps.catalog.selectors import Route
 
 log = logging.getLogger("opencodex.gateway.upstream")
-RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
+# Headers of an upstream error answer that the client needs to see as they are.
+RELAYED_ERROR_HEADERS = ("retry-after", "retry-after-ms")
+RELAYED_ERROR_PREFIXES = ("x-ratelimit-",)
+OVERLOADED = {503, 529}
 
 
 class UpstreamError(Exception):
-    def __init__(self, status: int, code: str, message: str, *, retryable: bool):
+    """An upstream failure, as the client will see it."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str | None,
+        message: str,
+        *,
+        retryable: bool,
+        type: str = "upstream_error",
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+        retry_after: float | None = None,
+        upstream_status: int | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.retryable = retryable
+        self.type = type
+        self.param = param
+        self.headers = headers or {}
+        self.retry_after = retry_after
+        self.upstream_status = upstream_status
 
 
-def _error_from_status(status: int, text: str) -> UpstreamError:
-    detail = ""
-    with contextlib.suppress(ValueError, AttributeError):
-        detail = json.loads(text).get("error", {}).get("message", "")
+def retry_after_seconds(headers) -> float | None:
+    """The wait an upstream asked for, from ``retry-after-ms`` or ``retry-after`` (seconds; an
+    HTTP date is treated as unknown)."""
+    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value:
+            with contextlib.suppress(ValueError):
+                seconds = float(value) / scale
+                if seconds >= 0:
+                    return seconds
+    return None
+
+
+def relayed_headers(headers) -> dict[str, str]:
+    return {
+        name.lower(): value
+        for name, value in headers.items()
+        if name.lower() in RELAYED_ERROR_HEADERS or name.lower().startswith(RELAYED_ERROR_PREFIXES)
+    }
+
+
+def _provider_error(text: str) -> dict:
+    """The provider's error object: OpenAI's ``{"error": {...}}``, Anthropic's
+    ``{"type": "error", "error": {...}}``, a bare ``{"error": "text"}`` or ``{"message": ...}``."""
+    try:
+        data = orjson.loads(text)
+    except (orjson.JSONDecodeError, TypeError):
+        return {"message": text.strip()[:500]} if text.strip() else {}
+    if isinstance(data, list) and data and isinstance(data[0], dict):  # Gemini wraps in a list
+        data = data[0]
+    if not isinstance(data, dict):
+        return {}
+    error = data.get("error", data)
+    if isinstance(error, str):
+        return {"message": error}
+    return error if isinstance(error, dict) else {}
+
+
+def _str_or_none(value) -> str | None:
+    return None if value is None else str(value)
+
+
+def error_from_response(status: int, text: str, headers) -> UpstreamError:
+    error = _provider_error(text)
+    message = str(error.get("message") or "").strip()
+    relayed = relayed_headers(headers)
+    retry_after = retry_after_seconds(headers)
     if status in (401, 403):
+        # Our credentials at the provider: ours to fix, not the client's.
         return UpstreamError(
-            502, "upstream_auth", "The upstream provider refused our credentials.", retryable=False
+            502,
+            "upstream_auth",
+            "The upstream provider refused the gateway's credentials; this is on our side and "
+            "has been logged.",
+            retryable=False,
+            upstream_status=status,
         )
-    if status in RETRYABLE_STATUS:
+    if status >= 500:
+        overloaded = status in OVERLOADED
+        detail = f": {message}" if message else ""
         return UpstreamError(
-            503 if status == 429 else 502,
-            "upstream_unavailable" if status == 429 else "upstream_error",
-            f"The upstream provider failed (HTTP {status}). Please retry.",
+            503 if overloaded else 502,
+            "upstream_overloaded" if overloaded else "upstream_error",
+            f"The upstream provider failed (HTTP {status}){detail}. Please retry.",
             retryable=True,
+            headers=relayed,
+            retry_after=retry_after,
+            upstream_status=status,
         )
-    # The provider rejected the request itself (too long a context, a bad parameter...).
+    # A 4xx is the provider's answer to this request: relayed as it is, never retried.
+    default_type = "rate_limit_error" if status == 429 else "invalid_request_error"
     return UpstreamError(
-        400,
-        "upstream_rejected",
-        detail or f"The upstream provider rejected the request (HTTP {status}).",
+        status,
+        _str_or_none(error.get("code")) or ("rate_limit_exceeded" if status == 429 else None),
+        message or f"The upstream provider rejected the request (HTTP {status}).",
         retryable=False,
+        type=str(error.get("type") or default_type),
+        param=_str_or_none(error.get("param")),
+        headers=relayed,
+        retry_after=retry_after,
+        upstream_status=status,
+    )
+
+
+class Attempts:
+    """The retry policy of one request: how many more attempts it may make, and until when."""
+
+    def __init__(self, retries: int):
+        self.left = max(retries, 0)
+        self.deadline = time.monotonic() + settings.GATEWAY_UPSTREAM_RETRY_BUDGET
+        self.made = 0
+
+    def next_delay(self, error: UpstreamError, attempt: int) -> float | None:
+        """Seconds to wait before retrying after ``error``, or None to give up."""
+        if not error.retryable or self.left <= 0:
+            return None
+        delay = error.retry_after
+        if delay is None:
+            delay = 0.05 * 2**attempt * (1 + random.random() / 2)  # noqa: S311 (jitter)
+        if time.monotonic() + delay > self.deadline:
+            return None
+        self.left -= 1
+        return delay
+
+
+def _transport_error(exc: BaseException) -> UpstreamError:
+    if isinstance(exc, TimeoutError):
+        return UpstreamError(
+            504, "upstream_timeout", "The upstream provider timed out.", retryable=True
+        )
+    return UpstreamError(
+        502,
+        "upstream_error",
+        f"Could not reach the upstream provider ({type(exc).__name__}).",
+        retryable=True,
     )
 
 
@@ -87,31 +208,26 @@ class Upstream:
             headers["Authorization"] = f"Bearer {route.api_key}"
         return headers
 
-    async def _attempts(self, call):
-        retries = settings.GATEWAY_UPSTREAM_RETRIES
-        for attempt in range(retries + 1):
+    async def _attempts(self, call, attempts: Attempts):
+        attempt = 0
+        while True:
+            attempts.made += 1
             try:
                 return await call()
             except UpstreamError as exc:
                 error = exc
-            except TimeoutError:
-                error = UpstreamError(
-                    504, "upstream_timeout", "The upstream provider timed out.", retryable=True
-                )
-            except aiohttp.ClientError as exc:
-                error = UpstreamError(
-                    502,
-                    "upstream_error",
-                    f"Could not reach the upstream provider ({type(exc).__name__}).",
-                    retryable=True,
-                )
-            if not error.retryable or attempt == retries:
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                error = _transport_error(exc)
+            delay = attempts.next_delay(error, attempt)
+            if delay is None:
                 raise error
             log.warning("upstream attempt %d failed: %s; retrying", attempt + 1, error.message)
-            await asyncio.sleep(0.05 * 2**attempt)
-        raise AssertionError("unreachable")
+            await asyncio.sleep(delay)
+            attempt += 1
 
-    async def complete(self, route: Route, payload: dict, request_id: str) -> dict:
+    async def complete(
+        self, route: Route, payload: dict, request_id: str, attempts: Attempts
+    ) -> dict:
         url = f"{route.base_url}/chat/completions"
         body = orjson.dumps(payload)
 
@@ -121,7 +237,9 @@ class Upstream:
             ) as response:
                 raw = await response.read()
                 if response.status != 200:
-                    raise _error_from_status(response.status, raw.decode("utf-8", "replace"))
+                    raise error_from_response(
+                        response.status, raw.decode("utf-8", "replace"), response.headers
+                    )
                 try:
                     data = orjson.loads(raw)
                 except ValueError as exc:
@@ -134,46 +252,91 @@ class Upstream:
                     )
                 return data
 
-        return await self._attempts(call)
+        return await self._attempts(call, attempts)
 
-    async def open_stream(self, route: Route, payload: dict, request_id: str):
-        """Start a streamed completion; returns (first events, the rest, response).
-        Retries until the first events arrived, never after."""
-        url = f"{route.base_url}/chat/completions"
-        body = orjson.dumps(payload)
+    async def open_stream(
+        self, route: Route, payload: dict, request_id: str, attempts: Attempts
+    ) -> "UpstreamStream":
+        """Start a streamed completion: returns as soon as the upstream answered 200 (its
+        events are read by the relay), retrying failures until then."""
+        stream = UpstreamStream(self, route, orjson.dumps(payload), request_id, attempts)
+        await stream.connect()
+        return stream
+
+
+class UpstreamStream:
+    """The events of one streamed completion. A stream that breaks before its first data event
+    is opened again (nothing of it reached the client but headers and keep-alives), within the
+    request's retry policy; after that a break ends the relay."""
+
+    def __init__(self, upstream: Upstream, route: Route, body: bytes, request_id, attempts):
+        self.upstream, self.route, self.body = upstream, route, body
+        self.request_id, self.attempts = request_id, attempts
+        self.response: aiohttp.ClientResponse | None = None
+        self.events: AsyncIterator[list] | None = None
+        self.data_seen = False
+
+    async def connect(self) -> None:
+        url = f"{self.route.base_url}/chat/completions"
+        headers = Upstream._headers(self.route, self.request_id)
 
         async def call():
-            response = await self.session().post(
-                url, data=body, headers=self._headers(route, request_id)
-            )
-            try:
-                if response.status != 200:
-                    raise _error_from_status(response.status, await response.text())
-                events = sse_events(response)
-                first = await anext(events, None)
-                if not first:
-                    raise UpstreamError(
-                        502, "upstream_error", "The upstream stream was empty.", retryable=True
-                    )
-                return first, events, response
-            except BaseException:
-                response.release()
-                raise
+            response = await self.upstream.session().post(url, data=self.body, headers=headers)
+            if response.status != 200:
+                try:
+                    text = await response.text()
+                finally:
+                    response.release()
+                raise error_from_response(response.status, text, response.headers)
+            return response
 
-        return await self._attempts(call)
+        self.response = await self.upstream._attempts(call, self.attempts)
+        self.events = sse_events(self.response)
+
+    async def next_batch(self) -> list:
+        attempt = 0
+        while True:
+            try:
+                batch = await anext(self.events)
+            except StreamBroken as exc:
+                if self.data_seen:
+                    raise
+                error = UpstreamError(502, "upstream_stream_broken", str(exc), retryable=True)
+                delay = self.attempts.next_delay(error, attempt)
+                if delay is None:
+                    raise
+                log.warning("upstream stream broke before its first event (%s); retrying", exc)
+                self.close()
+                await asyncio.sleep(delay)
+                attempt += 1
+                await self.connect()  # raises UpstreamError when it cannot
+                continue
+            if not self.data_seen and any(not isinstance(e, Comment) for e in batch):
+                self.data_seen = True
+            return batch
+
+    def close(self) -> None:
+        if self.response is not None:
+            self.response.release()
 
 
 class StreamBroken(Exception):
     """The upstream stream ended without its final ``[DONE]``."""
 
 
+class Comment(bytes):
+    """An SSE comment line (``: ping``, ``: OPENROUTER PROCESSING``): relayed as it is."""
+
+
 DONE = object()
 
 
 def _parse_event(block: bytes):
-    """One SSE event block → its JSON, DONE, or None (comments, keep-alives, no data)."""
+    """One SSE event block → its JSON, DONE, a Comment, or None (no data)."""
     data = [line[5:].lstrip() for line in block.split(b"\n") if line.startswith(b"data:")]
     if not data:
+        if block.startswith(b":"):
+            return Comment(block)
         return None
     payload = b"\n".join(data)
     if payload == b"[DONE]":
@@ -186,8 +349,9 @@ def _parse_event(block: bytes):
 
 async def sse_events(response: aiohttp.ClientResponse) -> AsyncIterator[list]:
     """The upstream's SSE events, as lists of what each network read completed (JSON events,
-    then ``DONE``), so events that arrive together are relayed together and none waits for
-    another. Raises ``StreamBroken`` when the connection ends or fails before ``data: [DONE]``."""
+    comments, then ``DONE``), so events that arrive together are relayed together and none waits
+    for another. Raises ``StreamBroken`` when the connection ends or fails before
+    ``data: [DONE]``."""
     buffer = b""
     try:
         async for chunk in response.content.iter_any():

@@ -2,7 +2,6 @@
 
 from dataclasses import dataclass
 
-from apps.catalog.pricing import DEFAULT_MAX_TOKENS
 from apps.catalog.selectors import Route
 
 from .errors import ApiError, bad_request
@@ -21,6 +20,14 @@ class ChatRequest:
     max_tokens: int  # the most output tokens per choice this request may produce
     choices: int
     payload: dict  # what goes to the upstream
+    limit_field: str = "max_tokens"  # the output-limit field to send when one must be set
+    lowered: str = ""  # why max_tokens is below what the client asked for ("" when it is not)
+
+    def lower_output(self, tokens: int, reason: str) -> None:
+        """Ask the upstream for at most ``tokens`` per choice (the client asked for more)."""
+        self.max_tokens = tokens
+        self.lowered = reason
+        self.payload[self.limit_field] = tokens
 
 
 def _is_int(value) -> bool:
@@ -134,22 +141,27 @@ def validate_chat(body, routes: dict[str, Route]) -> ChatRequest:
 
     payload = dict(body)
     payload["model"] = route.upstream_id
-    max_tokens = None
+    # The client's output limit, sent upstream as exactly one field: the one the client used, or
+    # the model's own when it sent both (with the smaller value). None is added on its behalf.
+    sent = {}
     for name in ("max_tokens", "max_completion_tokens"):
-        value = body.get(name)
+        value = payload.pop(name, None)
         if value is None:
             continue
         if not _is_int(value) or value < 1:
             raise bad_request(f"'{name}' must be a positive integer.", param=name)
-        if value > route.max_output:
-            raise bad_request(
-                f"'{name}' must be at most {route.max_output} for {route.public_id}.", param=name
-            )
-        max_tokens = value if max_tokens is None else min(max_tokens, value)
-    if max_tokens is None:
-        # Bound the output so the hold really is the worst case.
-        max_tokens = min(DEFAULT_MAX_TOKENS, route.max_output)
-        payload["max_tokens"] = max_tokens
+        sent[name] = value
+    limit_field = route.max_tokens_param
+    if len(sent) == 1:
+        limit_field = next(iter(sent))
+    lowered = ""
+    if sent:
+        max_tokens = min(sent.values())
+        if max_tokens > route.max_output:  # more than the model can give: ask for its most
+            max_tokens, lowered = route.max_output, "model_limit"
+        payload[limit_field] = max_tokens
+    else:
+        max_tokens = route.max_output  # the worst case the hold must cover
     include_usage = bool(stream_options and stream_options.get("include_usage"))
     if stream:
         payload["stream_options"] = {**(stream_options or {}), "include_usage": True}
@@ -161,4 +173,6 @@ def validate_chat(body, routes: dict[str, Route]) -> ChatRequest:
         max_tokens=max_tokens,
         choices=choices,
         payload=payload,
+        limit_field=limit_field,
+        lowered=lowered,
     )

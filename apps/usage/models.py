@@ -15,6 +15,18 @@ class UsageRecord(models.Model):
     model = models.CharField(max_length=100, help_text="public model id")
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
+    cached_tokens = models.PositiveIntegerField(
+        default=0, help_text="prompt tokens read from the provider's cache (part of prompt_tokens)"
+    )
+    cache_write_tokens = models.PositiveIntegerField(
+        default=0, help_text="prompt tokens written to the provider's cache (part of prompt_tokens)"
+    )
+    reasoning_tokens = models.PositiveIntegerField(
+        default=0, help_text="reasoning tokens (part of completion_tokens)"
+    )
+    protocol = models.CharField(
+        max_length=10, default="chat", help_text="chat, messages or responses"
+    )
     cost = models.BigIntegerField(default=0, help_text="µcr charged")
     status = models.PositiveSmallIntegerField(help_text="HTTP status returned to the client")
     error_code = models.CharField(max_length=50, blank=True)
@@ -48,6 +60,8 @@ class UsageHour(models.Model):
     errors = models.PositiveIntegerField(default=0)
     prompt_tokens = models.BigIntegerField(default=0)
     completion_tokens = models.BigIntegerField(default=0)
+    cached_tokens = models.BigIntegerField(default=0)
+    cache_write_tokens = models.BigIntegerField(default=0)
     cost = models.BigIntegerField(default=0, help_text="µcr")
 
     class Meta:

@@ -66,6 +66,7 @@ SUMS = {
     "errors": Sum("errors"),
     "prompt": Sum("prompt_tokens"),
     "completion": Sum("completion_tokens"),
+    "cached": Sum("cached_tokens"),
     "cost": Sum("cost"),
 }
 
@@ -198,6 +199,10 @@ def records_for_export(*, user_id: int, start: datetime, end: datetime):
             "error_code",
             "latency_ms",
             "stream",
+            "cached_tokens",
+            "cache_write_tokens",
+            "reasoning_tokens",
+            "protocol",
         )
         .iterator(chunk_size=2000)
     )
@@ -216,6 +221,8 @@ def hours_for_export(*, user_id: int, start: datetime, end: datetime):
             "prompt_tokens",
             "completion_tokens",
             "cost",
+            "cached_tokens",
+            "cache_write_tokens",
         )
         .iterator(chunk_size=2000)
     )

@@ -29,7 +29,11 @@ class RequestOutcome:
     created_at: datetime
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    cost: int = 0  # µcr the request should cost (capped at its hold when settled)
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    protocol: str = "chat"
+    cost: int = 0  # µcr the request costs: charged in full, also beyond its hold
     error_code: str = ""
     latency_ms: int = 0
     stream: bool = False
@@ -119,6 +123,8 @@ def usage_rollup(*, since: datetime, until: datetime | None = None) -> int:
                 failed=Count("id", filter=Q(status__gte=400)),
                 prompt=Sum("prompt_tokens"),
                 completion=Sum("completion_tokens"),
+                cached=Sum("cached_tokens"),
+                written=Sum("cache_write_tokens"),
                 spent=Sum("cost"),
             )
             .order_by()
@@ -133,6 +139,8 @@ def usage_rollup(*, since: datetime, until: datetime | None = None) -> int:
                 errors=b["failed"],
                 prompt_tokens=b["prompt"] or 0,
                 completion_tokens=b["completion"] or 0,
+                cached_tokens=b["cached"] or 0,
+                cache_write_tokens=b["written"] or 0,
                 cost=b["spent"] or 0,
             )
             for b in buckets.iterator(chunk_size=5000)

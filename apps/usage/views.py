@@ -120,10 +120,40 @@ def _csv_response(filename: str, header: list[str], rows):
 def export_requests(request):
     query = _filters(request).query()
     rows = (
-        (at.isoformat(), rid, key or "", model, pt, ct, format_credits(cost), st, err, lat, stream)
-        for at, rid, key, model, pt, ct, cost, st, err, lat, stream in selectors.records_for_export(
-            user_id=request.user.pk, start=query.start, end=query.end
+        (
+            at.isoformat(),
+            rid,
+            key or "",
+            model,
+            pt,
+            ct,
+            format_credits(cost),
+            st,
+            err,
+            lat,
+            stream,
+            cached,
+            written,
+            reasoning,
+            protocol,
         )
+        for (
+            at,
+            rid,
+            key,
+            model,
+            pt,
+            ct,
+            cost,
+            st,
+            err,
+            lat,
+            stream,
+            cached,
+            written,
+            reasoning,
+            protocol,
+        ) in selectors.records_for_export(user_id=request.user.pk, start=query.start, end=query.end)
     )
     header = [
         "time",
@@ -137,6 +167,10 @@ def export_requests(request):
         "error",
         "latency_ms",
         "stream",
+        "cached_tokens",
+        "cache_write_tokens",
+        "reasoning_tokens",
+        "protocol",
     ]
     return _csv_response("opencodex-requests.csv", header, rows)
 
@@ -145,11 +179,21 @@ def export_requests(request):
 def export_hours(request):
     query = _filters(request).query()
     labels = selectors.key_labels(user_id=request.user.pk)
+    hours = selectors.hours_for_export(user_id=request.user.pk, start=query.start, end=query.end)
     rows = (
-        (hour.isoformat(), labels.get(key_id, ""), model, n, errors, pt, ct, format_credits(cost))
-        for hour, key_id, model, n, errors, pt, ct, cost in selectors.hours_for_export(
-            user_id=request.user.pk, start=query.start, end=query.end
+        (
+            hour.isoformat(),
+            labels.get(key_id, ""),
+            model,
+            n,
+            errors,
+            pt,
+            ct,
+            format_credits(cost),
+            cached,
+            written,
         )
+        for hour, key_id, model, n, errors, pt, ct, cost, cached, written in hours
     )
     header = [
         "hour_utc",
@@ -160,5 +204,7 @@ def export_hours(request):
         "prompt_tokens",
         "completion_tokens",
         "credits",
+        "cached_tokens",
+        "cache_write_tokens",
     ]
     return _csv_response("opencodex-usage-hourly.csv", header, rows)

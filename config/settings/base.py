@@ -261,13 +261,20 @@ DEMO_UPSTREAM_ENABLED = env_bool("OPENCODEX_DEMO_UPSTREAM", True)
 DEMO_UPSTREAM_BASE_URL = os.environ.get(
     "DEMO_UPSTREAM_BASE_URL", f"http://127.0.0.1:{os.environ.get('PORT', '8000')}/_demo/v1"
 )
-GATEWAY_MAX_BODY_BYTES = 1024 * 1024
+# Requests carry images, PDFs and audio as base64: 32 MiB by default.
+GATEWAY_MAX_BODY_BYTES = int(os.environ.get("GATEWAY_MAX_BODY_BYTES", str(32 * 1024 * 1024)))
 GATEWAY_UPSTREAM_CONNECT_TIMEOUT = float(os.environ.get("GATEWAY_UPSTREAM_CONNECT_TIMEOUT", "5"))
 GATEWAY_UPSTREAM_FIRST_BYTE_TIMEOUT = float(
     os.environ.get("GATEWAY_UPSTREAM_FIRST_BYTE_TIMEOUT", "60")
 )
 GATEWAY_UPSTREAM_TOTAL_TIMEOUT = float(os.environ.get("GATEWAY_UPSTREAM_TOTAL_TIMEOUT", "600"))
-GATEWAY_UPSTREAM_RETRIES = int(os.environ.get("GATEWAY_UPSTREAM_RETRIES", "2"))
+# Retries of connection errors, timeouts and 5xx, before anything reached the client, within one
+# time budget per request (Retry-After honoured); none when the client says it is retrying.
+GATEWAY_UPSTREAM_RETRIES = int(os.environ.get("GATEWAY_UPSTREAM_RETRIES", "1"))
+GATEWAY_UPSTREAM_RETRY_BUDGET = float(os.environ.get("GATEWAY_UPSTREAM_RETRY_BUDGET", "10"))
+# When the balance (or a key's credit limit) cannot cover a request's full output, the output
+# limit is lowered to what it covers; below this many tokens the request is refused with 402.
+GATEWAY_MIN_OUTPUT_TOKENS = int(os.environ.get("GATEWAY_MIN_OUTPUT_TOKENS", "256"))
 GATEWAY_KEY_CACHE_SECONDS = 60
 GATEWAY_CATALOG_CACHE_SECONDS = float(os.environ.get("GATEWAY_CATALOG_CACHE_SECONDS", "10"))
 GATEWAY_DB_THREADS = int(os.environ.get("GATEWAY_DB_THREADS", "8"))

@@ -4,10 +4,10 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from apps.catalog.estimate import estimate_messages_tokens, estimate_request_tokens
 from apps.catalog.models import Model, Provider
 from apps.catalog.pricing import (
     dollars_per_million_to_micro,
-    estimate_prompt_tokens,
     request_cost,
     tokens_cost,
 )
@@ -35,6 +35,48 @@ def test_the_shipped_catalog_loads_with_the_seed_models_and_families():
     assert (deepseek.input_price, deepseek.output_price) == (27_000_000, 110_000_000)
     assert (deepseek.context_length, deepseek.max_output) == (65536, 8192)
     assert Provider.objects.get(slug="deepseek").api_key_env == "DEEPSEEK_API_KEY"
+
+
+def test_cache_and_request_prices_and_the_output_limit_field(tmp_path):
+    path = tmp_path / "catalog.toml"
+    path.write_text(
+        """
+[providers.p]
+base_url = "https://p.example/v1"
+
+[[models]]
+id = "cached"
+provider = "p"
+input_price = "3.00"
+output_price = "15.00"
+cached_input_price = "0.30"
+cache_write_price = "3.75"
+request_price = "0.0001"
+max_tokens_param = "max_completion_tokens"
+context_length = 200000
+max_output = 8192
+
+[[models]]
+id = "plain"
+provider = "p"
+input_price = "1.00"
+output_price = "2.00"
+context_length = 8192
+max_output = 1024
+"""
+    )
+    sync(path)
+    routes = catalog_routes()
+    cached, plain = routes["cached"], routes["plain"]
+    assert (cached.cached_price, cached.write_price, cached.request_price) == (
+        30_000_000,
+        375_000_000,
+        10_000,  # US$0.0001 = 0.01 credits
+    )
+    assert cached.max_tokens_param == "max_completion_tokens"
+    # Without their own prices, cache reads and writes cost what input costs.
+    assert (plain.cached_price, plain.write_price, plain.request_price) == (100_000_000,) * 2 + (0,)
+    assert plain.max_tokens_param == "max_tokens"
 
 
 def test_sync_is_repeatable_and_disables_models_no_longer_listed(tmp_path):
@@ -78,6 +120,24 @@ max_output = 8192
             "max_output <= context_length",
         ),
         ('[providers.p]\nbase_url = "ftp://x"', "http(s) URL"),
+        (
+            '[providers.p]\nbase_url = "https://x"\n[[models]]\nid = "x"\nprovider = "p"\n'
+            'input_price = "1"\noutput_price = "1"\ncontext_length = 10\nmax_output = 5\n'
+            "cached_input_price = 0.5",
+            "'cached_input_price' must be a string",
+        ),
+        (
+            '[providers.p]\nbase_url = "https://x"\n[[models]]\nid = "x"\nprovider = "p"\n'
+            'input_price = "1"\noutput_price = "1"\ncontext_length = 10\nmax_output = 5\n'
+            'request_price = "-1"',
+            "model 'x'",
+        ),
+        (
+            '[providers.p]\nbase_url = "https://x"\n[[models]]\nid = "x"\nprovider = "p"\n'
+            'input_price = "1"\noutput_price = "1"\ncontext_length = 10\nmax_output = 5\n'
+            'max_tokens_param = "max_output_tokens"',
+            "max_tokens_param",
+        ),
     ],
 )
 def test_bad_catalogs_are_refused_and_change_nothing(tmp_path, text, error):
@@ -115,11 +175,11 @@ def test_prices_and_costs_are_exact_integers():
 
 def test_prompt_estimate_is_generous():
     english = [{"role": "user", "content": "Hello! How are you today, my friend?"}]
-    assert estimate_prompt_tokens(english) >= 10 + 4
+    assert estimate_messages_tokens(english) >= 10 + 4
     chinese = [{"role": "user", "content": "你好，今天过得怎么样？"}]
-    assert estimate_prompt_tokens(chinese) >= 11
+    assert estimate_messages_tokens(chinese) >= 11
     parts = [{"role": "user", "content": [{"type": "text", "text": "hi"}, {"type": "image_url"}]}]
-    assert estimate_prompt_tokens(parts) > 1000
+    assert estimate_messages_tokens(parts) > 1000
 
 
 @pytest.mark.parametrize(
@@ -133,10 +193,8 @@ def test_count_text_tokens(text, tokens):
 
 
 def test_tools_and_response_formats_are_part_of_the_prompt_estimate():
-    from apps.catalog.pricing import estimate_request_tokens
-
     messages = [{"role": "user", "content": "hi"}]
-    plain = estimate_request_tokens({}, messages)
+    plain = estimate_request_tokens({"messages": messages})
     tools = [{"type": "function", "function": {"name": "f", "parameters": {"x": "y" * 3000}}}]
-    assert estimate_request_tokens({"tools": tools}, messages) >= plain + 1000
-    assert estimate_request_tokens({"temperature": 1}, messages) == plain
+    assert estimate_request_tokens({"messages": messages, "tools": tools}) >= plain + 1000
+    assert estimate_request_tokens({"messages": messages, "temperature": 1}) == plain

@@ -101,3 +101,16 @@ def test_account_and_user_admin_pages_render(staff_client, owner):
         reverse("admin:credits_hold_changelist"),
     ):
         assert staff_client.get(url).status_code == 200, url
+
+
+def test_admin_lists_overruns(staff_client, funded_account):
+    account = funded_account(credits=10)
+    services.credits_hold(account_id=account.pk, amount=1 * MICRO, reference="req-over")
+    services.credits_settle(reference="req-over", amount=3 * MICRO)
+    services.credits_hold(account_id=account.pk, amount=1 * MICRO, reference="req-fine")
+    services.credits_settle(reference="req-fine", amount=MICRO // 2)
+    page = staff_client.get(reverse("admin:credits_hold_changelist") + "?overrun=yes")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "req-over" in html and "req-fine" not in html
+    assert "2.0000" in html  # the overrun, in credits

@@ -68,12 +68,25 @@ def test_settle_charges_real_cost_releases_rest_and_is_idempotent(funded_account
     assert ledger_problems() == []
 
 
-def test_settle_never_charges_more_than_the_hold(funded_account):
+def test_settle_charges_the_real_cost_beyond_the_hold_and_the_balance(funded_account):
+    """What the provider billed is charged in full: an overrun takes the balance below zero,
+    the ledger says so, and the account can hold nothing more until a top-up covers it."""
     account = funded_account(credits=10)
     services.credits_hold(account_id=account.pk, amount=1 * MICRO, reference="req-2")
-    assert services.credits_settle(reference="req-2", amount=50 * MICRO).charged == 1 * MICRO
+    result = services.credits_settle(reference="req-2", amount=50 * MICRO)
+    assert (result.charged, result.amount) == (50 * MICRO, 1 * MICRO)
     account.refresh_from_db()
-    assert (account.balance, account.held) == (9 * MICRO, 0)
+    assert (account.balance, account.held) == (-40 * MICRO, 0)
+    entry = LedgerEntry.objects.get(reference="usage:req-2")
+    assert (entry.amount, entry.balance_after) == (-50 * MICRO, -40 * MICRO)
+    assert Hold.objects.get(reference="req-2").charged == 50 * MICRO
+    with pytest.raises(InsufficientCredits, match="below zero"):
+        services.credits_hold(account_id=account.pk, amount=1, reference="req-3")
+    services.credits_grant(
+        user_id=account.user_id, amount=41 * MICRO, kind="topup", reference="top-up"
+    )
+    services.credits_hold(account_id=account.pk, amount=1 * MICRO, reference="req-4")
+    assert ledger_problems() == []
 
 
 def test_release_charges_nothing_and_writes_no_entry(funded_account):

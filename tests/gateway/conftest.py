@@ -78,22 +78,62 @@ id = "fake-{name}"
 provider = "fake"
 upstream_id = "{name}"
 family = "Fake"
-input_price = "1.00"
-output_price = "2.00"
-context_length = 8192
-max_output = 1024
+input_price = "{input_price}"
+output_price = "{output_price}"
+context_length = {context_length}
+max_output = {max_output}
+{extra}
 """
-FAKES = [
-    "ok",
-    "fail-500",
-    "flaky",
-    "reject-400",
-    "record",
-    "exact-cost",
-    "no-usage",
-    "die-midstream",
-    "slow-stream",
-]
+DEFAULTS = {
+    "input_price": "1.00",
+    "output_price": "2.00",
+    "context_length": 8192,
+    "max_output": 1024,
+    "extra": "",
+}
+FAKES = {
+    "ok": {},
+    "fail-500": {},
+    "flaky": {},
+    "reject-400": {},
+    "record": {},
+    "exact-cost": {},
+    "no-usage": {},
+    "die-midstream": {},
+    "slow-stream": {},
+    "rate-limited": {},
+    "overloaded": {},
+    "keepalive": {},
+    "broken-before-first": {},
+    "stream-error": {},
+    "no-usage-tools": {},
+    "no-usage-reasoning": {},
+    # A reasoning model: rejects max_tokens (o1/o3-style) and bills reasoning tokens.
+    "reasoning": {"extra": 'max_tokens_param = "max_completion_tokens"'},
+    # A model with a 4,096-token output limit, recording what it is sent.
+    "small": {"max_output": 4096, "context_length": 32768},
+    # A large, dear model: a full output costs 16 credits (16,384 tokens at $10 per 1M).
+    "large": {
+        "input_price": "2.50",
+        "output_price": "10.00",
+        "context_length": 128000,
+        "max_output": 16384,
+    },
+    # Bills whatever the test put in fake_upstream.billed (a provider's own count).
+    "bills": {
+        "input_price": "2.50",
+        "output_price": "10.00",
+        "context_length": 128000,
+        "max_output": 4096,
+    },
+    # Prompt caching at Anthropic-like prices: reads at a tenth, writes at 1.25×.
+    "cached": {
+        "input_price": "3.00",
+        "output_price": "15.00",
+        "extra": 'cached_input_price = "0.30"\ncache_write_price = "3.75"\n'
+        'request_price = "0.0001"',
+    },
+}
 
 
 @pytest.fixture
@@ -101,11 +141,15 @@ def api(live_api, transactional_db, tmp_path, upstream_url):
     """The live server with the test catalog loaded; waits for background settlements to finish
     before the test's data is flushed."""
     catalog = tmp_path / "catalog.toml"
-    fakes = "".join(FAKE_MODEL.format(name=name) for name in FAKES)
+    fakes = "".join(
+        FAKE_MODEL.format(name=name, **{**DEFAULTS, **extra}) for name, extra in FAKES.items()
+    )
     catalog.write_text(CATALOG.format(upstream=upstream_url, fakes=fakes))
     call_command("sync_catalog", "--file", str(catalog), stdout=open(os.devnull, "w"))  # noqa: SIM115
     fake_upstream.attempts.clear()
     fake_upstream.received.clear()
+    fake_upstream.headers_seen.clear()
+    fake_upstream.billed.clear()
     yield live_api
     drain(live_api)
 

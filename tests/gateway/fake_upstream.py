@@ -1,5 +1,6 @@
-"""A misbehaving OpenAI-compatible upstream for the gateway's tests. The upstream model id
-chooses the behaviour."""
+"""A scripted OpenAI-compatible upstream for the gateway's tests that behaves like real providers
+(their error bodies and headers, rate limits, keep-alives, cache and reasoning usage, error
+events mid-stream). The upstream model id chooses the behaviour."""
 
 import asyncio
 import json
@@ -10,10 +11,41 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
-from apps.catalog.pricing import estimate_prompt_tokens
+from apps.catalog.estimate import estimate_messages_tokens
 
 attempts: Counter = Counter()  # upstream model id -> requests received
-received: list[dict] = []  # bodies received by the "record" model
+received: list[dict] = []  # bodies received by the "record" model (and every scripted one)
+headers_seen: list[dict] = []  # request headers, in the same order as ``received``
+# What the scripted "bills" model reports as usage for the next request (a provider's own count).
+billed: dict = {}
+
+RATE_LIMITED = {
+    "error": {
+        "message": "Rate limit reached for gpt-4o in organization org-test on requests per min "
+        "(RPM): Limit 3, Used 3, Requested 1. Please try again in 20ms.",
+        "type": "requests",
+        "param": None,
+        "code": "rate_limit_exceeded",
+    }
+}
+CONTEXT_TOO_LONG = {
+    "error": {
+        "message": "This model's maximum context length is 8192 tokens. However, your messages "
+        "resulted in 9001 tokens. Please reduce the length of the messages.",
+        "type": "invalid_request_error",
+        "param": "messages",
+        "code": "context_length_exceeded",
+    }
+}
+UNSUPPORTED_MAX_TOKENS = {
+    "error": {
+        "message": "Unsupported parameter: 'max_tokens' is not supported with this model. "
+        "Use 'max_completion_tokens' instead.",
+        "type": "invalid_request_error",
+        "param": "max_tokens",
+        "code": "unsupported_parameter",
+    }
+}
 
 
 def completion(model, text, usage, finish="stop"):
@@ -53,31 +85,97 @@ async def chat(request: Request):
     words = ["word "] * 10
     usage = {"prompt_tokens": 7, "completion_tokens": len(words), "total_tokens": 17}
 
+    if model != "ok":
+        received.append(body)
+        headers_seen.append(dict(request.headers))
     if model == "fail-500":
-        return JSONResponse({"error": {"message": "boom"}}, status_code=500)
+        return JSONResponse(
+            {"error": {"message": "boom", "type": "server_error", "code": None}}, status_code=500
+        )
     if model == "flaky" and attempts[model] % 2 == 1:
         return JSONResponse({"error": {"message": "try again"}}, status_code=503)
     if model == "reject-400":
-        return JSONResponse({"error": {"message": "context too long"}}, status_code=400)
-    if model == "record":
-        received.append(body)
+        return JSONResponse(CONTEXT_TOO_LONG, status_code=400)
+    if model == "rate-limited":
+        return JSONResponse(
+            RATE_LIMITED,
+            status_code=429,
+            headers={
+                "retry-after-ms": "20",
+                "retry-after": "1",
+                "x-ratelimit-limit-requests": "3",
+                "x-ratelimit-remaining-requests": "0",
+                "x-ratelimit-reset-requests": "20ms",
+            },
+        )
+    if model == "overloaded":
+        return JSONResponse(
+            {"error": {"message": "The server is overloaded", "type": "server_error"}},
+            status_code=503,
+            headers={"retry-after": "0"},
+        )
+    if model == "reasoning":
+        if "max_tokens" in body:
+            return JSONResponse(UNSUPPORTED_MAX_TOKENS, status_code=400)
+        usage = {
+            "prompt_tokens": 7,
+            "completion_tokens": 60,
+            "total_tokens": 67,
+            "completion_tokens_details": {"reasoning_tokens": 50},
+        }
+    if model == "bills" and billed:
+        usage = dict(billed)
+    if model == "cached":
+        usage = {
+            "prompt_tokens": 12_000,
+            "completion_tokens": 100,
+            "total_tokens": 12_100,
+            "prompt_tokens_details": {"cached_tokens": 10_000, "cache_write_tokens": 1_500},
+        }
+    if model == "no-usage-tools":
+        return await tool_calls_without_usage(model, stream)
+    if model == "no-usage-reasoning" and not stream:
+        message = {"role": "assistant", "content": "Four.", "reasoning_content": THOUGHT}
+        return JSONResponse(
+            {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion",
+                "created": 1700000000,
+                "model": model,
+                "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            }
+        )
     if model == "exact-cost":
         await asyncio.sleep(0.5)
-        prompt = estimate_prompt_tokens(body["messages"])
+        prompt = estimate_messages_tokens(body["messages"])
         words = ["x "] * max_tokens
         usage = {
             "prompt_tokens": prompt,
             "completion_tokens": max_tokens,
             "total_tokens": prompt + max_tokens,
         }
-    if model == "no-usage":
+    if model in ("no-usage", "no-usage-reasoning"):
         usage = None
 
     if not stream:
         return JSONResponse(completion(model, "".join(words), usage))
 
     async def events():
+        if model == "keepalive":  # queued at the provider: only keep-alives for a while
+            for _ in range(5):
+                yield ": keep-alive\n\n"
+                await asyncio.sleep(1)
+        if model == "broken-before-first" and attempts[model] == 1:
+            raise RuntimeError("upstream died before its first event")
         yield chunk(model, {"role": "assistant", "content": ""})
+        if model == "no-usage-reasoning":
+            for word in THOUGHT.split(" "):
+                yield chunk(model, {"reasoning_content": word + " "})
+        if model == "stream-error":
+            for _ in range(3):
+                yield chunk(model, {"content": "part "})
+            yield f"data: {json.dumps(STREAM_ERROR)}\n\n"
+            return  # the provider closes the stream after its error event
         if model == "die-midstream":
             for _ in range(5):
                 yield chunk(model, {"content": "part "})
@@ -92,6 +190,59 @@ async def chat(request: Request):
         include = (body.get("stream_options") or {}).get("include_usage")
         if include and usage:
             yield chunk(model, None, usage=usage, choices=False)
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+
+THOUGHT = "The user asks for two plus two, which is four; answer briefly."
+STREAM_ERROR = {
+    "error": {
+        "message": "The model produced invalid content.",
+        "type": "server_error",
+        "code": "invalid_content",
+        "param": None,
+    }
+}
+TOOL_CALLS = [
+    {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": '{"city": "Paris", "unit": "celsius"}'},
+    },
+    {
+        "id": "call_2",
+        "type": "function",
+        "function": {"name": "get_time", "arguments": '{"timezone": "Europe/Paris"}'},
+    },
+]
+
+
+async def tool_calls_without_usage(model: str, stream: bool):
+    """Two parallel tool calls, no usage anywhere (some providers never report it)."""
+    if not stream:
+        message = {"role": "assistant", "content": None, "tool_calls": TOOL_CALLS}
+        return JSONResponse(
+            {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion",
+                "created": 1700000000,
+                "model": model,
+                "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls"}],
+            }
+        )
+
+    async def events():
+        yield chunk(model, {"role": "assistant", "content": None})
+        for index, call in enumerate(TOOL_CALLS):
+            head = {**call, "index": index, "function": {"name": call["function"]["name"]}}
+            head["function"]["arguments"] = ""
+            yield chunk(model, {"tool_calls": [head]})
+            arguments = call["function"]["arguments"]
+            for start in range(0, len(arguments), 5):  # split across many chunks
+                piece = {"index": index, "function": {"arguments": arguments[start : start + 5]}}
+                yield chunk(model, {"tool_calls": [piece]})
+        yield chunk(model, {}, finish="tool_calls")
         yield "data: [DONE]\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream")

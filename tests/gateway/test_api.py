@@ -9,7 +9,8 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from apps.catalog.pricing import estimate_prompt_tokens, request_cost
+from apps.catalog.estimate import estimate_messages_tokens, estimate_request_tokens
+from apps.catalog.pricing import request_cost
 from apps.core.money import MICRO, format_credits
 from apps.credits.models import Account, Hold
 from apps.credits.selectors import ledger_problems
@@ -158,7 +159,8 @@ def test_unknown_fields_and_parameters_pass_through(api, customer):
     post(api, secret, {"model": "fake-record", "messages": HELLO, "stream": True})
     sent = fake_upstream.received[-1]
     assert sent["stream_options"] == {"include_usage": True}
-    assert sent["max_tokens"] == 1024  # bounded by the model when the client did not say
+    # Never an output limit the client did not ask for (reasoning models refuse max_tokens).
+    assert "max_tokens" not in sent and "max_completion_tokens" not in sent
 
 
 def test_upstream_without_usage_is_counted(api, customer, client_for):
@@ -321,9 +323,9 @@ def test_rotation_grace_applies_to_the_gateway(api, customer, client_for):
             "max_tokens",
         ),
         (
-            {"model": "demo-chat", "messages": HELLO, "max_tokens": 5000},
+            {"model": "demo-chat", "messages": HELLO, "max_completion_tokens": -5},
             "invalid_value",
-            "max_tokens",
+            "max_completion_tokens",
         ),
         (
             {"model": "demo-chat", "messages": HELLO, "stop": ["a", "b", "c", "d", "e"]},
@@ -342,10 +344,13 @@ def test_400_names_the_field(api, customer, body, code, param):
     assert (account.balance, account.held) == (100 * MICRO, 0)
 
 
-def test_400_for_a_body_over_one_mebibyte(api, customer):
+def test_400_for_a_body_over_the_limit(api, customer, settings):
+    assert settings.GATEWAY_MAX_BODY_BYTES == 32 * 1024 * 1024  # room for images and PDFs
+    settings.GATEWAY_MAX_BODY_BYTES = 1024 * 1024
     _, _, secret = customer
     big = {"model": "demo-chat", "messages": [{"role": "user", "content": "x" * (1024 * 1024)}]}
-    assert_error(post(api, secret, big), 400, "request_too_large")
+    error = assert_error(post(api, secret, big), 400, "request_too_large")
+    assert "1024 KiB" in error["message"]
 
 
 def test_errors_after_authentication_are_recorded(api, customer):
@@ -368,7 +373,8 @@ def test_402_says_what_is_needed_and_what_is_available(api, money_path, client_f
     assert exc.value.status_code == 402
     error = exc.value.body
     assert error["code"] == "insufficient_credits"
-    needed = format_credits(cost(estimate_prompt_tokens(HELLO), 1024))  # max_output of demo-chat
+    # Not even the floor of 256 output tokens is covered.
+    needed = format_credits(cost(estimate_request_tokens({"messages": HELLO}), 256))
     assert f"needs {needed} credits" in error["message"]
     assert "0.0100 are available" in error["message"]
     drain(api)
@@ -378,18 +384,18 @@ def test_402_says_what_is_needed_and_what_is_available(api, money_path, client_f
 @pytest.mark.parametrize("money_path", ["pg", "orm"], indirect=True)
 def test_402_when_the_keys_credit_limit_is_reached(api, money_path, customer, client_for):
     user, _, _ = customer
-    _, limited = make_key(user, name="limited", credit_limit=MICRO // 10)
+    _, limited = make_key(user, name="limited", credit_limit=MICRO // 50)  # 100 output tokens
     with pytest.raises(openai.APIStatusError) as exc:
         client_for(limited).chat.completions.create(model="demo-chat", messages=HELLO)
     assert exc.value.status_code == 402
     assert exc.value.body["code"] == "key_credit_limit_reached"
     small = client_for(limited).chat.completions.create(
-        model="demo-chat", messages=HELLO, max_tokens=100
+        model="demo-chat", messages=HELLO, max_tokens=50
     )
     assert small.choices
     drain(api)
     key = ApiKey.objects.get(name="limited")
-    assert key.held == 0 and 0 < key.spent <= MICRO // 10
+    assert key.held == 0 and 0 < key.spent <= MICRO // 50
 
 
 def away_from_a_minute_boundary():
@@ -428,7 +434,7 @@ def test_failing_upstream_is_retried_then_5xx_and_nothing_is_charged(
     with pytest.raises(openai.InternalServerError) as exc:
         client_for(secret).chat.completions.create(model="fake-fail-500", messages=HELLO)
     assert exc.value.status_code == 502 and exc.value.body["code"] == "upstream_error"
-    assert fake_upstream.attempts["fail-500"] == 3  # the first try and two retries
+    assert fake_upstream.attempts["fail-500"] == 2  # the first try and one retry
     with pytest.raises(openai.InternalServerError):
         list(
             client_for(secret).chat.completions.create(
@@ -448,12 +454,16 @@ def test_a_flaky_upstream_is_retried_before_any_byte(api, customer, client_for):
     assert fake_upstream.attempts["flaky"] == 2
 
 
-def test_an_upstream_4xx_is_relayed_as_400(api, customer):
+def test_an_upstream_4xx_is_relayed_with_its_details(api, customer):
     _, _, secret = customer
     error = assert_error(
-        post(api, secret, {"model": "fake-reject-400", "messages": HELLO}), 400, "upstream_rejected"
+        post(api, secret, {"model": "fake-reject-400", "messages": HELLO}),
+        400,
+        "context_length_exceeded",
+        param="messages",
     )
-    assert "context too long" in error["message"]
+    assert error == fake_upstream.CONTEXT_TOO_LONG["error"]
+    assert fake_upstream.attempts["reject-400"] == 1  # a 4xx is never retried
 
 
 @pytest.mark.parametrize("money_path", ["pg", "orm"], indirect=True)
@@ -512,7 +522,7 @@ def test_fifty_concurrent_requests_on_an_account_that_affords_ten(api, money_pat
     from apps.credits.services import credits_grant
 
     max_tokens = 200
-    prompt = estimate_prompt_tokens(HELLO)
+    prompt = estimate_messages_tokens(HELLO)
     one = cost(prompt, max_tokens)  # the fake upstream uses exactly the worst case
     credits_grant(user_id=user.pk, amount=10 * one + one // 2, kind="topup", reference="ten")
     _, secret = make_key(user, rpm_limit=1000)
@@ -631,7 +641,7 @@ def test_rotated_keys_share_one_credit_limit_during_the_grace(
     api, money_path, customer, client_for
 ):
     user, _, _ = customer
-    one = cost(estimate_prompt_tokens(HELLO), 100)  # fake-exact-cost charges its worst case
+    one = cost(estimate_messages_tokens(HELLO), 100)  # fake-exact-cost charges its worst case
     old, old_secret = make_key(user, name="line", credit_limit=2 * one + one // 3)
     _, new_secret = key_services.api_key_rotate(user_id=user.pk, key_id=old.pk, grace_seconds=3600)
 

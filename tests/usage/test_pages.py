@@ -184,3 +184,20 @@ def test_dashboard_shows_todays_spend_and_the_week(owner_client, owner):
     body = owner_client.get(reverse("dashboard")).content.decode()
     assert 'data-testid="spent-today"' in body and "2.5000" in body
     assert "<polyline" in body
+
+
+def test_cache_hits_are_rolled_up_shown_and_exported(owner_client, owner):
+    key, _ = make_key(owner)
+    seed(owner, key, 2, prompt_tokens=1000, cached_tokens=750, cache_write_tokens=100)
+    usage_rollup(since=now() - timedelta(days=2))
+    hours = UsageHour.objects.filter(user=owner)
+    assert sum(h.cached_tokens for h in hours) == 1500
+    assert sum(h.cache_write_tokens for h in hours) == 200
+    body = owner_client.get(USAGE + "?range=7d").content.decode()
+    assert 'data-testid="cache-share">75%' in body
+    csv = b"".join(owner_client.get(reverse("usage:export_requests") + "?range=7d")).decode()
+    header, first = csv.splitlines()[:2]
+    assert header.endswith("cached_tokens,cache_write_tokens,reasoning_tokens,protocol")
+    assert first.endswith(",750,100,0,chat")
+    hourly = b"".join(owner_client.get(reverse("usage:export_hours") + "?range=7d")).decode()
+    assert hourly.splitlines()[0].endswith(",cached_tokens,cache_write_tokens")
