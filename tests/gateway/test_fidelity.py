@@ -375,3 +375,30 @@ def test_models_retrieve(api, customer, client_for):
         client.models.retrieve("gpt-5")
     assert exc.value.body["code"] == "model_not_found"
     assert httpx.get(f"{api.url}/v1/models/fake-large").status_code == 401
+
+
+def test_the_demo_model_through_the_gateway_parses_json_calls_tools_and_gives_n(
+    api, customer, client_for
+):
+    from pydantic import BaseModel
+
+    class City(BaseModel):
+        name: str
+        population: int
+        tags: list[str]
+
+    user, _, secret = customer
+    client = client_for(secret)
+    parsed = client.chat.completions.parse(model="demo-chat", messages=HELLO, response_format=City)
+    assert isinstance(parsed.choices[0].message.parsed, City)
+    several = client.chat.completions.create(model="demo-chat", messages=HELLO, n=2)
+    assert len(several.choices) == 2
+    tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+    called = client.chat.completions.create(
+        model="demo-chat", messages=HELLO, tools=[tool], tool_choice="required"
+    )
+    assert called.choices[0].message.tool_calls[0].function.name == "f"
+    drain(api)
+    costs = [r.cost for r in UsageRecord.objects.filter(user=user).order_by("id")]
+    assert len(costs) == 3 and all(c > 0 for c in costs)
+    assert_books_balance(user)
