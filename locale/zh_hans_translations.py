@@ -231,4 +231,9 @@ ZH_HANS = {
     "Name and limits": "名称与限制",
     "Saved.": "已保存。",
     "Language": "语言",
+    "Max output": "最大输出",
+    "Cached input / 1M": "缓存输入 / 百万 token",
+    "cache write %(credits)s ($%(usd)s)": "缓存写入 %(credits)s（$%(usd)s）",
+    "Share of prompt tokens read from the provider’s cache, at the cached price": "从提供商缓存读取的提示词 token 占比，按缓存价格计费",
+    "Cache hits": "缓存命中",
 }

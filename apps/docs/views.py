@@ -55,6 +55,13 @@ def _models() -> list[dict]:
             "output_credits": _plain(price_per_million_credits(r.output_price)),
             "input_usd": _plain(price_per_million_dollars(r.input_price)),
             "output_usd": _plain(price_per_million_dollars(r.output_price)),
+            "max_output": r.max_output,
+            "cached_credits": _plain(price_per_million_credits(r.cached_price)),
+            "cached_usd": _plain(price_per_million_dollars(r.cached_price)),
+            "write_credits": _plain(price_per_million_credits(r.write_price))
+            if r.write_price != r.input_price
+            else "",
+            "write_usd": _plain(price_per_million_dollars(r.write_price)),
         }
         for r in sorted(catalog_routes().values(), key=lambda r: (r.family, r.public_id))
     ]

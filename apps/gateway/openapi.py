@@ -13,10 +13,14 @@ ERRORS = {
     "400": _error("Bad request: malformed JSON, a missing or wrong field, an unknown model"),
     "401": _error("Missing, malformed, unknown, revoked or expired API key"),
     "402": _error("Insufficient credits, key credit limit reached, or account suspended"),
-    "429": _error("Rate limit reached; see Retry-After"),
+    "404": _error("Unknown endpoint, or a model the provider does not know (its own error)"),
+    "429": _error(
+        "Rate limit reached: this key's, or the provider's (its own error, Retry-After and "
+        "x-ratelimit-* headers); see Retry-After"
+    ),
     "500": _error("Internal error"),
-    "502": _error("The upstream provider failed"),
-    "503": _error("The upstream provider is unavailable"),
+    "502": _error("The upstream provider failed, or refused the gateway's credentials"),
+    "503": _error("The upstream provider is overloaded; see Retry-After"),
     "504": _error("The upstream provider timed out"),
 }
 
@@ -66,7 +70,21 @@ def openapi_document() -> dict:
                     "responses": {
                         "200": {
                             "description": "The completion, or an SSE stream of chunks ending "
-                            "with data: [DONE] when stream is true",
+                            "with data: [DONE] when stream is true (SSE comments such as "
+                            "': keep-alive' and the provider's error events relayed as they are)",
+                            "headers": {
+                                "x-request-id": {"schema": {"type": "string"}},
+                                "x-opencodex-max-tokens": {
+                                    "description": "The output limit the request was sent with, "
+                                    "when it is lower than asked (or than the model's maximum)",
+                                    "schema": {"type": "integer"},
+                                },
+                                "x-opencodex-max-tokens-reason": {
+                                    "schema": {
+                                        "enum": ["model_limit", "balance", "key_credit_limit"]
+                                    }
+                                },
+                            },
                             "content": {
                                 "application/json": {
                                     "schema": {"$ref": "#/components/schemas/ChatCompletion"}
@@ -92,6 +110,26 @@ def openapi_document() -> dict:
                             },
                         },
                         **{k: ERRORS[k] for k in ("401", "429", "500")},
+                    },
+                }
+            },
+            "/models/{id}": {
+                "get": {
+                    "operationId": "retrieveModel",
+                    "summary": "One model, with its prices",
+                    "parameters": [
+                        {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The model",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Model"}
+                                }
+                            },
+                        },
+                        **{k: ERRORS[k] for k in ("401", "404", "429", "500")},
                     },
                 }
             },
@@ -198,21 +236,41 @@ def openapi_document() -> dict:
                         "object": {"const": "list"},
                         "data": {
                             "type": "array",
-                            "items": {
-                                "type": "object",
-                                "required": ["id", "object", "owned_by", "pricing"],
-                                "properties": {
-                                    "id": {"type": "string"},
-                                    "object": {"const": "model"},
-                                    "created": {"type": "integer"},
-                                    "owned_by": {"type": "string"},
-                                    "context_length": {"type": "integer"},
-                                    "max_output_tokens": {"type": "integer"},
-                                    "pricing": {"type": "object"},
-                                    "demo": {"type": "boolean"},
-                                },
+                            "items": {"$ref": "#/components/schemas/Model"},
+                        },
+                    },
+                },
+                "Model": {
+                    "type": "object",
+                    "required": ["id", "object", "owned_by", "pricing"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "object": {"const": "model"},
+                        "created": {"type": "integer"},
+                        "owned_by": {"type": "string"},
+                        "family": {"type": "string"},
+                        "context_length": {"type": "integer"},
+                        "max_output_tokens": {"type": "integer"},
+                        "pricing": {
+                            "type": "object",
+                            "description": "Credits and US$ per 1M tokens; request_* per request",
+                            "properties": {
+                                name: {"type": "number"}
+                                for name in (
+                                    "input_credits",
+                                    "output_credits",
+                                    "cached_input_credits",
+                                    "cache_write_credits",
+                                    "request_credits",
+                                    "input_usd",
+                                    "output_usd",
+                                    "cached_input_usd",
+                                    "cache_write_usd",
+                                    "request_usd",
+                                )
                             },
                         },
+                        "demo": {"type": "boolean"},
                     },
                 },
                 "Balance": {

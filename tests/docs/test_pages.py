@@ -68,11 +68,34 @@ def test_models_page_lists_the_catalog_with_prices(client):
     assert "<code>deepseek-chat</code>" in body
     assert "27 credits" in body and "($0.27)" in body
     assert "<code>gpt-4o</code>" in body and "250 credits" in body
+    # Cached input at its own price; a cache-write price where it differs from input.
+    cached = re.findall(r'data-testid="cached-price">(.*?)</td>', body)
+    assert any(c.startswith("7 <span") and "($0.07)" in c for c in cached)  # deepseek-chat
+    assert any("cache write 375 ($3.75)" in c for c in cached)  # claude-3-5-sonnet
+    assert '<td class="num">8192</td>' in body  # max output
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_docs_say_how_errors_retries_limits_and_caching_work(client, language):
+    def page(slug):
+        return client.get(
+            reverse("docs:page", args=[slug]), HTTP_ACCEPT_LANGUAGE=language
+        ).content.decode()
+
+    errors = page("errors")
+    assert "context_length_exceeded" in errors and "x-stainless-retry-count" in errors
+    assert "2 + 1 + 1 = <strong>4</strong>" in errors and "retry-after-ms" in errors
+    chat = page("chat-completions")
+    assert "x-opencodex-max-tokens-reason" in chat and "max_completion_tokens" in chat
+    assert "cached_input_" in page("models") and "keep-alive" in page("streaming")
+    for slug in SLUGS:
+        body = page(slug)
+        assert "1 MiB" not in body and "4096" not in body, slug
 
 
 def test_error_page_lists_every_status_the_gateway_uses(client):
     body = client.get(reverse("docs:page", args=["errors"])).content.decode()
-    for status in ("400", "401", "402", "429", "500", "502"):
+    for status in ("400", "401", "402", "429", "500", "502, 503, 504"):
         assert f"<td>{status}" in body
     assert "sk-live-" in body
 

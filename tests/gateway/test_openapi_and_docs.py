@@ -35,7 +35,7 @@ def schema(document: dict, name: str) -> dict:
 def test_the_openapi_document_is_valid_and_names_every_endpoint(api):
     document = spec_of(api)
     validate(document)
-    assert set(document["paths"]) == {"/chat/completions", "/models", "/balance"}
+    assert set(document["paths"]) == {"/chat/completions", "/models", "/models/{id}", "/balance"}
     assert document["openapi"].startswith("3.1")
 
 
@@ -48,6 +48,10 @@ def test_live_responses_match_the_document(api, customer, client_for):
     jsonschema.validate(ok.json(), schema(document, "ChatCompletion"))
     jsonschema.validate(
         httpx.get(f"{api.url}/api/v1/models", headers=headers).json(), schema(document, "ModelList")
+    )
+    jsonschema.validate(
+        httpx.get(f"{api.url}/api/v1/models/fake-ok", headers=headers).json(),
+        schema(document, "Model"),
     )
     drain(api)
     jsonschema.validate(
