@@ -30,6 +30,8 @@ async def application(scope, receive, send):
         for prefix in GATEWAY_PREFIXES:
             if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
                 return await gateway_application(_mounted(scope, prefix), receive, send)
+        if path in ("/api", "/api/"):  # Anthropic-style base URL (<site>/api): its root answers
+            return await gateway_application(_mounted(scope, "/api"), receive, send)
         if settings.DEMO_UPSTREAM_ENABLED and path.startswith(DEMO_PREFIX + "/"):
             return await demo.app(_mounted(scope, DEMO_PREFIX), receive, send)
     elif kind == "lifespan":

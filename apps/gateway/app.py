@@ -48,6 +48,8 @@ from . import services
 from .errors import ApiError, bad_request, unauthorized
 from .openapi import openapi_document
 from .pg import PgMoney, Refused, SettleBatcher
+from .protocols import messages as messages_protocol
+from .protocols import responses as responses_protocol
 from .state import WINDOW_SECONDS, decode, encode, make_store
 from .upstream import DONE, Attempts, Comment, StreamBroken, Upstream, UpstreamError
 from .validation import ChatRequest, validate_chat
@@ -82,6 +84,7 @@ class Ctx:
     facts: KeyFacts | None = None
     model: str = ""
     finished: bool = False
+    protocol: str = "chat"  # chat, messages or responses: the shape of answers and errors
 
     def all_headers(self, extra=None) -> dict:
         return {"x-request-id": self.request_id, **self.headers, **(extra or {})}
@@ -155,7 +158,8 @@ class Gateway:
             future.result(timeout=10)
 
     def error_response(self, ctx: Ctx, exc: ApiError) -> Response:
-        return Response(exc.body(), exc.status, ctx.all_headers(exc.headers), media_type=JSON)
+        body = messages_protocol.error_body(exc) if ctx.protocol == "messages" else exc.body()
+        return Response(body, exc.status, ctx.all_headers(exc.headers), media_type=JSON)
 
     def json_response(self, ctx: Ctx, data, extra=None) -> Response:
         return Response(orjson.dumps(data), 200, ctx.all_headers(extra), media_type=JSON)
@@ -163,14 +167,18 @@ class Gateway:
     # --- steps ---------------------------------------------------------------------------------
     @staticmethod
     def presented_digest(request: Request) -> str:
-        """The digest of the key in the Authorization header (401 when there is none, or it is
-        not one of ours by its format and checksum)."""
+        """The digest of the key in the Authorization header, or in ``x-api-key`` (Anthropic's
+        SDKs): 401 when there is none, or it is not one of ours by its format and checksum."""
         header = request.headers.get("authorization")
         if not header:
-            raise unauthorized(
-                "Missing API key. Send it as 'Authorization: Bearer sk-live-…'.",
-                code="missing_api_key",
-            )
+            api_key = request.headers.get("x-api-key", "").strip()
+            if not api_key:
+                raise unauthorized(
+                    "Missing API key. Send it as 'Authorization: Bearer sk-live-…' "
+                    "(or 'x-api-key: sk-live-…').",
+                    code="missing_api_key",
+                )
+            header = f"Bearer {api_key}"
         scheme, _, presented = header.partition(" ")
         presented = presented.strip()
         if scheme.lower() != "bearer" or not presented:
@@ -384,11 +392,11 @@ class Gateway:
         now = time.time()
         if recent is None:
             self.admit(ctx, *await self.lookup(digest, now), now)
-            chat = validate_chat(body, await self.routes())
+            chat = validate_chat(body, await self.routes(), translated=ctx.protocol != "chat")
             estimate = estimate_request_tokens(chat.payload)
             return chat, estimate, await self.hold(ctx, chat, estimate)
         try:
-            chat = validate_chat(body, await self.routes())
+            chat = validate_chat(body, await self.routes(), translated=ctx.protocol != "chat")
         except ApiError:
             self.admit(ctx, *await self.lookup(digest, now), now)  # 401/429 come first
             raise
@@ -443,6 +451,7 @@ class Gateway:
         ctx.finished = True
         outcome = usage_services.RequestOutcome(
             request_id=ctx.request_id,
+            protocol=ctx.protocol,
             user_id=ctx.facts.user_id,
             api_key_id=ctx.facts.id,
             model=ctx.model[:100],
@@ -474,18 +483,43 @@ class Gateway:
 
     # --- endpoints -----------------------------------------------------------------------------
     async def chat_completions(self, request: Request) -> Response:
-        ctx = Ctx()
+        return await self.serve(request, Ctx())
+
+    async def messages(self, request: Request) -> Response:
+        """The Anthropic Messages API (Claude Code), translated to chat completions."""
+        ctx = Ctx(protocol="messages")
+        ctx.headers["request-id"] = ctx.request_id  # where Anthropic's SDKs look for it
+        return await self.serve(request, ctx)
+
+    async def responses(self, request: Request) -> Response:
+        """The OpenAI Responses API (Codex), translated to chat completions."""
+        return await self.serve(request, Ctx(protocol="responses"))
+
+    @staticmethod
+    def translate(ctx: Ctx, body):
+        """The request as chat completions (as it came, for the chat endpoint)."""
+        if ctx.protocol == "messages":
+            return messages_protocol.to_chat(body)
+        if ctx.protocol == "responses":
+            return responses_protocol.to_chat(body)
+        return body
+
+    async def serve(self, request: Request, ctx: Ctx) -> Response:
+        """One pipeline for every protocol: key, limits, validation, hold, upstream, relay,
+        settlement; answers and errors in the protocol's own shape."""
         held = False
         try:
             digest = self.presented_digest(request)
             try:
-                body = await self.read_json(request)
+                original = await self.read_json(request)
+                if isinstance(original, dict) and isinstance(original.get("model"), str):
+                    ctx.model = original["model"]
+                body = self.translate(ctx, original)
             except ApiError:
                 await self.authenticate(request, ctx)  # a bad key is told so first
                 raise
-            if isinstance(body, dict) and isinstance(body.get("model"), str):
-                ctx.model = body["model"]
             chat, prompt_estimate, held = await self.admit_and_hold(request, ctx, digest, body)
+            chat.original = original
             upstream_header = {
                 "x-opencodex-upstream": "demo" if chat.route.demo else chat.route.provider
             }
@@ -571,6 +605,10 @@ class Gateway:
                     reasoning += count_text_tokens(reasoning_text(message))
             usage = Usage(prompt=prompt_estimate, completion=completion, reasoning=reasoning)
         data["model"] = route.public_id
+        if ctx.protocol == "messages":
+            data = messages_protocol.from_chat(data, model=route.public_id)
+        elif ctx.protocol == "responses":
+            data = responses_protocol.from_chat(data, model=route.public_id, request=chat.original)
         response = self.json_response(ctx, data, extra)
         self.finish_usage(ctx, route, usage, status=200, held=held, usage_counted=counted)
         return response
@@ -584,7 +622,16 @@ class Gateway:
             self.upstream.open_stream(chat.route, chat.payload, ctx.request_id, attempts),
             attempts,
         )
-        return StreamRelay(self, ctx, chat, prompt_estimate, held, stream, extra)
+        translator = None
+        if ctx.protocol == "messages":
+            translator = messages_protocol.MessagesStream(
+                model=chat.route.public_id, input_tokens=prompt_estimate
+            )
+        elif ctx.protocol == "responses":
+            translator = responses_protocol.ResponsesStream(
+                model=chat.route.public_id, request=chat.original
+            )
+        return StreamRelay(self, ctx, chat, prompt_estimate, held, stream, extra, translator)
 
     async def model(self, request: Request, model_id: str) -> Response:
         ctx = Ctx()
@@ -617,7 +664,40 @@ class Gateway:
             model_json(route)
             for route in sorted(routes.values(), key=lambda r: (r.family, r.public_id))
         ]
+        if request.headers.get("anthropic-version"):  # Anthropic's SDKs and Claude Code
+            return self.json_response(ctx, messages_protocol.models_list(data))
         return self.json_response(ctx, {"object": "list", "data": data})
+
+    async def count_tokens(self, request: Request) -> Response:
+        """POST /messages/count_tokens: the prompt estimate the gateway would hold for."""
+        ctx = Ctx(protocol="messages")
+        try:
+            await self.authenticate(request, ctx)
+            body = messages_protocol.to_chat(
+                await self.read_json(request), require_max_tokens=False
+            )
+            routes = await self.routes()
+            if body["model"] not in routes:
+                raise ApiError(
+                    404,
+                    f"The model '{body['model']}' does not exist or is not available.",
+                    code="model_not_found",
+                    param="model",
+                )
+        except ApiError as exc:
+            return self.error_response(ctx, exc)
+        return self.json_response(ctx, {"input_tokens": estimate_request_tokens(body)})
+
+    async def root(self, request: Request) -> Response:
+        """GET or HEAD on /api and /api/v1 (Claude Code checks the base URL answers)."""
+        return self.json_response(
+            Ctx(),
+            {
+                "object": "api",
+                "name": "OpenCodex",
+                "endpoints": ["/chat/completions", "/messages", "/responses", "/models"],
+            },
+        )
 
     async def balance(self, request: Request) -> Response:
         ctx = Ctx()
@@ -736,8 +816,9 @@ class StreamRelay(Response):
 
     media_type = "text/event-stream"
 
-    def __init__(self, gateway, ctx, chat, prompt_estimate, held, stream, extra):
+    def __init__(self, gateway, ctx, chat, prompt_estimate, held, stream, extra, translator=None):
         self.gateway, self.ctx, self.chat = gateway, ctx, chat
+        self.translator = translator  # renders another protocol's events from the chunks
         self.prompt_estimate, self.held = prompt_estimate, held
         self.stream = stream
         self.status_code = 200
@@ -753,24 +834,23 @@ class StreamRelay(Response):
 
     def encode(self, event) -> tuple[bytes | None, str, int]:
         """The bytes to send for one upstream event (None to drop it), and its output."""
+        translator = self.translator
         if isinstance(event, Comment):
-            return bytes(event) + b"\n\n", "", 0
+            return (translator.ping() if translator else bytes(event) + b"\n\n"), "", 0
         if not isinstance(event, dict):
-            return b"data: " + orjson.dumps(event) + b"\n\n", "", 0
+            return (None if translator else b"data: " + orjson.dumps(event) + b"\n\n"), "", 0
         if "error" in event and not event.get("choices"):
             # The provider's own error event: relayed unchanged; the stream ends after it.
             self.provider_error = event["error"]
+            if translator:
+                error = event["error"] if isinstance(event["error"], dict) else {}
+                message = str(error.get("message") or event["error"])
+                return translator.error(502, message), "", 0
             return b"data: " + orjson.dumps(event) + b"\n\n", "", 0
-        if "model" in event:
-            event["model"] = self.chat.route.public_id
         usage = event.get("usage")
         if isinstance(usage, dict):
             self.usage = usage
         choices = event.get("choices") or []
-        if not self.chat.include_usage:
-            event.pop("usage", None)
-            if not choices:
-                return None, "", 0
         text, chunks = [], 0
         for choice in choices:
             delta = (choice or {}).get("delta") or {}
@@ -786,6 +866,14 @@ class StreamRelay(Response):
             if delta.get("tool_calls") or delta.get("refusal") or delta.get("function_call"):
                 text.append(output_text({k: v for k, v in delta.items() if k != "content"}))
                 chunks += 1
+        if translator:
+            return translator.feed(event) or None, " ".join(text), chunks
+        if "model" in event:
+            event["model"] = self.chat.route.public_id
+        if not self.chat.include_usage:
+            event.pop("usage", None)
+            if not choices:
+                return None, "", 0
         return b"data: " + orjson.dumps(event) + b"\n\n", " ".join(text), chunks
 
     async def __call__(self, scope, receive, send) -> None:
@@ -802,6 +890,9 @@ class StreamRelay(Response):
         watcher = asyncio.get_running_loop().create_task(watch_for_disconnect())
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            if self.translator is not None:
+                opening = self.translator.start()
+                await send({"type": "http.response.body", "body": opening, "more_body": True})
             done = False
             while not done:
                 batch = await self.stream.next_batch()
@@ -817,7 +908,10 @@ class StreamRelay(Response):
                         texts.append(text)
                         chunks += count
                 if done:
-                    out.append(b"data: [DONE]\n\n")
+                    if self.translator is None:
+                        out.append(b"data: [DONE]\n\n")
+                    else:
+                        out.append(self.translator.finish(self.usage))
                 if out:
                     if gone.is_set():
                         raise ClientGone
@@ -847,6 +941,8 @@ class StreamRelay(Response):
                         code="upstream_stream_broken",
                     )
                 error_code, ending = error.code or "", b"data: " + error.body() + b"\n\n"
+                if self.translator is not None:
+                    ending = self.translator.error(error.status, error.message)
             with contextlib.suppress(OSError):
                 await send({"type": "http.response.body", "body": ending, "more_body": False})
         except (OSError, ClientGone, asyncio.CancelledError) as exc:  # the client went away
@@ -889,16 +985,22 @@ class StreamRelay(Response):
 
 
 class GatewayApp:
-    """The ASGI application: three routes dispatched directly (Starlette's router and middleware
+    """The ASGI application: a few routes dispatched directly (Starlette's router and middleware
     stack cost more than the routing they would do here), errors in the OpenAI shape."""
 
     def __init__(self):
         self.gateway = Gateway()
+        gateway = self.gateway
         self.routes = {
-            "/chat/completions": ("POST", self.gateway.chat_completions),
-            "/models": ("GET", self.gateway.models),
-            "/balance": ("GET", self.gateway.balance),
-            "/openapi.json": ("GET", self.openapi),
+            "/chat/completions": (("POST",), gateway.chat_completions),
+            "/messages": (("POST",), gateway.messages),
+            "/messages/count_tokens": (("POST",), gateway.count_tokens),
+            "/responses": (("POST",), gateway.responses),
+            "/models": (("GET",), gateway.models),
+            "/balance": (("GET",), gateway.balance),
+            "/openapi.json": (("GET",), self.openapi),
+            "": (("GET", "HEAD"), gateway.root),
+            "/": (("GET", "HEAD"), gateway.root),
         }
 
     async def openapi(self, request: Request) -> Response:
@@ -916,7 +1018,7 @@ class GatewayApp:
         request = Request(scope, receive)
         if route is None and path.startswith("/models/") and len(path) > len("/models/"):
             model_id = path[len("/models/") :]
-            route = ("GET", partial(self.gateway.model, model_id=model_id))
+            route = (("GET",), partial(self.gateway.model, model_id=model_id))
         if route is None:
             response = self.gateway.error_response(
                 Ctx(),
@@ -926,14 +1028,14 @@ class GatewayApp:
                     code="unknown_endpoint",
                 ),
             )
-        elif route[0] != scope["method"]:
+        elif scope["method"] not in route[0]:
             response = self.gateway.error_response(
                 Ctx(),
                 ApiError(
                     405,
-                    f"Method {scope['method']} is not allowed here; use {route[0]}.",
+                    f"Method {scope['method']} is not allowed here; use {route[0][0]}.",
                     code="method_not_allowed",
-                    headers={"allow": route[0]},
+                    headers={"allow": ", ".join(route[0])},
                 ),
             )
         else:

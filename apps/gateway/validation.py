@@ -22,6 +22,7 @@ class ChatRequest:
     payload: dict  # what goes to the upstream
     limit_field: str = "max_tokens"  # the output-limit field to send when one must be set
     lowered: str = ""  # why max_tokens is below what the client asked for ("" when it is not)
+    original: object = None  # the request as the client sent it (another protocol's shape)
 
     def lower_output(self, tokens: int, reason: str) -> None:
         """Ask the upstream for at most ``tokens`` per choice (the client asked for more)."""
@@ -88,7 +89,9 @@ def _check_range(body: dict, name: str, low: float, high: float) -> None:
         raise bad_request(f"'{name}' must be between {low:g} and {high:g}.", param=name)
 
 
-def validate_chat(body, routes: dict[str, Route]) -> ChatRequest:
+def validate_chat(body, routes: dict[str, Route], *, translated: bool = False) -> ChatRequest:
+    """A chat completions request, checked and routed. ``translated``: it was translated from
+    another protocol, so its output limit goes upstream under the model's own field."""
     if not isinstance(body, dict):
         raise bad_request("The request body must be a JSON object.", code="invalid_body")
     model = body.get("model")
@@ -152,7 +155,7 @@ def validate_chat(body, routes: dict[str, Route]) -> ChatRequest:
             raise bad_request(f"'{name}' must be a positive integer.", param=name)
         sent[name] = value
     limit_field = route.max_tokens_param
-    if len(sent) == 1:
+    if len(sent) == 1 and not translated:
         limit_field = next(iter(sent))
     lowered = ""
     if sent:
