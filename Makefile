@@ -59,6 +59,7 @@ format: install
 
 test: lint messages
 	@scripts/ensure-chromium.sh
+	@scripts/ensure-clis.sh >/dev/null
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

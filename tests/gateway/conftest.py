@@ -108,6 +108,14 @@ FAKES = {
     "stream-error": {},
     "no-usage-tools": {},
     "no-usage-reasoning": {},
+    # A scripted coding agent (Claude Code and Codex end-to-end tests).
+    "agent": {
+        "context_length": 200000,
+        "max_output": 32000,
+        "input_price": "3.00",
+        "output_price": "15.00",
+        "extra": 'cached_input_price = "0.30"',
+    },
     # A reasoning model: rejects max_tokens (o1/o3-style) and bills reasoning tokens.
     "reasoning": {"extra": 'max_tokens_param = "max_completion_tokens"'},
     # A model with a 4,096-token output limit, recording what it is sent.

@@ -4,6 +4,7 @@ events mid-stream). The upstream model id chooses the behaviour."""
 
 import asyncio
 import json
+import re
 from collections import Counter
 
 from starlette.applications import Starlette
@@ -132,6 +133,8 @@ async def chat(request: Request):
             "total_tokens": 12_100,
             "prompt_tokens_details": {"cached_tokens": 10_000, "cache_write_tokens": 1_500},
         }
+    if model == "agent":
+        return agent_turn(body, stream)
     if model == "no-usage-tools":
         return await tool_calls_without_usage(model, stream)
     if model == "no-usage-reasoning" and not stream:
@@ -243,6 +246,86 @@ async def tool_calls_without_usage(model: str, stream: bool):
                 piece = {"index": index, "function": {"arguments": arguments[start : start + 5]}}
                 yield chunk(model, {"tool_calls": [piece]})
         yield chunk(model, {}, finish="tool_calls")
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+
+AGENT_USAGE = {"prompt_tokens": 1200, "completion_tokens": 30, "total_tokens": 1230}
+AGENT_TARGET = re.compile(r"(/\S+/hello\.txt)")
+AGENT_CONTENT = "hello from opencodex"
+
+
+def _text(content) -> str:
+    if isinstance(content, list):
+        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return str(content or "")
+
+
+def agent_call(tools: list, path: str):
+    """The tool call a coding agent's model would make to write ``path``: Claude Code's Write,
+    or Codex's shell / exec_command / apply_patch, whichever the client offered."""
+    names = {((t or {}).get("function") or {}).get("name") for t in tools}
+    if "Write" in names:
+        return "Write", {"file_path": path, "content": AGENT_CONTENT}
+    command = f"printf '%s' '{AGENT_CONTENT}' > {path}"
+    if "shell" in names:
+        return "shell", {"command": ["bash", "-lc", command]}
+    if "exec_command" in names:
+        return "exec_command", {"cmd": command}
+    if "shell_command" in names:
+        return "shell_command", {"command": command}
+    if "apply_patch" in names:
+        patch = f"*** Begin Patch\n*** Add File: {path}\n+{AGENT_CONTENT}\n*** End Patch\n"
+        return "apply_patch", {"input": patch}
+    return None
+
+
+def agent_turn(body: dict, stream: bool):
+    """A scripted coding agent: asked to create a hello.txt, it calls the client's file-writing
+    tool once; given the tool's result, it says it is done. Every call bills AGENT_USAGE."""
+    messages = body.get("messages") or []
+    everything = " ".join(_text(m.get("content")) for m in messages if isinstance(m, dict))
+    target = AGENT_TARGET.search(everything)
+    done = any(isinstance(m, dict) and m.get("role") == "tool" for m in messages)
+    call = None if done or target is None else agent_call(body.get("tools") or [], target[1])
+    usage = dict(AGENT_USAGE)
+    if call is None:
+        text = "Done: the file is written." if done else "OK."
+        message = {"role": "assistant", "content": text}
+        finish = "stop"
+    else:
+        arguments = json.dumps(call[1])
+        tool_call = {"id": "call_agent1", "type": "function"}
+        tool_call["function"] = {"name": call[0], "arguments": arguments}
+        message = {"role": "assistant", "content": None, "tool_calls": [tool_call]}
+        finish = "tool_calls"
+    if not stream:
+        return JSONResponse(
+            {
+                "id": "chatcmpl-agent",
+                "object": "chat.completion",
+                "created": 1700000000,
+                "model": "agent",
+                "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+                "usage": usage,
+            }
+        )
+
+    async def events():
+        yield chunk("agent", {"role": "assistant", "content": ""})
+        if call is None:
+            for word in message["content"].split(" "):
+                yield chunk("agent", {"content": word + " "})
+        else:
+            head = {**tool_call, "index": 0, "function": {"name": call[0], "arguments": ""}}
+            yield chunk("agent", {"tool_calls": [head]})
+            for start in range(0, len(arguments), 7):
+                piece = {"index": 0, "function": {"arguments": arguments[start : start + 7]}}
+                yield chunk("agent", {"tool_calls": [piece]})
+        yield chunk("agent", {}, finish=finish)
+        if (body.get("stream_options") or {}).get("include_usage"):
+            yield chunk("agent", None, usage=usage, choices=False)
         yield "data: [DONE]\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream")
