@@ -435,6 +435,7 @@ def models_list(models: list[dict]) -> dict:
             "type": "model",
             "id": m["id"],
             "display_name": m.get("display_name") or m["id"],
+            "lifecycle": "active",
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(m.get("created") or 0)),
         }
         for m in models
