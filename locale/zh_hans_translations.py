@@ -234,6 +234,7 @@ ZH_HANS = {
     "Max output": "最大输出",
     "Cached input / 1M": "缓存输入 / 百万 token",
     "cache write %(credits)s ($%(usd)s)": "缓存写入 %(credits)s（$%(usd)s）",
+    "+ %(credits)s per request ($%(usd)s)": "每次请求另加 %(credits)s（$%(usd)s）",
     "Share of prompt tokens read from the provider’s cache, at the cached price": "从提供商缓存读取的提示词 token 占比，按缓存价格计费",
     "Cache hits": "缓存命中",
 }

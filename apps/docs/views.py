@@ -45,23 +45,33 @@ def _plain(value) -> str:
 
 
 def _models() -> list[dict]:
-    return [
-        {
-            "id": r.public_id,
-            "provider": r.provider,
-            "family": r.family,
-            "context": r.context_length,
-            "input_credits": _plain(price_per_million_credits(r.input_price)),
-            "output_credits": _plain(price_per_million_credits(r.output_price)),
-            "input_usd": _plain(price_per_million_dollars(r.input_price)),
-            "output_usd": _plain(price_per_million_dollars(r.output_price)),
-            "max_output": r.max_output,
-            "cached_credits": _plain(price_per_million_credits(r.cached_price)),
-            "cached_usd": _plain(price_per_million_dollars(r.cached_price)),
-            "write_credits": _plain(price_per_million_credits(r.write_price))
-            if r.write_price != r.input_price
-            else "",
-            "write_usd": _plain(price_per_million_dollars(r.write_price)),
-        }
-        for r in sorted(catalog_routes().values(), key=lambda r: (r.family, r.public_id))
-    ]
+    """The catalog as the docs' model table shows it: prices per 1M tokens in credits and US$;
+    a cache-write price only where it differs from input, a price per request only where set."""
+    rows = []
+    for r in sorted(catalog_routes().values(), key=lambda r: (r.family, r.public_id)):
+        writes = r.write_price != r.input_price
+        rows.append(
+            {
+                "id": r.public_id,
+                "provider": r.provider,
+                "family": r.family,
+                "context": r.context_length,
+                "max_output": r.max_output,
+                "input_credits": _plain(price_per_million_credits(r.input_price)),
+                "input_usd": _plain(price_per_million_dollars(r.input_price)),
+                "output_credits": _plain(price_per_million_credits(r.output_price)),
+                "output_usd": _plain(price_per_million_dollars(r.output_price)),
+                "cached_credits": _plain(price_per_million_credits(r.cached_price)),
+                "cached_usd": _plain(price_per_million_dollars(r.cached_price)),
+                "write_credits": _plain(price_per_million_credits(r.write_price)) if writes else "",
+                "write_usd": _plain(price_per_million_dollars(r.write_price)) if writes else "",
+                # µcr per request convert like µcr per 1M tokens: credits (US$) per request.
+                "request_credits": _plain(price_per_million_credits(r.request_price))
+                if r.request_price
+                else "",
+                "request_usd": _plain(price_per_million_dollars(r.request_price))
+                if r.request_price
+                else "",
+            }
+        )
+    return rows

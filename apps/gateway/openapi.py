@@ -4,24 +4,68 @@ from django.conf import settings
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 
+REQUEST_ID = {
+    "description": "This request's id; quote it to support",
+    "schema": {"type": "string"},
+}
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before retrying (the provider's, when it sent one)",
+        "schema": {"type": "string"},
+    },
+    "retry-after-ms": {
+        "description": "The same wait in milliseconds, when the provider sent it",
+        "schema": {"type": "string"},
+    },
+}
+ATTEMPTS = {
+    "x-opencodex-upstream-attempts": {
+        "description": "How many times the gateway called the provider for this request",
+        "schema": {"type": "string"},
+    }
+}
 
-def _error(description: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": ERROR}}}
+
+def _error(description: str, headers: dict | None = None) -> dict:
+    return {
+        "description": description,
+        "headers": {"x-request-id": REQUEST_ID, **(headers or {})},
+        "content": {"application/json": {"schema": ERROR}},
+    }
 
 
 ERRORS = {
-    "400": _error("Bad request: malformed JSON, a missing or wrong field, an unknown model"),
+    "400": _error(
+        "Bad request: malformed JSON, a missing or wrong field, an unknown model, a body over "
+        "32 MiB, or the provider's own 400 (its status, type, code, param and message)",
+        ATTEMPTS,
+    ),
     "401": _error("Missing, malformed, unknown, revoked or expired API key"),
-    "402": _error("Insufficient credits, key credit limit reached, or account suspended"),
-    "404": _error("Unknown endpoint, or a model the provider does not know (its own error)"),
+    "402": _error(
+        "Insufficient credits (not even 256 output tokens covered, or the balance below zero), "
+        "key credit limit reached, or account suspended"
+    ),
+    "404": _error(
+        "Unknown endpoint or model (model_not_found), or a model the provider does not know "
+        "(its own error)",
+        ATTEMPTS,
+    ),
     "429": _error(
         "Rate limit reached: this key's, or the provider's (its own error, Retry-After and "
-        "x-ratelimit-* headers); see Retry-After"
+        "x-ratelimit-* headers, never retried by the gateway); see Retry-After",
+        {**RETRY_AFTER, **ATTEMPTS},
     ),
     "500": _error("Internal error"),
-    "502": _error("The upstream provider failed, or refused the gateway's credentials"),
-    "503": _error("The upstream provider is overloaded; see Retry-After"),
-    "504": _error("The upstream provider timed out"),
+    "502": _error(
+        "The upstream provider failed (upstream_error), or refused the gateway's credentials "
+        "(upstream_auth)",
+        ATTEMPTS,
+    ),
+    "503": _error(
+        "The upstream provider is overloaded (upstream_overloaded); see Retry-After",
+        {**RETRY_AFTER, **ATTEMPTS},
+    ),
+    "504": _error("The upstream provider timed out (upstream_timeout)", ATTEMPTS),
 }
 
 
@@ -73,16 +117,20 @@ def openapi_document() -> dict:
                             "with data: [DONE] when stream is true (SSE comments such as "
                             "': keep-alive' and the provider's error events relayed as they are)",
                             "headers": {
-                                "x-request-id": {"schema": {"type": "string"}},
+                                "x-request-id": REQUEST_ID,
                                 "x-opencodex-max-tokens": {
                                     "description": "The output limit the request was sent with, "
-                                    "when it is lower than asked (or than the model's maximum)",
+                                    "present only when it was lowered (see the reason)",
                                     "schema": {"type": "integer"},
                                 },
                                 "x-opencodex-max-tokens-reason": {
+                                    "description": "Why the output limit was lowered: above "
+                                    "the model's maximum output, or more than the balance or "
+                                    "the key's credit limit covers",
                                     "schema": {
-                                        "enum": ["model_limit", "balance", "key_credit_limit"]
-                                    }
+                                        "type": "string",
+                                        "enum": ["model_limit", "balance", "key_credit_limit"],
+                                    },
                                 },
                             },
                             "content": {
@@ -183,7 +231,18 @@ def openapi_document() -> dict:
                     "properties": {
                         "model": {"type": "string", "examples": ["deepseek-chat"]},
                         "messages": {"type": "array", "minItems": 1, "items": message},
-                        "max_tokens": {"type": "integer", "minimum": 1},
+                        "max_tokens": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "description": "Output limit; no default (the model's maximum "
+                            "output), lowered to that maximum or to what the balance covers",
+                        },
+                        "max_completion_tokens": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "description": "The same limit under OpenAI's newer name; exactly "
+                            "one of the two is sent to the provider",
+                        },
                         "temperature": {"type": "number", "minimum": 0, "maximum": 2},
                         "top_p": {"type": "number", "minimum": 0, "maximum": 1},
                         "stream": {"type": "boolean"},
@@ -225,6 +284,17 @@ def openapi_document() -> dict:
                                 "prompt_tokens": {"type": "integer"},
                                 "completion_tokens": {"type": "integer"},
                                 "total_tokens": {"type": "integer"},
+                                "prompt_tokens_details": {
+                                    "type": "object",
+                                    "properties": {
+                                        "cached_tokens": {"type": "integer"},
+                                        "cache_write_tokens": {"type": "integer"},
+                                    },
+                                },
+                                "completion_tokens_details": {
+                                    "type": "object",
+                                    "properties": {"reasoning_tokens": {"type": "integer"}},
+                                },
                             },
                         },
                     },
@@ -253,24 +323,32 @@ def openapi_document() -> dict:
                         "max_output_tokens": {"type": "integer"},
                         "pricing": {
                             "type": "object",
-                            "description": "Credits and US$ per 1M tokens; request_* per request",
+                            "description": "Credits and US$ per 1M tokens (cached_input_*: "
+                            "tokens read from the provider's prompt cache; cache_write_*: tokens "
+                            "written to it); request_* per request, 0 for most models",
                             "properties": {
-                                name: {"type": "number"}
-                                for name in (
-                                    "input_credits",
-                                    "output_credits",
-                                    "cached_input_credits",
-                                    "cache_write_credits",
-                                    "request_credits",
-                                    "input_usd",
-                                    "output_usd",
-                                    "cached_input_usd",
-                                    "cache_write_usd",
-                                    "request_usd",
-                                )
+                                "unit": {"type": "string"},
+                                **{
+                                    name: {"type": "number"}
+                                    for name in (
+                                        "input_credits",
+                                        "output_credits",
+                                        "cached_input_credits",
+                                        "cache_write_credits",
+                                        "request_credits",
+                                        "input_usd",
+                                        "output_usd",
+                                        "cached_input_usd",
+                                        "cache_write_usd",
+                                        "request_usd",
+                                    )
+                                },
                             },
                         },
-                        "demo": {"type": "boolean"},
+                        "demo": {
+                            "type": "boolean",
+                            "description": "Served by the built-in demo model",
+                        },
                     },
                 },
                 "Balance": {

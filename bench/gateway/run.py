@@ -280,6 +280,13 @@ def main() -> None:
             "max_tokens": 64,
         }
         stream = {**plain, "model": "bench-stream", "stream": True}
+        messages = {**stream, "model": "bench-stream"}  # a Messages body: the same fields
+        responses = {
+            "model": "bench-stream",
+            "input": "Hello!",
+            "max_output_tokens": 64,
+            "stream": True,
+        }
         direct = f"http://127.0.0.1:{UPSTREAM_PORT}"
         targets = [
             ("upstream direct", "plain", f"{direct}/plain/v1/chat/completions", keys_file, plain),
@@ -332,6 +339,20 @@ def main() -> None:
                 one_key,
                 stream,
             ),
+            (
+                "gateway, 200 keys",
+                "messages",
+                f"http://127.0.0.1:{GATEWAY_PORT}/api/v1/messages",
+                keys_file,
+                messages,
+            ),
+            (
+                "gateway, 200 keys",
+                "responses",
+                f"http://127.0.0.1:{GATEWAY_PORT}/api/v1/responses",
+                keys_file,
+                responses,
+            ),
         ]
         results = []
         gateway_ok = gateway_runs = 0
@@ -351,7 +372,7 @@ def main() -> None:
                     gateway_runs += 1
                 p50, p99 = figures["p50_us"] / 1000, figures["p99_us"] / 1000
                 print(
-                    f"{kind:6} {name:18} c={connections:<3} {figures['rps']:9.0f} req/s  "
+                    f"{kind:9} {name:18} c={connections:<3} {figures['rps']:9.0f} req/s  "
                     f"p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  non-2xx {figures['non2xx']}  "
                     f"socket errors {figures['socket_errors']}",
                     flush=True,
@@ -392,6 +413,14 @@ def main() -> None:
             f"{kind:6}: added p50 at c=1 {(gw1['p50_us'] - direct1['p50_us']) / 1000:.2f} ms; "
             f"c=32 200 keys {many['rps']:.0f} req/s ({many['rps'] / base32['rps']:.2f}x "
             f"pass-through), 1 key {one['rps']:.0f} req/s"
+        )
+    chat1 = get("gateway, 200 keys", "stream", 1)
+    for kind in ("messages", "responses"):
+        run1, run32 = get("gateway, 200 keys", kind, 1), get("gateway, 200 keys", kind, 32)
+        print(
+            f"{kind:9}: streamed, p50 at c=1 {(run1['p50_us'] - chat1['p50_us']) / 1000:+.2f} ms "
+            f"over streamed chat completions (target within 0.3 ms); c=32 200 keys "
+            f"{run32['rps']:.0f} req/s"
         )
     print(
         f"bookkeeping: {gateway_ok} successful gateway responses counted by wrk, "

@@ -75,6 +75,71 @@ def test_models_page_lists_the_catalog_with_prices(client):
     assert '<td class="num">8192</td>' in body  # max output
 
 
+TABLE_CATALOG = """
+[providers.p]
+base_url = "https://p.example/v1"
+
+[[models]]
+id = "cached-model"
+provider = "p"
+family = "Test"
+input_price = "3.00"
+output_price = "15.00"
+cached_input_price = "0.30"
+cache_write_price = "3.75"
+request_price = "0.005"
+context_length = 200000
+max_output = 64000
+
+[[models]]
+id = "plain-model"
+provider = "p"
+family = "Test"
+input_price = "1.20"
+output_price = "2.00"
+context_length = 8192
+max_output = 1024
+"""
+
+
+def table_rows(body: str) -> dict[str, str]:
+    """The model table's rows by model id."""
+    table = body[body.index('class="models-table"') : body.index("</table>")]
+    rows = re.findall(r"<tr><td><code>([^<]+)</code></td>(.*?)</tr>", table, re.S)
+    return dict(rows)
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_model_table_shows_the_catalogs_cached_write_and_request_prices(client, tmp_path, language):
+    from django.core.management import call_command
+
+    path = tmp_path / "catalog.toml"
+    path.write_text(TABLE_CATALOG)
+    call_command("sync_catalog", "--file", str(path), stdout=open("/dev/null", "w"))  # noqa: SIM115
+    body = client.get(
+        reverse("docs:page", args=["models"]), HTTP_ACCEPT_LANGUAGE=language
+    ).content.decode()
+    rows = table_rows(body)
+    assert set(rows) == {"cached-model", "plain-model"}
+    cached, plain = rows["cached-model"], rows["plain-model"]
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", cached, re.S)
+    # Provider, context, max output, input, cached input, output.
+    assert cells[1:3] == ["200000", "64000"]
+    assert cells[3].startswith("300 ") and "($3)" in cells[3]
+    assert re.search(r'data-testid="cached-price">30 <span class="muted">\(\$0.3\)', cached)
+    write = "cache write 375 ($3.75)" if language == "en" else "缓存写入 375（$3.75）"
+    request = "+ 0.5 per request ($0.005)" if language == "en" else "每次请求另加 0.5（$0.005）"
+    assert write in cached and request in cached
+    assert cells[5].startswith("1500 ") and "($15)" in cells[5]
+    # Without its own cache prices a model's cached input costs what input costs; no cache-write
+    # or per-request line.
+    assert re.search(
+        r'data-testid="cached-price">120 <span class="muted">\(\$1.2\)</span></td>', plain
+    )
+    assert '<td class="num">1024</td>' in plain
+    assert "request-price" not in plain and ("cache write" not in plain) and "缓存写入" not in plain
+
+
 @pytest.mark.parametrize("language", ["en", "zh-hans"])
 def test_docs_say_how_errors_retries_limits_and_caching_work(client, language):
     def page(slug):
@@ -84,18 +149,31 @@ def test_docs_say_how_errors_retries_limits_and_caching_work(client, language):
 
     errors = page("errors")
     assert "context_length_exceeded" in errors and "x-stainless-retry-count" in errors
-    assert "2 + 1 + 1 = <strong>4</strong>" in errors and "retry-after-ms" in errors
+    # A provider's 429 stays a 429, with its Retry-After, and is never retried by the gateway.
+    row = re.search(r"<td>429</td>(.*?)</tr>", errors, re.S).group(1)
+    assert "<code>Retry-After</code>" in row and "<code>x-ratelimit-*</code>" in row
+    assert "<strong>429</strong>" in errors and "retry-after-ms" in errors
+    # The retry arithmetic with the openai SDK's defaults.
+    assert "<code>max_retries=2</code>" in errors
+    assert "2 + 1 + 1 = <strong>4</strong>" in errors and "<strong>3</strong>" in errors
+    assert "upstream_auth" in errors and "<td>404" in errors and "32 MiB" in errors
     chat = page("chat-completions")
     assert "x-opencodex-max-tokens-reason" in chat and "max_completion_tokens" in chat
-    assert "cached_input_" in page("models") and "keep-alive" in page("streaming")
+    assert "cache_creation_input_tokens" in chat and "prompt_cache_hit_tokens" in chat
+    models = page("models")
+    assert "cached_input_" in models and "cache_write_" in models and "/models/{id}" in models
+    streaming = page("streaming")
+    assert "keep-alive" in streaming and "upstream_stream_broken" in streaming
+    assert "below zero" in page("balance") or "负数" in page("balance")
     for slug in SLUGS:
         body = page(slug)
         assert "1 MiB" not in body and "4096" not in body, slug
+        assert "never more" not in body.lower() and "不会超过" not in body, slug
 
 
 def test_error_page_lists_every_status_the_gateway_uses(client):
     body = client.get(reverse("docs:page", args=["errors"])).content.decode()
-    for status in ("400", "401", "402", "429", "500", "502, 503, 504"):
+    for status in ("400", "401", "402", "404", "429", "500", "502, 503, 504"):
         assert f"<td>{status}" in body
     assert "sk-live-" in body
 

@@ -37,6 +37,23 @@ def test_the_openapi_document_is_valid_and_names_every_endpoint(api):
     validate(document)
     assert set(document["paths"]) == {"/chat/completions", "/models", "/models/{id}", "/balance"}
     assert document["openapi"].startswith("3.1")
+    one = document["paths"]["/models/{id}"]["get"]
+    assert one["parameters"][0]["in"] == "path" and set(one["responses"]) >= {"200", "404"}
+    pricing = document["components"]["schemas"]["Model"]["properties"]["pricing"]["properties"]
+    for part in ("input", "output", "cached_input", "cache_write", "request"):
+        assert f"{part}_credits" in pricing and f"{part}_usd" in pricing
+    chat = document["paths"]["/chat/completions"]["post"]["responses"]
+    headers = chat["200"]["headers"]
+    assert headers["x-opencodex-max-tokens-reason"]["schema"]["enum"] == [
+        "model_limit",
+        "balance",
+        "key_credit_limit",
+    ]
+    assert "x-opencodex-max-tokens" in headers and "x-request-id" in headers
+    assert {"Retry-After", "retry-after-ms"} <= set(chat["429"]["headers"])
+    assert "x-opencodex-upstream-attempts" in chat["503"]["headers"]
+    request = document["components"]["schemas"]["ChatRequest"]["properties"]
+    assert {"max_tokens", "max_completion_tokens"} <= set(request)
 
 
 def test_live_responses_match_the_document(api, customer, client_for):
@@ -49,10 +66,13 @@ def test_live_responses_match_the_document(api, customer, client_for):
     jsonschema.validate(
         httpx.get(f"{api.url}/api/v1/models", headers=headers).json(), schema(document, "ModelList")
     )
-    jsonschema.validate(
-        httpx.get(f"{api.url}/api/v1/models/fake-ok", headers=headers).json(),
-        schema(document, "Model"),
-    )
+    one = httpx.get(f"{api.url}/api/v1/models/fake-ok", headers=headers).json()
+    jsonschema.validate(one, schema(document, "Model"))
+    documented = document["components"]["schemas"]["Model"]["properties"]["pricing"]["properties"]
+    assert set(one["pricing"]) == set(documented)
+    missing = httpx.get(f"{api.url}/api/v1/models/no-such-model", headers=headers)
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "model_not_found"
+    jsonschema.validate(missing.json(), schema(document, "Error"))
     drain(api)
     jsonschema.validate(
         httpx.get(f"{api.url}/api/v1/balance", headers=headers).json(), schema(document, "Balance")
