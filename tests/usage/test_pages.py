@@ -201,3 +201,12 @@ def test_cache_hits_are_rolled_up_shown_and_exported(owner_client, owner):
     assert first.endswith(",750,100,0,chat")
     hourly = b"".join(owner_client.get(reverse("usage:export_hours") + "?range=7d")).decode()
     assert hourly.splitlines()[0].endswith(",cached_tokens,cache_write_tokens")
+
+
+def test_the_request_log_shows_each_requests_protocol(owner_client, owner):
+    key, _ = make_key(owner)
+    for protocol in ("chat", "messages", "responses"):
+        record(owner, key=key, at=now() - timedelta(minutes=5), protocol=protocol)
+    body = owner_client.get(LOG).content.decode()
+    for protocol in ("chat", "messages", "responses"):
+        assert f'data-testid="protocol">{protocol}</small>' in body
