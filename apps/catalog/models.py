@@ -11,6 +11,12 @@ class Provider(models.Model):
         max_length=100, blank=True, help_text="Name of the environment variable with the key"
     )
     enabled = models.BooleanField(default=True)
+    protocols = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='wire protocols it speaks natively besides chat, e.g. ["messages"]: requests '
+        "in those protocols pass through untranslated",
+    )
 
     def __str__(self):
         return self.name

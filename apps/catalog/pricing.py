@@ -63,7 +63,8 @@ def usage_from_provider(usage) -> Usage | None:
     OpenAI: ``prompt_tokens`` includes ``prompt_tokens_details.cached_tokens``; DeepSeek reports
     ``prompt_cache_hit_tokens``; cache writes appear as ``prompt_tokens_details.cache_write_tokens``
     (OpenRouter), ``cache_creation_tokens`` or Anthropic's ``cache_creation_input_tokens``.
-    Anthropic's own shape (``input_tokens`` without the cached parts) is accepted too.
+    Anthropic's own shape (``input_tokens`` without the cached parts) and the Responses API's
+    (``input_tokens`` with ``input_tokens_details.cached_tokens`` among them) are accepted too.
     """
     if not isinstance(usage, dict):
         return None
@@ -76,6 +77,18 @@ def usage_from_provider(usage) -> Usage | None:
         or prompt_details.get("cache_creation_tokens")
         or usage.get("cache_creation_input_tokens")
     )
+    responses = usage.get("input_tokens_details") or usage.get("output_tokens_details")
+    if "prompt_tokens" not in usage and isinstance(responses, dict):  # OpenAI's Responses shape
+        input_details = usage.get("input_tokens_details")
+        input_details = input_details if isinstance(input_details, dict) else {}
+        output_details = usage.get("output_tokens_details")
+        output_details = output_details if isinstance(output_details, dict) else {}
+        prompt = _count(usage.get("input_tokens"))
+        completion = _count(usage.get("output_tokens"))
+        cached = min(_count(input_details.get("cached_tokens")), prompt)
+        write = min(_count(input_details.get("cache_write_tokens")), prompt - cached)
+        reasoning = min(_count(output_details.get("reasoning_tokens")), completion)
+        return Usage(prompt, completion, cached, write, reasoning)
     if "prompt_tokens" not in usage and "input_tokens" in usage:  # Anthropic's Messages shape
         cached = _count(usage.get("cache_read_input_tokens"))
         prompt = _count(usage.get("input_tokens")) + cached + cache_write

@@ -26,6 +26,7 @@ class Route:
     cache_write_price: int | None = None  # µcr per 1M tokens written to a prompt cache
     request_price: int = 0  # µcr per request
     max_tokens_param: str = "max_tokens"
+    protocols: tuple[str, ...] = ()  # spoken natively besides chat: passed through untranslated
 
     @property
     def cached_price(self) -> int:
@@ -68,6 +69,7 @@ def catalog_routes() -> dict[str, Route]:
                 upstream_id=model.upstream_id,
                 base_url=provider.base_url.rstrip("/"),
                 api_key=api_key,
+                protocols=tuple(provider.protocols or ()),
                 **common,
             )
         elif settings.DEMO_UPSTREAM_ENABLED:

@@ -31,6 +31,22 @@ def _require(entry: dict, name: str, kind, where: str):
     return value
 
 
+NATIVE_PROTOCOLS = ("messages", "responses")
+
+
+def _protocols(value, where: str) -> list[str]:
+    """The protocols a provider speaks natively besides chat completions (which every provider
+    must speak: it is what the others are translated to)."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise CatalogError(f"{where}: 'protocols' must be a list of names")
+    unknown = sorted(set(value) - {"chat", *NATIVE_PROTOCOLS})
+    if unknown:
+        raise CatalogError(f"{where}: unknown protocol {unknown[0]!r} (chat, messages, responses)")
+    return [p for p in NATIVE_PROTOCOLS if p in value]
+
+
 def parse_catalog(text: str) -> tuple[dict[str, dict], list[dict]]:
     """Validate the TOML catalog; returns (providers by slug, model field dicts)."""
     try:
@@ -45,6 +61,7 @@ def parse_catalog(text: str) -> tuple[dict[str, dict], list[dict]]:
             "base_url": _require(entry, "base_url", str, where).rstrip("/"),
             "api_key_env": str(entry.get("api_key_env") or ""),
             "enabled": bool(entry.get("enabled", True)),
+            "protocols": _protocols(entry.get("protocols"), where),
         }
         if not providers[slug]["base_url"].startswith(("http://", "https://")):
             raise CatalogError(f"{where}: base_url must be an http(s) URL")

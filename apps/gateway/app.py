@@ -523,6 +523,10 @@ class Gateway:
             upstream_header = {
                 "x-opencodex-upstream": "demo" if chat.route.demo else chat.route.provider
             }
+            if ctx.protocol in chat.route.protocols:  # the provider speaks it: pass through
+                return await self.pass_through(
+                    request, ctx, chat, prompt_estimate, held, upstream_header
+                )
             if chat.stream:
                 return await self.start_stream(
                     request, ctx, chat, prompt_estimate, held, upstream_header
@@ -632,6 +636,69 @@ class Gateway:
                 model=chat.route.public_id, request=chat.original
             )
         return StreamRelay(self, ctx, chat, prompt_estimate, held, stream, extra, translator)
+
+    @staticmethod
+    def native_request(request: Request, ctx: Ctx, chat: ChatRequest) -> tuple[str, dict, dict]:
+        """(path, body, headers) of the request in the provider's own protocol: the client's
+        body with the upstream's model id and the output limit the hold covers."""
+        route = chat.route
+        body = dict(chat.original)
+        body["model"] = route.upstream_id
+        if ctx.protocol == "messages":
+            body["max_tokens"] = chat.max_tokens
+            headers = {
+                "Content-Type": "application/json",
+                "User-Agent": "OpenCodex-Gateway",
+                "X-Request-Id": ctx.request_id,
+                "anthropic-version": request.headers.get("anthropic-version") or "2023-06-01",
+            }
+            if request.headers.get("anthropic-beta"):
+                headers["anthropic-beta"] = request.headers["anthropic-beta"]
+            if route.api_key:
+                headers["x-api-key"] = route.api_key
+            return "/messages", body, headers
+        if chat.lowered or "max_output_tokens" in body:
+            body["max_output_tokens"] = chat.max_tokens
+        body["store"] = False  # nothing is kept at the provider under our account
+        return "/responses", body, Upstream._headers(route, ctx.request_id)
+
+    async def pass_through(self, request, ctx, chat: ChatRequest, prompt_estimate, held, extra):
+        """A provider that speaks the request's protocol natively gets it untranslated; usage is
+        read from its own answer or events."""
+        route = chat.route
+        path, body, headers = self.native_request(request, ctx, chat)
+        attempts = self.attempts_for(request)
+        if chat.stream:
+            stream = await self.call_upstream(
+                ctx,
+                chat,
+                held,
+                self.upstream.open_stream(
+                    route, body, ctx.request_id, attempts, path=path, headers=headers
+                ),
+                attempts,
+            )
+            relay = StreamRelay(self, ctx, chat, prompt_estimate, held, stream, extra)
+            relay.native = True
+            return relay
+        data = await self.call_upstream(
+            ctx,
+            chat,
+            held,
+            self.upstream.complete(
+                route, body, ctx.request_id, attempts, path=path, headers=headers
+            ),
+            attempts,
+        )
+        usage = usage_from_provider(data.get("usage"))
+        counted = usage is None
+        if counted:
+            text = native_text(data.get("content") or data.get("output"))
+            usage = Usage(prompt=prompt_estimate, completion=count_output(text, 1))
+        data["model"] = route.public_id
+        response = self.json_response(ctx, data, extra)
+        self.finish_usage(ctx, route, usage, status=200, held=held, usage_counted=counted)
+        return response
 
     async def model(self, request: Request, model_id: str) -> Response:
         ctx = Ctx()
@@ -762,6 +829,39 @@ def output_text(message: dict) -> str:
     return " ".join(p for p in parts if p)
 
 
+def native_text(value) -> str:
+    """The text, thinking and tool input in a native answer's content (for counting)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return " ".join(native_text(v) for v in value)
+    if isinstance(value, dict):
+        parts = [
+            value[k] if isinstance(value[k], str) else orjson.dumps(value[k]).decode()
+            for k in ("text", "thinking", "arguments", "input", "partial_json")
+            if value.get(k)
+        ]
+        for k in ("content", "summary"):
+            if value.get(k):
+                parts.append(native_text(value[k]))
+        return " ".join(parts)
+    return ""
+
+
+def native_error_event(protocol: str, chat, error: ApiError) -> bytes:
+    """The end of a broken native stream, as that protocol tells its clients of an error."""
+    if protocol == "messages":
+        return messages_protocol.MessagesStream(model=chat.route.public_id).error(
+            error.status, error.message
+        )
+    stream = responses_protocol.ResponsesStream(model=chat.route.public_id, request=chat.original)
+    return stream.failed(error.status, error.message)
+
+
+NATIVE_TERMINAL = {"message_stop", "response.completed", "response.incomplete", "response.failed"}
+NATIVE_ERRORS = {"error", "response.failed"}
+
+
 def model_json(route) -> dict:
     def both(micro):
         return {
@@ -831,9 +931,40 @@ class StreamRelay(Response):
         self.delivered_chunks = 0
         self.usage = None
         self.provider_error = None
+        self.native = False  # the provider's own protocol, relayed as it is
+        self.ended = False  # a native stream's last event arrived
+
+    def encode_native(self, event) -> tuple[bytes | None, str, int]:
+        """An event of the provider's own protocol (Messages or Responses), relayed as it is
+        but for the model id; usage and output are read from it."""
+        if isinstance(event, Comment):
+            return bytes(event) + b"\n\n", "", 0
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            return None, "", 0
+        kind = event["type"]
+        public = self.chat.route.public_id
+        inner = event.get("message") or event.get("response")
+        if isinstance(inner, dict):
+            if "model" in inner:
+                inner["model"] = public
+            if isinstance(inner.get("usage"), dict):
+                self.usage = {**(self.usage or {}), **inner["usage"]}
+        if kind == "message_delta" and isinstance(event.get("usage"), dict):
+            self.usage = {**(self.usage or {}), **event["usage"]}
+        if kind in NATIVE_ERRORS:
+            error = event.get("error") or (inner or {}).get("error") or {}
+            self.provider_error = error if isinstance(error, dict) else {"message": str(error)}
+        if kind in NATIVE_TERMINAL or kind == "error":
+            self.ended = True
+        delta = event.get("delta")
+        text = delta if isinstance(delta, str) else native_text(delta)
+        body = b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+        return body, text, 1 if text else 0
 
     def encode(self, event) -> tuple[bytes | None, str, int]:
         """The bytes to send for one upstream event (None to drop it), and its output."""
+        if self.native:
+            return self.encode_native(event)
         translator = self.translator
         if isinstance(event, Comment):
             return (translator.ping() if translator else bytes(event) + b"\n\n"), "", 0
@@ -907,8 +1038,11 @@ class StreamRelay(Response):
                         out.append(body)
                         texts.append(text)
                         chunks += count
+                done = done or self.ended
                 if done:
-                    if self.translator is None:
+                    if self.native:
+                        pass  # the provider's own last event ends its protocol's stream
+                    elif self.translator is None:
                         out.append(b"data: [DONE]\n\n")
                     else:
                         out.append(self.translator.finish(self.usage))
@@ -943,6 +1077,8 @@ class StreamRelay(Response):
                 error_code, ending = error.code or "", b"data: " + error.body() + b"\n\n"
                 if self.translator is not None:
                     ending = self.translator.error(error.status, error.message)
+                elif self.native:
+                    ending = native_error_event(self.ctx.protocol, self.chat, error)
             with contextlib.suppress(OSError):
                 await send({"type": "http.response.body", "body": ending, "more_body": False})
         except (OSError, ClientGone, asyncio.CancelledError) as exc:  # the client went away

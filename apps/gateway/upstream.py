@@ -226,15 +226,24 @@ class Upstream:
             attempt += 1
 
     async def complete(
-        self, route: Route, payload: dict, request_id: str, attempts: Attempts
+        self,
+        route: Route,
+        payload: dict,
+        request_id: str,
+        attempts: Attempts,
+        *,
+        path: str = "/chat/completions",
+        headers: dict | None = None,
     ) -> dict:
-        url = f"{route.base_url}/chat/completions"
+        """A non-streamed call: chat completions, or a protocol the provider speaks natively
+        (``path`` and its own ``headers``)."""
+        url = f"{route.base_url}{path}"
         body = orjson.dumps(payload)
+        headers = headers or self._headers(route, request_id)
+        chat = path == "/chat/completions"
 
         async def call():
-            async with self.session().post(
-                url, data=body, headers=self._headers(route, request_id)
-            ) as response:
+            async with self.session().post(url, data=body, headers=headers) as response:
                 raw = await response.read()
                 if response.status != 200:
                     raise error_from_response(
@@ -246,7 +255,7 @@ class Upstream:
                     raise UpstreamError(
                         502, "upstream_error", "The upstream sent invalid JSON.", retryable=True
                     ) from exc
-                if not isinstance(data, dict) or "choices" not in data:
+                if not isinstance(data, dict) or (chat and "choices" not in data):
                     raise UpstreamError(
                         502, "upstream_error", "The upstream sent no choices.", retryable=True
                     )
@@ -255,11 +264,24 @@ class Upstream:
         return await self._attempts(call, attempts)
 
     async def open_stream(
-        self, route: Route, payload: dict, request_id: str, attempts: Attempts
+        self,
+        route: Route,
+        payload: dict,
+        request_id: str,
+        attempts: Attempts,
+        *,
+        path: str = "/chat/completions",
+        headers: dict | None = None,
     ) -> "UpstreamStream":
         """Start a streamed completion: returns as soon as the upstream answered 200 (its
         events are read by the relay), retrying failures until then."""
-        stream = UpstreamStream(self, route, orjson.dumps(payload), request_id, attempts)
+        stream = UpstreamStream(
+            self,
+            f"{route.base_url}{path}",
+            headers or self._headers(route, request_id),
+            orjson.dumps(payload),
+            attempts,
+        )
         await stream.connect()
         return stream
 
@@ -269,16 +291,15 @@ class UpstreamStream:
     is opened again (nothing of it reached the client but headers and keep-alives), within the
     request's retry policy; after that a break ends the relay."""
 
-    def __init__(self, upstream: Upstream, route: Route, body: bytes, request_id, attempts):
-        self.upstream, self.route, self.body = upstream, route, body
-        self.request_id, self.attempts = request_id, attempts
+    def __init__(self, upstream: Upstream, url: str, headers: dict, body: bytes, attempts):
+        self.upstream, self.url, self.headers, self.body = upstream, url, headers, body
+        self.attempts = attempts
         self.response: aiohttp.ClientResponse | None = None
         self.events: AsyncIterator[list] | None = None
         self.data_seen = False
 
     async def connect(self) -> None:
-        url = f"{self.route.base_url}/chat/completions"
-        headers = Upstream._headers(self.route, self.request_id)
+        url, headers = self.url, self.headers
 
         async def call():
             response = await self.upstream.session().post(url, data=self.body, headers=headers)

@@ -35,6 +35,9 @@ def test_the_shipped_catalog_loads_with_the_seed_models_and_families():
     assert (deepseek.input_price, deepseek.output_price) == (27_000_000, 110_000_000)
     assert (deepseek.context_length, deepseek.max_output) == (65536, 8192)
     assert Provider.objects.get(slug="deepseek").api_key_env == "DEEPSEEK_API_KEY"
+    assert Provider.objects.get(slug="deepseek").protocols == []
+    assert Provider.objects.get(slug="anthropic").protocols == ["messages"]
+    assert Provider.objects.get(slug="openai").protocols == ["responses"]
 
 
 def test_cache_and_request_prices_and_the_output_limit_field(tmp_path):
@@ -120,6 +123,8 @@ max_output = 8192
             "max_output <= context_length",
         ),
         ('[providers.p]\nbase_url = "ftp://x"', "http(s) URL"),
+        ('[providers.p]\nbase_url = "https://x"\nprotocols = ["gopher"]', "unknown protocol"),
+        ('[providers.p]\nbase_url = "https://x"\nprotocols = "messages"', "list of names"),
         (
             '[providers.p]\nbase_url = "https://x"\n[[models]]\nid = "x"\nprovider = "p"\n'
             'input_price = "1"\noutput_price = "1"\ncontext_length = 10\nmax_output = 5\n'

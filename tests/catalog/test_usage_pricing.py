@@ -74,6 +74,16 @@ def route(**prices):
             Usage(prompt=10, completion=0, cached=10),
         ),
         ({"prompt_tokens": True, "completion_tokens": 3.0}, Usage(completion=3)),
+        (  # the Responses API: input_tokens includes the cached part
+            {
+                "input_tokens": 900,
+                "input_tokens_details": {"cached_tokens": 800},
+                "output_tokens": 50,
+                "output_tokens_details": {"reasoning_tokens": 20},
+                "total_tokens": 950,
+            },
+            Usage(prompt=900, completion=50, cached=800, reasoning=20),
+        ),
     ],
 )
 def test_usage_from_provider(reported, expected):

@@ -52,6 +52,30 @@ api_key_env = "OPENCODEX_TEST_UNSET_KEY"
 base_url = "{upstream}/v1"
 api_key_env = "FAKE_UPSTREAM_KEY"
 
+[providers.native]
+base_url = "{upstream}/v1"
+api_key_env = "FAKE_UPSTREAM_KEY"
+protocols = ["chat", "messages", "responses"]
+
+[[models]]
+id = "native"
+provider = "native"
+upstream_id = "native-model"
+input_price = "3.00"
+output_price = "15.00"
+cached_input_price = "0.30"
+cache_write_price = "3.75"
+context_length = 200000
+max_output = 8192
+
+[[models]]
+id = "native-limited"
+provider = "native"
+input_price = "3.00"
+output_price = "15.00"
+context_length = 200000
+max_output = 8192
+
 [[models]]
 id = "demo-chat"
 provider = "demo"

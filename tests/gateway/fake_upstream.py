@@ -331,4 +331,142 @@ def agent_turn(body: dict, stream: bool):
     return StreamingResponse(events(), media_type="text/event-stream")
 
 
-app = Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])])
+NATIVE_MESSAGES_USAGE = {
+    "input_tokens": 50,
+    "cache_read_input_tokens": 1000,
+    "cache_creation_input_tokens": 200,
+    "output_tokens": 12,
+}
+NATIVE_RESPONSES_USAGE = {
+    "input_tokens": 900,
+    "input_tokens_details": {"cached_tokens": 800},
+    "output_tokens": 50,
+    "output_tokens_details": {"reasoning_tokens": 20},
+    "total_tokens": 950,
+}
+
+
+def sse(kind: str, data: dict) -> str:
+    return f"event: {kind}\ndata: {json.dumps(data)}\n\n"
+
+
+async def native_messages(request: Request):
+    """Anthropic's own Messages API, as api.anthropic.com answers it."""
+    body = json.loads(await request.body())
+    received.append({"path": "/v1/messages", **body})
+    headers_seen.append(dict(request.headers))
+    attempts[body["model"]] += 1
+    if body["model"] == "native-limited":
+        error = {
+            "type": "rate_limit_error",
+            "message": "Number of requests has exceeded your rate limit.",
+        }
+        return JSONResponse({"type": "error", "error": error}, 429, headers={"retry-after": "7"})
+    message = {
+        "id": "msg_native",
+        "type": "message",
+        "role": "assistant",
+        "model": body["model"],
+        "content": [{"type": "text", "text": "Native hello"}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": NATIVE_MESSAGES_USAGE,
+    }
+    if not body.get("stream"):
+        return JSONResponse(message)
+
+    async def events():
+        start = {**message, "content": [], "stop_reason": None}
+        start["usage"] = {**NATIVE_MESSAGES_USAGE, "output_tokens": 1}
+        yield sse("message_start", {"type": "message_start", "message": start})
+        yield sse("ping", {"type": "ping"})
+        block = {"type": "text", "text": ""}
+        yield sse(
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": block},
+        )
+        for piece in ("Native ", "hello"):
+            delta = {"type": "text_delta", "text": piece}
+            yield sse(
+                "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}
+            )
+        yield sse("content_block_stop", {"type": "content_block_stop", "index": 0})
+        delta = {"stop_reason": "end_turn", "stop_sequence": None}
+        yield sse(
+            "message_delta",
+            {"type": "message_delta", "delta": delta, "usage": {"output_tokens": 12}},
+        )
+        yield sse("message_stop", {"type": "message_stop"})
+
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+
+async def native_responses(request: Request):
+    """OpenAI's own Responses API."""
+    body = json.loads(await request.body())
+    received.append({"path": "/v1/responses", **body})
+    headers_seen.append(dict(request.headers))
+    attempts[body["model"]] += 1
+    item = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "status": "completed",
+        "content": [
+            {"type": "output_text", "text": "Native hello", "annotations": [], "logprobs": []}
+        ],
+    }
+    response = {
+        "id": "resp_native",
+        "object": "response",
+        "created_at": 1700000000,
+        "status": "completed",
+        "model": body["model"],
+        "output": [item],
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+        "usage": NATIVE_RESPONSES_USAGE,
+    }
+    if not body.get("stream"):
+        return JSONResponse(response)
+
+    async def events():
+        n = iter(range(100))
+        pending = {**response, "status": "in_progress", "output": [], "usage": None}
+        yield sse(
+            "response.created",
+            {"type": "response.created", "response": pending, "sequence_number": next(n)},
+        )
+        yield ": keep-alive\n\n"
+        added = {**item, "status": "in_progress", "content": []}
+        part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+        where = {"item_id": "msg_1", "output_index": 0, "content_index": 0}
+        steps = [
+            ("response.output_item.added", {"output_index": 0, "item": added}),
+            ("response.content_part.added", {**where, "part": part}),
+            *(
+                ("response.output_text.delta", {**where, "delta": piece, "logprobs": []})
+                for piece in ("Native ", "hello")
+            ),
+            ("response.output_text.done", {**where, "text": "Native hello", "logprobs": []}),
+            ("response.content_part.done", {**where, "part": item["content"][0]}),
+            ("response.output_item.done", {"output_index": 0, "item": item}),
+        ]
+        for kind, data in steps:
+            yield sse(kind, {"type": kind, **data, "sequence_number": next(n)})
+        yield sse(
+            "response.completed",
+            {"type": "response.completed", "response": response, "sequence_number": next(n)},
+        )
+
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+
+app = Starlette(
+    routes=[
+        Route("/v1/chat/completions", chat, methods=["POST"]),
+        Route("/v1/messages", native_messages, methods=["POST"]),
+        Route("/v1/responses", native_responses, methods=["POST"]),
+    ]
+)

@@ -17,6 +17,7 @@ from apps.usage.models import UsageRecord
 from tests.factories import UserFactory
 from tests.keys.factories import make_key
 
+from . import fake_upstream
 from .conftest import drain
 
 WEATHER = {
@@ -294,3 +295,75 @@ def test_responses_refuses_stored_state_naming_the_parameter(api, customer, clie
             model="demo-chat", input=[{"type": "function_call_output", "call_id": "x"}]
         )
     assert exc.value.body["param"] == "input[0].call_id"
+
+
+# --- pass-through to providers that speak the protocol natively -----------------------------
+
+NATIVE_IN, NATIVE_OUT, NATIVE_READ, NATIVE_WRITE = 300, 1500, 30, 375  # µcr per token
+
+
+def test_messages_pass_through_untranslated_and_charged_from_the_providers_usage(
+    api, customer, claude
+):
+    user, account, _ = customer
+    client = claude()
+    system = [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}]
+    message = client.messages.create(
+        model="native",
+        max_tokens=20_000,  # above the model's 8,192
+        system=system,
+        messages=[{"role": "user", "content": "Hi"}],
+        extra_headers={"anthropic-beta": "prompt-caching-2024-07-31"},
+    )
+    assert message.content[0].text == "Native hello" and message.model == "native"
+    sent = fake_upstream.received[-1]
+    assert sent["path"] == "/v1/messages" and sent["system"] == system  # as the client sent it
+    assert sent["model"] == "native-model" and sent["max_tokens"] == 8192
+    headers = fake_upstream.headers_seen[-1]
+    assert headers["x-api-key"] == "fake-upstream-key" and "authorization" not in headers
+    assert headers["anthropic-beta"] == "prompt-caching-2024-07-31"
+    with client.messages.stream(
+        model="native", max_tokens=100, messages=[{"role": "user", "content": "Hi"}]
+    ) as stream:
+        assert stream.get_final_text() == "Native hello"
+    drain(api)
+    # 50 uncached + 1,000 read + 200 written input tokens, 12 output, each at its price.
+    each = 50 * NATIVE_IN + 1000 * NATIVE_READ + 200 * NATIVE_WRITE + 12 * NATIVE_OUT
+    records = list(UsageRecord.objects.filter(user=user))
+    assert [(r.protocol, r.cost, r.cached_tokens, r.prompt_tokens) for r in records] == [
+        ("messages", each, 1000, 1250)
+    ] * 2
+    account.refresh_from_db()
+    assert account.balance == 100 * MICRO - 2 * each and account.held == 0
+    assert ledger_problems() == []
+
+
+def test_a_native_providers_error_passes_through_in_its_shape(api, customer, claude):
+    with pytest.raises(anthropic.RateLimitError) as exc:
+        claude().messages.create(
+            model="native-limited", max_tokens=10, messages=[{"role": "user", "content": "x"}]
+        )
+    assert exc.value.response.headers["retry-after"] == "7"
+    assert "rate limit" in exc.value.body["error"]["message"]
+
+
+def test_responses_pass_through_untranslated(api, customer, client_for):
+    user, _, secret = customer
+    client = client_for(secret)
+    response = client.responses.create(
+        model="native", input="Hi", previous_response_id=None, reasoning={"effort": "low"}
+    )
+    assert response.output_text == "Native hello" and response.model == "native"
+    sent = fake_upstream.received[-1]
+    assert sent["path"] == "/v1/responses" and sent["reasoning"] == {"effort": "low"}
+    assert sent["store"] is False
+    with client.responses.stream(model="native", input="Hi") as stream:
+        final = stream.get_final_response()
+    assert final.output_text == "Native hello"
+    drain(api)
+    records = list(UsageRecord.objects.filter(user=user))
+    each = 100 * NATIVE_IN + 800 * NATIVE_READ + 50 * NATIVE_OUT
+    assert [(r.protocol, r.cost, r.reasoning_tokens) for r in records] == [
+        ("responses", each, 20)
+    ] * 2
+    assert ledger_problems() == []
