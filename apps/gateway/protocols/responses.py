@@ -35,7 +35,8 @@ Choices worth knowing:
   taking ``{"input": string}`` (their grammar goes in the description); a call to one comes back as
   a ``custom_tool_call`` item with that ``input``. Hosted tools (``web_search``, ``file_search``,
   ``code_interpreter``, ``image_generation``, ``local_shell``, ``mcp``, ``computer_use_preview``...)
-  and tool types this module does not know are dropped.
+  and tool types this module does not know are dropped. Responses list the function, custom and
+  namespace tools the model had, in the SDK's shapes.
 - ``reasoning.effort``: ``none`` is left out, ``minimal`` becomes ``low``, ``xhigh``/``max``
   become ``high``.
 """
@@ -177,7 +178,7 @@ def _part(part, where: str) -> dict:
             url = part.get("file_id")
         if not isinstance(url, str) or not url:
             raise bad_request(
-                f"'{where}' needs 'image_url' (a URL or a data URL) or 'file_id'.",
+                f"'{where}.image_url' is required: a URL or a data URL (or give 'file_id').",
                 param=f"{where}.image_url",
                 code="missing_field",
             )
@@ -206,7 +207,7 @@ def _part(part, where: str) -> dict:
             )
         else:
             raise bad_request(
-                f"'{where}' needs 'file_data' (a base64 data URL) or 'file_id'.",
+                f"'{where}.file_data' is required: a base64 data URL (or give 'file_id').",
                 param=f"{where}.file_data",
                 code="missing_field",
             )
@@ -428,6 +429,8 @@ def _messages(items: list, renames: dict) -> list[dict]:
         if not isinstance(item, dict):
             raise _invalid(where, "an object (an input item)")
         kind = item.get("type", "message")
+        if not isinstance(kind, str):
+            raise _invalid(f"{where}.type", "a string")
         if kind == "message":
             conversation.message(item, where)
         elif kind == "function_call" or kind == "custom_tool_call":
@@ -445,8 +448,6 @@ def _messages(items: list, renames: dict) -> list[dict]:
                 param=where,
                 code="unsupported_parameter",
             )
-        elif not isinstance(kind, str):
-            raise _invalid(f"{where}.type", "a string")
         else:
             raise bad_request(
                 f"'{where}.type': unknown input item type {kind!r}.", param=f"{where}.type"
@@ -498,7 +499,7 @@ def _tool(tool: dict, where: str, namespace: str | None, out: list, table: dict)
         function = {
             "name": name,
             "description": _custom_description(tool),
-            "parameters": CUSTOM_PARAMETERS,
+            "parameters": {**CUSTOM_PARAMETERS, "properties": {**CUSTOM_PARAMETERS["properties"]}},
         }
     chat_name = name
     if chat_name in table and namespace:
@@ -689,7 +690,7 @@ def to_chat(body) -> dict:
     if reasoning:
         effort = reasoning.get("effort")
         if effort is not None:
-            if effort not in EFFORTS:
+            if not isinstance(effort, str) or effort not in EFFORTS:
                 raise bad_request(
                     "'reasoning.effort' must be none, minimal, low, medium, high or xhigh.",
                     param="reasoning.effort",
@@ -786,6 +787,43 @@ def _echo_text(text) -> dict:
     return echo
 
 
+def _echo_tool(tool) -> dict | None:
+    """A function, custom or namespace tool as the response lists it (None for the others)."""
+    if not isinstance(tool, dict) or not isinstance(tool.get("name"), str):
+        return None
+    kind = tool.get("type")
+    echo = {"type": kind, "name": tool["name"]}
+    if isinstance(tool.get("description"), str):
+        echo["description"] = tool["description"]
+    if kind == "function":
+        echo["parameters"] = (
+            tool["parameters"] if isinstance(tool.get("parameters"), dict) else None
+        )
+        echo["strict"] = tool["strict"] if isinstance(tool.get("strict"), bool) else None
+    elif kind == "custom":
+        form = tool.get("format")
+        if isinstance(form, dict) and form.get("type") == "text":
+            echo["format"] = {"type": "text"}
+        elif (
+            isinstance(form, dict)
+            and form.get("type") == "grammar"
+            and isinstance(form.get("definition"), str)
+            and form.get("syntax") in ("lark", "regex")
+        ):
+            echo["format"] = {k: form[k] for k in ("type", "syntax", "definition")}
+    elif kind == "namespace":
+        echo["description"] = echo.get("description", "")
+        inner = tool.get("tools") if isinstance(tool.get("tools"), list) else []
+        echo["tools"] = [
+            member
+            for member in map(_echo_tool, inner)
+            if member is not None and member["type"] in ("function", "custom")
+        ]
+    else:
+        return None
+    return echo
+
+
 def _echo_choice(choice):
     if choice in ("auto", "none", "required"):
         return choice
@@ -805,7 +843,7 @@ def _echo(request: dict, model: str) -> dict:
     if isinstance(reasoning, dict):
         effort, summary = reasoning.get("effort"), reasoning.get("summary")
         reasoning = {
-            "effort": effort if effort in EFFORTS else None,
+            "effort": effort if isinstance(effort, str) and effort in EFFORTS else None,
             "summary": summary if summary in SUMMARIES else None,
         }
     else:
@@ -833,7 +871,7 @@ def _echo(request: dict, model: str) -> dict:
         "temperature": pick("temperature", _is_number),
         "text": _echo_text(request.get("text")),
         "tool_choice": _echo_choice(request.get("tool_choice")),
-        "tools": [tool for tool in tools if isinstance(tool, dict)]
+        "tools": [tool for tool in map(_echo_tool, tools) if tool is not None]
         if isinstance(tools, list)
         else [],
         "top_p": pick("top_p", _is_number),
@@ -972,12 +1010,15 @@ def from_chat(response: dict, *, model: str, request: dict) -> dict:
         if not isinstance(arguments, str):
             arguments = orjson.dumps(arguments).decode() if arguments is not None else "{}"
         name = function.get("name") if isinstance(function.get("name"), str) else ""
-        output.append(_call_item(table, new_id("fc"), call_id, name, arguments, item_status))
+        item = _call_item(table, new_id("fc"), call_id, name, arguments, item_status)
+        if item["type"] == "custom_tool_call":
+            item["id"] = new_id("ctc")
+        output.append(item)
     now = int(time.time())
     created = response.get("created")
     return {
-        **_echo(request, model),
         "id": new_id("resp"),
+        **_echo(request, model),
         "created_at": created if _is_int(created) else now,
         "completed_at": now if status == "completed" else None,
         "status": status,
@@ -1044,8 +1085,8 @@ class ResponsesStream:
 
     def _response(self, status: str, **extra) -> dict:
         return {
-            **self.echo,
             "id": self.response_id,
+            **self.echo,
             "created_at": self.created_at,
             "status": status,
             "output": [item for item in self.output if item is not None],
@@ -1203,7 +1244,9 @@ class ResponsesStream:
         self.call_ids.add(call_id)
         item = _call_item(self.table, state["id"], call_id, state["name"], "", "in_progress")
         state["custom"] = item["type"] == "custom_tool_call"
-        if not state["custom"]:
+        if state["custom"]:
+            item["id"] = state["id"] = new_id("ctc")
+        else:
             item["arguments"] = ""
         out = self._event(
             "response.output_item.added", {"output_index": state["index"], "item": item}
@@ -1287,9 +1330,21 @@ class ResponsesStream:
         return out
 
     def _close_all(self, status: str) -> bytes:
-        out = self._close_reasoning(status) + self._close_message(status)
-        for state in self.open_calls:
-            out += self._close_call(state, status)
+        """Close every open item, in output order (calls not yet added last)."""
+        last = len(self.output)
+        closers = [(call.get("index", last), call) for call in self.open_calls]
+        if self.reasoning is not None:
+            closers.append((self.reasoning["index"], None))
+        if self.message is not None:
+            closers.append((self.message["index"], None))
+        out = b""
+        for index, call in sorted(closers, key=lambda pair: pair[0]):
+            if call is not None:
+                out += self._close_call(call, status)
+            elif self.reasoning is not None and self.reasoning["index"] == index:
+                out += self._close_reasoning(status)
+            else:
+                out += self._close_message(status)
         self.open_calls = []
         self.calls = {}
         return out
