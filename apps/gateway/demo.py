@@ -626,9 +626,14 @@ def _tool_to_call(params: Params) -> dict | None:
         return None
     if params.tool_name:
         return next(t for t in params.tools if t["name"] == params.tool_name)
-    if params.tool_mode == "required" or params.messages[-1].get("role") == "user":
+    if params.tool_mode == "required":
         return params.tools[0]
-    return None
+    if params.messages[-1].get("role") != "user":
+        return None
+    # On "auto" the demo calls a tool only when the user's message names it: coding tools offer
+    # dozens (a shell among them) and a demo must not run one the user did not ask for.
+    said = _said(params.messages, "user").lower()
+    return next((t for t in params.tools if t["name"].lower() in said), None)
 
 
 def _reasoning_words(params: Params, tool: dict | None) -> list[str]:

@@ -469,8 +469,12 @@ def test_a_named_function_is_called_even_after_a_tool_result(client):
     assert json.loads(calls[1].function.arguments)["subject"] == "demo subject 2"
 
 
-def test_auto_calls_a_tool_after_a_user_message_and_answers_its_result(client):
-    first = client.chat.completions.create(model=MODEL, messages=HELLO, tools=[LOOKUP, WEATHER])
+def test_auto_calls_a_tool_the_user_names_and_answers_its_result(client):
+    plain = client.chat.completions.create(model=MODEL, messages=HELLO, tools=[LOOKUP, WEATHER])
+    assert plain.choices[0].finish_reason == "stop"  # no tool named: no tool run
+    assert plain.choices[0].message.tool_calls is None
+    ask = [{"role": "user", "content": "Please use lookup for the docs."}]
+    first = client.chat.completions.create(model=MODEL, messages=ask, tools=[LOOKUP, WEATHER])
     message = first.choices[0].message
     assert first.choices[0].finish_reason == "tool_calls"
     call = message.tool_calls[0]
@@ -480,7 +484,7 @@ def test_auto_calls_a_tool_after_a_user_message_and_answers_its_result(client):
     )
 
     follow_up = [
-        *HELLO,
+        *ask,
         message.model_dump(exclude_none=True),
         {"role": "tool", "tool_call_id": call.id, "content": '{"results": ["a", "b"]}'},
     ]
@@ -508,7 +512,8 @@ def test_allowed_tools_restrict_the_choice_and_custom_tools_are_never_called(cli
         },
     )
     assert response.choices[0].message.tool_calls[0].function.name == "get_weather"
-    auto = client.chat.completions.create(model=MODEL, messages=HELLO, tools=[custom, LOOKUP])
+    ask = [{"role": "user", "content": "Run lookup, or shell."}]
+    auto = client.chat.completions.create(model=MODEL, messages=ask, tools=[custom, LOOKUP])
     assert auto.choices[0].message.tool_calls[0].function.name == "lookup"
 
 
@@ -571,7 +576,7 @@ def test_streamed_tool_call_through_the_sdk_stream_helper(client):
 
 def test_a_tool_call_cut_by_the_limit_says_length(client):
     response = client.chat.completions.create(
-        model=MODEL, messages=HELLO, tools=[WEATHER], max_tokens=3
+        model=MODEL, messages=HELLO, tools=[WEATHER], tool_choice="required", max_tokens=3
     )
     choice = response.choices[0]
     assert choice.finish_reason == "length"
