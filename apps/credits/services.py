@@ -201,7 +201,13 @@ def _hold_close(*, reference: str, charge: int, status: str, memo: str = "") -> 
         hold = Hold.objects.select_for_update().filter(reference=reference).first()
         if hold is None:
             raise Hold.DoesNotExist(f"No hold {reference!r}")
-        if hold.status != Hold.Status.ACTIVE:  # closed before: nothing to do twice
+        late = (
+            hold.status == Hold.Status.EXPIRED
+            and hold.charged == 0
+            and status == Hold.Status.SETTLED
+            and charge > 0
+        )
+        if hold.status != Hold.Status.ACTIVE and not late:  # closed before: nothing to do twice
             return HoldClosed(hold.charged, False, hold.amount, hold.account_id, hold.api_key_id)
         # The real cost, also beyond the reservation: what the provider bills is charged, and an
         # overrun takes the balance below zero (new holds are then refused until a top-up).
@@ -217,16 +223,19 @@ def _hold_close(*, reference: str, charge: int, status: str, memo: str = "") -> 
                 reference=f"usage:{reference}",
                 memo=memo[:500],
             )
+        # A late settlement (the hold expired, its reservation given back) only charges.
+        reserved = 0 if late else hold.amount
         Account.objects.filter(pk=account.pk).update(
-            balance=F("balance") - charged, held=F("held") - hold.amount, updated_at=now
+            balance=F("balance") - charged, held=F("held") - reserved, updated_at=now
         )
         Hold.objects.filter(pk=hold.pk).update(status=status, charged=charged, closed_at=now)
-        return HoldClosed(charged, True, hold.amount, hold.account_id, hold.api_key_id)
+        return HoldClosed(charged, True, reserved, hold.account_id, hold.api_key_id)
 
 
 def credits_settle(*, reference: str, amount: int, memo: str = "") -> HoldClosed:
     """Charge the real cost of a held request and release its hold, at once. The cost is charged
-    in full even when it exceeds the hold (an overrun: the balance may go below zero).
+    in full even when it exceeds the hold (an overrun: the balance may go below zero), and also
+    when the settlement arrives after the hold expired (the expiry charged nothing).
 
     Idempotent: settling a closed hold changes nothing and reports what was charged then.
     """

@@ -52,12 +52,20 @@ AVAILABLE = "SELECT balance - held, suspended FROM credits_account WHERE id = %(
 KEY_LEFT = "SELECT GREATEST(credit_limit - spent - held, 0) FROM keys_apikey WHERE id = %(key_id)s"
 
 SETTLE = """
-WITH h AS (
-    UPDATE credits_hold
+WITH o AS (
+    -- The hold, active; or expired by the reaper (charging nothing) before a late settlement:
+    -- a delivered request is still charged, its reservation having been given back already.
+    SELECT id, amount, status = 'active' AS active FROM credits_hold
+    WHERE reference = %(request_id)s
+        AND (status = 'active' OR (status = 'expired' AND charged = 0 AND %(cost)s > 0))
+    FOR UPDATE
+), h AS (
+    UPDATE credits_hold AS hold
     SET status = CASE WHEN %(cost)s > 0 THEN 'settled' ELSE 'released' END,
         charged = %(cost)s, closed_at = %(now)s
-    WHERE reference = %(request_id)s AND status = 'active'
-    RETURNING account_id, amount, charged, api_key_id
+    FROM o WHERE hold.id = o.id
+    RETURNING hold.account_id, CASE WHEN o.active THEN o.amount ELSE 0 END AS amount,
+        hold.charged, hold.api_key_id
 ), a AS (
     UPDATE credits_account AS acc
     SET balance = acc.balance - h.charged, held = acc.held - h.amount, updated_at = %(now)s

@@ -113,3 +113,46 @@ def test_settle_task_is_the_durable_fallback(funded_account):
     assert settle_request.delay(payload).get() == "req-9"
     account.refresh_from_db()
     assert account.balance == 8 * MICRO
+
+
+@pytest.mark.parametrize("path", ["orm", "pg"])
+def test_a_settlement_after_the_hold_expired_still_charges_the_real_cost(
+    funded_account, path, transactional_db
+):
+    """A delivered request is billed even when its settlement arrives after the reaper expired
+    its hold (a delayed hand-off): the cost is charged, the reservation not given back twice."""
+    import asyncio
+
+    from apps.gateway.pg import PgMoney
+
+    account = funded_account(credits=10)
+    key, _ = make_key(account.user, credit_limit=5 * MICRO)
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        api_key_reserve(key_id=key.pk, amount=MICRO)
+        credits.credits_hold(
+            account_id=account.pk, amount=MICRO, reference="late", ttl_seconds=60, api_key_id=key.pk
+        )
+    assert holds_release_expired(now=start + timedelta(seconds=61)) == 1
+    late = outcome(account, key, request_id="late", cost=3 * MICRO)
+    for _ in range(2):  # a repeat changes nothing
+        if path == "orm":
+            request_settle(outcome=late)
+        else:
+            money = PgMoney()
+
+            async def settle(money=money):
+                try:
+                    await money.settle(late, timezone.now())
+                finally:
+                    await money.close()
+
+            asyncio.run(settle())
+    account.refresh_from_db()
+    assert (account.balance, account.held) == (7 * MICRO, 0)
+    hold = Hold.objects.get(reference="late")
+    assert (hold.status, hold.charged) == ("settled", 3 * MICRO)
+    key.refresh_from_db()
+    assert (key.held, key.spent) == (0, 3 * MICRO)
+    assert UsageRecord.objects.get(request_id="late").cost == 3 * MICRO
+    assert ledger_problems() == []
