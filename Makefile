@@ -47,7 +47,7 @@ release: messages
 serve: release
 	DJANGO_SETTINGS_MODULE=config.settings.prod exec $(BIN)/uvicorn config.asgi:application \
 		--host 0.0.0.0 --port $(PORT) --workers $(WEB_CONCURRENCY) --proxy-headers \
-		--forwarded-allow-ips='*' --no-access-log
+		--forwarded-allow-ips="$${FORWARDED_ALLOW_IPS:-127.0.0.1}" --no-access-log
 
 lint: install
 	$(BIN)/ruff check .

@@ -277,9 +277,15 @@ class Gateway:
         if not body.strip():
             raise bad_request("The request body is empty; send a JSON object.", code="invalid_json")
         try:
-            return orjson.loads(body)
+            data = orjson.loads(body)
         except ValueError:
             raise bad_request("The request body is not valid JSON.", code="invalid_json") from None
+        if too_deep(data, settings.GATEWAY_MAX_JSON_DEPTH):
+            raise bad_request(
+                f"The request body nests deeper than {settings.GATEWAY_MAX_JSON_DEPTH} levels.",
+                code="invalid_json",
+            )
+        return data
 
     @staticmethod
     def hold_amount(chat: ChatRequest, prompt_estimate: int, output: int | None = None) -> int:
@@ -796,6 +802,20 @@ class Gateway:
                 },
             },
         )
+
+
+def too_deep(value, limit: int) -> bool:
+    """Whether JSON ``value`` nests more than ``limit`` levels (checked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, dict | list))
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item if isinstance(v, dict | list))
+    return False
 
 
 def count_output(text: str, chunks: int) -> int:

@@ -40,7 +40,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def spent_(self, obj):
         return format_credits(obj.budget_spent)
 
-    @admin.action(description="Revoke selected keys")
+    @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke_selected(self, request, queryset):
         for key in queryset:
             api_key_revoke(user_id=key.user_id, key_id=key.pk, actor_id=request.user.pk)

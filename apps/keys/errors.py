@@ -27,3 +27,7 @@ class KeyCreditLimitReached(ServiceError):
             f"{format_credits(needed)} credits and the key has {format_credits(left)} left. "
             "Raise the key's limit or use another key."
         )
+
+
+class InvalidRpmLimit(ServiceError):
+    code = "invalid_rpm_limit"

@@ -3,6 +3,7 @@ from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -40,11 +41,18 @@ class CreateKeyForm(forms.Form):
         required=False,
         label=_("Requests per minute"),
         min_value=1,
-        max_value=100_000,
         help_text=_("Optional. Defaults to the account's limit."),
         widget=forms.NumberInput(attrs={"placeholder": "default"}),
     )
     token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
+
+    def clean_rpm_limit(self):
+        value = self.cleaned_data.get("rpm_limit")
+        if value is not None and value > settings.API_MAX_RPM:
+            raise forms.ValidationError(
+                _("At most %(max)s requests per minute.") % {"max": settings.API_MAX_RPM}
+            )
+        return value
 
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
@@ -82,6 +90,7 @@ class EditKeyForm(forms.Form):
     rpm_limit = CreateKeyForm.base_fields["rpm_limit"]
 
     clean_name = CreateKeyForm.clean_name
+    clean_rpm_limit = CreateKeyForm.clean_rpm_limit
 
     @property
     def credit_limit_micro(self) -> int | None:

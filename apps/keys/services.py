@@ -12,7 +12,13 @@ from django.utils import timezone
 
 from . import cache as key_cache
 from . import tokens
-from .errors import AlreadyDone, KeyCreditLimitReached, KeyLimitReached, KeyNotActive
+from .errors import (
+    AlreadyDone,
+    InvalidRpmLimit,
+    KeyCreditLimitReached,
+    KeyLimitReached,
+    KeyNotActive,
+)
 from .models import ApiKey, ApiKeyEvent
 
 Event = ApiKeyEvent.Kind
@@ -38,6 +44,11 @@ def _new_key(**fields) -> tuple[ApiKey, str]:
     return key, secret
 
 
+def _check_rpm(rpm_limit: int | None) -> None:
+    if rpm_limit is not None and not 1 <= rpm_limit <= settings.API_MAX_RPM:
+        raise InvalidRpmLimit(f"Requests per minute must be from 1 to {settings.API_MAX_RPM}.")
+
+
 def api_key_create(
     *,
     user_id: int,
@@ -54,6 +65,7 @@ def api_key_create(
     submission of one form a no-op (``AlreadyDone``).
     """
     name = _clean_name(name)
+    _check_rpm(rpm_limit)
     now = timezone.now()
     with transaction.atomic():
         # Serialise this user's key creations so the cap holds under concurrent requests.
@@ -163,6 +175,7 @@ def api_key_update(
 ) -> ApiKey:
     """Rename a key or change its limits; the gateway applies them from the next request."""
     name = _clean_name(name)
+    _check_rpm(rpm_limit)
     with transaction.atomic():
         key = _owned_for_update(user_id=user_id, key_id=key_id)
         limit_changed = key.budget_limit != credit_limit

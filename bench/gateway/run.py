@@ -212,6 +212,7 @@ def main() -> None:
         "WEB_CONCURRENCY": "2",
         "PORT": str(GATEWAY_PORT),
         "LOG_LEVEL": "WARNING",
+        "API_MAX_RPM": "100000",  # the bench keys may run 1,000+ requests a second
     }
     procs = []
     try:

@@ -253,6 +253,8 @@ LOGGING = {
 API_KEY_HMAC_SECRET = os.environ.get("API_KEY_HMAC_SECRET", "")
 API_KEYS_MAX_ACTIVE = int(os.environ.get("API_KEYS_MAX_ACTIVE", "50"))
 API_DEFAULT_RPM = int(os.environ.get("API_DEFAULT_RPM", "600"))
+# The most requests per minute a key may be given (its owner sets it on the keys page).
+API_MAX_RPM = int(os.environ.get("API_MAX_RPM", "6000"))
 
 # --- Catalog and gateway -------------------------------------------------------------------------
 OPENCODEX_CATALOG = os.environ.get("OPENCODEX_CATALOG", str(BASE_DIR / "config" / "catalog.toml"))
@@ -262,6 +264,7 @@ DEMO_UPSTREAM_BASE_URL = os.environ.get(
     "DEMO_UPSTREAM_BASE_URL", f"http://127.0.0.1:{os.environ.get('PORT', '8000')}/_demo/v1"
 )
 # Requests carry images, PDFs and audio as base64: 32 MiB by default.
+GATEWAY_MAX_JSON_DEPTH = 64  # deeper request bodies get a 400
 GATEWAY_MAX_BODY_BYTES = int(os.environ.get("GATEWAY_MAX_BODY_BYTES", str(32 * 1024 * 1024)))
 GATEWAY_UPSTREAM_CONNECT_TIMEOUT = float(os.environ.get("GATEWAY_UPSTREAM_CONNECT_TIMEOUT", "5"))
 GATEWAY_UPSTREAM_FIRST_BYTE_TIMEOUT = float(

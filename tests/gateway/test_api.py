@@ -668,3 +668,13 @@ def test_rotated_keys_share_one_credit_limit_during_the_grace(
         ).json()
         assert balance["key"]["remaining"] == round((one // 3) / 1_000_000, 6)
     assert ledger_problems() == []
+
+
+def test_json_nested_too_deep_is_a_400_not_a_500(api, customer):
+    _, _, secret = customer
+    for depth in (65, 300, 1000):
+        body = '{"model": "demo-chat", "messages": ' + "[" * depth + "]" * depth + "}"
+        error = assert_error(post(api, secret, body), 400, "invalid_json")
+        assert "deeper than 64" in error["message"] or "not valid JSON" in error["message"]
+    ok = {"model": "demo-chat", "messages": HELLO, "metadata": {"a": {"b": {"c": [1]}}}}
+    assert post(api, secret, ok).status_code == 200

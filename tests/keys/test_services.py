@@ -8,7 +8,7 @@ from django.db import connection
 from django.utils import timezone
 
 from apps.keys import services
-from apps.keys.errors import AlreadyDone, KeyLimitReached, KeyNotActive
+from apps.keys.errors import AlreadyDone, InvalidRpmLimit, KeyLimitReached, KeyNotActive
 from apps.keys.models import ApiKey, ApiKeyEvent
 from apps.keys.selectors import api_key_verify
 from tests.factories import UserFactory
@@ -205,3 +205,33 @@ def test_concurrent_creates_at_the_cap_make_only_one_key(settings):
         results = list(pool.map(create, range(6)))
     assert sum(isinstance(r, ApiKey) for r in results) == 1
     assert ApiKey.objects.filter(user=user).count() == 3
+
+
+def test_requests_per_minute_are_bounded_by_the_setting(owner, settings):
+    settings.API_MAX_RPM = 100
+    with pytest.raises(InvalidRpmLimit):
+        make_key(owner, rpm_limit=101)
+    key, _ = make_key(owner, rpm_limit=100)
+    with pytest.raises(InvalidRpmLimit):
+        services.api_key_update(
+            user_id=owner.pk, key_id=key.pk, name="k", credit_limit=None, rpm_limit=1000
+        )
+
+
+def test_the_admin_revoke_action_needs_the_change_permission(client, owner):
+    from django.contrib.auth.models import Permission
+
+    key, _ = make_key(owner)
+    viewer = UserFactory(email="viewer@example.com", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_apikey"))
+    client.force_login(viewer)
+    url = "/admin/keys/apikey/"
+    page = client.get(url)
+    assert page.status_code == 200 and "revoke_selected" not in page.content.decode()
+    client.post(url, {"action": "revoke_selected", "_selected_action": [key.pk]})
+    key.refresh_from_db()
+    assert key.revoked_at is None
+    viewer.user_permissions.add(Permission.objects.get(codename="change_apikey"))
+    client.post(url, {"action": "revoke_selected", "_selected_action": [key.pk]})
+    key.refresh_from_db()
+    assert key.revoked_at is not None

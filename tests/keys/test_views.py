@@ -91,6 +91,7 @@ def test_double_submitted_create_makes_one_key(owner_client, owner):
         ("credit_limit", "ten", "Enter a number"),
         ("rpm_limit", "0", "greater than or equal to 1"),
         ("rpm_limit", "1.5", "Enter a whole number"),
+        ("rpm_limit", "100000", "At most 6000 requests per minute"),
     ],
 )
 def test_create_form_errors_keep_what_was_typed(owner_client, owner, field, value, error):

@@ -210,3 +210,12 @@ def test_the_request_log_shows_each_requests_protocol(owner_client, owner):
     body = owner_client.get(LOG).content.decode()
     for protocol in ("chat", "messages", "responses"):
         assert f'data-testid="protocol">{protocol}</small>' in body
+
+
+def test_csv_cells_that_look_like_formulas_are_escaped(owner_client, owner):
+    key, _ = make_key(owner, name='=HYPERLINK("http://evil")')
+    record(owner, key=key, model="+cmd|' /C calc'!A0", at=now() - timedelta(minutes=5))
+    body = b"".join(owner_client.get(reverse("usage:export_requests") + "?range=24h")).decode()
+    row = body.splitlines()[1]
+    assert "'=HYPERLINK" in row and "'+cmd" in row
+    assert ",=" not in row and ",+" not in row
