@@ -30,6 +30,9 @@ class Payment(models.Model):
     payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
     receipt_url = models.URLField(max_length=500, blank=True)
     amount_refunded_cents = models.PositiveIntegerField(default=0)
+    credits_refunded = models.BigIntegerField(
+        default=0, help_text="µcr taken back for refunds: never more than were bought"
+    )
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     paid_at = models.DateTimeField(null=True, blank=True)

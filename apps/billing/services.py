@@ -175,8 +175,27 @@ def _credits_for(payment: Payment, cents: int) -> int:
     return payment.credits * cents // payment.amount_cents
 
 
+def _take_back_refund(payment: Payment, *, cents: int, reference: str) -> None:
+    """Take back the credits of a refund once (by its reference), never beyond what the
+    payment bought in total."""
+    amount = min(_credits_for(payment, cents), payment.credits - payment.credits_refunded)
+    if amount <= 0:
+        return
+    entry = credits_take_back(
+        user_id=payment.user_id,
+        amount=amount,
+        kind=Kind.REFUND,
+        reference=reference,
+        memo=f"Refund of ${cents / 100:.2f}",
+    )
+    if entry is not None:
+        payment.credits_refunded += amount
+
+
+@transaction.atomic
 def charge_refunded(*, charge: dict) -> str:
-    """Take back the refunded part: each refund once, by its id; partial refunds add up."""
+    """Take back the refunded part: each refund once, by its id; partial refunds add up, and
+    never to more credits than the payment bought."""
     payment = _payment_for_charge(charge)
     if payment is None:
         return "payment was never credited: nothing to take back"
@@ -185,22 +204,16 @@ def charge_refunded(*, charge: dict) -> str:
         for refund in refunds:
             if refund.get("status") in ("failed", "canceled"):
                 continue
-            credits_take_back(
-                user_id=payment.user_id,
-                amount=_credits_for(payment, int(refund["amount"])),
-                kind=Kind.REFUND,
-                reference=f"stripe-refund:{refund['id']}",
-                memo=f"Refund of ${int(refund['amount']) / 100:.2f}",
+            _take_back_refund(
+                payment, cents=int(refund["amount"]), reference=f"stripe-refund:{refund['id']}"
             )
     else:  # no refund list in this API version: act on the new cumulative total, once each
         total = int(charge.get("amount_refunded") or 0)
         if total > payment.amount_refunded_cents:
-            credits_take_back(
-                user_id=payment.user_id,
-                amount=_credits_for(payment, total - payment.amount_refunded_cents),
-                kind=Kind.REFUND,
+            _take_back_refund(
+                payment,
+                cents=total - payment.amount_refunded_cents,
                 reference=f"stripe-refund:{charge['id']}:{total}",
-                memo=f"Refund of ${(total - payment.amount_refunded_cents) / 100:.2f}",
             )
     payment.amount_refunded_cents = max(
         payment.amount_refunded_cents, int(charge.get("amount_refunded") or 0)
@@ -213,7 +226,9 @@ def charge_refunded(*, charge: dict) -> str:
         )
     if charge.get("receipt_url"):
         payment.receipt_url = charge["receipt_url"]
-    payment.save(update_fields=["amount_refunded_cents", "status", "receipt_url"])
+    payment.save(
+        update_fields=["amount_refunded_cents", "credits_refunded", "status", "receipt_url"]
+    )
     return "refund taken back"
 
 

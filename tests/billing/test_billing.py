@@ -266,6 +266,22 @@ def test_partial_and_full_refunds_add_up_once_each(owner_client, owner, stripe_o
     assert ledger_problems() == []
 
 
+def test_refunds_never_take_back_more_than_the_payment_bought(
+    owner_client, owner, stripe_on, deliver
+):
+    payment = paid_payment(owner_client, deliver)  # $10 = 1000 credits
+    too_much = [{"id": "re_big", "amount": 5000, "status": "succeeded"}]
+    deliver(event("charge.refunded", charge(payment, too_much, 5000)))
+    assert balance(owner) == 0  # 1000 credits back, not 5000
+    more = [*too_much, {"id": "re_more", "amount": 100, "status": "succeeded"}]
+    deliver(event("charge.refunded", charge(payment, more, 5100)))
+    assert balance(owner) == 0
+    payment.refresh_from_db()
+    assert payment.credits_refunded == payment.credits == 1000 * MICRO
+    assert LedgerEntry.objects.filter(kind="refund").count() == 1
+    assert ledger_problems() == []
+
+
 def test_a_refund_may_take_the_balance_below_zero(owner_client, owner, stripe_on, deliver):
     payment = paid_payment(owner_client, deliver, "5")
     credits.credits_hold(account_id=owner.credit_account.pk, amount=100 * MICRO, reference="h")
