@@ -2,15 +2,24 @@
 "last used" marker, in one Redis round trip (or in process memory on the embedded default)."""
 
 import json
+import logging
 import time
 from dataclasses import asdict
 
 from django.conf import settings
+from redis.exceptions import RedisError
 
 from apps.keys import cache as key_cache
 from apps.keys.selectors import KeyFacts
 
+log = logging.getLogger("opencodex.gateway.state")
 RATE_PREFIX = "ocx:rl:"
+# While Redis is unreachable: how long this process's own key-facts cache may hold an entry (a
+# revocation cannot reach it through Redis), how often Redis is tried again, and how often the
+# outage is logged.
+OUTAGE_KEY_CACHE_SECONDS = 5
+OUTAGE_RETRY_SECONDS = 1.0
+OUTAGE_LOG_SECONDS = 30.0
 TOUCH_PREFIX = "ocx:used:"
 WINDOW_SECONDS = 60
 UNKNOWN = "-"  # cached "no such key", so a flood of made-up keys does not reach the database
@@ -27,9 +36,11 @@ def decode(value) -> KeyFacts | None:
 
 
 class MemoryStore:
-    """For one process without Redis (the embedded default)."""
+    """For one process without Redis (the embedded default), and the fallback of every process
+    while Redis is down."""
 
-    def __init__(self):
+    def __init__(self, max_ttl: float | None = None):
+        self.max_ttl = max_ttl
         self.windows: dict[str, int] = {}
         self.window = 0
         self.touched: dict[str, float] = {}
@@ -48,7 +59,7 @@ class MemoryStore:
 
     async def remember(self, digest: str, value: str, ttl: int) -> None:
         if key_cache.memory_get(digest) is None:  # never over a tombstone
-            key_cache.memory_set(digest, value, ttl)
+            key_cache.memory_set(digest, value, min(ttl, self.max_ttl or ttl))
 
     async def close(self) -> None:
         return None
@@ -66,25 +77,64 @@ return {facts or '', count, touch and 1 or 0}
 
 
 class RedisStore:
+    """Redis, shared by every process. When it cannot be reached the gateway keeps serving:
+    key facts come from PostgreSQL (cached a few seconds in this process) and rate limits are
+    counted per process, with one warning per interval instead of an error per request."""
+
     def __init__(self, url: str):
         import redis.asyncio as aioredis
 
-        self.redis = aioredis.Redis.from_url(url, max_connections=256)
+        self.redis = aioredis.Redis.from_url(
+            url, max_connections=256, socket_connect_timeout=0.5, socket_timeout=1.0
+        )
         self.script = self.redis.register_script(CHECK_SCRIPT)
+        self.fallback = MemoryStore(max_ttl=OUTAGE_KEY_CACHE_SECONDS)
+        self.down_until = 0.0
+        self.logged_at = -OUTAGE_LOG_SECONDS
+        self.failures = 0
+
+    @property
+    def down(self) -> bool:
+        return time.monotonic() < self.down_until
+
+    def outage(self, exc: Exception) -> None:
+        now = time.monotonic()
+        self.down_until = now + OUTAGE_RETRY_SECONDS
+        self.failures += 1
+        if now - self.logged_at >= OUTAGE_LOG_SECONDS:
+            self.logged_at = now
+            log.warning(
+                "Redis is unreachable (%s: %s): serving with keys from PostgreSQL and rate "
+                "limits per process (%d failed calls so far)",
+                type(exc).__name__,
+                exc,
+                self.failures,
+            )
 
     async def check(self, digest: str, window: int):
+        if self.down:
+            return await self.fallback.check(digest, window)
         keys = [
             key_cache.KEY_PREFIX + digest,
             f"{RATE_PREFIX}{digest}:{window}",
             TOUCH_PREFIX + digest,
         ]
-        cached, count, touch = await self.script(
-            keys=keys, args=[WINDOW_SECONDS + 10, WINDOW_SECONDS]
-        )
+        try:
+            cached, count, touch = await self.script(
+                keys=keys, args=[WINDOW_SECONDS + 10, WINDOW_SECONDS]
+            )
+        except (RedisError, OSError) as exc:
+            self.outage(exc)
+            return await self.fallback.check(digest, window)
         return cached or None, count, bool(touch)
 
     async def remember(self, digest: str, value: str, ttl: int) -> None:
-        await self.redis.set(key_cache.KEY_PREFIX + digest, value, ex=ttl, nx=True)
+        if self.down:
+            return await self.fallback.remember(digest, value, ttl)
+        try:
+            await self.redis.set(key_cache.KEY_PREFIX + digest, value, ex=ttl, nx=True)
+        except (RedisError, OSError) as exc:
+            self.outage(exc)
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -1,0 +1,91 @@
+"""Dependencies fail soft: with its Redis stopped under a live server the gateway keeps serving,
+keys verified against PostgreSQL and rate limits counted per process, warning once, not per
+request; when Redis comes back it is used again. A real redis-server process, stopped and
+started by the test."""
+
+import logging
+import shutil
+import subprocess
+import time
+
+import openai
+import pytest
+from redis import Redis
+
+from apps.credits.selectors import ledger_problems
+from apps.gateway.state import RedisStore
+from apps.keys.services import api_key_revoke
+from apps.usage.models import UsageRecord
+from tests.keys.factories import make_key
+from tests.servers import free_port
+
+from .conftest import drain
+
+HELLO = [{"role": "user", "content": "Hello!"}]
+
+
+@pytest.fixture
+def private_redis():
+    server = shutil.which("redis-server") or "/usr/bin/redis-server"
+    port = free_port()
+    args = [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+
+    def start():
+        process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
+        client = Redis(port=port)
+        for _ in range(100):
+            try:
+                client.ping()
+                return process
+            except Exception:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    state = {"process": start(), "port": port, "start": start}
+    yield state
+    state["process"].terminate()
+    state["process"].wait(timeout=10)
+
+
+def test_a_redis_outage_under_a_live_server_keeps_the_api_answering(
+    api, customer, client_for, private_redis, caplog
+):
+    user, account, secret = customer
+    gateway = api.gateway
+    saved = gateway.store
+    gateway.store = RedisStore(f"redis://127.0.0.1:{private_redis['port']}/0")
+    try:
+        client = client_for(secret)
+        assert client.chat.completions.create(model="demo-chat", messages=HELLO).choices
+        private_redis["process"].terminate()  # Redis goes away
+        private_redis["process"].wait(timeout=10)
+        with caplog.at_level(logging.WARNING, logger="opencodex.gateway.state"):
+            for _ in range(20):
+                answer = client.chat.completions.create(model="demo-chat", messages=HELLO)
+                assert answer.choices[0].message.content.startswith("[demo]")
+        warnings = [r for r in caplog.records if "Redis is unreachable" in r.getMessage()]
+        assert len(warnings) == 1  # once per interval, not per request
+        # Keys are still checked, against PostgreSQL: a revoked key is refused within seconds.
+        other_key, other = make_key(user, name="other")
+        assert client_for(other).models.list().data
+        api_key_revoke(user_id=user.pk, key_id=other_key.pk, actor_id=user.pk)
+        with pytest.raises(openai.AuthenticationError):
+            client_for(other).models.list()
+        # Rate limits still hold, counted in this process.
+        _, limited = make_key(user, name="limited", rpm_limit=2)
+        limited_client = client_for(limited)
+        limited_client.models.list()
+        limited_client.models.list()
+        with pytest.raises(Exception, match="Rate limit"):
+            limited_client.models.list()
+        private_redis["process"] = private_redis["start"]()  # Redis is back
+        time.sleep(1.1)
+        assert client.chat.completions.create(model="demo-chat", messages=HELLO).choices
+        assert not gateway.store.down
+        assert Redis(port=private_redis["port"]).keys("ocx:rl:*")  # counting in Redis again
+    finally:
+        gateway.store = saved
+    drain(api)
+    assert UsageRecord.objects.filter(user=user, status=200).count() == 22
+    account.refresh_from_db()
+    assert account.held == 0 and ledger_problems() == []
