@@ -5,7 +5,8 @@ import os
 
 from django.core.asgi import get_asgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
+# Servers and workers run production settings unless told otherwise (make run says dev).
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.prod")
 
 django_application = get_asgi_application()
 

@@ -2,7 +2,8 @@ import os
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
+# Servers and workers run production settings unless told otherwise (make run says dev).
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.prod")
 
 app = Celery("opencodex")
 app.config_from_object("django.conf:settings", namespace="CELERY")

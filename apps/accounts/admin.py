@@ -1,5 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db import transaction
+
+from apps.keys.services import api_keys_forget_user
 
 from .models import User
 
@@ -21,3 +24,10 @@ class UserAdmin(BaseUserAdmin):
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data:
+            # A deactivated user's keys stop at once, not when their cached facts expire.
+            user_id = obj.pk
+            transaction.on_commit(lambda: api_keys_forget_user(user_id=user_id))

@@ -238,3 +238,11 @@ def api_key_touch(*, key_id: int, now: datetime | None = None) -> bool:
 
 def api_key_mark_used(*, key_id: int, at: datetime) -> None:
     ApiKey.objects.filter(pk=key_id).update(last_used_at=at)
+
+
+def api_keys_forget_user(*, user_id: int) -> int:
+    """Drop every cached fact about a user's keys (the user was deactivated or reactivated):
+    the gateway reads them from the database on the very next request. Returns how many."""
+    digests = list(ApiKey.objects.filter(user_id=user_id).values_list("digest", flat=True))
+    key_cache.invalidate(*digests)
+    return len(digests)

@@ -21,6 +21,12 @@ if not API_KEY_HMAC_SECRET:  # noqa: F405
     import hashlib
 
     API_KEY_HMAC_SECRET = hashlib.sha256(b"opencodex-api-keys:" + SECRET_KEY.encode()).hexdigest()
+for name, why in (
+    ("DATABASE_URL", "PostgreSQL, the source of truth for keys and money"),
+    ("REDIS_URL", "the cache every web process shares (revocations, rate limits)"),
+):
+    if not os.environ.get(name):
+        raise ImproperlyConfigured(f"{name} must be set in production: {why}.")
 if not os.environ.get("ALLOWED_HOSTS"):
     raise ImproperlyConfigured("ALLOWED_HOSTS must list the site's host names in production.")
 

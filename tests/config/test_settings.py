@@ -43,6 +43,38 @@ def test_production_refuses_a_placeholder_secret_key():
     assert "SECRET_KEY must be set" in result.stderr
 
 
+def test_production_refuses_to_start_without_its_database_and_redis():
+    for missing in ("DATABASE_URL", "REDIS_URL"):
+        env = {
+            "SECRET_KEY": GOOD_SECRET,
+            "ALLOWED_HOSTS": "opencodex.example",
+            "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
+            "REDIS_URL": "redis://127.0.0.1:6379/14",
+        }
+        del env[missing]
+        result = run_manage("check", **env)
+        assert result.returncode != 0 and f"{missing} must be set" in result.stderr
+
+
+def test_servers_and_workers_default_to_production_settings():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    for entry in ("config/asgi.py", "config/wsgi.py", "config/celery.py"):
+        text = (root / entry).read_text()
+        assert '"DJANGO_SETTINGS_MODULE", "config.settings.prod"' in text, entry
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "SECRET_KEY")}
+    result = subprocess.run(
+        [sys.executable, "-c", "import config.wsgi"],
+        env={**env, "ALLOWED_HOSTS": "x"},
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=root,
+    )
+    assert result.returncode != 0 and "SECRET_KEY must be set" in result.stderr
+
+
 def test_check_deploy_is_clean_with_production_settings():
     result = run_manage(
         "check",
@@ -68,6 +100,7 @@ def test_collectstatic_with_the_production_storage(tmp_path):
         ALLOWED_HOSTS="opencodex.example",
         OPENCODEX_VAR_DIR=str(tmp_path),
         DATABASE_URL="postgres://postgres@127.0.0.1:5432/test",
+        REDIS_URL="redis://127.0.0.1:6379/14",
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "staticfiles" / "staticfiles.json").exists()

@@ -89,3 +89,24 @@ def test_a_redis_outage_under_a_live_server_keeps_the_api_answering(
     assert UsageRecord.objects.filter(user=user, status=200).count() == 22
     account.refresh_from_db()
     assert account.held == 0 and ledger_problems() == []
+
+
+def test_deactivating_a_user_in_the_admin_stops_their_keys_at_once(
+    api, customer, client_for, client
+):
+    from tests.factories import UserFactory
+
+    user, _, secret = customer
+    sdk = client_for(secret)
+    assert sdk.models.list().data  # the key's facts are now cached
+    assert sdk.models.list().data
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    response = client.post(
+        f"/admin/accounts/user/{user.pk}/change/",
+        {"email": user.email, "name": "", "is_staff": "", "is_superuser": ""},  # inactive
+    )
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    user.refresh_from_db()
+    assert not user.is_active
+    with pytest.raises(openai.AuthenticationError):
+        sdk.models.list()
