@@ -145,3 +145,15 @@ def catalog_sync(*, path: Path) -> SyncReport:
     report.disabled = list(stale.values_list("public_id", flat=True))
     stale.update(enabled=False)
     return report
+
+
+def catalog_key_variables(*, path: Path | None = None) -> set[str]:
+    """The API-key environment variables the catalog file declares: the only ones a provider
+    may read (an edit in the admin cannot make the gateway send another secret upstream)."""
+    from django.conf import settings
+
+    try:
+        providers, _ = parse_catalog(Path(path or settings.OPENCODEX_CATALOG).read_text("utf-8"))
+    except (OSError, CatalogError):
+        return set()
+    return {p["api_key_env"] for p in providers.values() if p["api_key_env"]}
