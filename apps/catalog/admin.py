@@ -11,6 +11,8 @@ GUARDED = ["base_url", "api_key_env", "protocols"]
 
 
 class ProviderForm(forms.ModelForm):
+    base_url = forms.URLField(max_length=300, assume_scheme="https")
+
     class Meta:
         model = Provider
         fields = ["slug", "name", "base_url", "api_key_env", "enabled", "protocols"]

@@ -268,11 +268,19 @@ class Gateway:
         if length and length.isdigit() and int(length) > limit:
             raise too_large
         chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise too_large
-            chunks.append(chunk)
+        try:
+            async with asyncio.timeout(settings.GATEWAY_BODY_READ_TIMEOUT):
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > limit:
+                        raise too_large
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise ApiError(
+                408,
+                f"The request body did not arrive within {settings.GATEWAY_BODY_READ_TIMEOUT:g} s.",
+                code="request_timeout",
+            ) from None
         body = b"".join(chunks)
         if not body.strip():
             raise bad_request("The request body is empty; send a JSON object.", code="invalid_json")

@@ -265,6 +265,8 @@ DEMO_UPSTREAM_BASE_URL = os.environ.get(
 )
 # Requests carry images, PDFs and audio as base64: 32 MiB by default.
 GATEWAY_MAX_JSON_DEPTH = 64  # deeper request bodies get a 400
+# A request body that trickles in slower than this is refused (408), freeing the connection.
+GATEWAY_BODY_READ_TIMEOUT = float(os.environ.get("GATEWAY_BODY_READ_TIMEOUT", "30"))
 GATEWAY_MAX_BODY_BYTES = int(os.environ.get("GATEWAY_MAX_BODY_BYTES", str(32 * 1024 * 1024)))
 GATEWAY_UPSTREAM_CONNECT_TIMEOUT = float(os.environ.get("GATEWAY_UPSTREAM_CONNECT_TIMEOUT", "5"))
 GATEWAY_UPSTREAM_FIRST_BYTE_TIMEOUT = float(

@@ -678,3 +678,19 @@ def test_json_nested_too_deep_is_a_400_not_a_500(api, customer):
         assert "deeper than 64" in error["message"] or "not valid JSON" in error["message"]
     ok = {"model": "demo-chat", "messages": HELLO, "metadata": {"a": {"b": {"c": [1]}}}}
     assert post(api, secret, ok).status_code == 200
+
+
+def test_a_body_that_trickles_in_times_out_with_408(api, customer, settings):
+    import socket
+
+    settings.GATEWAY_BODY_READ_TIMEOUT = 0.5
+    _, _, secret = customer
+    host, port = api.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(
+            b"POST /api/v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+            + f"Authorization: Bearer {secret}\r\n".encode()
+            + b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"model\""
+        )
+        reply = sock.recv(65536).decode()  # the rest never comes
+    assert reply.startswith("HTTP/1.1 408") and "request_timeout" in reply
