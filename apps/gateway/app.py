@@ -60,11 +60,28 @@ JSON = "application/json"
 
 
 def _db_call(fn, kwargs):
-    try:
-        return fn(**kwargs)
-    except (InterfaceError, OperationalError):
-        connection.close()  # this worker thread reconnects on its next call
-        raise
+    """Run a database step in this worker thread. Django's connection health checks only run
+    around its own requests, so a connection the server dropped (a PostgreSQL restart) shows up
+    here as an error: the thread reconnects and tries once more (the step's transaction was
+    rolled back), then gives up."""
+    for attempt in (1, 2):
+        try:
+            return fn(**kwargs)
+        except (InterfaceError, OperationalError):
+            connection.close()  # reconnect on the next call
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether an error means the database cannot be reached right now."""
+    import psycopg
+    from psycopg_pool import PoolTimeout
+
+    return isinstance(
+        exc, InterfaceError | OperationalError | PoolTimeout | psycopg.OperationalError
+    )
 
 
 def new_request_id() -> str:
@@ -128,9 +145,17 @@ class Gateway:
         expires, routes = self._routes
         if expires > time.monotonic():
             return routes
-        routes = await self.db(catalog_routes)
-        self._routes = (time.monotonic() + settings.GATEWAY_CATALOG_CACHE_SECONDS, routes)
-        return routes
+        try:
+            fresh = await self.db(catalog_routes)
+        except Exception as exc:
+            if not routes or not database_unavailable(exc):
+                raise
+            # The last good copy serves while the database is away; try again in a moment.
+            log.warning("catalog refresh failed (%s); serving the last good copy", exc)
+            self._routes = (time.monotonic() + 2, routes)
+            return routes
+        self._routes = (time.monotonic() + settings.GATEWAY_CATALOG_CACHE_SECONDS, fresh)
+        return fresh
 
     async def shutdown(self) -> None:
         if self.pending:
@@ -489,6 +514,9 @@ class Gateway:
                 return
             except Exception:
                 log.exception("settling %s failed (attempt %d)", outcome.request_id, attempt + 1)
+                if self.pg is not None:
+                    with contextlib.suppress(Exception):
+                        await self.pg.recover()
                 await asyncio.sleep(0.2 * 4**attempt)
         try:  # the durable fallback: a Celery task that keeps retrying
             await self.db(enqueue_settlement, outcome=outcome)
@@ -553,7 +581,20 @@ class Gateway:
         except ClientDisconnect:  # the client left while sending its request
             self.finish(ctx, status=499, held=held, error_code="client_disconnected")
             return Response(status_code=499)
-        except Exception:
+        except Exception as exc:
+            if database_unavailable(exc):  # fail fast and say when to come back
+                log.warning("request %s: database unavailable (%s)", ctx.request_id, exc)
+                self.finish(ctx, status=503, held=held, error_code="database_unavailable")
+                return self.error_response(
+                    ctx,
+                    ApiError(
+                        503,
+                        "The service is briefly unavailable; please retry in a few seconds.",
+                        type="api_error",
+                        code="service_unavailable",
+                        headers={"retry-after": "2"},
+                    ),
+                )
             log.exception("request %s failed", ctx.request_id)
             self.finish(ctx, status=500, held=held, error_code="internal_error")
             return self.error_response(

@@ -12,6 +12,7 @@ own tests (and the gateway on SQLite) through the ORM one.
 import asyncio
 from datetime import datetime
 
+import psycopg
 from django.conf import settings
 from django.utils import timezone
 from psycopg.conninfo import make_conninfo
@@ -144,7 +145,13 @@ class PgMoney:
                 conninfo(),
                 min_size=2,
                 max_size=settings.GATEWAY_PG_POOL_SIZE,
-                kwargs={"autocommit": True, "options": "-c synchronous_commit=off"},
+                kwargs={
+                    "autocommit": True,
+                    "options": "-c synchronous_commit=off",
+                    "connect_timeout": 2,
+                },
+                # In an outage a request waits at most a couple of seconds for a connection.
+                timeout=settings.GATEWAY_PG_POOL_TIMEOUT,
                 open=False,
             )
             await self.pool.open()
@@ -153,6 +160,11 @@ class PgMoney:
     async def close(self) -> None:
         if self.pool is not None:
             await self.pool.close()
+
+    async def recover(self) -> None:
+        """Check the pool's idle connections, replacing those the server dropped."""
+        if self.pool is not None:
+            await self.pool.check()
 
     async def hold(
         self,
@@ -175,19 +187,30 @@ class PgMoney:
             "expires_at": expires_at,
         }
         pool = await self.get_pool()
-        async with pool.connection() as conn:
-            if not limited:
-                if (await (await conn.execute(HOLD, params)).fetchone()) is None:
-                    await self.refuse_account(conn, params)
-                return
-            # Account first, then the key: the order settlement locks them in, so the two
-            # cannot deadlock. An exception rolls both reservations back.
-            async with conn.transaction():
-                if (await (await conn.execute(HOLD, params)).fetchone()) is None:
-                    await self.refuse_account(conn, params)
-                if (await (await conn.execute(RESERVE_KEY, params)).fetchone()) is None:
-                    left = (await (await conn.execute(KEY_LEFT, params)).fetchone())[0]
-                    raise Refused("key", left)
+        for attempt in (1, 2):
+            try:
+                async with pool.connection() as conn:
+                    return await self.hold_on(conn, params, limited)
+            except psycopg.OperationalError:
+                # A connection the server dropped (a restart): the pool drops every dead one
+                # and the hold, rolled back with it, is tried once more on a fresh one.
+                if attempt == 2:
+                    raise
+                await self.recover()
+
+    async def hold_on(self, conn, params: dict, limited: bool) -> None:
+        if not limited:
+            if (await (await conn.execute(HOLD, params)).fetchone()) is None:
+                await self.refuse_account(conn, params)
+            return
+        # Account first, then the key: the order settlement locks them in, so the two cannot
+        # deadlock. An exception rolls both reservations back.
+        async with conn.transaction():
+            if (await (await conn.execute(HOLD, params)).fetchone()) is None:
+                await self.refuse_account(conn, params)
+            if (await (await conn.execute(RESERVE_KEY, params)).fetchone()) is None:
+                left = (await (await conn.execute(KEY_LEFT, params)).fetchone())[0]
+                raise Refused("key", left)
 
     @staticmethod
     async def refuse_account(conn, params) -> None:

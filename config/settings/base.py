@@ -285,6 +285,7 @@ GATEWAY_CATALOG_CACHE_SECONDS = float(os.environ.get("GATEWAY_CATALOG_CACHE_SECO
 GATEWAY_DB_THREADS = int(os.environ.get("GATEWAY_DB_THREADS", "8"))
 # On PostgreSQL the gateway holds and settles with one SQL statement each on an async pool.
 GATEWAY_PG_FASTPATH = env_bool("GATEWAY_PG_FASTPATH", True)
+GATEWAY_PG_POOL_TIMEOUT = float(os.environ.get("GATEWAY_PG_POOL_TIMEOUT", "2"))
 GATEWAY_PG_POOL_SIZE = int(os.environ.get("GATEWAY_PG_POOL_SIZE", "16"))
 GATEWAY_SETTLE_WINDOW_MS = float(os.environ.get("GATEWAY_SETTLE_WINDOW_MS", "5"))
 

@@ -110,3 +110,46 @@ def test_deactivating_a_user_in_the_admin_stops_their_keys_at_once(
     assert not user.is_active
     with pytest.raises(openai.AuthenticationError):
         sdk.models.list()
+
+
+@pytest.mark.parametrize("money_path", ["pg", "orm"], indirect=True)
+def test_after_postgresql_drops_every_connection_the_next_request_is_served(
+    api, money_path, customer, client_for
+):
+    from django.db import connection
+
+    user, _, secret = customer
+    client = client_for(secret)
+    assert client.chat.completions.create(model="demo-chat", messages=HELLO).choices
+    with connection.cursor() as cursor:  # what a PostgreSQL restart does to open connections
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        assert cursor.fetchone()[0] >= 1
+    api.gateway._routes = (0.0, api.gateway._routes[1])  # the catalog is due for a refresh
+    for _ in range(3):
+        answer = client.chat.completions.create(model="demo-chat", messages=HELLO)
+        assert answer.choices[0].message.content.startswith("[demo]")
+    drain(api)
+    assert UsageRecord.objects.filter(user=user, status=200).count() == 4
+    assert ledger_problems() == []
+
+
+def test_a_database_outage_is_a_fast_503_with_retry_after(api, customer, client_for, monkeypatch):
+    from psycopg_pool import PoolTimeout
+
+    user, _, secret = customer
+
+    async def unavailable(*args, **kwargs):
+        raise PoolTimeout("couldn't get a connection after 2.00 sec")
+
+    monkeypatch.setattr(api.gateway, "hold_exact", unavailable)
+    with pytest.raises(openai.APIStatusError) as exc:
+        client_for(secret).chat.completions.create(model="demo-chat", messages=HELLO)
+    assert exc.value.status_code == 503
+    assert exc.value.response.headers["retry-after"] == "2"
+    assert exc.value.body["code"] == "service_unavailable"
+    drain(api)
+    record = UsageRecord.objects.get(user=user)
+    assert (record.status, record.error_code) == (503, "database_unavailable")
