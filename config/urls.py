@@ -7,6 +7,8 @@ from apps.core import views as core_views
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
+    path("readyz", core_views.readyz, name="readyz"),
+    path("metrics", core_views.metrics, name="metrics"),
     path("dashboard/", account_views.dashboard, name="dashboard"),
     path("keys/", include("apps.keys.urls")),
     path("billing/", include("apps.billing.urls")),

@@ -35,6 +35,7 @@ from apps.catalog.pricing import (
     usage_from_provider,
 )
 from apps.catalog.selectors import catalog_routes
+from apps.core import metrics
 from apps.core.money import CREDITS_PER_DOLLAR, MICRO
 from apps.credits.errors import AccountSuspended, InsufficientCredits
 from apps.keys import tokens
@@ -488,6 +489,8 @@ class Gateway:
         if ctx.facts is None or ctx.finished:
             return
         ctx.finished = True
+        known = ctx.model in self._routes[1]
+        metrics.REQUESTS.labels(str(status), ctx.model if known else "other", ctx.protocol).inc()
         outcome = usage_services.RequestOutcome(
             request_id=ctx.request_id,
             protocol=ctx.protocol,
@@ -513,12 +516,14 @@ class Gateway:
                     await self.db(usage_services.request_settle, outcome=outcome)
                 return
             except Exception:
+                metrics.SETTLEMENT_FAILURES.inc()
                 log.exception("settling %s failed (attempt %d)", outcome.request_id, attempt + 1)
                 if self.pg is not None:
                     with contextlib.suppress(Exception):
                         await self.pg.recover()
                 await asyncio.sleep(0.2 * 4**attempt)
         try:  # the durable fallback: a Celery task that keeps retrying
+            metrics.SETTLEMENT_HANDOFFS.inc()
             await self.db(enqueue_settlement, outcome=outcome)
         except Exception:
             log.critical("settlement could not be queued, outcome=%r", outcome, exc_info=True)
@@ -619,9 +624,11 @@ class Gateway:
         return Attempts(retries)
 
     async def call_upstream(self, ctx, chat, held, call, attempts: Attempts):
+        started = time.perf_counter()
         try:
-            return await call
+            answer = await call
         except UpstreamError as exc:
+            metrics.UPSTREAM_ERRORS.labels(chat.route.provider, str(exc.status)).inc()
             if exc.upstream_status in (401, 403):
                 log.error(
                     "upstream %s refused our credentials (HTTP %s)",
@@ -640,6 +647,8 @@ class Gateway:
         except asyncio.CancelledError:
             self.finish(ctx, status=499, held=held, error_code="client_disconnected")
             raise
+        metrics.UPSTREAM_SECONDS.labels(chat.route.provider).observe(time.perf_counter() - started)
+        return answer
 
     async def complete(
         self, request, ctx, chat: ChatRequest, prompt_estimate, held, extra
@@ -1078,6 +1087,7 @@ class StreamRelay(Response):
 
     async def __call__(self, scope, receive, send) -> None:
         status, error_code, completed = 200, "", False
+        first_sent = False
         gone = asyncio.Event()
 
         async def watch_for_disconnect():
@@ -1118,6 +1128,11 @@ class StreamRelay(Response):
                 if out:
                     if gone.is_set():
                         raise ClientGone
+                    if not self.delivered_chunks and not first_sent:
+                        first_sent = True
+                        metrics.FIRST_BYTE_SECONDS.labels(self.ctx.protocol).observe(
+                            time.perf_counter() - self.ctx.started
+                        )
                     await send(
                         {"type": "http.response.body", "body": b"".join(out), "more_body": True}
                     )

@@ -264,6 +264,8 @@ DEMO_UPSTREAM_BASE_URL = os.environ.get(
     "DEMO_UPSTREAM_BASE_URL", f"http://127.0.0.1:{os.environ.get('PORT', '8000')}/_demo/v1"
 )
 # Requests carry images, PDFs and audio as base64: 32 MiB by default.
+# The bearer token Prometheus sends for /metrics (unset: /metrics is 404).
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 GATEWAY_MAX_JSON_DEPTH = 64  # deeper request bodies get a 400
 # A request body that trickles in slower than this is refused (408), freeing the connection.
 GATEWAY_BODY_READ_TIMEOUT = float(os.environ.get("GATEWAY_BODY_READ_TIMEOUT", "30"))

@@ -36,3 +36,26 @@ def test_allauth_pages_use_the_site_layout(client):
 
 def test_healthz(client):
     assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_readyz_checks_every_dependency(client, db):
+    from django.core.management import call_command
+
+    body = client.get("/readyz")
+    assert body.status_code == 503 and body.json()["checks"]["catalog"].startswith("failing")
+    call_command("sync_catalog", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    body = client.get("/readyz").json()
+    assert body == {
+        "status": "ok",
+        "checks": {"database": "ok", "redis": "ok", "broker": "ok", "catalog": "ok"},
+    }
+
+
+def test_metrics_need_the_token(client, db, settings):
+    settings.METRICS_TOKEN = ""
+    assert client.get("/metrics").status_code == 404
+    settings.METRICS_TOKEN = "s3cret-token"
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer nope").status_code == 401
+    page = client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-token")
+    assert page.status_code == 200 and b"ocx_holds_open" in page.content

@@ -153,3 +153,22 @@ def test_a_database_outage_is_a_fast_503_with_retry_after(api, customer, client_
     drain(api)
     record = UsageRecord.objects.get(user=user)
     assert (record.status, record.error_code) == (503, "database_unavailable")
+
+
+def test_metrics_count_requests_upstream_latency_and_first_bytes(
+    api, customer, client_for, client, settings
+):
+    settings.METRICS_TOKEN = "t0ken"
+    _, _, secret = customer
+    sdk = client_for(secret)
+    sdk.chat.completions.create(model="demo-chat", messages=HELLO)
+    list(sdk.chat.completions.create(model="demo-chat", messages=HELLO, stream=True))
+    with pytest.raises(openai.BadRequestError):
+        sdk.chat.completions.create(model="gpt-99", messages=HELLO)
+    drain(api)
+    text = client.get("/metrics", HTTP_AUTHORIZATION="Bearer t0ken").content.decode()
+    assert 'ocx_requests_total{model="demo-chat",protocol="chat",status="200"}' in text
+    assert 'ocx_requests_total{model="other",protocol="chat",status="400"}' in text  # bounded
+    assert 'ocx_upstream_seconds_count{provider="demo"}' in text
+    assert 'ocx_time_to_first_byte_seconds_count{protocol="chat"}' in text
+    assert "ocx_holds_open 0.0" in text and "ocx_rollup_lag_seconds" in text

@@ -1,0 +1,92 @@
+"""Prometheus metrics (prometheus-client). Each process counts in the default registry; with
+``PROMETHEUS_MULTIPROC_DIR`` set (``make serve`` sets it) every worker writes its counts there
+and the /metrics view adds them up. Database-backed gauges (holds open, rollup lag) are read at
+scrape time."""
+
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+REQUESTS = Counter(
+    "ocx_requests_total",
+    "API requests answered, by status, model and protocol",
+    ["status", "model", "protocol"],
+)
+UPSTREAM_SECONDS = Histogram(
+    "ocx_upstream_seconds",
+    "Time until the upstream answered (the whole answer, or a stream's headers)",
+    ["provider"],
+    buckets=LATENCY_BUCKETS,
+)
+UPSTREAM_ERRORS = Counter(
+    "ocx_upstream_errors_total",
+    "Upstream failures seen by clients, by provider and status",
+    ["provider", "status"],
+)
+FIRST_BYTE_SECONDS = Histogram(
+    "ocx_time_to_first_byte_seconds",
+    "From the request's arrival to the first byte of its stream's body",
+    ["protocol"],
+    buckets=LATENCY_BUCKETS,
+)
+SETTLEMENT_FAILURES = Counter(
+    "ocx_settlement_failures_total", "Settlement attempts that failed (and were retried)"
+)
+SETTLEMENT_HANDOFFS = Counter(
+    "ocx_settlement_handoffs_total", "Settlements handed to Celery after the gateway's retries"
+)
+
+
+class DatabaseCollector:
+    """Gauges read from the database at scrape time."""
+
+    def collect(self):
+        from datetime import timedelta
+
+        from django.db.models import Max, Min
+        from django.utils import timezone
+
+        from apps.credits.models import Hold
+        from apps.usage.models import UsageHour, UsageRecord
+
+        now = timezone.now()
+        active = Hold.objects.filter(status=Hold.Status.ACTIVE)
+        oldest = active.aggregate(oldest=Min("created_at"))["oldest"]
+        holds = GaugeMetricFamily("ocx_holds_open", "Holds of requests in flight")
+        holds.add_metric([], active.count())
+        yield holds
+        age = GaugeMetricFamily("ocx_holds_oldest_seconds", "Age of the oldest open hold")
+        age.add_metric([], (now - oldest).total_seconds() if oldest else 0)
+        yield age
+        newest_record = UsageRecord.objects.aggregate(at=Max("created_at"))["at"]
+        newest_hour = UsageHour.objects.aggregate(at=Max("hour"))["at"]
+        lag = 0.0
+        if newest_record is not None:
+            covered = newest_hour + timedelta(hours=1) if newest_hour else None
+            lag = max((newest_record - covered).total_seconds(), 0) if covered else 0
+            if covered is None:
+                lag = (now - newest_record).total_seconds()
+        rollup = GaugeMetricFamily(
+            "ocx_rollup_lag_seconds", "How far the newest usage record is beyond the rollups"
+        )
+        rollup.add_metric([], lag)
+        yield rollup
+
+
+def exposition() -> bytes:
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        from prometheus_client import REGISTRY
+
+        registry = REGISTRY
+    body = generate_latest(registry)
+    database = CollectorRegistry()
+    database.register(DatabaseCollector())
+    return body + generate_latest(database)
