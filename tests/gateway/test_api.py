@@ -690,7 +690,7 @@ def test_a_body_that_trickles_in_times_out_with_408(api, customer, settings):
         sock.sendall(
             b"POST /api/v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
             + f"Authorization: Bearer {secret}\r\n".encode()
-            + b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"model\""
+            + b'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"model"'
         )
         reply = sock.recv(65536).decode()  # the rest never comes
     assert reply.startswith("HTTP/1.1 408") and "request_timeout" in reply
