@@ -1,8 +1,13 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
 from apps.accounts import views as account_views
 from apps.core import views as core_views
+
+# Staff sign in through allauth like everyone else: its two-factor step and rate limits apply
+# (Django's own admin login form would skip both).
+admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("", core_views.home, name="home"),

@@ -114,3 +114,14 @@ def test_admin_lists_overruns(staff_client, funded_account):
     html = page.content.decode()
     assert "req-over" in html and "req-fine" not in html
     assert "2.0000" in html  # the overrun, in credits
+
+
+def test_admin_login_goes_through_allauth_with_its_second_factor(client):
+    response = client.get("/admin/login/?next=/admin/")
+    assert response.status_code == 302 and response.url.startswith("/accounts/login/")
+    staff = UserFactory(email="boss@example.com", is_staff=True, is_superuser=True)
+    staff.set_password("a-strong-pass-123")
+    staff.save()
+    # Django's own form is gone: posting a password to it signs nobody in.
+    client.post("/admin/login/", {"username": staff.email, "password": "a-strong-pass-123"})
+    assert client.get("/admin/").status_code == 302
