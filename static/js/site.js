@@ -2,6 +2,23 @@
 (function () {
   "use strict";
 
+  // Fields whose whole text is selected when focused (a new key's secret).
+  document.addEventListener("focusin", function (event) {
+    var target = event.target;
+    if (target && target.matches && target.matches("input[data-select-on-focus]")) {
+      target.select();
+    }
+  });
+
+  // Selects that submit their form when changed (the language switcher): no inline handlers,
+  // the Content-Security-Policy allows none.
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target && target.matches && target.matches("select[data-autosubmit]") && target.form) {
+      target.form.submit();
+    }
+  });
+
   function copyText(text) {
     if (navigator.clipboard && window.isSecureContext) {
       return navigator.clipboard.writeText(text);

@@ -59,3 +59,13 @@ def test_metrics_need_the_token(client, db, settings):
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer nope").status_code == 401
     page = client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-token")
     assert page.status_code == 200 and b"ocx_holds_open" in page.content
+
+
+def test_every_page_has_a_content_security_policy_without_inline_code(client, db):
+    for url in ("/", "/accounts/signup/", "/docs/overview/"):
+        response = client.get(url)
+        policy = response.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+        assert "unsafe-inline" not in policy
+        body = response.content.decode()
+        assert " onchange=" not in body and " onclick=" not in body and 'style="' not in body
