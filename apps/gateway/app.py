@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from functools import partial
+from pathlib import Path
 
 import orjson
 from django.conf import settings
@@ -44,6 +45,7 @@ from apps.keys.errors import KeyCreditLimitReached
 from apps.keys.selectors import KeyFacts
 from apps.keys.services import api_key_mark_used
 from apps.usage import services as usage_services
+from apps.usage.journal import Journal, journal_recover
 
 from . import services
 from .errors import ApiError, bad_request, unauthorized
@@ -126,6 +128,9 @@ class Gateway:
         engine = settings.DATABASES["default"]["ENGINE"]
         self.pg = PgMoney() if settings.GATEWAY_PG_FASTPATH and "postgresql" in engine else None
         self.batcher = SettleBatcher(self.pg) if self.pg is not None else None
+        directory = settings.GATEWAY_JOURNAL_DIR
+        self.journal = Journal(Path(directory)) if directory else None
+        self.recovery: asyncio.Task | None = None
 
     # --- plumbing ------------------------------------------------------------------------------
     async def db(self, fn, **kwargs):
@@ -158,10 +163,31 @@ class Gateway:
         self._routes = (time.monotonic() + settings.GATEWAY_CATALOG_CACHE_SECONDS, fresh)
         return fresh
 
+    async def startup(self) -> None:
+        if self.journal is not None:
+            self.recovery = asyncio.get_running_loop().create_task(self.recover_journals())
+
+    async def recover_journals(self) -> None:
+        """Settle, now and every minute, what processes that died had delivered."""
+        from apps.usage.journal import RECOVER_AFTER_SECONDS
+
+        while True:
+            try:
+                found = await self.db(journal_recover, directory=self.journal.directory)
+                if found.get("settled"):
+                    log.warning("journal recovery settled %d request(s)", found["settled"])
+            except Exception:
+                log.exception("journal recovery failed; it runs again in a minute")
+            await asyncio.sleep(RECOVER_AFTER_SECONDS)
+
     async def shutdown(self) -> None:
+        if self.recovery is not None:
+            self.recovery.cancel()
         if self.pending:
             await asyncio.wait(list(self.pending), timeout=15)
         await self.upstream.close()
+        if self.journal is not None:
+            self.journal.close()
         if self.store is not None:
             await self.store.close()
         if self.pg is not None:
@@ -503,6 +529,11 @@ class Gateway:
             held=held,
             **fields,
         )
+        if self.journal is not None:
+            try:  # durable before the response completes: a process that dies is settled from it
+                self.journal.write(outcome)
+            except OSError:
+                log.exception("could not journal %s", outcome.request_id)
         self.spawn(self.settle(outcome))
 
     async def settle(self, outcome) -> None:
@@ -1119,6 +1150,15 @@ class StreamRelay(Response):
                         chunks += count
                 done = done or self.ended
                 if done:
+                    # The outcome is journalled before the last byte goes out, so it counts
+                    # what this last batch delivers.
+                    self.delivered_text.extend(texts)
+                    self.delivered_chunks += chunks
+                    texts, chunks = [], 0
+                    if self.provider_error is None:
+                        self.settle(200, "", True)
+                    else:
+                        self.settle(502, self.provider_error_code(), True)
                     if self.native:
                         pass  # the provider's own last event ends its protocol's stream
                     elif self.translator is None:
@@ -1128,7 +1168,7 @@ class StreamRelay(Response):
                 if out:
                     if gone.is_set():
                         raise ClientGone
-                    if not self.delivered_chunks and not first_sent:
+                    if not first_sent:
                         first_sent = True
                         metrics.FIRST_BYTE_SECONDS.labels(self.ctx.protocol).observe(
                             time.perf_counter() - self.ctx.started
@@ -1266,6 +1306,7 @@ class GatewayApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                await self.gateway.startup()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.gateway.shutdown()

@@ -1,5 +1,6 @@
 """Recording requests and settling what they cost."""
 
+import logging
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 
@@ -15,6 +16,8 @@ from apps.credits.services import credits_expire_hold, credits_release, credits_
 from apps.keys.services import api_key_settle
 
 from .models import UsageHour, UsageRecord
+
+log = logging.getLogger("opencodex.usage")
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,13 @@ def holds_release_expired(*, now=None, limit: int = 500) -> int:
             if result.closed and result.api_key_id is not None:
                 api_key_settle(key_id=result.api_key_id, reserved=result.amount, charged=0)
             released += result.closed
+            if result.closed:
+                # No outcome anywhere (not settled, not in a journal): the process died before
+                # the response was complete, so nothing was delivered to charge. Reported.
+                log.warning(
+                    "hold %s expired without a known outcome: released, nothing charged",
+                    reference,
+                )
     return released
 
 

@@ -5,6 +5,20 @@ from celery import shared_task
 from . import services
 
 
+@shared_task(name="apps.usage.tasks.recover_settlement_journals")
+def recover_settlement_journals() -> dict:
+    """Settle what gateway processes that died had delivered (their journals on this host)."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from .journal import journal_recover
+
+    if not settings.GATEWAY_JOURNAL_DIR:
+        return {}
+    return journal_recover(directory=Path(settings.GATEWAY_JOURNAL_DIR))
+
+
 @shared_task(name="apps.usage.tasks.release_expired_holds")
 def release_expired_holds() -> int:
     return services.holds_release_expired()

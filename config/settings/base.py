@@ -225,6 +225,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
+    "recover-settlement-journals": {
+        "task": "apps.usage.tasks.recover_settlement_journals",
+        "schedule": 60.0,
+    },
     "release-expired-holds": {
         "task": "apps.usage.tasks.release_expired_holds",
         "schedule": 60.0,
@@ -267,6 +271,9 @@ DEMO_UPSTREAM_BASE_URL = os.environ.get(
 # Requests carry images, PDFs and audio as base64: 32 MiB by default.
 # The bearer token Prometheus sends for /metrics (unset: /metrics is 404).
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# Each gateway process journals every request's outcome here before the response completes;
+# a process's journal is settled from after it dies (apps/usage/journal.py). Empty: off.
+GATEWAY_JOURNAL_DIR = os.environ.get("GATEWAY_JOURNAL_DIR", str(VAR_DIR / "journal"))
 GATEWAY_MAX_JSON_DEPTH = 64  # deeper request bodies get a 400
 # A request body that trickles in slower than this is refused (408), freeing the connection.
 GATEWAY_BODY_READ_TIMEOUT = float(os.environ.get("GATEWAY_BODY_READ_TIMEOUT", "30"))

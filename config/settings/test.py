@@ -1,6 +1,7 @@
 """``make test``: the real PostgreSQL and Redis on 127.0.0.1 (override with the usual URLs)."""
 
 import os
+import tempfile
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -25,3 +26,6 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {}
 ALLOWED_HOSTS = ["*"]
 WHITENOISE_AUTOREFRESH = True
 API_KEY_HMAC_SECRET = "test-api-key-secret"
+GATEWAY_JOURNAL_DIR = os.environ.get("GATEWAY_JOURNAL_DIR") or tempfile.mkdtemp(
+    prefix="ocx-test-journal-"
+)  # this run's own
