@@ -96,8 +96,15 @@ def journal_recover(*, directory: Path, older_than: float = RECOVER_AFTER_SECOND
                 continue  # its writer is alive
             found["files"] += 1
             failed = 0
-            for entry in _entries(path):
-                if UsageRecord.objects.filter(request_id=entry["request_id"]).exists():
+            entries = _entries(path)
+            settled = set()  # most were settled by their own process: look them up in bulk
+            ids = [entry["request_id"] for entry in entries]
+            for start in range(0, len(ids), 1000):
+                chunk = ids[start : start + 1000]
+                records = UsageRecord.objects.filter(request_id__in=chunk)
+                settled.update(records.values_list("request_id", flat=True))
+            for entry in entries:
+                if entry["request_id"] in settled:
                     found["already"] += 1
                     continue
                 try:
