@@ -226,3 +226,60 @@ def hours_for_export(*, user_id: int, start: datetime, end: datetime):
         )
         .iterator(chunk_size=2000)
     )
+
+
+def usage_charge_problems(*, limit: int = 100) -> list[str]:
+    """What a payments system would also keep true, beside balance = ledger:
+
+    - every successful request that cost something has its one ``usage:`` ledger entry, for
+      exactly its cost;
+    - every key line's spend (a rotated key and its successors) equals its requests' cost;
+    - no hold expired, charging nothing, for a request whose usage was recorded as delivered.
+    """
+    from django.db.models import F, OuterRef, Subquery, Sum, Value
+    from django.db.models.functions import Coalesce, Concat
+
+    from apps.credits.models import Hold, LedgerEntry
+    from apps.keys.models import ApiKey
+
+    problems = []
+    charged = LedgerEntry.objects.filter(
+        reference=Concat(Value("usage:"), OuterRef("request_id"))
+    ).values("amount")[:1]
+    unbilled = (
+        UsageRecord.objects.filter(status=200, cost__gt=0)
+        .annotate(charged=Subquery(charged))
+        .exclude(charged=-F("cost"))
+        .values_list("request_id", "cost", "charged")[:limit]
+    )
+    for request_id, cost, entry in unbilled:
+        problems.append(f"request {request_id}: cost {cost} µcr but its ledger entry is {entry}")
+    spent = (
+        UsageRecord.objects.filter(api_key__isnull=False)
+        .annotate(line=Coalesce("api_key__budget_key_id", "api_key_id"))
+        .values("line")
+        .annotate(total=Sum("cost"))
+        .order_by()
+    )
+    totals = {row["line"]: row["total"] or 0 for row in spent}
+    lines = (
+        ApiKey.objects.annotate(line=Coalesce("budget_key_id", "id"))
+        .values("line")
+        .annotate(spent=Sum("spent"))
+        .order_by("line")
+    )
+    for row in lines:
+        cost = totals.get(row["line"], 0)
+        if row["spent"] != cost:
+            problems.append(f"key line {row['line']}: spent {row['spent']} µcr, requests {cost}")
+            if len(problems) >= limit:
+                break
+    delivered = UsageRecord.objects.filter(
+        request_id=OuterRef("reference"), status=200, completion_tokens__gt=0
+    )
+    expired = Hold.objects.filter(status=Hold.Status.EXPIRED, charged=0).filter(
+        reference__in=Subquery(delivered.values("request_id"))
+    )
+    for reference in expired.values_list("reference", flat=True)[:limit]:
+        problems.append(f"hold {reference}: expired charging nothing for a delivered request")
+    return problems

@@ -24,7 +24,7 @@ def test_names_every_account_out_of_balance(funded_account, capsys):
     Account.objects.filter(pk=drifted_up.pk).update(balance=6 * MICRO)
     Account.objects.filter(pk=drifted_down.pk).update(balance=4 * MICRO)
     Account.objects.filter(pk=overheld.pk).update(held=2 * MICRO)  # no active hold behind it
-    with pytest.raises(CommandError, match="3 account"):
+    with pytest.raises(CommandError, match="3 problem"):
         call_command("check_ledger")
     err = capsys.readouterr().err
     assert f"account {drifted_up.pk} ({drifted_up.user.email})" in err
@@ -69,3 +69,41 @@ def test_check_ledger_exits_non_zero_from_the_shell(funded_account):
     )
     assert result.returncode == 1
     assert f"account {account.pk} ({account.user.email})" in result.stderr
+
+
+def test_every_delivered_request_has_its_charge_and_every_key_its_spend(funded_account, capsys):
+    from django.utils import timezone
+
+    from apps.credits.models import Hold
+    from apps.keys.models import ApiKey
+    from apps.usage.models import UsageRecord
+    from apps.usage.services import RequestOutcome, request_settle
+    from tests.keys.factories import make_key
+
+    account = funded_account(credits=10)
+    key, _ = make_key(account.user)
+    for reference in ("r1", "r2"):
+        services.credits_hold(account_id=account.pk, amount=MICRO, reference=reference)
+        request_settle(
+            outcome=RequestOutcome(
+                request_id=reference,
+                user_id=account.user_id,
+                api_key_id=key.pk,
+                model="m",
+                status=200,
+                created_at=timezone.now(),
+                completion_tokens=5,
+                cost=MICRO // 2,
+            )
+        )
+    call_command("check_ledger")
+    assert "every delivered request has its charge" in capsys.readouterr().out
+    UsageRecord.objects.filter(request_id="r1").update(cost=MICRO)  # billed, not charged
+    ApiKey.objects.filter(pk=key.pk).update(spent=7)
+    Hold.objects.filter(reference="r2").update(status="expired", charged=0)
+    with pytest.raises(CommandError, match="3 problem"):
+        call_command("check_ledger")
+    err = capsys.readouterr().err
+    assert "request r1: cost 1000000 µcr but its ledger entry is -500000" in err
+    assert f"key line {key.pk}: spent 7 µcr" in err
+    assert "hold r2: expired charging nothing for a delivered request" in err

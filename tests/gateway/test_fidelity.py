@@ -38,7 +38,10 @@ def funded(credits: float, **key_kwargs):
 
 
 def assert_books_balance(user=None):
+    from apps.usage.selectors import usage_charge_problems
+
     assert ledger_problems() == []
+    assert usage_charge_problems() == []  # every delivered request charged, every key's spend
     if user is not None:
         account = Account.objects.get(user=user)
         assert account.held == 0

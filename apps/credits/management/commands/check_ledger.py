@@ -6,13 +6,22 @@ from apps.credits.selectors import ledger_problems
 class Command(BaseCommand):
     help = (
         "Prove every account's balance equals the sum of its ledger entries and its held amount "
-        "equals its active holds. Exits non-zero and names each account that does not."
+        "equals its active holds, every delivered request has its charge, and every key's spend "
+        "equals its requests' cost. Exits non-zero and names what does not."
     )
 
     def handle(self, *args, **options):
-        problems = ledger_problems()
+        from apps.usage.selectors import usage_charge_problems
+
+        problems = [problem.describe() for problem in ledger_problems()]
+        problems += usage_charge_problems()
         for problem in problems:
-            self.stderr.write(problem.describe())
+            self.stderr.write(problem)
         if problems:
-            raise CommandError(f"{len(problems)} account(s) out of balance with the ledger.")
-        self.stdout.write(self.style.SUCCESS("Ledger OK: every balance equals its entries."))
+            raise CommandError(f"{len(problems)} problem(s) with the ledger and the charges.")
+        self.stdout.write(
+            self.style.SUCCESS(
+                "Ledger OK: every balance equals its entries, every delivered request has its "
+                "charge, every key's spend its requests' cost."
+            )
+        )
