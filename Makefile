@@ -45,8 +45,6 @@ release: messages
 	DJANGO_SETTINGS_MODULE=config.settings.prod $(BIN)/python manage.py collectstatic --noinput
 
 serve: release
-	@rm -rf var/prometheus && mkdir -p var/prometheus
-	PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/prometheus \
 	DJANGO_SETTINGS_MODULE=config.settings.prod exec $(BIN)/uvicorn config.asgi:application \
 		--host 0.0.0.0 --port $(PORT) --workers $(WEB_CONCURRENCY) --proxy-headers \
 		--forwarded-allow-ips="$${FORWARDED_ALLOW_IPS:-127.0.0.1}" --no-access-log

@@ -1,7 +1,9 @@
-"""Prometheus metrics (prometheus-client). Each process counts in the default registry; with
-``PROMETHEUS_MULTIPROC_DIR`` set (``make serve`` sets it) every worker writes its counts there
-and the /metrics view adds them up. Database-backed gauges (holds open, rollup lag) are read at
-scrape time."""
+"""Prometheus metrics (prometheus-client). Each process counts in the default registry and
+/metrics shows the counts of the process that answers it; with ``PROMETHEUS_MULTIPROC_DIR`` set
+(an empty directory, before the server starts) every worker writes its counts there and /metrics
+adds them up, at a measurable cost per request on the hot path (file-backed values), so it is
+the operator's choice. Database-backed gauges (holds open, rollup lag) are read at scrape
+time."""
 
 import os
 
