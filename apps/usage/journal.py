@@ -17,10 +17,10 @@ import logging
 import os
 import time
 import uuid
-from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
+import orjson
 from django.db import IntegrityError
 
 log = logging.getLogger("opencodex.usage.journal")
@@ -29,9 +29,10 @@ RECOVER_AFTER_SECONDS = 60  # a file untouched this long, and unlocked, is recov
 
 
 def _encode(outcome) -> bytes:
-    payload = asdict(outcome)
+    """One line of JSON (orjson on the flat fields: a few µs, this is on the hot path)."""
+    payload = dict(outcome.__dict__)
     payload["created_at"] = outcome.created_at.isoformat()
-    return json.dumps(payload, separators=(",", ":")).encode() + b"\n"
+    return orjson.dumps(payload) + b"\n"
 
 
 class Journal:
