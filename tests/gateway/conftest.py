@@ -186,11 +186,21 @@ def api(live_api, transactional_db, tmp_path, upstream_url):
     drain(live_api)
 
 
-def drain(server, timeout=15.0):
-    """Wait until the gateway has no background work (settlements, last-used writes) left."""
+def drain(server, timeout=15.0, quiet=0.05):
+    """Wait until the gateway has had no background work (settlements, last-used writes) for
+    ``quiet`` seconds: a stream's settlement starts only after its last bytes reached the
+    client, so an empty set at one instant can be a moment too early."""
     deadline = time.monotonic() + timeout
-    while server.gateway.pending:
-        if time.monotonic() > deadline:
+    quiet_since = None
+    while True:
+        now = time.monotonic()
+        if server.gateway.pending:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = now
+        elif now - quiet_since >= quiet:
+            return
+        if now > deadline:
             raise AssertionError("background settlements did not finish")
         time.sleep(0.01)
 

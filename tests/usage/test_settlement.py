@@ -122,6 +122,7 @@ def test_a_settlement_after_the_hold_expired_still_charges_the_real_cost(
     """A delivered request is billed even when its settlement arrives after the reaper expired
     its hold (a delayed hand-off): the cost is charged, the reservation not given back twice."""
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     from apps.gateway.pg import PgMoney
 
@@ -147,7 +148,9 @@ def test_a_settlement_after_the_hold_expired_still_charges_the_real_cost(
                 finally:
                     await money.close()
 
-            asyncio.run(settle())
+            # Its own thread and event loop, whatever runs in this one (the browser tests').
+            with ThreadPoolExecutor(1) as pool:
+                pool.submit(asyncio.run, settle()).result()
     account.refresh_from_db()
     assert (account.balance, account.held) == (7 * MICRO, 0)
     hold = Hold.objects.get(reference="late")
