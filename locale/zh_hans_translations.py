@@ -238,4 +238,6 @@ ZH_HANS = {
     "Share of prompt tokens read from the provider’s cache, at the cached price": "从提供商缓存读取的提示词 token 占比，按缓存价格计费",
     "Cache hits": "缓存命中",
     "At most %(max)s requests per minute.": "每分钟最多 %(max)s 个请求。",
+    "Claude Code": "Claude Code",
+    "Codex CLI": "Codex CLI",
 }

@@ -27,6 +27,8 @@ PAGES = [
     ("errors", _("Error Codes")),
     ("best-practices", _("Best Practices")),
     ("tools", _("Compatible Tools")),
+    ("claude-code", _("Claude Code")),
+    ("codex", _("Codex CLI")),
     ("sdks", _("SDK Examples")),
 ]
 SLUGS = [slug for slug, _ in PAGES]
@@ -80,6 +82,8 @@ def source_path(language: str, slug: str) -> Path:
 @lru_cache(maxsize=128)
 def render(language: str, slug: str, base_url: str) -> Page:
     text = source_path(language, slug).read_text(encoding="utf-8")
+    anthropic = base_url[: -len("/v1")] if base_url.endswith("/v1") else base_url
+    text = text.replace("{{ ANTHROPIC_BASE_URL }}", anthropic)
     text = text.replace("{{ BASE_URL }}", base_url).replace("{{ BARE_URL }}", bare(base_url))
     md = markdown.Markdown(
         extensions=["tables", "fenced_code", "toc", "md_in_html", "attr_list"],

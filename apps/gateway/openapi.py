@@ -69,6 +69,73 @@ ERRORS = {
 }
 
 
+ANTHROPIC_ERROR = {
+    "type": "object",
+    "required": ["type", "error"],
+    "properties": {
+        "type": {"const": "error"},
+        "error": {
+            "type": "object",
+            "required": ["type", "message"],
+            "properties": {"type": {"type": "string"}, "message": {"type": "string"}},
+        },
+    },
+}
+ANTHROPIC_ERRORS = {
+    status: {"description": text, "content": {"application/json": {"schema": ANTHROPIC_ERROR}}}
+    for status, text in (
+        ("400", "invalid_request_error: a missing or wrong field, named in the message"),
+        ("401", "authentication_error"),
+        ("402", "billing_error: credits, the key's credit limit, or a suspended account"),
+        ("429", "rate_limit_error; see retry-after"),
+        ("500", "api_error"),
+        ("503", "overloaded_error; see retry-after"),
+    )
+}
+MESSAGES_REQUEST = {
+    "type": "object",
+    "required": ["model", "max_tokens", "messages"],
+    "properties": {
+        "model": {"type": "string"},
+        "max_tokens": {"type": "integer", "minimum": 1},
+        "messages": {"type": "array", "items": {"type": "object"}},
+        "system": {"oneOf": [{"type": "string"}, {"type": "array"}]},
+        "tools": {"type": "array", "items": {"type": "object"}},
+        "tool_choice": {"type": "object"},
+        "stream": {"type": "boolean"},
+        "temperature": {"type": "number"},
+        "stop_sequences": {"type": "array", "items": {"type": "string"}},
+        "thinking": {"type": "object"},
+    },
+}
+MESSAGE = {
+    "type": "object",
+    "required": ["id", "type", "role", "content", "model", "stop_reason", "usage"],
+    "properties": {
+        "id": {"type": "string"},
+        "type": {"const": "message"},
+        "role": {"const": "assistant"},
+        "content": {"type": "array", "items": {"type": "object"}},
+        "model": {"type": "string"},
+        "stop_reason": {"type": ["string", "null"]},
+        "usage": {"type": "object"},
+    },
+}
+RESPONSES_REQUEST = {
+    "type": "object",
+    "required": ["model", "input"],
+    "properties": {
+        "model": {"type": "string"},
+        "input": {"oneOf": [{"type": "string"}, {"type": "array"}]},
+        "instructions": {"type": "string"},
+        "tools": {"type": "array", "items": {"type": "object"}},
+        "stream": {"type": "boolean"},
+        "max_output_tokens": {"type": "integer", "minimum": 1},
+        "store": {"type": "boolean"},
+    },
+}
+
+
 def openapi_document() -> dict:
     message = {
         "type": "object",
@@ -161,6 +228,78 @@ def openapi_document() -> dict:
                     },
                 }
             },
+            "/messages": {
+                "post": {
+                    "operationId": "createMessage",
+                    "summary": "The Anthropic Messages API (Claude Code): every model, translated "
+                    "to its provider's protocol; errors in Anthropic's shape",
+                    "security": [{"bearer": []}, {"apiKeyHeader": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": MESSAGES_REQUEST}},
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "A message, or its SSE events (message_start, "
+                            "content_block_*, message_delta, message_stop, ping)",
+                            "content": {
+                                "application/json": {"schema": MESSAGE},
+                                "text/event-stream": {"schema": {"type": "string"}},
+                            },
+                        },
+                        **ANTHROPIC_ERRORS,
+                    },
+                }
+            },
+            "/messages/count_tokens": {
+                "post": {
+                    "operationId": "countMessageTokens",
+                    "summary": "The prompt tokens a Messages request would be held for",
+                    "security": [{"bearer": []}, {"apiKeyHeader": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "The count",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["input_tokens"],
+                                        "properties": {"input_tokens": {"type": "integer"}},
+                                    }
+                                }
+                            },
+                        },
+                        **ANTHROPIC_ERRORS,
+                    },
+                }
+            },
+            "/responses": {
+                "post": {
+                    "operationId": "createResponse",
+                    "summary": "The OpenAI Responses API (Codex): every model; nothing is stored "
+                    "(previous_response_id and background are refused with a 400)",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": RESPONSES_REQUEST}},
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "A response object, or its SSE events, each with a "
+                            "sequence_number, ending with response.completed, .incomplete or "
+                            ".failed",
+                            "content": {
+                                "application/json": {"schema": {"type": "object"}},
+                                "text/event-stream": {"schema": {"type": "string"}},
+                            },
+                        },
+                        **ERRORS,
+                    },
+                }
+            },
             "/models/{id}": {
                 "get": {
                     "operationId": "retrieveModel",
@@ -205,7 +344,13 @@ def openapi_document() -> dict:
                     "type": "http",
                     "scheme": "bearer",
                     "description": "An API key: sk-live- followed by 38 letters and digits",
-                }
+                },
+                "apiKeyHeader": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "x-api-key",
+                    "description": "The same key, as Anthropic's SDKs send it",
+                },
             },
             "schemas": {
                 "Error": {

@@ -223,3 +223,30 @@ def test_every_interface_string_is_translated():
     catalogue = polib.pofile(str(path))
     assert catalogue.percent_translated() == 100, catalogue.untranslated_entries()
     assert not catalogue.fuzzy_entries()
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_coding_tool_pages_give_the_tested_configurations(client, language, settings):
+    import html
+    import tomllib
+
+    settings.SITE_URL = "https://opencodex.example"
+
+    def page(slug):
+        response = client.get(reverse("docs:page", args=[slug]), HTTP_ACCEPT_LANGUAGE=language)
+        assert response.status_code == 200
+        return response.content.decode()
+
+    claude = page("claude-code")
+    assert '<h1 id="claude-code">Claude Code' in claude
+    text = html.unescape(TAG.sub("", claude))
+    assert 'ANTHROPIC_BASE_URL="https://opencodex.example/api"' in text  # no /v1: it adds that
+    codex = page("codex")
+    toml = next(code for lang, code in code_blocks(codex) if lang == "toml")
+    provider = tomllib.loads(toml)["model_providers"]["opencodex"]
+    assert provider["wire_api"] == "responses"
+    assert provider["base_url"] == "https://opencodex.example/api/v1"
+    tools = page("tools")
+    assert "/docs/claude-code/" in tools and "/docs/codex/" in tools
+    for tool in ("Cline", "Continue", "opencode", "Qwen Code", "aider", "Cursor"):
+        assert f">{tool}<a" in tools or f">{tool}</h2>" in tools, tool

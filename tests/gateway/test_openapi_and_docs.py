@@ -35,7 +35,15 @@ def schema(document: dict, name: str) -> dict:
 def test_the_openapi_document_is_valid_and_names_every_endpoint(api):
     document = spec_of(api)
     validate(document)
-    assert set(document["paths"]) == {"/chat/completions", "/models", "/models/{id}", "/balance"}
+    assert set(document["paths"]) == {
+        "/chat/completions",
+        "/messages",
+        "/messages/count_tokens",
+        "/responses",
+        "/models",
+        "/models/{id}",
+        "/balance",
+    }
     assert document["openapi"].startswith("3.1")
     one = document["paths"]["/models/{id}"]["get"]
     assert one["parameters"][0]["in"] == "path" and set(one["responses"]) >= {"200", "404"}
