@@ -130,41 +130,12 @@ def _csv_response(filename: str, header: list[str], rows):
 @login_required
 def export_requests(request):
     query = _filters(request).query()
+    records = selectors.records_for_export(
+        user_id=request.user.pk, start=query.start, end=query.end
+    )
     rows = (
-        (
-            at.isoformat(),
-            rid,
-            key or "",
-            model,
-            pt,
-            ct,
-            format_credits(cost),
-            st,
-            err,
-            lat,
-            stream,
-            cached,
-            written,
-            reasoning,
-            protocol,
-        )
-        for (
-            at,
-            rid,
-            key,
-            model,
-            pt,
-            ct,
-            cost,
-            st,
-            err,
-            lat,
-            stream,
-            cached,
-            written,
-            reasoning,
-            protocol,
-        ) in selectors.records_for_export(user_id=request.user.pk, start=query.start, end=query.end)
+        (at.isoformat(), rid, key or "", model, pt, ct, format_credits(cost), *rest)
+        for at, rid, key, model, pt, ct, cost, *rest in records
     )
     header = [
         "time",
