@@ -240,4 +240,11 @@ ZH_HANS = {
     "At most %(max)s requests per minute.": "每分钟最多 %(max)s 个请求。",
     "Claude Code": "Claude Code",
     "Codex CLI": "Codex CLI",
+    # Product names: the same in Chinese.
+    "Cline": "Cline",
+    "Continue": "Continue",
+    "opencode": "opencode",
+    "Qwen Code": "Qwen Code",
+    "aider": "aider",
+    "Cursor": "Cursor",
 }

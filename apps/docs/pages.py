@@ -26,22 +26,35 @@ PAGES = [
     ("balance", _("Balance")),
     ("errors", _("Error Codes")),
     ("best-practices", _("Best Practices")),
+    ("sdks", _("SDK Examples")),
     ("tools", _("Compatible Tools")),
+    # One page per coding tool; Claude Code and Codex CLI are the ones the test suite runs.
     ("claude-code", _("Claude Code")),
     ("codex", _("Codex CLI")),
-    ("sdks", _("SDK Examples")),
+    ("cline", _("Cline")),
+    ("continue", _("Continue")),
+    ("opencode", _("opencode")),
+    ("qwen-code", _("Qwen Code")),
+    ("aider", _("aider")),
+    ("cursor", _("Cursor")),
 ]
 SLUGS = [slug for slug, _ in PAGES]
+TOOL_SLUGS = SLUGS[SLUGS.index("claude-code") :]
 LABELS = {
     "python": "Python",
     "javascript": "JavaScript",
     "bash": "cURL",
     "powershell": "PowerShell",
     "json": "JSON",
+    "sh": "Shell",
+    "toml": "TOML",
+    "yaml": "YAML",
     "text": "",
 }
 CODE = re.compile(r'<pre><code class="language-([\w-]+)">(.*?)</code></pre>', re.S)
 FORMATTER = HtmlFormatter(nowrap=True)
+H1 = re.compile(r"<h1[^>]*>(.*?)(?:<a class=\"headerlink\"|</h1>)", re.S)
+TAG = re.compile(r"<[^>]+>")
 
 
 @dataclass(frozen=True)
@@ -82,8 +95,8 @@ def source_path(language: str, slug: str) -> Path:
 @lru_cache(maxsize=128)
 def render(language: str, slug: str, base_url: str) -> Page:
     text = source_path(language, slug).read_text(encoding="utf-8")
-    anthropic = base_url[: -len("/v1")] if base_url.endswith("/v1") else base_url
-    text = text.replace("{{ ANTHROPIC_BASE_URL }}", anthropic)
+    # Claude Code wants the URL without /v1 (it adds /v1/messages itself): the site's /api.
+    text = text.replace("{{ ANTHROPIC_BASE_URL }}", base_url.removesuffix("/v1"))
     text = text.replace("{{ BASE_URL }}", base_url).replace("{{ BARE_URL }}", bare(base_url))
     md = markdown.Markdown(
         extensions=["tables", "fenced_code", "toc", "md_in_html", "attr_list"],
@@ -97,10 +110,12 @@ def render(language: str, slug: str, base_url: str) -> Page:
         },
     )
     body = CODE.sub(_code_block, md.convert(text))
-    tokens = md.toc_tokens
-    title = tokens[0]["name"] if tokens else slug
-    headings = _flatten(tokens[0]["children"] if tokens else [], [])
-    return Page(slug=slug, title=html.unescape(title), html=body, toc=headings)
+    # The table of contents holds the h2 and h3 headings (toc_depth), not the page's h1: that
+    # is the title.
+    headings = [h for h in _flatten(md.toc_tokens, []) if h[0] in (2, 3)]
+    h1 = H1.search(body)
+    title = html.unescape(TAG.sub("", h1.group(1))) if h1 else slug
+    return Page(slug=slug, title=title, html=body, toc=headings)
 
 
 def bare(base_url: str) -> str:

@@ -1,3 +1,4 @@
+import html
 import json
 import re
 
@@ -15,8 +16,6 @@ TAG = re.compile(r"<[^>]+>")
 
 
 def code_blocks(body: str) -> list[tuple[str, str]]:
-    import html
-
     return [(lang, html.unescape(TAG.sub("", code))) for lang, code in CODE.findall(body)]
 
 
@@ -225,28 +224,136 @@ def test_every_interface_string_is_translated():
     assert not catalogue.fuzzy_entries()
 
 
-@pytest.mark.parametrize("language", ["en", "zh-hans"])
+LANGUAGES = {"en": "en", "zh-hans": "zh-CN,zh;q=0.9"}
+
+
+def tool_page(client, slug: str, language: str) -> str:
+    response = client.get(
+        reverse("docs:page", args=[slug]), HTTP_ACCEPT_LANGUAGE=LANGUAGES[language]
+    )
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("slug", pages.TOOL_SLUGS)
+def test_every_coding_tool_page_renders_with_its_title_as_h1(client, slug, language):
+    from django.utils import translation
+
+    body = tool_page(client, slug, language)
+    with translation.override(language):
+        title = str(dict(pages.PAGES)[slug])
+    h1 = re.search(r'<h1 id="[^"]*">(.*?)<a class="headerlink"', body, re.S)
+    assert h1 and h1.group(1) == html.escape(title)
+    assert pages.render(language, slug, "https://x.test/api/v1").title == title
+    assert f"<title>{html.escape(title)} · " in body
+    assert not re.search(r"\{\{ ?[A-Z_]+ ?\}\}", body)
+    # Each page says whether our CI runs the tool or the settings are the tool's own.
+    tested = slug in ("claude-code", "codex")
+    marker = (
+        ("Tested on every change", "每次变更都会测试")
+        if tested
+        else ("Documented settings", "文档中的设置")
+    )
+    assert marker[language == "zh-hans"] in body
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_the_coding_tool_pages_give_the_tested_configurations(client, language, settings):
-    import html
     import tomllib
 
+    pages.render.cache_clear()
     settings.SITE_URL = "https://opencodex.example"
-
-    def page(slug):
-        response = client.get(reverse("docs:page", args=[slug]), HTTP_ACCEPT_LANGUAGE=language)
-        assert response.status_code == 200
-        return response.content.decode()
-
-    claude = page("claude-code")
+    claude = tool_page(client, "claude-code", language)
     assert '<h1 id="claude-code">Claude Code' in claude
     text = html.unescape(TAG.sub("", claude))
-    assert 'ANTHROPIC_BASE_URL="https://opencodex.example/api"' in text  # no /v1: it adds that
-    codex = page("codex")
+    # The site's /api, not /api/v1: Claude Code adds /v1/messages itself.
+    assert re.search(r'ANTHROPIC_BASE_URL="https://opencodex\.example/api"\n', text)
+    assert "/api/v1" not in re.search(r"ANTHROPIC_BASE_URL=\S*", text).group(0)
+    settings_json = next(code for lang, code in code_blocks(claude) if lang == "json")
+    env = json.loads(settings_json.replace("…", ""))["env"]
+    assert env["ANTHROPIC_BASE_URL"] == "https://opencodex.example/api"
+    for name in ("AUTH_TOKEN", "MODEL", "DEFAULT_HAIKU_MODEL", "SMALL_FAST_MODEL"):
+        assert f"ANTHROPIC_{name}" in env and f"ANTHROPIC_{name}" in text
+    assert env["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] == "1"
+    assert "claude -p " in text and "32,000" in text and "<code>messages</code>" in claude
+
+    codex = tool_page(client, "codex", language)
     toml = next(code for lang, code in code_blocks(codex) if lang == "toml")
-    provider = tomllib.loads(toml)["model_providers"]["opencodex"]
-    assert provider["wire_api"] == "responses"
+    config = tomllib.loads(toml)
+    assert config["model_provider"] == "opencodex"
+    provider = config["model_providers"]["opencodex"]
+    assert provider["wire_api"] == "responses" and provider["env_key"] == "OPENCODEX_API_KEY"
     assert provider["base_url"] == "https://opencodex.example/api/v1"
-    tools = page("tools")
-    assert "/docs/claude-code/" in tools and "/docs/codex/" in tools
-    for tool in ("Cline", "Continue", "opencode", "Qwen Code", "aider", "Cursor"):
-        assert f">{tool}<a" in tools or f">{tool}</h2>" in tools, tool
+    text = html.unescape(TAG.sub("", codex))
+    assert 'wire_api = "responses"' in text and 'wire_api = "chat"' in text
+    assert "codex exec " in text and "<code>responses</code>" in codex
+    pages.render.cache_clear()
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_chat_completions_tool_pages_give_each_tools_settings(client, language, settings):
+    import importlib.util
+
+    pages.render.cache_clear()
+    settings.SITE_URL = "https://opencodex.example"
+    base = "https://opencodex.example/api/v1"
+
+    def samples(slug, kind):
+        return [
+            code for lang, code in code_blocks(tool_page(client, slug, language)) if lang == kind
+        ]
+
+    continue_yaml = samples("continue", "yaml")[0]
+    assert "provider: openai" in continue_yaml and f"apiBase: {base}" in continue_yaml
+    if importlib.util.find_spec("yaml"):  # PyYAML, where installed
+        import yaml
+
+        model = yaml.safe_load(continue_yaml)["models"][0]
+        assert model["provider"] == "openai" and model["apiBase"] == base
+        assert model["apiKey"].startswith("sk-live-") and model["model"] == "deepseek-chat"
+    opencode = json.loads(samples("opencode", "json")[0])["provider"]["opencodex"]
+    assert opencode["npm"] == "@ai-sdk/openai-compatible"
+    assert opencode["options"]["baseURL"] == base and "deepseek-chat" in opencode["models"]
+    qwen = html.unescape(TAG.sub("", tool_page(client, "qwen-code", language)))
+    assert f'OPENAI_BASE_URL="{base}"' in qwen and "OPENAI_MODEL=" in qwen and "8,000" in qwen
+    aider = html.unescape(TAG.sub("", tool_page(client, "aider", language)))
+    assert f'OPENAI_API_BASE="{base}"' in aider and "--model openai/deepseek-chat" in aider
+    cline = html.unescape(TAG.sub("", tool_page(client, "cline", language)))
+    assert "OpenAI Compatible" in cline and base in cline
+    cursor = html.unescape(TAG.sub("", tool_page(client, "cursor", language)))
+    assert "Override OpenAI Base URL" in cursor and "HTTPS" in cursor and base in cursor
+    assert "32,000" in html.unescape(tool_page(client, "opencode", language))
+    pages.render.cache_clear()
+
+
+def test_config_samples_in_the_tool_pages_parse(client):
+    """TOML, JSON and YAML samples are valid files (YAML only where PyYAML is installed)."""
+    import importlib.util
+    import tomllib
+
+    has_yaml = importlib.util.find_spec("yaml") is not None
+    seen = set()
+    for slug in ["tools", *pages.TOOL_SLUGS]:
+        for language in LANGUAGES:
+            for lang, code in code_blocks(tool_page(client, slug, language)):
+                seen.add(lang)
+                if lang == "toml":
+                    tomllib.loads(code)
+                elif lang == "json":
+                    json.loads(code)
+                elif lang == "yaml" and has_yaml:
+                    import yaml
+
+                    assert isinstance(yaml.safe_load(code), dict), (slug, code)
+    assert {"toml", "json", "yaml", "sh", "powershell"} <= seen
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_tools_page_links_every_tool_page_and_names_the_others(client, language):
+    tools = tool_page(client, "tools", language)
+    for slug in pages.TOOL_SLUGS:
+        assert f'href="/docs/{slug}/"' in tools, slug
+    for tool in ("GitHub Copilot", "Trae", "Codeium / Windsurf", "Tabnine"):
+        assert f"<td>{tool}</td>" in tools, tool
+    assert "32,000" in tools and "8,000" in tools

@@ -8,6 +8,7 @@ import sys
 
 import httpx
 import jsonschema
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openapi_spec_validator import validate
@@ -62,6 +63,21 @@ def test_the_openapi_document_is_valid_and_names_every_endpoint(api):
     assert "x-opencodex-upstream-attempts" in chat["503"]["headers"]
     request = document["components"]["schemas"]["ChatRequest"]["properties"]
     assert {"max_tokens", "max_completion_tokens"} <= set(request)
+    schemas = document["components"]["schemas"]
+    messages = document["paths"]["/messages"]["post"]["responses"]
+    assert {"400", "401", "402", "404", "429", "500", "503"} <= set(messages)
+    anthropic_error = {"$ref": "#/components/schemas/AnthropicError"}
+    assert messages["402"]["content"]["application/json"]["schema"] == anthropic_error
+    assert "billing_error" in messages["402"]["description"]
+    assert "text/event-stream" in messages["200"]["content"]
+    assert "x-opencodex-max-tokens" in messages["200"]["headers"]
+    assert set(schemas["MessagesRequest"]["required"]) == {"model", "max_tokens", "messages"}
+    responses = document["paths"]["/responses"]["post"]["responses"]
+    assert "text/event-stream" in responses["200"]["content"] and "402" in responses
+    assert set(schemas["ResponsesRequest"]["required"]) == {"model", "input"}
+    assert {"previous_response_id", "conversation", "background"} <= set(
+        schemas["ResponsesRequest"]["properties"]
+    )
 
 
 def test_live_responses_match_the_document(api, customer, client_for):
@@ -87,6 +103,56 @@ def test_live_responses_match_the_document(api, customer, client_for):
     )
     bad = httpx.post(f"{api.url}/api/v1/chat/completions", json={}, headers=headers)
     jsonschema.validate(bad.json(), schema(document, "Error"))
+
+
+def test_messages_and_responses_answers_match_the_document(api, customer):
+    _, _, secret = customer
+    document = spec_of(api)
+    base = f"{api.url}/api/v1"
+    bearer = {"Authorization": f"Bearer {secret}"}
+    anthropic = {"x-api-key": secret, "anthropic-version": "2023-06-01"}
+    conversation = {"model": "demo-chat", "messages": [{"role": "user", "content": "Hi"}]}
+    paths = document["paths"]
+
+    request = {**conversation, "max_tokens": 100}
+    jsonschema.validate(request, schema(document, "MessagesRequest"))
+    message = httpx.post(f"{base}/messages", json=request, headers=anthropic, timeout=30)
+    assert message.status_code == 200, message.text
+    jsonschema.validate(message.json(), schema(document, "Message"))
+    jsonschema.validate(conversation, schema(document, "CountTokensRequest"))
+    count = httpx.post(f"{base}/messages/count_tokens", json=conversation, headers=anthropic)
+    counted = paths["/messages/count_tokens"]["post"]["responses"]["200"]["content"]
+    jsonschema.validate(count.json(), counted["application/json"]["schema"])
+    listed = httpx.get(f"{base}/models", headers=anthropic).json()
+    jsonschema.validate(listed, schema(document, "AnthropicModelList"))
+
+    request = {"model": "demo-chat", "input": "Hi", "store": False}
+    jsonschema.validate(request, schema(document, "ResponsesRequest"))
+    response = httpx.post(f"{base}/responses", json=request, headers=bearer, timeout=30)
+    assert response.status_code == 200, response.text
+    jsonschema.validate(response.json(), schema(document, "Response"))
+    streamed = httpx.post(
+        f"{base}/responses", json={**request, "stream": True}, headers=bearer, timeout=30
+    )
+    assert streamed.headers["content-type"].startswith("text/event-stream")
+    assert "text/event-stream" in paths["/responses"]["post"]["responses"]["200"]["content"]
+
+    # Errors: Anthropic's shape on the Messages paths, OpenAI's on /responses.
+    for path in ("/messages", "/messages/count_tokens"):
+        refused = httpx.post(f"{base}{path}", json=request, headers={"x-api-key": "sk-live-x"})
+        assert refused.status_code == 401 and "401" in paths[path]["post"]["responses"]
+        jsonschema.validate(refused.json(), schema(document, "AnthropicError"))
+        assert refused.json()["error"]["type"] == "authentication_error"
+    missing = httpx.post(f"{base}/messages", json=conversation, headers=anthropic)
+    assert missing.status_code == 400
+    jsonschema.validate(missing.json(), schema(document, "AnthropicError"))
+    stateful = {**request, "previous_response_id": "resp_1"}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(stateful, schema(document, "ResponsesRequest"))
+    refused = httpx.post(f"{base}/responses", json=stateful, headers=bearer)
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == "previous_response_id"
+    jsonschema.validate(refused.json(), schema(document, "Error"))
+    drain(api)
 
 
 json_values = st.recursive(
