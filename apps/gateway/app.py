@@ -105,6 +105,7 @@ class Ctx:
     model: str = ""
     finished: bool = False
     protocol: str = "chat"  # chat, messages or responses: the shape of answers and errors
+    ttft_ms: int = 0  # when the first byte of a streamed answer left
 
     def all_headers(self, extra=None) -> dict:
         return {"x-request-id": self.request_id, **self.headers, **(extra or {})}
@@ -525,7 +526,8 @@ class Gateway:
             model=ctx.model[:100],
             status=status,
             created_at=ctx.created_at,
-            latency_ms=ctx.latency_ms,
+            latency_ms=(latency := ctx.latency_ms),
+            ttft_ms=ctx.ttft_ms or (latency if status == 200 else 0),
             held=held,
             **fields,
         )
@@ -1170,9 +1172,9 @@ class StreamRelay(Response):
                         raise ClientGone
                     if not first_sent:
                         first_sent = True
-                        metrics.FIRST_BYTE_SECONDS.labels(self.ctx.protocol).observe(
-                            time.perf_counter() - self.ctx.started
-                        )
+                        elapsed = time.perf_counter() - self.ctx.started
+                        self.ctx.ttft_ms = max(int(elapsed * 1000), 1)
+                        metrics.FIRST_BYTE_SECONDS.labels(self.ctx.protocol).observe(elapsed)
                     await send(
                         {"type": "http.response.body", "body": b"".join(out), "more_body": True}
                     )

@@ -86,26 +86,26 @@ WITH o AS (
 )
 INSERT INTO usage_usagerecord
     (request_id, user_id, api_key_id, model, prompt_tokens, completion_tokens, cached_tokens,
-     cache_write_tokens, reasoning_tokens, protocol, cost, status, error_code, latency_ms, stream,
-     usage_counted, created_at)
+     cache_write_tokens, reasoning_tokens, protocol, cost, status, error_code, latency_ms, ttft_ms,
+     stream, usage_counted, created_at)
 VALUES
     (%(request_id)s, %(user_id)s, %(api_key_id)s, %(model)s, %(prompt_tokens)s,
      %(completion_tokens)s, %(cached_tokens)s, %(cache_write_tokens)s, %(reasoning_tokens)s,
      %(protocol)s, COALESCE((SELECT charged FROM h), 0), %(status)s, %(error_code)s,
-     %(latency_ms)s, %(stream)s, %(usage_counted)s, %(created_at)s)
+     %(latency_ms)s, %(ttft_ms)s, %(stream)s, %(usage_counted)s, %(created_at)s)
 ON CONFLICT (request_id) DO NOTHING
 """
 
 RECORD = """
 INSERT INTO usage_usagerecord
     (request_id, user_id, api_key_id, model, prompt_tokens, completion_tokens, cached_tokens,
-     cache_write_tokens, reasoning_tokens, protocol, cost, status, error_code, latency_ms, stream,
-     usage_counted, created_at)
+     cache_write_tokens, reasoning_tokens, protocol, cost, status, error_code, latency_ms, ttft_ms,
+     stream, usage_counted, created_at)
 VALUES
     (%(request_id)s, %(user_id)s, %(api_key_id)s, %(model)s, %(prompt_tokens)s,
      %(completion_tokens)s, %(cached_tokens)s, %(cache_write_tokens)s, %(reasoning_tokens)s,
-     %(protocol)s, 0, %(status)s, %(error_code)s, %(latency_ms)s, %(stream)s,
-     %(usage_counted)s, %(created_at)s)
+     %(protocol)s, 0, %(status)s, %(error_code)s, %(latency_ms)s, %(ttft_ms)s,
+     %(stream)s, %(usage_counted)s, %(created_at)s)
 ON CONFLICT (request_id) DO NOTHING
 """
 

@@ -31,6 +31,9 @@ class UsageRecord(models.Model):
     status = models.PositiveSmallIntegerField(help_text="HTTP status returned to the client")
     error_code = models.CharField(max_length=50, blank=True)
     latency_ms = models.PositiveIntegerField(default=0)
+    ttft_ms = models.PositiveIntegerField(
+        default=0, help_text="time to the first byte of the answer (ms); 0 when none was sent"
+    )
     stream = models.BooleanField(default=False)
     usage_counted = models.BooleanField(
         default=False, help_text="tokens were counted by us (the upstream sent no usage)"

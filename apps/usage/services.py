@@ -39,6 +39,7 @@ class RequestOutcome:
     cost: int = 0  # µcr the request costs: charged in full, also beyond its hold
     error_code: str = ""
     latency_ms: int = 0
+    ttft_ms: int = 0  # time to the first byte of the answer
     stream: bool = False
     usage_counted: bool = False
     held: bool = True  # a hold was taken under request_id

@@ -119,6 +119,8 @@ def test_streaming_with_the_sdk_relays_chunks_and_ends_with_done(
     assert all(
         r.cost == cost(plain.usage.prompt_tokens, plain.usage.completion_tokens) for r in records
     )
+    # Time to the first byte is recorded: above zero and within the request's whole latency.
+    assert all(0 < r.ttft_ms <= r.latency_ms + 1 for r in records)
     assert ledger_problems() == []
 
 
