@@ -451,14 +451,12 @@ class Gateway:
         else:
             await self.db(usage_services.request_release, request_id=ctx.request_id)
 
-    async def admit_and_hold(self, request: Request, ctx: Ctx, digest: str, body) -> tuple:
-        """Authenticate, validate and hold. When this process saw the key moments ago, the
-        hold starts while the shared key check (revocation, rate) is still in flight, and is
-        given back if that check refuses the request."""
-        recent = self.recently_seen(digest)
+    async def admit_and_hold(self, ctx: Ctx, digest: str, body, recent: KeyFacts | None) -> tuple:
+        """Validate and hold (the key was admitted already, unless this process saw it moments
+        ago: then the hold starts while the shared key check (revocation, rate) is still in
+        flight, and is given back if that check refuses the request)."""
         now = time.time()
         if recent is None:
-            self.admit(ctx, *await self.lookup(digest, now), now)
             chat = validate_chat(body, await self.routes(), translated=ctx.protocol != "chat")
             estimate = estimate_request_tokens(chat.payload)
             return chat, estimate, await self.hold(ctx, chat, estimate)
@@ -590,15 +588,23 @@ class Gateway:
         held = False
         try:
             digest = self.presented_digest(request)
+            # The key is checked before the body is read: by the shared check, or, for a key
+            # this process admitted moments ago, by that (the shared check then runs alongside
+            # the hold).
+            recent = self.recently_seen(digest)
+            if recent is None:
+                now = time.time()
+                self.admit(ctx, *await self.lookup(digest, now), now)
             try:
                 original = await self.read_json(request)
                 if isinstance(original, dict) and isinstance(original.get("model"), str):
                     ctx.model = original["model"]
                 body = self.translate(ctx, original)
             except ApiError:
-                await self.authenticate(request, ctx)  # a bad key is told so first
+                if recent is not None:
+                    await self.authenticate(request, ctx)  # a bad key is told so first
                 raise
-            chat, prompt_estimate, held = await self.admit_and_hold(request, ctx, digest, body)
+            chat, prompt_estimate, held = await self.admit_and_hold(ctx, digest, body, recent)
             chat.original = original
             upstream_header = {
                 "x-opencodex-upstream": "demo" if chat.route.demo else chat.route.provider

@@ -696,3 +696,40 @@ def test_a_body_that_trickles_in_times_out_with_408(api, customer, settings):
         )
         reply = sock.recv(65536).decode()  # the rest never comes
     assert reply.startswith("HTTP/1.1 408") and "request_timeout" in reply
+
+
+@pytest.mark.parametrize("case", ["unknown", "revoked", "rate"])
+def test_the_key_is_checked_before_the_body_is_read(api, customer, settings, case):
+    """A stranger cannot make the gateway wait for (or buffer) a body: with a key that is
+    unknown, revoked or over its rate, the answer comes while the body has not been sent."""
+    import socket
+
+    from apps.keys import tokens
+    from apps.keys.models import ApiKey
+
+    settings.GATEWAY_BODY_READ_TIMEOUT = 30  # a refusal that waited for the body would hang
+    user, _, secret = customer
+    key = ApiKey.objects.get(user=user)
+    expected = "401"
+    if case == "unknown":
+        secret = tokens.generate()
+    elif case == "revoked":
+        from apps.keys.services import api_key_revoke
+
+        api_key_revoke(user_id=user.id, key_id=key.id)
+    else:
+        key.rpm_limit = 1
+        key.save(update_fields=["rpm_limit"])
+        assert post(api, secret, {"model": "demo-chat", "messages": HELLO}).status_code == 200
+        api.gateway.recent.clear()  # as on another worker: no recent sighting of the key
+        expected = "429"
+    host, port = api.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(
+            b"POST /api/v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+            + f"Authorization: Bearer {secret}\r\n".encode()
+            + b"Content-Type: application/json\r\nContent-Length: 33554432\r\n\r\n"
+        )
+        reply = sock.recv(65536).decode()  # no byte of the body was sent
+    assert reply.startswith(f"HTTP/1.1 {expected}"), reply[:200]
+    drain(api)
