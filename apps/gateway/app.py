@@ -37,6 +37,7 @@ from apps.catalog.pricing import (
 )
 from apps.catalog.selectors import catalog_routes
 from apps.core import metrics
+from apps.core.logs import request_id_var
 from apps.core.money import CREDITS_PER_DOLLAR, MICRO
 from apps.credits.errors import AccountSuspended, InsufficientCredits
 from apps.keys import tokens
@@ -58,6 +59,7 @@ from .upstream import DONE, Attempts, Comment, StreamBroken, Upstream, UpstreamE
 from .validation import ChatRequest, validate_chat
 
 log = logging.getLogger("opencodex.gateway")
+access_log = logging.getLogger("opencodex.gateway.access")
 RECENT_SECONDS = 5.0
 JSON = "application/json"
 
@@ -106,6 +108,9 @@ class Ctx:
     finished: bool = False
     protocol: str = "chat"  # chat, messages or responses: the shape of answers and errors
     ttft_ms: int = 0  # when the first byte of a streamed answer left
+
+    def __post_init__(self):
+        request_id_var.set(self.request_id)  # every log line of this request names it
 
     def all_headers(self, extra=None) -> dict:
         return {"x-request-id": self.request_id, **self.headers, **(extra or {})}
@@ -490,6 +495,7 @@ class Gateway:
             if held:
                 await self.release(ctx)
             ctx.request_id = new_request_id()
+            request_id_var.set(ctx.request_id)
             return chat, estimate, await self.hold(ctx, chat, estimate)
         if refused is not None:
             raise refused
@@ -529,6 +535,28 @@ class Gateway:
             held=held,
             **fields,
         )
+        if settings.GATEWAY_ACCESS_LOG:
+            access_log.info(
+                "%s %s %s %d",
+                ctx.protocol,
+                outcome.model,
+                status,
+                outcome.latency_ms,
+                extra={
+                    "key_id": outcome.api_key_id,
+                    "user_id": outcome.user_id,
+                    "model": outcome.model,
+                    "protocol": outcome.protocol,
+                    "status": status,
+                    "error_code": outcome.error_code,
+                    "prompt_tokens": outcome.prompt_tokens,
+                    "completion_tokens": outcome.completion_tokens,
+                    "cost": outcome.cost,
+                    "latency_ms": outcome.latency_ms,
+                    "ttft_ms": outcome.ttft_ms,
+                    "stream": outcome.stream,
+                },
+            )
         if self.journal is not None:
             try:  # durable before the response completes: a process that dies is settled from it
                 self.journal.write(outcome)

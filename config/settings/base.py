@@ -58,6 +58,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "apps.core.logs.RequestIdMiddleware",
     "apps.core.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -243,11 +244,23 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Logs: one JSON object per line with the request id (apps/core/logs.py), or plain text.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "apps.core.logs.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "apps.core.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
@@ -273,6 +286,8 @@ DEMO_UPSTREAM_BASE_URL = os.environ.get(
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 # Each gateway process journals every request's outcome here before the response completes;
 # a process's journal is settled from after it dies (apps/usage/journal.py). Empty: off.
+# One log line per API request (request id, key, model, status, tokens, cost, latency).
+GATEWAY_ACCESS_LOG = env_bool("GATEWAY_ACCESS_LOG", False)
 GATEWAY_JOURNAL_DIR = os.environ.get("GATEWAY_JOURNAL_DIR", str(VAR_DIR / "journal"))
 GATEWAY_MAX_JSON_DEPTH = 64  # deeper request bodies get a 400
 # A request body that trickles in slower than this is refused (408), freeing the connection.

@@ -104,3 +104,27 @@ def test_collectstatic_with_the_production_storage(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "staticfiles" / "staticfiles.json").exists()
+
+
+def test_production_logs_are_json_lines():
+    code = (
+        "import logging, django; django.setup(); "
+        "logging.getLogger('opencodex.test').warning('hello %s', 'there')"
+    )
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"LOG_FORMAT", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings.prod",
+        SECRET_KEY=GOOD_SECRET,
+        ALLOWED_HOSTS="opencodex.example",
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/test",
+        REDIS_URL="redis://127.0.0.1:6379/14",
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+    import json
+
+    line = json.loads(result.stderr.strip().splitlines()[-1])
+    assert line["message"] == "hello there" and line["logger"] == "opencodex.test"
