@@ -172,3 +172,63 @@ def test_metrics_count_requests_upstream_latency_and_first_bytes(
     assert 'ocx_upstream_seconds_count{provider="demo"}' in text
     assert 'ocx_time_to_first_byte_seconds_count{protocol="chat"}' in text
     assert "ocx_holds_open 0.0" in text and "ocx_rollup_lag_seconds" in text
+
+
+def test_the_pool_reconnects_within_a_second_of_the_database_coming_back():
+    from apps.gateway.pg import CappedBackoff
+
+    attempt, delays = CappedBackoff(timeout=300), []
+    for step in range(12):
+        attempt.update_delay(step * 1.0)
+        delays.append(attempt.delay)
+    assert 0.15 < delays[0] < 0.25 and max(delays) == 1.0  # psycopg_pool's own reaches 2,048 s
+
+
+def test_no_connection_within_the_pool_timeout_is_not_waited_for_twice():
+    """A hold that finds no connection fails at once (503), not after a second full wait."""
+    import asyncio
+    import threading
+
+    from psycopg_pool import PoolTimeout
+
+    from apps.gateway.pg import GatewayPool, PgMoney
+
+    outcome = {}
+
+    def run():
+        async def main():
+            money = PgMoney()
+            money.pool = GatewayPool(
+                "host=127.0.0.1 port=1 dbname=none connect_timeout=1",
+                min_size=1,
+                timeout=0.2,
+                open=False,
+            )
+            await money.pool.open()
+            checks = []
+
+            async def recover():
+                checks.append(1)
+
+            money.recover = recover
+            try:
+                await money.hold(
+                    request_id="r",
+                    account_id=1,
+                    key_id=1,
+                    limited=False,
+                    amount=1,
+                    now=None,
+                    expires_at=None,
+                )
+            except PoolTimeout:
+                outcome["timeout"] = True
+            outcome["checks"] = len(checks)
+            await money.pool.close(timeout=0)
+
+        asyncio.run(main())
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(30)
+    assert outcome == {"timeout": True, "checks": 0}
