@@ -36,12 +36,11 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.gateway.run import (  # noqa: E402
+from bench.gateway.run import (
     CATALOG,
     PY,
     ROOT,
     SETUP,
-    UPSTREAM_PORT,
     nginx_conf,
     wait_http,
 )
@@ -85,8 +84,19 @@ class Redis:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(REDIS_PORT), "--bind", "127.0.0.1", "--save", ""]
-            + ["--appendonly", "no", "--dir", str(self.workdir)],
+            [
+                "redis-server",
+                "--port",
+                str(REDIS_PORT),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
             stdout=subprocess.DEVNULL,
         )
         for _ in range(100):
@@ -140,7 +150,7 @@ def main() -> None:
             raise SystemExit(f"{tool} is needed: apt-get install nginx-light redis-server")
 
     work = Path(tempfile.mkdtemp(prefix="ocx-outage-"))
-    os.chmod(work, 0o755)
+    os.chmod(work, 0o755)  # noqa: S103 (the postgres user runs its cluster in here)
     (work / "body").mkdir()
     (work / "nginx.conf").write_text(nginx_conf(work))
     (work / "catalog.toml").write_text(CATALOG)
@@ -180,8 +190,13 @@ def main() -> None:
         procs.append(subprocess.Popen([*nginx, "-g", "daemon off;"]))
         subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
         subprocess.run(
-            [PY, "-c", "import django, sys; django.setup(); exec(sys.stdin.read())"]
-            + [str(keys_file), "20"],
+            [
+                PY,
+                "-c",
+                "import django, sys; django.setup(); exec(sys.stdin.read())",
+                str(keys_file),
+                "20",
+            ],
             input=SETUP,
             text=True,
             cwd=ROOT,
@@ -201,8 +216,18 @@ def main() -> None:
         )
         procs.append(  # settles what the gateway hands off while the database is away
             subprocess.Popen(
-                [str(ROOT / ".venv/bin/celery"), "-A", "config", "worker", "-l", "warning"]
-                + ["--concurrency", "1", "-Q", "celery"],
+                [
+                    str(ROOT / ".venv/bin/celery"),
+                    "-A",
+                    "config",
+                    "worker",
+                    "-l",
+                    "warning",
+                    "--concurrency",
+                    "1",
+                    "-Q",
+                    "celery",
+                ],
                 cwd=ROOT,
                 env=env,
                 start_new_session=True,
