@@ -46,13 +46,11 @@ class DatabaseCollector:
     """Gauges read from the database at scrape time."""
 
     def collect(self):
-        from datetime import timedelta
-
-        from django.db.models import Max, Min
+        from django.db.models import Min
         from django.utils import timezone
 
         from apps.credits.models import Hold
-        from apps.usage.models import UsageHour, UsageRecord
+        from apps.usage.rollup import rollup_lag_seconds
 
         now = timezone.now()
         active = Hold.objects.filter(status=Hold.Status.ACTIVE)
@@ -63,16 +61,9 @@ class DatabaseCollector:
         age = GaugeMetricFamily("ocx_holds_oldest_seconds", "Age of the oldest open hold")
         age.add_metric([], (now - oldest).total_seconds() if oldest else 0)
         yield age
-        newest_record = UsageRecord.objects.aggregate(at=Max("created_at"))["at"]
-        newest_hour = UsageHour.objects.aggregate(at=Max("hour"))["at"]
-        lag = 0.0
-        if newest_record is not None:
-            covered = newest_hour + timedelta(hours=1) if newest_hour else None
-            lag = max((newest_record - covered).total_seconds(), 0) if covered else 0
-            if covered is None:
-                lag = (now - newest_record).total_seconds()
+        lag = rollup_lag_seconds()
         rollup = GaugeMetricFamily(
-            "ocx_rollup_lag_seconds", "How far the newest usage record is beyond the rollups"
+            "ocx_rollup_lag_seconds", "Age of the oldest usage record not rolled up yet"
         )
         rollup.add_metric([], lag)
         yield rollup

@@ -1,5 +1,7 @@
+import contextlib
 from dataclasses import dataclass
 
+from django.db import connection, transaction
 from django.db.models import F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
@@ -31,6 +33,33 @@ def ledger_recent(*, account_id: int, limit: int = 10) -> list[LedgerEntry]:
     return list(LedgerEntry.objects.filter(account_id=account_id).order_by("-id")[:limit])
 
 
+# Charges already taken from balances but not yet written to the ledger (``credits_settle(...,
+# posted_later=True)``): each source returns {account id: µcr pending}. apps.usage registers
+# the requests its rollup has not posted yet.
+PENDING_SOURCES: list = []
+
+
+def pending_charges() -> dict[int, int]:
+    pending: dict[int, int] = {}
+    for source in PENDING_SOURCES:
+        for account_id, amount in source().items():
+            pending[account_id] = pending.get(account_id, 0) + amount
+    return pending
+
+
+@contextlib.contextmanager
+def one_snapshot():
+    """Reads that see one moment of the database (REPEATABLE READ on PostgreSQL), so balances
+    and the rows they must equal are compared as of the same instant under live traffic."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        yield  # SQLite reads in a transaction see one snapshot; tests run inside one already
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        yield
+
+
 @dataclass(frozen=True)
 class LedgerProblem:
     account_id: int
@@ -39,11 +68,15 @@ class LedgerProblem:
     ledger_sum: int
     held: int
     active_holds: int
+    pending: int = 0
 
     def describe(self) -> str:
         issues = []
-        if self.balance != self.ledger_sum:
-            issues.append(f"balance {self.balance} µcr != ledger sum {self.ledger_sum} µcr")
+        if self.balance != self.ledger_sum - self.pending:
+            issues.append(
+                f"balance {self.balance} µcr != ledger sum {self.ledger_sum} µcr"
+                + (f" - pending charges {self.pending} µcr" if self.pending else "")
+            )
         if self.held < 0:
             issues.append(f"held {self.held} µcr is negative")
         if self.held != self.active_holds:
@@ -52,7 +85,8 @@ class LedgerProblem:
 
 
 def ledger_problems() -> list[LedgerProblem]:
-    """Every account whose cached balance or held amount disagrees with its rows. One query."""
+    """Every account whose cached balance or held amount disagrees with its rows: balance =
+    ledger sum - charges pending posting; held = active holds. Read in one snapshot."""
     ledger_sum = Coalesce(
         Subquery(
             LedgerEntry.objects.filter(account_id=OuterRef("pk"))
@@ -73,20 +107,33 @@ def ledger_problems() -> list[LedgerProblem]:
         ),
         Value(0),
     )
-    rows = (
-        Account.objects.annotate(ledger_sum=ledger_sum, active_holds=active_holds)
-        .filter(~Q(balance=F("ledger_sum")) | Q(held__lt=0) | ~Q(held=F("active_holds")))
-        .values("pk", "user__email", "balance", "ledger_sum", "held", "active_holds")
-        .order_by("pk")
-    )
-    return [
-        LedgerProblem(
-            account_id=r["pk"],
-            email=r["user__email"],
-            balance=r["balance"],
-            ledger_sum=r["ledger_sum"],
-            held=r["held"],
-            active_holds=r["active_holds"],
+    with one_snapshot():
+        pending = pending_charges()
+        rows = (
+            Account.objects.annotate(ledger_sum=ledger_sum, active_holds=active_holds)
+            .filter(
+                ~Q(balance=F("ledger_sum"))
+                | Q(held__lt=0)
+                | ~Q(held=F("active_holds"))
+                | Q(pk__in=list(pending))
+            )
+            .values("pk", "user__email", "balance", "ledger_sum", "held", "active_holds")
+            .order_by("pk")
         )
-        for r in rows
+        problems = [
+            LedgerProblem(
+                account_id=r["pk"],
+                email=r["user__email"],
+                balance=r["balance"],
+                ledger_sum=r["ledger_sum"],
+                held=r["held"],
+                active_holds=r["active_holds"],
+                pending=pending.get(r["pk"], 0),
+            )
+            for r in rows
+        ]
+    return [
+        p
+        for p in problems
+        if p.balance != p.ledger_sum - p.pending or p.held < 0 or p.held != p.active_holds
     ]

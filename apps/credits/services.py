@@ -194,7 +194,9 @@ class HoldClosed:
     api_key_id: int | None
 
 
-def _hold_close(*, reference: str, charge: int, status: str, memo: str = "") -> HoldClosed:
+def _hold_close(
+    *, reference: str, charge: int, status: str, memo: str = "", posted_later: bool = False
+) -> HoldClosed:
     if charge < 0:
         raise InvalidAmount("A charge cannot be negative.")
     with transaction.atomic():
@@ -214,7 +216,7 @@ def _hold_close(*, reference: str, charge: int, status: str, memo: str = "") -> 
         charged = charge
         account = Account.objects.select_for_update().get(pk=hold.account_id)
         now = timezone.now()
-        if charged:
+        if charged and not posted_later:
             LedgerEntry.objects.create(
                 account_id=account.pk,
                 amount=-charged,
@@ -232,14 +234,54 @@ def _hold_close(*, reference: str, charge: int, status: str, memo: str = "") -> 
         return HoldClosed(charged, True, reserved, hold.account_id, hold.api_key_id)
 
 
-def credits_settle(*, reference: str, amount: int, memo: str = "") -> HoldClosed:
+def credits_settle(
+    *, reference: str, amount: int, memo: str = "", posted_later: bool = False
+) -> HoldClosed:
     """Charge the real cost of a held request and release its hold, at once. The cost is charged
     in full even when it exceeds the hold (an overrun: the balance may go below zero), and also
     when the settlement arrives after the hold expired (the expiry charged nothing).
 
+    ``posted_later``: the caller writes, in this transaction, a record of the charge that a
+    registered pending source (``apps.credits.selectors.PENDING_SOURCES``) counts until it is
+    posted to the ledger with others (``credits_post_pending``): API usage, one ledger entry per
+    account per interval instead of one per request.
+
     Idempotent: settling a closed hold changes nothing and reports what was charged then.
     """
-    return _hold_close(reference=reference, charge=amount, status=Hold.Status.SETTLED, memo=memo)
+    return _hold_close(
+        reference=reference,
+        charge=amount,
+        status=Hold.Status.SETTLED,
+        memo=memo,
+        posted_later=posted_later,
+    )
+
+
+def credits_post_pending(*, entries: list[tuple[int, int, str, str]]) -> int:
+    """Write ledger entries for charges already taken from balances (``posted_later``):
+    ``(account_id, amount, reference, memo)`` each, the amount negative. The balances do not
+    move (they moved at settlement); ``balance_after`` is the account's balance now. Idempotent
+    by reference. Call inside the transaction that marks those charges posted."""
+    if not entries:
+        return 0
+    for _, amount, _, _ in entries:
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount >= 0:
+            raise InvalidAmount("Posted charges are negative integer micro-credits.")
+    balances = dict(
+        Account.objects.filter(pk__in={e[0] for e in entries}).values_list("pk", "balance")
+    )
+    rows = [
+        LedgerEntry(
+            account_id=account_id,
+            amount=amount,
+            balance_after=balances[account_id],
+            kind=Kind.USAGE,
+            reference=reference,
+            memo=memo[:500],
+        )
+        for account_id, amount, reference, memo in entries
+    ]
+    return len(LedgerEntry.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True))
 
 
 def credits_release(*, reference: str) -> HoldClosed:

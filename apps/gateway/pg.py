@@ -2,9 +2,10 @@
 
 The rules are those of the services (apps.credits: hold only what ``balance - held`` covers,
 charge the real cost — beyond the hold if the provider billed more, taking the balance below
-zero by the overrun — one ledger entry per charge; apps.keys: the credit limit; apps.usage:
-one record per request), written as one SQL statement each so a request costs two round trips
-and two commits on an async connection pool, without worker threads or ORM overhead. The
+zero by the overrun; apps.keys: the credit limit; apps.usage: one record per request, which
+carries its charge until the rollup posts it to the ledger with the account's others), written
+as one SQL statement each so a request costs two round trips and two commits on an async
+connection pool, without worker threads or ORM overhead. The
 benchmark in bench/gateway is why; the gateway's tests run through this path, and the services'
 own tests (and the gateway on SQLite) through the ORM one.
 """
@@ -72,13 +73,7 @@ WITH o AS (
     UPDATE credits_account AS acc
     SET balance = acc.balance - h.charged, held = acc.held - h.amount, updated_at = %(now)s
     FROM h WHERE acc.id = h.account_id
-    RETURNING acc.id, acc.balance
-), l AS (
-    INSERT INTO credits_ledgerentry
-        (account_id, amount, balance_after, kind, reference, memo, created_by_id, created_at)
-    SELECT a.id, -h.charged, a.balance, 'usage', 'usage:' || %(request_id)s, %(model)s, NULL,
-        %(now)s
-    FROM a, h WHERE h.charged > 0
+    RETURNING acc.id
 ), k AS (
     UPDATE keys_apikey AS key
     SET spent = key.spent + h.charged,
@@ -94,7 +89,7 @@ VALUES
      %(completion_tokens)s, %(cached_tokens)s, %(cache_write_tokens)s, %(reasoning_tokens)s,
      %(protocol)s, COALESCE((SELECT charged FROM h), 0), %(status)s, %(error_code)s,
      %(latency_ms)s, %(ttft_ms)s, %(stream)s, %(usage_counted)s, %(created_at)s)
-ON CONFLICT (request_id) DO NOTHING
+ON CONFLICT (request_id, created_at) DO NOTHING
 """
 
 RECORD = """
@@ -107,7 +102,7 @@ VALUES
      %(completion_tokens)s, %(cached_tokens)s, %(cache_write_tokens)s, %(reasoning_tokens)s,
      %(protocol)s, 0, %(status)s, %(error_code)s, %(latency_ms)s, %(ttft_ms)s,
      %(stream)s, %(usage_counted)s, %(created_at)s)
-ON CONFLICT (request_id) DO NOTHING
+ON CONFLICT (request_id, created_at) DO NOTHING
 """
 
 

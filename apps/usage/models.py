@@ -3,9 +3,15 @@ from django.db import models
 
 
 class UsageRecord(models.Model):
-    """One API request: what it used, what it cost, how it ended."""
+    """One API request: what it used, what it cost, how it ended.
 
-    request_id = models.CharField(max_length=64, unique=True)
+    On PostgreSQL the table is partitioned by day of ``created_at`` (apps/usage/partitions.py):
+    its primary key is (id, created_at) and a request id is unique with its time. Until the
+    rollup has counted it (``position`` below the cursor), a record's cost is also the pending
+    part of its account's ledger (see apps/usage/rollup.py).
+    """
+
+    request_id = models.CharField(max_length=64)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="usage_records"
     )
@@ -39,8 +45,18 @@ class UsageRecord(models.Model):
         default=False, help_text="tokens were counted by us (the upstream sent no usage)"
     )
     created_at = models.DateTimeField(db_index=True)
+    # PostgreSQL: the id of the transaction that wrote the record (pg_current_xact_id(), the
+    # column's default). The rollup reads records by it, up to the oldest transaction still
+    # running, so a record that commits late is still counted, exactly once. SQLite (one writer
+    # at a time, ids in commit order) uses the id instead and leaves this 0.
+    txid = models.BigIntegerField(db_default=0, editable=False)
 
     class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request_id", "created_at"], name="usage_record_request_unique"
+            )
+        ]
         indexes = [
             models.Index(fields=["user", "-created_at", "-id"]),
             models.Index(fields=["api_key", "-created_at"]),
@@ -77,3 +93,15 @@ class UsageHour(models.Model):
 
     def __str__(self):
         return f"{self.hour:%Y-%m-%d %H}h {self.model} ×{self.requests}"
+
+
+class UsageCursor(models.Model):
+    """How far the rollup has read the records: every record below ``position`` (a txid on
+    PostgreSQL, an id on SQLite) is in the hourly rollups and in its account's ledger."""
+
+    name = models.CharField(max_length=30, primary_key=True)
+    position = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.name} at {self.position}"

@@ -5,9 +5,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q, Sum
+from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from apps.keys.models import ApiKey
 
@@ -30,6 +31,7 @@ class UsageQuery:
     group: str = "model"  # or "key"
     key_id: int | None = None
     model: str | None = None
+    models: tuple[str, ...] | None = None  # raw model ids to keep (None: all)
 
     @property
     def bucket(self) -> str:
@@ -58,7 +60,55 @@ def _rollups(user_id: int, q: UsageQuery):
         rows = rows.filter(key_id=q.key_id)
     if q.model:
         rows = rows.filter(model=q.model)
+    if q.models is not None:
+        rows = rows.filter(model__in=q.models)
     return rows
+
+
+# Filter values for the two groups that are not models of their own.
+NO_MODEL = ":none"
+OTHER_MODELS = ":other"
+
+
+@dataclass(frozen=True)
+class UsedModels:
+    """The model ids a user's requests named, sorted into what a person wants to see:
+
+    - ``known``: catalog models (enabled or not), and any model that served a request;
+    - ``unknown``: ids that are in no catalog and never served anything (a typo such as
+      "gpt-5" answered 404): shown together as "other", never as a series or option each;
+    - ``blank``: requests that named no model at all (refused 400), shown as "(no model)".
+    """
+
+    known: tuple[str, ...] = ()
+    unknown: tuple[str, ...] = ()
+    blank: bool = False
+
+    def label(self, model: str) -> str:
+        if not model:
+            return gettext("(no model)")
+        if model in self.unknown:
+            return gettext("other")
+        return model
+
+    def choices(self) -> list[tuple[str, str]]:
+        """The model filter's options (value, label), without "all models"."""
+        out = [(m, m) for m in self.known]
+        if self.unknown:
+            out.append((OTHER_MODELS, gettext("other (models not in the catalog)")))
+        if self.blank:
+            out.append((NO_MODEL, gettext("(no model)")))
+        return out
+
+    def models_for(self, value: str | None) -> tuple[str, ...] | None:
+        """The raw model ids a filter value stands for (None: every model)."""
+        if not value:
+            return None
+        if value == OTHER_MODELS:
+            return self.unknown
+        if value == NO_MODEL:
+            return ("",)
+        return (value,)
 
 
 SUMS = {
@@ -78,9 +128,11 @@ def key_labels(*, user_id: int) -> dict[int, str]:
     }
 
 
-def usage_report(*, user_id: int, q: UsageQuery) -> dict:
+def usage_report(*, user_id: int, q: UsageQuery, used: UsedModels | None = None) -> dict:
     """Series per bucket and group, and totals per group, from the rollups in two queries
-    (three with key names)."""
+    (three with key names). With ``used``, models are labelled by ``UsedModels.label``: requests
+    without a model and unknown model ids each become one group, not a blank or a typo each."""
+    label_model = used.label if used is not None else (lambda m: m or gettext("(no model)"))
     group_field = "key_id" if q.group == "key" else "model"
     trunc = (TruncHour if q.bucket == "hour" else TruncDay)("hour", tzinfo=q.tz)
     rows = (
@@ -101,21 +153,26 @@ def usage_report(*, user_id: int, q: UsageQuery) -> dict:
         if position is None:
             continue
         name = row[group_field]
-        name = labels.get(name, "deleted key") if q.group == "key" else name
+        name = labels.get(name, "deleted key") if q.group == "key" else label_model(name)
         entry = series.setdefault(name, {"cost": [0] * len(buckets), "tokens": [0] * len(buckets)})
         entry["cost"][position] += row["cost"] or 0
         entry["tokens"][position] += (row["prompt"] or 0) + (row["completion"] or 0)
         requests[position] += row["requests"] or 0
         errors[position] += row["errors"] or 0
-    totals = [
-        {
-            "name": labels.get(t[group_field], "deleted key")
+    merged: dict[str, dict] = {}
+    for t in _rollups(user_id, q).values(group_field).annotate(**SUMS).order_by("-cost"):
+        name = (
+            labels.get(t[group_field], "deleted key")
             if q.group == "key"
-            else t[group_field],
-            **{k: t[k] or 0 for k in SUMS},
-        }
-        for t in _rollups(user_id, q).values(group_field).annotate(**SUMS).order_by("-cost")
-    ]
+            else label_model(t[group_field])
+        )
+        row = merged.setdefault(name, {"name": name, **dict.fromkeys(SUMS, 0)})
+        for k in SUMS:
+            row[k] += t[k] or 0
+    totals = sorted(merged.values(), key=lambda r: (-r["cost"], -r["requests"], r["name"]))
+    # Series in the order of the totals (the biggest spender first, keeping its colour).
+    rank = {row["name"]: i for i, row in enumerate(totals)}
+    series = dict(sorted(series.items(), key=lambda item: rank.get(item[0], len(rank))))
     fmt = "%m-%d %H:00" if q.bucket == "hour" else "%Y-%m-%d"
     return {
         "labels": [b.strftime(fmt) for b in buckets],
@@ -127,13 +184,34 @@ def usage_report(*, user_id: int, q: UsageQuery) -> dict:
     }
 
 
-def used_models(*, user_id: int) -> list[str]:
-    return list(
+def used_models(*, user_id: int) -> UsedModels:
+    """The models the user's requests named, sorted out (two queries)."""
+    from apps.catalog.models import Model
+
+    rows = (
         UsageHour.objects.filter(user_id=user_id)
-        .values_list("model", flat=True)
-        .distinct()
+        .values("model")
+        .annotate(requests=Sum("requests"), errors=Sum("errors"))
         .order_by("model")
     )
+    rows = list(rows)
+    if not rows:
+        return UsedModels()
+    catalog = set(
+        Model.objects.filter(public_id__in=[r["model"] for r in rows]).values_list(
+            "public_id", flat=True
+        )
+    )
+    known, unknown, blank = [], [], False
+    for row in rows:
+        model = row["model"]
+        if not model:
+            blank = True
+        elif model in catalog or (row["requests"] or 0) > (row["errors"] or 0):
+            known.append(model)
+        else:
+            unknown.append(model)
+    return UsedModels(known=tuple(known), unknown=tuple(unknown), blank=blank)
 
 
 def spend_summary(*, user_id: int, tz: ZoneInfo) -> dict:
@@ -162,6 +240,7 @@ def request_log(
     status: str | None = None,
     cursor: tuple[datetime, int] | None = None,
     limit: int = LOG_PAGE,
+    models: tuple[str, ...] | None = None,
 ):
     """One page of single requests, newest first, after ``cursor`` (keyset, not OFFSET)."""
     rows = UsageRecord.objects.filter(user_id=user_id).select_related("api_key")
@@ -169,6 +248,8 @@ def request_log(
         rows = rows.filter(api_key_id=key_id)
     if model:
         rows = rows.filter(model=model)
+    if models is not None:
+        rows = rows.filter(model__in=models)
     if status == "ok":
         rows = rows.filter(status__lt=400)
     elif status == "error":
@@ -228,58 +309,101 @@ def hours_for_export(*, user_id: int, start: datetime, end: datetime):
     )
 
 
-def usage_charge_problems(*, limit: int = 100) -> list[str]:
-    """What a payments system would also keep true, beside balance = ledger:
+def usage_charge_problems(*, limit: int = 100, windows: int = 60) -> list[str]:
+    """What a payments system would also keep true, beside balance = ledger - pending charges
+    (apps.credits' check, with the requests not posted yet as the pending part):
 
-    - every successful request that cost something has its one ``usage:`` ledger entry, for
-      exactly its cost;
-    - every key line's spend (a rotated key and its successors) equals its requests' cost;
+    - each of the last ``windows`` ledger postings of the rollup equals, account by account,
+      the cost of the requests in its window (while their records are kept);
+    - every key line's spend (a rotated key and its successors) equals its requests' cost:
+      the hourly rollups (kept forever) plus the records not rolled up yet;
     - no hold expired, charging nothing, for a request whose usage was recorded as delivered.
-    """
-    from django.db.models import F, OuterRef, Subquery, Sum, Value
-    from django.db.models.functions import Coalesce, Concat
 
-    from apps.credits.models import Hold, LedgerEntry
-    from apps.keys.models import ApiKey
+    Read in one snapshot."""
+    from django.db.models import OuterRef, Subquery
+    from django.db.models.functions import Coalesce
+
+    from apps.credits.models import Account, Hold, LedgerEntry
+    from apps.credits.selectors import one_snapshot
+
+    from .rollup import cursor_position, position_field, window
 
     problems = []
-    charged = LedgerEntry.objects.filter(
-        reference=Concat(Value("usage:"), OuterRef("request_id"))
-    ).values("amount")[:1]
-    unbilled = (
-        UsageRecord.objects.filter(status=200, cost__gt=0)
-        .annotate(charged=Subquery(charged))
-        .exclude(charged=-F("cost"))
-        .values_list("request_id", "cost", "charged")[:limit]
-    )
-    for request_id, cost, entry in unbilled:
-        problems.append(f"request {request_id}: cost {cost} µcr but its ledger entry is {entry}")
-    spent = (
-        UsageRecord.objects.filter(api_key__isnull=False)
-        .annotate(line=Coalesce("api_key__budget_key_id", "api_key_id"))
-        .values("line")
-        .annotate(total=Sum("cost"))
-        .order_by()
-    )
-    totals = {row["line"]: row["total"] or 0 for row in spent}
-    lines = (
-        ApiKey.objects.annotate(line=Coalesce("budget_key_id", "id"))
-        .values("line")
-        .annotate(spent=Sum("spent"))
-        .order_by("line")
-    )
-    for row in lines:
-        cost = totals.get(row["line"], 0)
-        if row["spent"] != cost:
-            problems.append(f"key line {row['line']}: spent {row['spent']} µcr, requests {cost}")
-            if len(problems) >= limit:
-                break
-    delivered = UsageRecord.objects.filter(
-        request_id=OuterRef("reference"), status=200, completion_tokens__gt=0
-    )
-    expired = Hold.objects.filter(status=Hold.Status.EXPIRED, charged=0).filter(
-        reference__in=Subquery(delivered.values("request_id"))
-    )
-    for reference in expired.values_list("reference", flat=True)[:limit]:
-        problems.append(f"hold {reference}: expired charging nothing for a delivered request")
-    return problems
+    with one_snapshot():
+        postings: dict[tuple[int, int], dict[int, tuple[int, int]]] = {}
+        for reference, account_id, amount, memo in (
+            LedgerEntry.objects.filter(kind=LedgerEntry.Kind.USAGE, reference__regex=r"^usage:\d+-")
+            .order_by("-id")
+            .values_list("reference", "account_id", "amount", "memo")[: windows * 50]
+        ):
+            span = reference.removeprefix("usage:").split(":")[0]
+            start, end = (int(x) for x in span.split("-"))
+            count = int(memo.split(" ")[0]) if memo[:1].isdigit() else 0
+            if (start, end) in postings or len(postings) < windows:
+                postings.setdefault((start, end), {})[account_id] = (amount, count)
+        accounts = dict(Account.objects.values_list("user_id", "pk"))
+        for (start, end), entries in postings.items():
+            costs = {
+                accounts[row["user_id"]]: (-row["total"], row["n"])
+                for row in window(start, end)
+                .filter(cost__gt=0)
+                .values("user_id")
+                .annotate(total=Sum("cost"), n=Count("id"))
+                .order_by()
+            }
+            for account_id in entries.keys() | costs.keys():
+                posted, n_posted = entries.get(account_id, (0, 0))
+                cost, n_kept = costs.get(account_id, (0, 0))
+                if n_kept < n_posted:
+                    continue  # some of its records are past the retention: not checkable
+                if posted != cost or n_kept != n_posted:
+                    problems.append(
+                        f"posting {start}-{end} account {account_id}: ledger {posted} µcr for "
+                        f"{n_posted} requests, requests {cost} µcr for {n_kept}"
+                    )
+
+        position = cursor_position()
+        lines = dict(
+            ApiKey.objects.annotate(line=Coalesce("budget_key_id", "id")).values_list("id", "line")
+        )
+        totals: dict[int, int] = {}
+        for key_id, cost in (
+            UsageHour.objects.filter(key_id__in=list(lines))
+            .values("key_id")
+            .annotate(total=Sum("cost"))
+            .values_list("key_id", "total")
+            .order_by()
+        ):
+            totals[lines[key_id]] = totals.get(lines[key_id], 0) + (cost or 0)
+        for key_id, cost in (
+            UsageRecord.objects.filter(
+                api_key__isnull=False, **{f"{position_field()}__gte": position}
+            )
+            .values("api_key_id")
+            .annotate(total=Sum("cost"))
+            .values_list("api_key_id", "total")
+            .order_by()
+        ):
+            totals[lines[key_id]] = totals.get(lines[key_id], 0) + (cost or 0)
+        spent = (
+            ApiKey.objects.annotate(line=Coalesce("budget_key_id", "id"))
+            .values("line")
+            .annotate(spent=Sum("spent"))
+            .order_by("line")
+        )
+        for row in spent:
+            cost = totals.get(row["line"], 0)
+            if row["spent"] != cost:
+                problems.append(
+                    f"key line {row['line']}: spent {row['spent']} µcr, requests {cost}"
+                )
+
+        delivered = UsageRecord.objects.filter(
+            request_id=OuterRef("reference"), status=200, completion_tokens__gt=0
+        )
+        expired = Hold.objects.filter(status=Hold.Status.EXPIRED, charged=0).filter(
+            reference__in=Subquery(delivered.values("request_id"))
+        )
+        for reference in expired.values_list("reference", flat=True)[:limit]:
+            problems.append(f"hold {reference}: expired charging nothing for a delivered request")
+    return problems[:limit]

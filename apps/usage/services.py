@@ -2,12 +2,9 @@
 
 import logging
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
-from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from apps.credits.models import Hold
@@ -15,7 +12,7 @@ from apps.credits.selectors import expired_hold_references
 from apps.credits.services import credits_expire_hold, credits_release, credits_settle
 from apps.keys.services import api_key_settle
 
-from .models import UsageHour, UsageRecord
+from .models import UsageRecord
 
 log = logging.getLogger("opencodex.usage")
 
@@ -64,8 +61,13 @@ def request_settle(*, outcome: RequestOutcome) -> UsageRecord:
             outcome = replace(outcome, held=False)
         if outcome.held:
             if outcome.cost > 0:
+                # The record written below is the charge's line until the rollup posts it to
+                # the ledger with the account's others (apps/usage/rollup.py).
                 result = credits_settle(
-                    reference=outcome.request_id, amount=outcome.cost, memo=outcome.model
+                    reference=outcome.request_id,
+                    amount=outcome.cost,
+                    memo=outcome.model,
+                    posted_later=True,
                 )
             else:
                 result = credits_release(reference=outcome.request_id)
@@ -106,59 +108,3 @@ def holds_release_expired(*, now=None, limit: int = 500) -> int:
                     reference,
                 )
     return released
-
-
-ROLLUP_LOCK = "usage:rollup:lock"
-
-
-class RollupBusy(Exception):
-    """Another rollup is running; this one did nothing."""
-
-
-def usage_rollup(*, since: datetime, until: datetime | None = None) -> int:
-    """Recompute the hourly rollups of every whole hour from ``since``'s hour up to ``until``
-    (default: now) from the raw records, replacing what was there. Reruns, overlaps and records
-    that committed late are therefore counted exactly once. One run at a time (a cache lock).
-    Returns the number of buckets written."""
-    start = since.replace(minute=0, second=0, microsecond=0)
-    end = until or timezone.now()
-    if not cache.add(ROLLUP_LOCK, 1, timeout=600):
-        raise RollupBusy("a usage rollup is already running")
-    try:
-        buckets = (
-            UsageRecord.objects.filter(created_at__gte=start, created_at__lt=end)
-            .annotate(bucket=TruncHour("created_at", tzinfo=UTC))
-            .values("bucket", "user_id", "api_key_id", "model")
-            .annotate(
-                n=Count("id"),
-                failed=Count("id", filter=Q(status__gte=400)),
-                prompt=Sum("prompt_tokens"),
-                completion=Sum("completion_tokens"),
-                cached=Sum("cached_tokens"),
-                written=Sum("cache_write_tokens"),
-                spent=Sum("cost"),
-            )
-            .order_by()
-        )
-        rows = [
-            UsageHour(
-                hour=b["bucket"],
-                user_id=b["user_id"],
-                key_id=b["api_key_id"] or 0,
-                model=b["model"],
-                requests=b["n"],
-                errors=b["failed"],
-                prompt_tokens=b["prompt"] or 0,
-                completion_tokens=b["completion"] or 0,
-                cached_tokens=b["cached"] or 0,
-                cache_write_tokens=b["written"] or 0,
-                cost=b["spent"] or 0,
-            )
-            for b in buckets.iterator(chunk_size=5000)
-        ]
-        with transaction.atomic():
-            UsageHour.objects.filter(hour__gte=start, hour__lt=end).delete()
-            UsageHour.objects.bulk_create(rows, batch_size=2000)
-        return len(rows)
-    finally:
-        cache.delete(ROLLUP_LOCK)

@@ -41,12 +41,21 @@ def settle_request(outcome: dict) -> str:
 
 @shared_task(name="apps.usage.tasks.rollup_recent_usage")
 def rollup_recent_usage() -> int:
-    """Every minute: recompute the last two hours (late records land in an earlier hour)."""
-    from datetime import timedelta
-
-    from django.utils import timezone
+    """Every minute: count the records that arrived since the last run into the hourly
+    rollups and post their charges to the ledger (apps/usage/rollup.py)."""
+    from .rollup import RollupBusy, rollup_step
 
     try:
-        return services.usage_rollup(since=timezone.now() - timedelta(hours=2))
-    except services.RollupBusy:
+        return rollup_step().records
+    except RollupBusy:
         return 0
+
+
+@shared_task(name="apps.usage.tasks.maintain_usage_partitions")
+def maintain_usage_partitions() -> dict:
+    """Hourly: create the request table's partitions for the days ahead and drop those past
+    the retention (apps/usage/partitions.py)."""
+    from .partitions import partitions_ensure, retention_apply
+
+    created = partitions_ensure()
+    return {"created": created, **retention_apply()}

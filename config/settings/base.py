@@ -30,8 +30,20 @@ DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+
+def site_url_from_env(environ=os.environ) -> str:
+    """The public URL of the site: SITE_URL when set, else this machine on the port the web
+    server listens on (WEB_PORT from ``make run``'s Procfile, or PORT; 8000 by default)."""
+    explicit = (environ.get("SITE_URL") or "").strip()
+    if explicit:
+        return explicit.rstrip("/")
+    port = (environ.get("WEB_PORT") or environ.get("PORT") or "8000").strip()
+    return f"http://127.0.0.1:{port}"
+
+
 # The public URL of the site, used in e-mails and in the docs' examples.
-SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+SITE_URL = site_url_from_env()
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -54,6 +66,7 @@ INSTALLED_APPS = [
     "apps.usage",
     "apps.billing",
     "apps.docs",
+    "apps.console",
 ]
 
 MIDDLEWARE = [
@@ -238,6 +251,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.usage.tasks.rollup_recent_usage",
         "schedule": 60.0,
     },
+    "usage-partitions": {
+        "task": "apps.usage.tasks.maintain_usage_partitions",
+        "schedule": 3600.0,
+    },
     "low-balance-emails": {
         "task": "apps.billing.tasks.send_low_balance_emails",
         "schedule": 60.0,
@@ -281,11 +298,21 @@ DEMO_UPSTREAM_ENABLED = env_bool("OPENCODEX_DEMO_UPSTREAM", True)
 DEMO_UPSTREAM_BASE_URL = os.environ.get(
     "DEMO_UPSTREAM_BASE_URL", f"http://127.0.0.1:{os.environ.get('PORT', '8000')}/_demo/v1"
 )
+# Where the portal's playground calls the gateway: this server itself over loopback, unless told.
+PLAYGROUND_API_BASE_URL = os.environ.get(
+    "PLAYGROUND_API_BASE_URL",
+    f"http://127.0.0.1:{os.environ.get('WEB_PORT') or os.environ.get('PORT', '8000')}/api/v1",
+).rstrip("/")
+PLAYGROUND_KEY_SECONDS = 3600  # a playground key lives an hour; a fresh one is minted after
 # Requests carry images, PDFs and audio as base64: 32 MiB by default.
 # The bearer token Prometheus sends for /metrics (unset: /metrics is 404).
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 # Each gateway process journals every request's outcome here before the response completes;
 # a process's journal is settled from after it dies (apps/usage/journal.py). Empty: off.
+# Usage records (one per API request) are kept this many days; the hourly rollups and the
+# ledger forever. On PostgreSQL whole daily partitions are dropped, created this many days ahead.
+USAGE_RETENTION_DAYS = int(os.environ.get("USAGE_RETENTION_DAYS", "90"))
+USAGE_PARTITIONS_AHEAD_DAYS = int(os.environ.get("USAGE_PARTITIONS_AHEAD_DAYS", "7"))
 # One log line per API request (request id, key, model, status, tokens, cost, latency).
 GATEWAY_ACCESS_LOG = env_bool("GATEWAY_ACCESS_LOG", False)
 GATEWAY_JOURNAL_DIR = os.environ.get("GATEWAY_JOURNAL_DIR", str(VAR_DIR / "journal"))

@@ -1,19 +1,28 @@
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
-from apps.usage.services import RollupBusy, usage_rollup
+from apps.usage.rollup import RollupBusy, retention_cutoff, rollup_rebuild, rollup_step
 
 
 class Command(BaseCommand):
-    help = "Rebuild the hourly usage rollups from the raw records, from --since (a date) to now."
+    help = (
+        "Count new usage records into the hourly rollups (what beat runs every minute), or with "
+        "--since rebuild the rollups from the raw records from that date to now."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--since", help="YYYY-MM-DD or an ISO time (default: 2 hours ago)")
+        parser.add_argument("--since", help="YYYY-MM-DD or an ISO time: rebuild from then")
 
     def handle(self, *args, since=None, **options):
-        if since:
+        try:
+            if not since:
+                run = rollup_step()
+                self.stdout.write(
+                    f"{run.records} new records counted into {run.buckets} hourly buckets, "
+                    f"{run.postings} ledger postings (positions {run.start}-{run.end})"
+                )
+                return
             try:
                 start = datetime.fromisoformat(since)
             except ValueError as exc:
@@ -22,10 +31,13 @@ class Command(BaseCommand):
                 ) from exc
             if start.tzinfo is None:
                 start = start.replace(tzinfo=UTC)
-        else:
-            start = timezone.now() - timedelta(hours=2)
-        try:
-            written = usage_rollup(since=start)
+            kept = retention_cutoff()
+            if start < kept:
+                raise CommandError(
+                    f"records before {kept:%Y-%m-%d} are past USAGE_RETENTION_DAYS and may be "
+                    "gone: rebuilding those hours would lose their rollups"
+                )
+            written = rollup_rebuild(since=start)
         except RollupBusy as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"{written} hourly buckets rebuilt since {start:%Y-%m-%d %H:00} UTC")
