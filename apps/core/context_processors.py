@@ -6,6 +6,8 @@ from django.utils.translation import gettext_lazy as _
 NAV_SECTIONS = [
     (_("Dashboard"), "dashboard"),
     (_("API Keys"), "keys:list"),
+    (_("Playground"), "console:playground"),
+    (_("Models"), "console:models"),
     (_("Usage"), "usage:index"),
     (_("Billing"), "billing:index"),
     (_("Docs"), "docs:index"),

@@ -23,9 +23,18 @@ def upstream_url():
         yield server.url
 
 
+# One live server per test process. Test modules elsewhere import these fixtures (each import is
+# a fixture of its own to pytest), and the gateway application's clients (Redis, PostgreSQL
+# pools) belong to the event loop that served it first: a second server would break both.
+_LIVE: dict = {}
+
+
 @pytest.fixture(scope="session")
 def live_api(django_db_setup, upstream_url):
     """The whole product served over HTTP; yields its base URL."""
+    if _LIVE:
+        yield _LIVE["server"]
+        return
     saved = {
         name: getattr(settings, name)
         for name in ("DEMO_UPSTREAM_BASE_URL", "GATEWAY_CATALOG_CACHE_SECONDS")
@@ -38,7 +47,11 @@ def live_api(django_db_setup, upstream_url):
     settings.GATEWAY_CATALOG_CACHE_SECONDS = 0
     with server:
         server.gateway = gateway_application.gateway
-        yield server
+        _LIVE["server"] = server
+        try:
+            yield server
+        finally:
+            _LIVE.clear()
     for name, value in saved.items():
         setattr(settings, name, value)
 

@@ -1,0 +1,88 @@
+"""The playground's credential: an ordinary API key of the user, marked as the playground's, that
+lives an hour. Its secret never leaves the server: it is kept in the cache until the key expires
+and a fresh key replaces it after (the previous one is revoked)."""
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from apps.keys.services import api_key_create, api_key_revoke
+
+from .models import PlaygroundKey
+
+log = logging.getLogger("opencodex.console")
+
+PLAYGROUND_KEY_NAME = "Playground"
+# A key this close to its expiry is replaced before use, so a request never starts on a key
+# about to stop working.
+RENEW_MARGIN = 300  # seconds
+
+
+@dataclass(frozen=True)
+class PlaygroundCredential:
+    key_id: int
+    secret: str
+    expires_at: float  # unix time
+
+
+def _cache_key(user_id: int) -> str:
+    return f"console:playground:{user_id}"
+
+
+def playground_key_get(*, user_id: int) -> PlaygroundCredential:
+    """The user's current playground credential, minting one when there is none (or it is about
+    to expire)."""
+    try:
+        cached = cache.get(_cache_key(user_id))
+    except Exception:  # a cache outage costs a fresh key, never the playground
+        log.warning("playground: cache unavailable, minting a key", exc_info=True)
+        cached = None
+    if cached and cached["expires_at"] - RENEW_MARGIN > time.time():
+        return PlaygroundCredential(**cached)
+    return playground_key_mint(user_id=user_id)
+
+
+def playground_key_mint(*, user_id: int) -> PlaygroundCredential:
+    """A new playground key for the user; the previous ones still usable are revoked. Raises the
+    keys app's ``ServiceError``s (e.g. the user has as many active keys as allowed)."""
+    now = timezone.now()
+    lifetime = settings.PLAYGROUND_KEY_SECONDS
+    with transaction.atomic():
+        live = PlaygroundKey.objects.filter(
+            api_key__user_id=user_id, api_key__revoked_at__isnull=True, api_key__expires_at__gt=now
+        ).values_list("api_key_id", flat=True)
+        for key_id in list(live):
+            api_key_revoke(user_id=user_id, key_id=key_id, actor_id=user_id)
+        key, secret = api_key_create(
+            user_id=user_id,
+            name=PLAYGROUND_KEY_NAME,
+            expires_at=now + timedelta(seconds=lifetime),
+            actor_id=user_id,
+        )
+        PlaygroundKey.objects.create(api_key=key, created_at=now)
+    credential = PlaygroundCredential(
+        key_id=key.pk, secret=secret, expires_at=key.expires_at.timestamp()
+    )
+    try:
+        cache.set(
+            _cache_key(user_id),
+            {"key_id": key.pk, "secret": secret, "expires_at": credential.expires_at},
+            timeout=lifetime,
+        )
+    except Exception:
+        log.warning("playground: cache unavailable, key not kept", exc_info=True)
+    return credential
+
+
+def playground_key_forget(*, user_id: int) -> None:
+    """Drop the kept credential (the gateway refused it: revoked or expired on the keys page)."""
+    try:
+        cache.delete(_cache_key(user_id))
+    except Exception:
+        log.warning("playground: cache unavailable", exc_info=True)

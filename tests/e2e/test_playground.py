@@ -1,0 +1,112 @@
+"""The playground in a real browser against the whole product served over HTTP (portal, gateway
+and demo model in one ASGI app): a message to the demo model streams its answer in with tokens
+and cost, "View code" shows the same request, the reply links to its request page."""
+
+import re
+
+import pytest
+
+from apps.core.money import MICRO
+from apps.credits.services import credits_grant
+from apps.usage.models import UsageRecord
+from tests.factories import PASSWORD, UserFactory
+from tests.gateway.conftest import (  # noqa: F401  (the live gateway's fixtures)
+    api,
+    drain,
+    live_api,
+    upstream_url,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def asgi_page(browser, api, settings):  # noqa: F811
+    """A browser page on the live ASGI server; fails on any Content-Security-Policy refusal."""
+    settings.PLAYGROUND_API_BASE_URL = f"{api.url}/api/v1"
+    context = browser.new_context(base_url=api.url)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    refused = []
+    page.on(
+        "console",
+        lambda message: (
+            refused.append(message.text)
+            if "Content Security Policy" in message.text or "Refused to" in message.text
+            else None
+        ),
+    )
+    yield page
+    context.close()
+    assert not refused, refused
+
+
+def test_send_a_message_watch_it_stream_and_view_the_code(asgi_page, api):  # noqa: F811
+    page = asgi_page
+    user = UserFactory(email="play@example.com", verified=True)
+    credits_grant(user_id=user.pk, amount=100 * MICRO, kind="topup", reference="play")
+    page.goto("/accounts/login/")
+    page.get_by_label("Email:").fill("play@example.com")
+    page.get_by_label("Password:").fill(PASSWORD)
+    page.get_by_role("button", name="Sign In").click()
+    page.wait_for_url("**/dashboard/")
+
+    page.get_by_role("link", name="Playground", exact=True).click()
+    page.wait_for_url("**/playground/")
+    page.get_by_label("Model").select_option("demo-chat")
+    page.get_by_label("System prompt").fill("You are terse.")
+    page.get_by_label("Message").fill("Tell me about streams")
+    page.get_by_role("button", name="Send").click()
+
+    reply = page.locator(".pg-msg.pg-assistant").first
+    stats = reply.get_by_test_id("reply-stats")
+    stats.wait_for()
+    assert reply.locator(".pg-content").inner_text().startswith("[demo]")
+    line = stats.inner_text()
+    assert re.search(r"\d+ prompt \+ \d+ completion tokens", line), line
+    assert re.search(r"0\.\d{6} credits", line), line
+    request_id = re.search(r"req_[0-9a-f]+", line).group(0)
+    drain(api)
+    record = UsageRecord.objects.get(request_id=request_id)
+    assert f"{record.cost / MICRO:.6f} credits" in line
+    assert record.api_key.name == "Playground"
+    assert page.locator(".pg-msg.pg-user").inner_text().endswith("Tell me about streams")
+
+    page.get_by_role("button", name="View code").click()
+    python = page.get_by_test_id("code-python")
+    curl = page.get_by_test_id("code-curl")
+    assert curl.is_visible() and not python.is_visible()
+    assert "sk-live-YOUR_API_KEY" in curl.inner_text()
+    assert "/api/v1/chat/completions" in curl.inner_text()
+    page.get_by_role("tab", name="Python").click()
+    code = python.inner_text()
+    assert python.is_visible() and 'model="demo-chat"' in code
+    assert '"content": "You are terse."' in code and "Tell me about streams" in code
+    assert '"role": "assistant"' in code  # the conversation so far
+    page.get_by_role("tab", name="JavaScript").click()
+    assert "baseURL:" in page.get_by_test_id("code-javascript").inner_text()
+
+    stats.get_by_role("link", name=request_id).click()
+    page.wait_for_url(f"**/usage/requests/{request_id}/")
+    assert page.get_by_test_id("completion-tokens").inner_text() == str(record.completion_tokens)
+
+
+def test_an_empty_account_sees_why_nothing_was_answered(asgi_page, api):  # noqa: F811
+    page = asgi_page
+    from tests.factories import AccountFactory
+
+    AccountFactory(user__email="broke@example.com", user__verified=True)
+    page.goto("/accounts/login/")
+    page.get_by_label("Email:").fill("broke@example.com")
+    page.get_by_label("Password:").fill(PASSWORD)
+    page.get_by_role("button", name="Sign In").click()
+    page.wait_for_url("**/dashboard/")
+    page.goto("/playground/")
+    page.get_by_label("Message").fill("Hello?")
+    page.get_by_role("button", name="Send").click()
+    error = page.get_by_test_id("playground-error")
+    error.wait_for()
+    assert "Out of credits" in error.inner_text()
+    assert error.get_by_role("link", name="Top up").is_visible()
+    assert page.get_by_label("Message").input_value() == "Hello?"  # kept, to send again
+    drain(api)
