@@ -33,9 +33,12 @@ migrate: messages
 	$(BIN)/python manage.py sync_catalog
 
 # Embedded defaults: SQLite and a filesystem Celery broker under var/, mail written to var/mail/.
+# SITE_URL (links in e-mails and the docs) follows PORT unless set; DEBUG is off, so the site's
+# own 404/500 pages show (DEBUG=1 make run for Django's debug pages).
 run: migrate
 	@echo "OpenCodex on http://127.0.0.1:$(PORT)  (e-mails land in var/mail/; Ctrl-C stops everything)"
-	WEB_PORT=$(PORT) DEMO_UPSTREAM_BASE_URL=http://127.0.0.1:$(PORT)/_demo/v1 \
+	WEB_PORT=$(PORT) SITE_URL="$${SITE_URL:-http://127.0.0.1:$(PORT)}" \
+		DEMO_UPSTREAM_BASE_URL=http://127.0.0.1:$(PORT)/_demo/v1 \
 		exec $(BIN)/honcho -f Procfile start
 
 # Production: settings from the environment (DATABASE_URL, REDIS_URL, SECRET_KEY, ALLOWED_HOSTS...).

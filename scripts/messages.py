@@ -17,8 +17,11 @@ def fill() -> None:
     catalogue = polib.pofile(str(path))
     missing = []
     for entry in catalogue:
-        if entry.msgid in ZH_HANS:
-            entry.msgstr = ZH_HANS[entry.msgid]
+        # A message with a context (pgettext, {% translate ... context ... %}) is looked up as
+        # "context\x04msgid" first, then as its bare msgid.
+        key = f"{entry.msgctxt}\x04{entry.msgid}" if entry.msgctxt else entry.msgid
+        if key in ZH_HANS or entry.msgid in ZH_HANS:
+            entry.msgstr = ZH_HANS.get(key, ZH_HANS.get(entry.msgid))
             if "fuzzy" in entry.flags:
                 entry.flags.remove("fuzzy")
         else:
@@ -26,7 +29,7 @@ def fill() -> None:
                 entry.flags.remove("fuzzy")
                 entry.msgstr = ""
             if not entry.msgstr:
-                missing.append(entry.msgid)
+                missing.append(key)
     catalogue.metadata["Language"] = "zh_Hans"
     catalogue.metadata["Content-Type"] = "text/plain; charset=UTF-8"
     catalogue.save(str(path))

@@ -1,6 +1,28 @@
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
 from allauth.account.adapter import DefaultAccountAdapter
 from django.conf import settings
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template, render_to_string
 from django.urls import reverse
+
+SITE_NAME = "OpenCodex"
+
+
+@dataclass(frozen=True)
+class EmailSite:
+    """What allauth's e-mails call ``current_site``: the product's name and public address,
+    not the host the request happened to use ("Hello from 127.0.0.1:8100!")."""
+
+    name: str
+    domain: str
+    url: str
+
+
+def email_site() -> EmailSite:
+    url = settings.SITE_URL
+    return EmailSite(name=SITE_NAME, domain=urlsplit(url).netloc or url, url=url)
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -16,3 +38,26 @@ class AccountAdapter(DefaultAccountAdapter):
         if self.request.user.is_authenticated:
             return reverse(settings.ACCOUNT_EMAIL_CONFIRMATION_AUTHENTICATED_REDIRECT_URL)
         return super().get_email_verification_redirect_url(email_address)
+
+    def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        site = email_site()
+        super().send_mail(
+            template_prefix,
+            email,
+            {**context, "current_site": site, "site_name": site.name, "site_url": site.url},
+        )
+
+    def render_mail(self, template_prefix, email, context, headers=None):
+        """Every e-mail has a plain text part and an HTML part in the site's colours: the
+        message's own ``_message.html`` when it has one, else its text in the common layout."""
+        msg = super().render_mail(template_prefix, email, context, headers=headers)
+        if not getattr(msg, "alternatives", None) and msg.content_subtype == "plain":
+            try:
+                get_template(f"{template_prefix}_message.html")
+            except TemplateDoesNotExist:
+                html = render_to_string(
+                    "email/text_as_html.html",
+                    {**context, "subject": msg.subject, "text": msg.body},
+                )
+                msg.attach_alternative(html, "text/html")
+        return msg

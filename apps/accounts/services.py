@@ -49,3 +49,50 @@ def user_time_zone_set(*, user_id: int, time_zone: str) -> None:
     if time_zone not in TIME_ZONES:
         raise ValueError(f"Unknown time zone {time_zone!r}")
     User.objects.filter(pk=user_id).update(time_zone=time_zone)
+
+
+def user_profile_update(*, user_id: int, name: str) -> None:
+    name = (name or "").strip()
+    if len(name) > 150:
+        raise ValueError("A name has at most 150 characters.")
+    User.objects.filter(pk=user_id).update(name=name)
+
+
+DELETED_EMAIL_DOMAIN = "deleted.invalid"
+
+
+def user_delete(*, user_id: int) -> None:
+    """Close a user's account for good.
+
+    Their API keys are revoked (the gateway refuses them from the next request) and every piece
+    of personal data goes: e-mail addresses, name, password, two-factor authenticators, sessions.
+    The user row stays, anonymised and inactive, because the money records point at it: the
+    credit account, its ledger, usage and payments are kept unchanged (balance = sum of the
+    ledger still holds). Safe to call twice.
+    """
+    from allauth.mfa.models import Authenticator
+
+    from apps.billing.services import billing_forget_user
+    from apps.keys.services import api_keys_close_account
+
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user_id)
+        api_keys_close_account(user_id=user.pk)
+        addresses = set(EmailAddress.objects.filter(user=user).values_list("email", flat=True))
+        for address in addresses | {user.email}:
+            billing_forget_user(user_id=user.pk, email=address)
+        EmailAddress.objects.filter(user=user).delete()
+        Authenticator.objects.filter(user=user).delete()
+        user.email = f"deleted-user-{user.pk}@{DELETED_EMAIL_DOMAIN}"
+        user.name = ""
+        user.time_zone = "UTC"
+        user.set_unusable_password()
+        user.is_active = False
+        user.is_staff = False
+        user.is_superuser = False
+        user.last_login = None
+        user.save()
+        user.groups.clear()
+        user.user_permissions.clear()
+        # Browsers signed in elsewhere are out too: their sessions carry a hash of the old
+        # password, which no longer verifies, and the user is inactive.

@@ -1,10 +1,23 @@
+from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
+from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.credits.selectors import account_for_user, ledger_recent
+from apps.keys.models import ApiKey
 from apps.usage.selectors import spend_summary
 
+from . import services
+from .forms import DeleteAccountForm, ProfileForm, TimeZoneForm
 from .selectors import user_time_zone
+
+# Ledger memos written by the system, shown in the reader's language.
+MEMOS = {"Welcome credits": gettext_lazy("Welcome credits")}
 
 
 def sparkline_points(values: list[int], width: int = 160, height: int = 40) -> str:
@@ -31,6 +44,78 @@ def dashboard(request):
         "balance": balance,
         "held": held,
         "available": balance - held,
-        "entries": ledger_recent(account_id=account.pk, limit=10) if account else [],
+        "entries": _with_notes(ledger_recent(account_id=account.pk, limit=10) if account else []),
+        **_first_steps(request.user.pk),
     }
     return render(request, "accounts/dashboard.html", context)
+
+
+def _first_steps(user_id: int) -> dict:
+    """Where a new user is on the way to a first API call (the dashboard shows the next step)."""
+    keys = ApiKey.objects.filter(user_id=user_id)
+    has_keys = keys.exists()
+    used = has_keys and keys.filter(last_used_at__isnull=False).exists()
+    return {"has_keys": has_keys, "has_used_key": used}
+
+
+def _with_notes(entries):
+    for entry in entries:
+        entry.note = MEMOS.get(entry.memo, entry.memo)
+    return entries
+
+
+def _settings_page(request, *, profile_form=None, tz_form=None, delete_form=None, status=200):
+    user = request.user
+    context = {
+        "profile_form": profile_form or ProfileForm(initial={"name": user.name}),
+        "tz_form": tz_form or TimeZoneForm(initial={"time_zone": user.time_zone}),
+        "delete_form": delete_form or DeleteAccountForm(user=user),
+        "emails": list(EmailAddress.objects.filter(user=user).order_by("-primary", "email")),
+        "mfa_types": sorted(
+            Authenticator.objects.filter(user=user).values_list("type", flat=True).distinct()
+        ),
+        "has_password": user.has_usable_password(),
+    }
+    return render(request, "accounts/settings.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_settings(request):
+    """Profile, time zone and language; links to e-mail, password and two-factor pages; and the
+    way out (deleting the account)."""
+    if request.method == "GET":
+        return _settings_page(request)
+    action = request.POST.get("action")
+    if action == "profile":
+        form = ProfileForm(request.POST)
+        if not form.is_valid():
+            return _settings_page(request, profile_form=form, status=400)
+        services.user_profile_update(user_id=request.user.pk, name=form.cleaned_data["name"])
+        messages.success(request, _("Profile saved."))
+    elif action == "time_zone":
+        form = TimeZoneForm(request.POST)
+        if not form.is_valid():
+            return _settings_page(request, tz_form=form, status=400)
+        services.user_time_zone_set(
+            user_id=request.user.pk, time_zone=form.cleaned_data["time_zone"]
+        )
+        messages.success(request, _("Time zone saved."))
+    else:
+        return _settings_page(request, status=400)
+    return redirect("account_settings")
+
+
+@login_required
+@require_POST
+def account_delete(request):
+    form = DeleteAccountForm(request.POST, user=request.user)
+    if not form.is_valid():
+        return _settings_page(request, delete_form=form, status=400)
+    services.user_delete(user_id=request.user.pk)
+    logout(request)
+    messages.success(
+        request,
+        _("Your account is deleted. Its API keys no longer work and your personal data is gone."),
+    )
+    return redirect("home")

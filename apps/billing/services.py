@@ -8,7 +8,7 @@ import stripe
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Subquery
+from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from apps.core.errors import ServiceError
@@ -408,7 +408,7 @@ def low_balance_notify() -> int:
     )
     sent = 0
     for profile in profiles.filter(
-        low_balance_notified=False, balance__lt=F("low_balance_threshold")
+        low_balance_notified=False, balance__lt=F("low_balance_threshold"), user__is_active=True
     ).select_related("user"):
         with transaction.atomic():
             claimed = BillingProfile.objects.filter(
@@ -429,3 +429,38 @@ def _send_low_balance(profile: BillingProfile) -> None:
         None,
         [profile.user.email],
     )
+
+
+def _scrub(value, secret: str):
+    if isinstance(value, dict):
+        return {k: _scrub(v, secret) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v, secret) for v in value]
+    if isinstance(value, str) and secret in value.lower():
+        return "(erased)"
+    return value
+
+
+def billing_forget_user(*, user_id: int, email: str) -> int:
+    """A user deleted their account: their payments stay (they are money records), but the
+    Stripe events stored about them lose every string that carries their e-mail address (Stripe
+    sends it back as customer_email, customer_details...). Returns how many events changed."""
+    email = (email or "").strip().lower()
+    if not email:
+        return 0
+    payments = Payment.objects.filter(user_id=user_id)
+    ids = {i for i in payments.values_list("checkout_session_id", flat=True) if i}
+    ids |= {i for i in payments.values_list("payment_intent_id", flat=True) if i}
+    changed = 0
+    if not ids:
+        return 0
+    events = StripeEvent.objects.filter(
+        Q(payload__data__object__id__in=ids) | Q(payload__data__object__payment_intent__in=ids)
+    )
+    for event in events.only("pk", "payload"):
+        scrubbed = _scrub(event.payload, email)
+        if scrubbed != event.payload:
+            StripeEvent.objects.filter(pk=event.pk).update(payload=scrubbed)
+            changed += 1
+    BillingProfile.objects.filter(user_id=user_id).update(low_balance_notified=True)
+    return changed

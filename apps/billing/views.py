@@ -22,6 +22,8 @@ def _page(request, *, topup_form=None, low_form=None, status=200):
     threshold = selectors.low_balance_threshold(user_id=request.user.pk)
     context = {
         "enabled": services.stripe_enabled(),
+        # How to turn top-ups on is for operators, not customers.
+        "show_setup": request.user.is_staff or settings.DEBUG,
         "balance": account.balance if account else 0,
         "suspended": bool(account and account.suspended),
         "packs": [(d, d * CREDITS_PER_DOLLAR) for d in settings.CREDIT_PACKS_DOLLARS],

@@ -2,15 +2,22 @@ import hmac
 
 from django.conf import settings
 from django.db import connection
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.cache import never_cache
+from django.templatetags.static import static
+from django.views.decorators.cache import cache_control, never_cache
 
 
 def home(request):
     if request.user.is_authenticated and request.GET.get("landing") is None:
         return redirect("dashboard")
     return render(request, "core/home.html")
+
+
+@cache_control(max_age=86400, public=True)
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page links: send them to the SVG icon."""
+    return HttpResponsePermanentRedirect(static("favicon.svg"))
 
 
 def healthz(request):

@@ -246,3 +246,24 @@ def api_keys_forget_user(*, user_id: int) -> int:
     digests = list(ApiKey.objects.filter(user_id=user_id).values_list("digest", flat=True))
     key_cache.invalidate(*digests)
     return len(digests)
+
+
+def api_keys_close_account(*, user_id: int) -> int:
+    """The user is deleting their account: every key is revoked at once (the gateway refuses it
+    from the next request) and loses its name. Rows and history stay, as the records of what was
+    spent. Returns how many keys were still usable."""
+    now = timezone.now()
+    with transaction.atomic():
+        keys = list(ApiKey.objects.select_for_update().filter(user_id=user_id))
+        revoked = 0
+        for key in keys:
+            if key.revoked_at is None:
+                key.revoked_at = now
+                revoked += 1
+                ApiKeyEvent.objects.create(
+                    key=key, kind=Event.REVOKED, actor_id=None, detail="Account deleted"
+                )
+            key.name = "deleted"
+            key.save(update_fields=["revoked_at", "name"])
+            _forget(key)
+    return revoked

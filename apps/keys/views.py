@@ -1,5 +1,8 @@
+import secrets
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -18,6 +21,34 @@ def _owned_key(request, key_id: int) -> ApiKey:
         return selectors.api_key_for_user(user_id=request.user.pk, key_id=key_id)
     except ApiKey.DoesNotExist as exc:
         raise Http404("No such key.") from exc
+
+
+# A new secret survives one redirect (POST → redirect → GET) in the cache, never in the session
+# or the database: the browser's next GET of the list shows it once and it is gone.
+REVEAL_SECONDS = 300
+REVEAL_SESSION_KEY = "keys_reveal"
+
+
+def _reveal_after_redirect(request, *, key: ApiKey, secret: str):
+    token = secrets.token_urlsafe(16)
+    cache.set(f"keys:reveal:{token}", (key.pk, secret), REVEAL_SECONDS)
+    request.session[REVEAL_SESSION_KEY] = token
+    return redirect("keys:list")
+
+
+def _take_revealed(request) -> tuple[ApiKey | None, str | None]:
+    token = request.session.pop(REVEAL_SESSION_KEY, None)
+    if not token:
+        return None, None
+    value = cache.get(f"keys:reveal:{token}")
+    cache.delete(f"keys:reveal:{token}")
+    if not value:
+        return None, None
+    key_id, secret = value
+    try:
+        return selectors.api_key_for_user(user_id=request.user.pk, key_id=key_id), secret
+    except ApiKey.DoesNotExist:
+        return None, None
 
 
 def _render_list(request, *, form=None, new_key=None, secret=None, partial=None):
@@ -42,7 +73,8 @@ def _render_list(request, *, form=None, new_key=None, secret=None, partial=None)
 def key_list(request):
     """GET: the user's keys and the create form. POST: create a key and show its secret once."""
     if request.method == "GET":
-        return _render_list(request)
+        new_key, secret = _take_revealed(request)
+        return _render_list(request, new_key=new_key, secret=secret)
     form = CreateKeyForm(request.POST)
     if form.is_valid():
         try:
@@ -58,7 +90,9 @@ def key_list(request):
         except ServiceError as exc:
             form.add_error(None, exc.message)
         else:
-            return _render_list(request, new_key=key, secret=secret)
+            if request.htmx:  # the fragment replaces the form in place: nothing to re-post
+                return _render_list(request, new_key=key, secret=secret)
+            return _reveal_after_redirect(request, key=key, secret=secret)
     return _render_list(request, form=form)
 
 
@@ -108,6 +142,10 @@ def key_revoke(request, key_id: int):
 @require_http_methods(["GET", "POST"])
 def key_rotate(request, key_id: int):
     key = _owned_key(request, key_id)
+    successor = getattr(key, "successor", None) if key.is_active else None
+    if not key.is_active or successor is not None:
+        # Already rotating (or no longer usable): nothing to choose, say where things stand.
+        return render(request, "keys/rotate.html", {"key": key, "successor": successor})
     form = RotateKeyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -120,5 +158,5 @@ def key_rotate(request, key_id: int):
         except ServiceError as exc:
             form.add_error(None, exc.message)
         else:
-            return _render_list(request, new_key=successor, secret=secret, partial=False)
+            return _reveal_after_redirect(request, key=successor, secret=secret)
     return render(request, "keys/rotate.html", {"key": key, "form": form})

@@ -4,12 +4,12 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from apps.accounts.selectors import TIME_ZONES, user_time_zone
+from apps.accounts.forms import TimeZoneForm  # noqa: F401  (set on the account page now)
+from apps.accounts.selectors import user_time_zone
 from apps.keys.models import ApiKey
 
-from .selectors import RANGES, UsageQuery
+from .selectors import RANGES, UsageQuery, UsedModels
 
-TIME_ZONE_CHOICES = [(z, z) for z in sorted(TIME_ZONES)]
 MAX_CUSTOM_DAYS = 366
 
 
@@ -33,7 +33,7 @@ class UsageFilterForm(forms.Form):
     key = forms.TypedChoiceField(coerce=int, required=False, empty_value=None, label=_("API key"))
     model = forms.CharField(required=False, max_length=100)
 
-    def __init__(self, *args, user, models: list[str], **kwargs):
+    def __init__(self, *args, user, models: UsedModels | list[str], **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
         self.tz = user_time_zone(user)
@@ -44,13 +44,22 @@ class UsageFilterForm(forms.Form):
             (k.pk, f"{k.name} ({k.masked})") for k in keys
         ]
         self.fields["key"].error_messages["invalid_choice"] = _("That is not one of your keys.")
-        self.models = models
+        if not isinstance(models, UsedModels):
+            models = UsedModels(known=tuple(models))
+        self.used = models
+        self.model_choices = models.choices()
+        self.models = [value for value, _label in self.model_choices]
 
     def clean_model(self):
         model = self.cleaned_data.get("model") or None
         if model and model not in self.models:
             raise forms.ValidationError(_("You have no usage of that model."))
         return model
+
+    def selected_models(self) -> tuple[str, ...] | None:
+        """The raw model ids the model filter stands for (None: every model)."""
+        data = self.cleaned_data if self.is_bound and self.is_valid() else {}
+        return self.used.models_for(data.get("model"))
 
     def clean(self):
         data = super().clean()
@@ -83,9 +92,5 @@ class UsageFilterForm(forms.Form):
             tz=self.tz,
             group=data.get("group") or "model",
             key_id=data.get("key"),
-            model=data.get("model"),
+            models=self.used.models_for(data.get("model")),
         )
-
-
-class TimeZoneForm(forms.Form):
-    time_zone = forms.ChoiceField(choices=TIME_ZONE_CHOICES, label=_("Time zone"))

@@ -20,18 +20,24 @@ def _filters(request) -> UsageFilterForm:
     return UsageFilterForm(request.GET or None, user=request.user, models=models)
 
 
+def _model_cell(model: str) -> str:
+    return model or _("(no model)")
+
+
 @login_required
 def usage_index(request):
     form = _filters(request)
     query = form.query()
-    report = selectors.usage_report(user_id=request.user.pk, q=query)
+    report = selectors.usage_report(user_id=request.user.pk, q=query, used=form.used)
     chart = {
         "labels": report["labels"],
+        # A group that cost nothing (or produced no tokens) has no bar to show: no legend entry.
         "cost": {
             name: [float(micro_to_credits(v)) for v in s["cost"]]
             for name, s in report["series"].items()
+            if any(s["cost"])
         },
-        "tokens": {name: s["tokens"] for name, s in report["series"].items()},
+        "tokens": {name: s["tokens"] for name, s in report["series"].items() if any(s["tokens"])},
         "requests": report["requests"],
         "error_rate": [
             round(100 * e / r, 2) if r else 0
@@ -43,7 +49,6 @@ def usage_index(request):
         "query": query,
         "report": report,
         "chart": chart,
-        "tz_form": TimeZoneForm(initial={"time_zone": request.user.time_zone}),
         "export_query": request.GET.urlencode(),
     }
     template = "usage/partials/report.html" if request.htmx else "usage/index.html"
@@ -53,6 +58,7 @@ def usage_index(request):
 @login_required
 @require_POST
 def time_zone(request):
+    """Old address of the time zone form (it lives on the account page now)."""
     form = TimeZoneForm(request.POST)
     if form.is_valid():
         user_time_zone_set(user_id=request.user.pk, time_zone=form.cleaned_data["time_zone"])
@@ -80,7 +86,7 @@ def request_log(request):
     page, next_cursor = selectors.request_log(
         user_id=request.user.pk,
         key_id=data.get("key"),
-        model=data.get("model"),
+        models=form.selected_models(),
         status=status,
         cursor=cursor,
     )
@@ -134,7 +140,7 @@ def export_requests(request):
         user_id=request.user.pk, start=query.start, end=query.end
     )
     rows = (
-        (at.isoformat(), rid, key or "", model, pt, ct, format_credits(cost), *rest)
+        (at.isoformat(), rid, key or "", _model_cell(model), pt, ct, format_credits(cost), *rest)
         for at, rid, key, model, pt, ct, cost, *rest in records
     )
     header = [
@@ -166,7 +172,7 @@ def export_hours(request):
         (
             hour.isoformat(),
             labels.get(key_id, ""),
-            model,
+            _model_cell(model),
             n,
             errors,
             pt,

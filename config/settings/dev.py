@@ -5,7 +5,9 @@ import os
 from .base import *  # noqa: F403
 from .base import VAR_DIR
 
-DEBUG = os.environ.get("DEBUG", "1") not in {"0", "false", "False", ""}
+# Off unless asked for (DEBUG=1): the site's own 404 and 500 pages show, as in production.
+# Static files are served by whitenoise from the finders either way.
+DEBUG = os.environ.get("DEBUG", "0") not in {"0", "false", "False", ""}
 SECRET_KEY = os.environ.get("SECRET_KEY") or "django-insecure-dev-only-not-for-production"
 # No collectstatic needed on the embedded default: whitenoise serves straight from the finders.
 WHITENOISE_USE_FINDERS = True

@@ -2,6 +2,29 @@
 (function () {
   "use strict";
 
+  // The header's menu collapses behind a toggle on narrow screens (CSS decides when).
+  function setUpNav() {
+    var header = document.querySelector("[data-collapsible-nav]");
+    if (!header) return;
+    var toggle = header.querySelector(".nav-toggle");
+    if (!toggle) return;
+    header.classList.add("js-nav");
+    toggle.hidden = false;
+    toggle.addEventListener("click", function () {
+      var open = header.classList.toggle("nav-open");
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && header.classList.contains("nav-open")) {
+        header.classList.remove("nav-open");
+        toggle.setAttribute("aria-expanded", "false");
+        toggle.focus();
+      }
+    });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setUpNav);
+  else setUpNav();
+
   // Fields whose whole text is selected when focused (a new key's secret).
   document.addEventListener("focusin", function (event) {
     var target = event.target;

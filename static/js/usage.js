@@ -1,10 +1,47 @@
 // Usage charts (Chart.js, vendored). Reads the JSON the page embeds; redraws after htmx swaps.
+// Each canvas sits in a .chart-box of fixed height (site.css), so a chart keeps a real plot
+// whatever its legend needs: the legend goes below the plot and scrolls no further than that.
 (function () {
   "use strict";
   var charts = [];
-  var palette = ["#4f46e5", "#0ea5e9", "#10b981", "#f59e0b", "#ef4444", "#8b5cf6", "#14b8a6", "#f97316"];
+  var palette = [
+    "#4f46e5", "#0ea5e9", "#10b981", "#f59e0b", "#ef4444", "#8b5cf6", "#14b8a6", "#f97316",
+    "#ec4899", "#84cc16", "#06b6d4", "#a855f7", "#64748b", "#eab308", "#22c55e", "#e11d48",
+  ];
+
+  function compact(value) {
+    var abs = Math.abs(value);
+    if (abs >= 1e9) return (value / 1e9).toFixed(1).replace(/\.0$/, "") + "G";
+    if (abs >= 1e6) return (value / 1e6).toFixed(1).replace(/\.0$/, "") + "M";
+    if (abs >= 1e4) return (value / 1e3).toFixed(1).replace(/\.0$/, "") + "k";
+    if (abs >= 100 || abs === 0) return String(Math.round(value));
+    if (abs >= 1) return value.toFixed(2).replace(/\.?0+$/, "");
+    return value.toPrecision(2);
+  }
+
+  function legend() {
+    return {
+      position: "bottom",
+      labels: { boxWidth: 12, boxHeight: 12, padding: 10, usePointStyle: false },
+    };
+  }
+
+  function baseOptions() {
+    return {
+      responsive: true,
+      maintainAspectRatio: false,
+      animation: false,
+      interaction: { mode: "index", intersect: false },
+      plugins: { legend: legend(), tooltip: { itemSort: function (a, b) { return b.raw - a.raw; } } },
+    };
+  }
 
   function stacked(labels, groups) {
+    var options = baseOptions();
+    options.scales = {
+      x: { stacked: true, ticks: { maxRotation: 0, autoSkip: true, autoSkipPadding: 12 } },
+      y: { stacked: true, beginAtZero: true, grace: "5%", ticks: { callback: compact, maxTicksLimit: 6 } },
+    };
     return {
       type: "bar",
       data: {
@@ -13,7 +50,29 @@
           return { label: name, data: groups[name], backgroundColor: palette[i % palette.length], stack: "s" };
         }),
       },
-      options: { responsive: true, animation: false, scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } } },
+      options: options,
+    };
+  }
+
+  function requests(labels, data, names) {
+    var options = baseOptions();
+    options.scales = {
+      x: { ticks: { maxRotation: 0, autoSkip: true, autoSkipPadding: 12 } },
+      y: { beginAtZero: true, grace: "5%", ticks: { callback: compact, maxTicksLimit: 6, precision: 0 } },
+      y1: { position: "right", beginAtZero: true, max: 100, grid: { drawOnChartArea: false },
+            ticks: { callback: function (v) { return v + "%"; } } },
+    };
+    return {
+      type: "bar",
+      data: {
+        labels: labels,
+        datasets: [
+          { label: names.requests, data: data.requests, backgroundColor: "#4f46e5", yAxisID: "y", order: 2 },
+          { label: names.errors, data: data.error_rate, type: "line", borderColor: "#ef4444",
+            backgroundColor: "#ef4444", pointRadius: 2, yAxisID: "y1", order: 1 },
+        ],
+      },
+      options: options,
     };
   }
 
@@ -23,22 +82,17 @@
     var source = document.getElementById("usage-chart-data");
     if (!source || !window.Chart) return;
     var data = JSON.parse(source.textContent);
+    var section = document.querySelector(".charts");
+    var names = {
+      requests: (section && section.getAttribute("data-requests-label")) || "Requests",
+      errors: (section && section.getAttribute("data-error-rate-label")) || "Error rate %",
+    };
     document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
       var kind = canvas.getAttribute("data-chart");
       var config;
       if (kind === "cost") config = stacked(data.labels, data.cost);
       else if (kind === "tokens") config = stacked(data.labels, data.tokens);
-      else config = {
-        type: "bar",
-        data: {
-          labels: data.labels,
-          datasets: [
-            { label: "Requests", data: data.requests, backgroundColor: "#4f46e5", yAxisID: "y" },
-            { label: "Error rate %", data: data.error_rate, type: "line", borderColor: "#ef4444", yAxisID: "y1" },
-          ],
-        },
-        options: { responsive: true, animation: false, scales: { y: { beginAtZero: true }, y1: { position: "right", beginAtZero: true, max: 100 } } },
-      };
+      else config = requests(data.labels, data, names);
       charts.push(new window.Chart(canvas, config));
     });
   }

@@ -54,6 +54,27 @@ def test_dashboard_query_count_does_not_grow_with_entries(owner_client, owner):
 
 def test_navigation_lists_the_sections_and_account_menu(owner_client):
     body = owner_client.get(reverse("dashboard")).content.decode()
-    for label in ("Dashboard", "API Keys", "Usage", "Billing", "Docs", "Log out"):
+    for label in ("Dashboard", "API Keys", "Usage", "Billing", "Docs", "Sign Out"):
         assert label in body
     assert 'aria-current="page"' in body
+    assert f'href="{reverse("account_settings")}"' in body and "Account settings" in body
+
+
+def test_a_new_user_sees_the_next_step_until_a_key_is_used(owner_client, owner):
+    body = owner_client.get(reverse("dashboard")).content.decode()
+    assert 'data-testid="next-step"' in body and "Next step: create an API key" in body
+    assert f'href="{reverse("keys:list")}"' in body
+    from tests.keys.factories import make_key
+
+    key, _ = make_key(owner)
+    body = owner_client.get(reverse("dashboard")).content.decode()
+    assert "Next step: make your first request" in body
+    key.last_used_at = key.created_at
+    key.save()
+    assert 'data-testid="next-step"' not in owner_client.get(reverse("dashboard")).content.decode()
+
+
+def test_the_welcome_grant_reads_in_the_users_language(owner_client, owner):
+    services.credits_grant_signup(user_id=owner.pk)
+    body = owner_client.get(reverse("dashboard"), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "欢迎积分" in body and "Welcome credits" not in body

@@ -43,10 +43,20 @@ def balance(user) -> int:
 def test_topups_are_off_without_stripe_settings(owner_client, settings):
     settings.STRIPE_SECRET_KEY = ""
     body = owner_client.get(BILLING).content.decode()
-    assert "Top-ups are off" in body
+    assert "Buying credits is not available at the moment" in body
+    assert "STRIPE_SECRET_KEY" not in body  # configuration is for operators, not customers
     response = owner_client.post(reverse("billing:checkout"), {"dollars": "10"})
     assert response.status_code == 503 and "turned off" in response.content.decode()
     assert not Payment.objects.exists()
+
+
+def test_staff_see_how_to_turn_topups_on(client, owner, settings):
+    settings.STRIPE_SECRET_KEY = ""
+    owner.is_staff = True
+    owner.save()
+    client.force_login(owner)
+    body = client.get(BILLING).content.decode()
+    assert "STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET" in body
 
 
 def test_page_shows_balance_packs_and_history(owner_client, owner, stripe_on):

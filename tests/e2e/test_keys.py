@@ -41,6 +41,7 @@ def test_create_copy_rotate_and_revoke_a_key(page):
     page.get_by_label("1 hour").check()
     page.get_by_role("button", name="Rotate key").click()
     second = copy_secret(page)
+    assert page.url.endswith("/keys/")  # redirected after the POST: a reload re-posts nothing
     assert second != first
     assert api_key_verify(presented=first).ok  # still inside the grace period
     assert api_key_verify(presented=second).ok

@@ -47,7 +47,10 @@ def test_create_shows_the_secret_once(owner_client, owner):
             credit_limit="12.5",
             rpm_limit="30",
         ),
+        follow=True,
     )
+    # Post, redirect, get: the secret shows on the list's URL, and a reload cannot re-post.
+    assert response.redirect_chain == [(LIST, 302)]
     body = response.content.decode()
     secret = SECRET_RE.search(body).group(0)
     assert "will not be shown again" in body
@@ -72,7 +75,7 @@ def test_create_with_htmx_returns_the_fragment(owner_client):
 
 def test_double_submitted_create_makes_one_key(owner_client, owner):
     data = create_form(owner_client)
-    first = owner_client.post(LIST, data)
+    first = owner_client.post(LIST, data, follow=True)
     second = owner_client.post(LIST, data)
     assert SECRET_RE.search(first.content.decode())
     assert not SECRET_RE.search(second.content.decode())
@@ -153,16 +156,22 @@ def test_rotate_shows_the_successor_once_and_keeps_the_old_key_for_the_grace(own
     key, old_secret = make_key(owner, name="svc")
     url = reverse("keys:rotate", args=[key.pk])
     assert "Keep the old key working" in owner_client.get(url).content.decode()
-    response = owner_client.post(url, {"grace_seconds": "3600"})
+    response = owner_client.post(url, {"grace_seconds": "3600"}, follow=True)
+    assert response.redirect_chain == [(LIST, 302)]  # the URL leaves /rotate/
     body = response.content.decode()
     new_secret = SECRET_RE.search(body).group(0)
     assert new_secret != old_secret and response["Cache-Control"] == "no-store"
     assert f"replaces {key.masked}" in body
+    assert not SECRET_RE.search(owner_client.get(LIST).content.decode())  # shown once
     assert api_key_verify(presented=old_secret).ok and api_key_verify(presented=new_secret).ok
     key.refresh_from_db()
     assert abs((key.expires_at - timezone.now()) - timedelta(hours=1)) < timedelta(minutes=1)
     again = owner_client.post(url, {"grace_seconds": "3600"}).content.decode()
     assert "already rotated" in again and not SECRET_RE.search(again)
+    # The rotate page of a rotating key says so and offers no second rotation.
+    page = owner_client.get(url).content.decode()
+    assert "already rotated" in page and 'name="grace_seconds"' not in page
+    assert ApiKey.objects.filter(rotated_from=key).count() == 1
 
 
 @pytest.mark.parametrize("grace", ["5", "", "abc"])
@@ -241,3 +250,22 @@ def test_an_outsider_cannot_change_a_keys_limits(client, owner, outsider):
     assert client.post(url, {"name": "hacked", "rpm_limit": "1000"}).status_code == 404
     key.refresh_from_db()
     assert (key.name, key.rpm_limit) == ("mine", 5)
+
+
+def test_the_secret_survives_one_redirect_only_for_its_owner(client, owner, outsider):
+    client.force_login(owner)
+    key, _ = make_key(owner, name="svc")
+    response = client.post(reverse("keys:rotate", args=[key.pk]), {"grace_seconds": "0"})
+    assert response.status_code == 302 and response.url == LIST
+    # Another browser (the outsider's session) never sees it; the owner's next GET does, once.
+    other = Client()
+    other.force_login(outsider)
+    assert not SECRET_RE.search(other.get(LIST).content.decode())
+    assert SECRET_RE.search(client.get(LIST).content.decode())
+    assert not SECRET_RE.search(client.get(LIST).content.decode())
+
+
+def test_keys_table_keeps_expiry_never_apart_from_last_used_never(owner_client, owner):
+    make_key(owner, name="k")
+    body = owner_client.get(LIST, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "永不" in body and "从未" in body
