@@ -44,10 +44,21 @@ def api_keys_for_user(*, user_id: int) -> list[ApiKey]:
     now = timezone.now()
     keys = list(
         ApiKey.objects.filter(user_id=user_id)
-        .select_related("successor", "budget_key")
+        .select_related("successor", "budget_key", *playground_relation())
         .order_by("-created_at")
     )
+    # The playground's keys come and go by the hour: only the live one is listed.
+    keys = [k for k in keys if k.status_at(now) == "active" or not is_playground(k)]
     return sorted(keys, key=lambda k: k.status_at(now) != "active")
+
+
+def playground_relation() -> tuple[str, ...]:
+    """The console app marks the keys it mints for the playground (a reverse one-to-one)."""
+    return ("playground",) if hasattr(ApiKey, "playground") else ()
+
+
+def is_playground(key: ApiKey) -> bool:
+    return bool(playground_relation()) and getattr(key, "playground", None) is not None
 
 
 def api_key_for_user(*, user_id: int, key_id: int) -> ApiKey:

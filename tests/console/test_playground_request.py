@@ -78,3 +78,24 @@ def test_code_samples_are_valid_and_use_the_placeholder_key_and_base_url():
     compile(samples["python"], "sample.py", "exec")
     assert '"content": "It\'s \\"quoted\\"\\nand 中文"' in samples["python"]
     assert 'model: "a/b-1.5"' in samples["javascript"]
+
+
+def test_old_playground_keys_leave_the_keys_list_and_do_not_count_toward_the_cap(owner, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.console.models import PlaygroundKey
+    from apps.keys.models import ApiKey
+    from apps.keys.selectors import api_keys_for_user
+    from apps.keys.services import api_key_create
+
+    settings.API_KEYS_MAX_ACTIVE = 1
+    old, _ = api_key_create(user_id=owner.pk, name="Playground")
+    PlaygroundKey.objects.create(api_key=old)
+    ApiKey.objects.filter(pk=old.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    live, _ = api_key_create(user_id=owner.pk, name="Playground")
+    PlaygroundKey.objects.create(api_key=live)
+    mine, _ = api_key_create(user_id=owner.pk, name="mine")  # the playground's key is not counted
+    listed = {k.pk for k in api_keys_for_user(user_id=owner.pk)}
+    assert listed == {live.pk, mine.pk}

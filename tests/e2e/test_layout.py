@@ -219,3 +219,16 @@ def test_unknown_pages_get_the_sites_404(page, busy_user):
     assert page.locator("link[rel=stylesheet][href*='site.css']").count() == 1
     assert page.locator("link[rel=icon][href$='favicon.svg']").count() == 1
     assert page.request.get("/favicon.ico").status == 200  # redirected to the SVG
+
+
+@pytest.mark.parametrize("width", [360, 1920])
+def test_public_pages_fit_from_360_to_1920_px_and_link_the_models(page, live_server, width):
+    page.set_viewport_size({"width": width, "height": 900})
+    for url in ("/", "/models/", "/docs/", "/accounts/login/", "/accounts/signup/"):
+        page.goto(url)
+        assert overflow(page) <= 0, url
+    page.goto("/")
+    if width < 700:  # the phone menu holds the links
+        page.get_by_role("button", name="Menu").click()
+    page.get_by_role("link", name="Models", exact=True).first.click()
+    page.wait_for_url("**/models/")
