@@ -24,6 +24,24 @@ class TimeZoneForm(forms.Form):
     )
 
 
+class ContentStorageForm(forms.Form):
+    days = forms.TypedChoiceField(
+        coerce=int,
+        label=_("Keep prompts and answers"),
+        choices=[
+            (0, _("Off: not stored (the default)")),
+            (1, _("1 day")),
+            (7, _("7 days")),
+            (30, _("30 days")),
+        ],
+        help_text=_(
+            "When on, the prompt and the answer of each API request are stored and shown on "
+            "the request's page, then deleted after this many days. Turning it off deletes "
+            "what was kept."
+        ),
+    )
+
+
 class DeleteAccountForm(forms.Form):
     """Deleting needs the user to prove it is them and that they mean it: their password, or
     their e-mail address when they have no password."""

@@ -39,6 +39,11 @@ class User(AbstractUser):
     time_zone = models.CharField(
         "time zone", max_length=64, default="UTC", help_text="for usage charts' day boundaries"
     )
+    store_content_days = models.PositiveSmallIntegerField(
+        "keep prompts and answers (days)",
+        default=0,
+        help_text="0: API requests' prompts and answers are not stored (the default)",
+    )
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS = []

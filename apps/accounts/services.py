@@ -51,6 +51,24 @@ def user_time_zone_set(*, user_id: int, time_zone: str) -> None:
     User.objects.filter(pk=user_id).update(time_zone=time_zone)
 
 
+def user_content_storage_set(*, user_id: int, days: int) -> None:
+    """Keep (``days`` > 0) or stop keeping the prompts and answers of the user's API requests.
+    Turning it off also deletes what was kept. The gateway sees the change on the next request."""
+    from apps.keys.services import api_keys_forget_user
+    from apps.usage.services import content_forget_user
+
+    if days not in CONTENT_DAYS:
+        raise ValueError(f"days must be one of {CONTENT_DAYS}")
+    User.objects.filter(pk=user_id).update(store_content_days=days)
+    if not days:
+        content_forget_user(user_id=user_id)
+    api_keys_forget_user(user_id=user_id)
+
+
+# How long the prompts and answers of API requests may be kept, when the user turns it on.
+CONTENT_DAYS = (0, 1, 7, 30)
+
+
 def user_profile_update(*, user_id: int, name: str) -> None:
     name = (name or "").strip()
     if len(name) > 150:
@@ -74,6 +92,7 @@ def user_delete(*, user_id: int) -> None:
 
     from apps.billing.services import billing_forget_user
     from apps.keys.services import api_keys_close_account
+    from apps.usage.services import content_forget_user
 
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user_id)
@@ -83,9 +102,11 @@ def user_delete(*, user_id: int) -> None:
             billing_forget_user(user_id=user.pk, email=address)
         EmailAddress.objects.filter(user=user).delete()
         Authenticator.objects.filter(user=user).delete()
+        content_forget_user(user_id=user.pk)  # prompts and answers, if any were kept
         user.email = f"deleted-user-{user.pk}@{DELETED_EMAIL_DOMAIN}"
         user.name = ""
         user.time_zone = "UTC"
+        user.store_content_days = 0
         user.set_unusable_password()
         user.is_active = False
         user.is_staff = False

@@ -13,7 +13,7 @@ from apps.keys.models import ApiKey
 from apps.usage.selectors import spend_summary
 
 from . import services
-from .forms import DeleteAccountForm, ProfileForm, TimeZoneForm
+from .forms import ContentStorageForm, DeleteAccountForm, ProfileForm, TimeZoneForm
 from .selectors import user_time_zone
 
 # Ledger memos written by the system, shown in the reader's language.
@@ -64,11 +64,15 @@ def _with_notes(entries):
     return entries
 
 
-def _settings_page(request, *, profile_form=None, tz_form=None, delete_form=None, status=200):
+def _settings_page(
+    request, *, profile_form=None, tz_form=None, content_form=None, delete_form=None, status=200
+):
     user = request.user
     context = {
         "profile_form": profile_form or ProfileForm(initial={"name": user.name}),
         "tz_form": tz_form or TimeZoneForm(initial={"time_zone": user.time_zone}),
+        "content_form": content_form
+        or ContentStorageForm(initial={"days": user.store_content_days}),
         "delete_form": delete_form or DeleteAccountForm(user=user),
         "emails": list(EmailAddress.objects.filter(user=user).order_by("-primary", "email")),
         "mfa_types": sorted(
@@ -101,6 +105,22 @@ def account_settings(request):
             user_id=request.user.pk, time_zone=form.cleaned_data["time_zone"]
         )
         messages.success(request, _("Time zone saved."))
+    elif action == "content":
+        form = ContentStorageForm(request.POST)
+        if not form.is_valid():
+            return _settings_page(request, content_form=form, status=400)
+        days = form.cleaned_data["days"]
+        services.user_content_storage_set(user_id=request.user.pk, days=days)
+        if days:
+            messages.success(
+                request,
+                _("Prompts and answers of new API requests are kept for %(days)s days.")
+                % {"days": days},
+            )
+        else:
+            messages.success(
+                request, _("Prompts and answers are no longer kept; kept ones are deleted.")
+            )
     else:
         return _settings_page(request, status=400)
     return redirect("account_settings")

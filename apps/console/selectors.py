@@ -202,3 +202,30 @@ def usage_record_for_user(*, user_id: int, request_id: str) -> UsageRecord:
     if record is None:
         raise UsageRecord.DoesNotExist(request_id)
     return record
+
+
+def usage_content_for_user(*, user_id: int, request_id: str):
+    """The kept prompt and answer of the user's request, while they are kept (else None):
+    (request body, answer) as indented JSON."""
+    import json
+
+    from django.utils import timezone
+
+    from apps.usage.models import UsageContent
+
+    content = (
+        UsageContent.objects.filter(
+            user_id=user_id, request_id=request_id, expires_at__gt=timezone.now()
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    if content is None:
+        return None
+    return {
+        "request": json.dumps(content.request, indent=2, ensure_ascii=False),
+        "response": json.dumps(content.response, indent=2, ensure_ascii=False)
+        if content.response is not None
+        else "",
+        "expires_at": content.expires_at,
+    }

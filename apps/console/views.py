@@ -69,7 +69,15 @@ def request_detail(request, request_id: str):
     except UsageRecord.DoesNotExist as exc:
         raise Http404("No such request.") from exc
     known = bool(record.model) and selectors.route_for(record.model) is not None
-    return render(request, "console/request_detail.html", {"r": record, "model_known": known})
+    context = {
+        "r": record,
+        "model_known": known,
+        "content": selectors.usage_content_for_user(
+            user_id=request.user.pk, request_id=record.request_id
+        ),
+        "keeping": request.user.store_content_days,
+    }
+    return render(request, "console/request_detail.html", context)
 
 
 @login_required

@@ -108,6 +108,9 @@ class Ctx:
     finished: bool = False
     protocol: str = "chat"  # chat, messages or responses: the shape of answers and errors
     ttft_ms: int = 0  # when the first byte of a streamed answer left
+    # The prompt and answer, kept only for users who asked (KeyFacts.store_days).
+    keep_prompt: object = None
+    keep_answer: object = None
 
     def __post_init__(self):
         request_id_var.set(self.request_id)  # every log line of this request names it
@@ -557,6 +560,18 @@ class Gateway:
                     "stream": outcome.stream,
                 },
             )
+        if ctx.keep_prompt is not None:  # the user keeps prompts and answers: off the hot path
+            self.spawn(
+                self.db(
+                    usage_services.content_store,
+                    request_id=ctx.request_id,
+                    user_id=ctx.facts.user_id,
+                    created_at=ctx.created_at,
+                    days=ctx.facts.store_days,
+                    request=ctx.keep_prompt,
+                    response=ctx.keep_answer,
+                )
+            )
         if self.journal is not None:
             try:  # durable before the response completes: a process that dies is settled from it
                 self.journal.write(outcome)
@@ -634,6 +649,8 @@ class Gateway:
                 raise
             chat, prompt_estimate, held = await self.admit_and_hold(ctx, digest, body, recent)
             chat.original = original
+            if ctx.facts is not None and ctx.facts.store_days:
+                ctx.keep_prompt = original
             upstream_header = {
                 "x-opencodex-upstream": "demo" if chat.route.demo else chat.route.provider
             }
@@ -745,6 +762,8 @@ class Gateway:
         elif ctx.protocol == "responses":
             data = responses_protocol.from_chat(data, model=route.public_id, request=chat.original)
         response = self.json_response(ctx, data, extra)
+        if ctx.keep_prompt is not None:
+            ctx.keep_answer = data
         self.finish_usage(ctx, route, usage, status=200, held=held, usage_counted=counted)
         return response
 
@@ -828,6 +847,8 @@ class Gateway:
             usage = Usage(prompt=prompt_estimate, completion=count_output(text, 1))
         data["model"] = route.public_id
         response = self.json_response(ctx, data, extra)
+        if ctx.keep_prompt is not None:
+            ctx.keep_answer = data
         self.finish_usage(ctx, route, usage, status=200, held=held, usage_counted=counted)
         return response
 
@@ -1256,6 +1277,12 @@ class StreamRelay(Response):
         return str(code or "upstream_error")[:50]
 
     def settle(self, status: int, error_code: str, completed: bool) -> None:
+        if self.ctx.keep_prompt is not None:
+            self.ctx.keep_answer = {
+                "text": "".join(self.delivered_text),
+                "reasoning": "".join(self.delivered_reasoning),
+                "streamed": True,
+            }
         usage = None
         if completed and self.provider_error is None:
             usage = usage_from_provider(self.usage)

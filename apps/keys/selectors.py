@@ -84,6 +84,7 @@ class KeyFacts:
     expires_at: float | None  # unix time
     revoked: bool
     budget_key_id: int | None = None  # the key carrying the credit limit, when not this one
+    store_days: int = 0  # the owner keeps prompts and answers this many days (0: not at all)
 
     @property
     def budget_id(self) -> int:
@@ -112,6 +113,7 @@ def api_key_facts(*, digest: str) -> KeyFacts | None:
             "budget_key__credit_limit",
             "expires_at",
             "revoked_at",
+            "user__store_content_days",
         )
         .first()
     )
@@ -128,4 +130,5 @@ def api_key_facts(*, digest: str) -> KeyFacts | None:
         budget_key_id=row["budget_key_id"],
         expires_at=row["expires_at"].timestamp() if row["expires_at"] else None,
         revoked=row["revoked_at"] is not None,
+        store_days=row["user__store_content_days"],
     )

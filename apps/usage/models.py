@@ -105,3 +105,22 @@ class UsageCursor(models.Model):
 
     def __str__(self):
         return f"{self.name} at {self.position}"
+
+
+class UsageContent(models.Model):
+    """The prompt and the answer of one API request, kept only when its user turned that on
+    (``User.store_content_days``), until ``expires_at``."""
+
+    request_id = models.CharField(max_length=64, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="usage_contents"
+    )
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+    request = models.JSONField(help_text="the request body as the client sent it")
+    response = models.JSONField(
+        null=True, blank=True, help_text="the answer: the response body, or a stream's text"
+    )
+
+    def __str__(self):
+        return f"content of {self.request_id}"

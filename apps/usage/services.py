@@ -108,3 +108,33 @@ def holds_release_expired(*, now=None, limit: int = 500) -> int:
                     reference,
                 )
     return released
+
+
+def content_store(
+    *, request_id: str, user_id: int, created_at: datetime, days: int, request, response
+) -> None:
+    """Keep a request's prompt and answer for ``days`` (the user asked for it)."""
+    from datetime import timedelta
+
+    from .models import UsageContent
+
+    UsageContent.objects.create(
+        request_id=request_id,
+        user_id=user_id,
+        created_at=created_at,
+        expires_at=created_at + timedelta(days=days),
+        request=request,
+        response=response,
+    )
+
+
+def content_forget_user(*, user_id: int) -> int:
+    from .models import UsageContent
+
+    return UsageContent.objects.filter(user_id=user_id).delete()[0]
+
+
+def content_purge_expired(*, now: datetime | None = None) -> int:
+    from .models import UsageContent
+
+    return UsageContent.objects.filter(expires_at__lte=now or timezone.now()).delete()[0]

@@ -58,4 +58,5 @@ def maintain_usage_partitions() -> dict:
     from .partitions import partitions_ensure, retention_apply
 
     created = partitions_ensure()
-    return {"created": created, **retention_apply()}
+    purged = services.content_purge_expired()
+    return {"created": created, "contents_purged": purged, **retention_apply()}

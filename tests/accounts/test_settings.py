@@ -174,3 +174,19 @@ def test_an_outsider_cannot_delete_someone_else(client, owner, outsider):
     assert owner.is_active and api_key_verify(presented=secret).ok
     outsider.refresh_from_db()
     assert not outsider.is_active  # the only account a request can delete is its own
+
+
+def test_keeping_prompts_and_answers_is_a_choice_of_days(owner_client, owner):
+    page = owner_client.get("/account/").content.decode()
+    assert "does not store what you send" in page
+    response = owner_client.post("/account/", {"action": "content", "days": "7"})
+    assert response.status_code == 302
+    owner.refresh_from_db()
+    assert owner.store_content_days == 7
+    bad = owner_client.post("/account/", {"action": "content", "days": "365"})
+    assert bad.status_code == 400
+    owner.refresh_from_db()
+    assert owner.store_content_days == 7
+    owner_client.post("/account/", {"action": "content", "days": "0"})
+    owner.refresh_from_db()
+    assert owner.store_content_days == 0
