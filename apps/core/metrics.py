@@ -40,6 +40,11 @@ SETTLEMENT_FAILURES = Counter(
 SETTLEMENT_HANDOFFS = Counter(
     "ocx_settlement_handoffs_total", "Settlements handed to Celery after the gateway's retries"
 )
+SETTLEMENT_LAG = Histogram(
+    "ocx_settlement_lag_seconds",
+    "From a request's end to its settlement's commit (charge, record, hold closed)",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30),
+)
 
 
 class DatabaseCollector:
@@ -67,6 +72,31 @@ class DatabaseCollector:
         )
         rollup.add_metric([], lag)
         yield rollup
+        queued = GaugeMetricFamily(
+            "ocx_celery_queue_length",
+            "Tasks waiting in the Celery queue (settlement hand-offs among them; Redis broker)",
+        )
+        queued.add_metric([], celery_queue_length())
+        yield queued
+
+
+def celery_queue_length() -> float:
+    """Messages waiting in the default Celery queue, when the broker is Redis (else NaN)."""
+    from django.conf import settings
+
+    url = settings.CELERY_BROKER_URL
+    if not url.startswith(("redis://", "rediss://")):
+        return float("nan")
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        try:
+            return float(client.llen("celery"))
+        finally:
+            client.close()
+    except redis.RedisError:
+        return float("nan")
 
 
 def exposition() -> bytes:

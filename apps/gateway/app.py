@@ -577,9 +577,9 @@ class Gateway:
                 self.journal.write(outcome)
             except OSError:
                 log.exception("could not journal %s", outcome.request_id)
-        self.spawn(self.settle(outcome))
+        self.spawn(self.settle(outcome, time.perf_counter()))
 
-    async def settle(self, outcome) -> None:
+    async def settle(self, outcome, ended: float | None = None) -> None:
         for attempt in range(3):
             try:
                 if self.pg is not None and attempt == 0:
@@ -588,6 +588,8 @@ class Gateway:
                     await self.pg.settle(outcome, timezone.now())
                 else:
                     await self.db(usage_services.request_settle, outcome=outcome)
+                if ended is not None:
+                    metrics.SETTLEMENT_LAG.observe(time.perf_counter() - ended)
                 return
             except Exception:
                 metrics.SETTLEMENT_FAILURES.inc()

@@ -53,10 +53,8 @@ def test_kept_for_the_chosen_days_shown_to_the_owner_and_gone_when_turned_off(
     # Someone else never sees it, even knowing the id.
     other = Client()
     other.force_login(outsider)
-    assert (
-        other.get(reverse("console:request_detail", args=[plain.headers["x-request-id"]])).status_code
-        == 404
-    )
+    page_url = reverse("console:request_detail", args=[plain.headers["x-request-id"]])
+    assert other.get(page_url).status_code == 404
     # Past its days it is not shown, and the hourly task deletes it.
     UsageContent.objects.filter(pk=first.pk).update(expires_at=timezone.now())
     assert 'data-testid="content-request"' not in detail(user, plain.headers["x-request-id"])

@@ -172,6 +172,8 @@ def test_metrics_count_requests_upstream_latency_and_first_bytes(
     assert 'ocx_upstream_seconds_count{provider="demo"}' in text
     assert 'ocx_time_to_first_byte_seconds_count{protocol="chat"}' in text
     assert "ocx_holds_open 0.0" in text and "ocx_rollup_lag_seconds" in text
+    assert "ocx_settlement_lag_seconds_count" in text
+    assert "ocx_celery_queue_length" in text
 
 
 def test_the_pool_reconnects_within_a_second_of_the_database_coming_back():

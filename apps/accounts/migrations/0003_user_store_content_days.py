@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_user_time_zone'),
+        ("accounts", "0002_user_time_zone"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='user',
-            name='store_content_days',
-            field=models.PositiveSmallIntegerField(default=0, help_text="0: API requests' prompts and answers are not stored (the default)", verbose_name='keep prompts and answers (days)'),
+            model_name="user",
+            name="store_content_days",
+            field=models.PositiveSmallIntegerField(
+                default=0,
+                help_text="0: API requests' prompts and answers are not stored (the default)",
+                verbose_name="keep prompts and answers (days)",
+            ),
         ),
     ]
