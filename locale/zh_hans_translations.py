@@ -196,6 +196,44 @@ ZH_HANS = {
     "Your payment is %(status)s.": "您的付款状态：%(status)s。",
     "Checkout cancelled; nothing was charged.": "已取消结账，未产生任何费用。",
     "Low-balance warning saved.": "余额不足提醒已保存。",
+    "Monthly budget": "每月预算",
+    "credits per calendar month (UTC); empty for no limit": "每个自然月（UTC）的积分；留空表示不限",
+    "Turn on auto top-up": "开启自动充值",
+    "When the balance falls below": "当余额低于",
+    "Top up by (US$)": "充值金额（美元）",
+    "Whole dollars, charged to your saved card.": "整数美元，从您保存的银行卡扣款。",
+    "Started": "已开始",
+    "Declined": "被拒绝",
+    "Authentication required": "需要验证",
+    "Daily cap reached": "已达每日上限",
+    "Monthly budget saved.": "每月预算已保存。",
+    "Auto top-up is on.": "自动充值已开启。",
+    "Auto top-up is off.": "自动充值已关闭。",
+    "Stripe has not confirmed the card yet; please try again.": "Stripe 尚未确认该银行卡，请重试。",
+    "Card saved: %(brand)s ending %(last4)s.": "银行卡已保存：%(brand)s，尾号 %(last4)s。",
+    "Auto top-up": "自动充值",
+    "Charge your saved card automatically when the balance falls below a threshold, so your API keys never stop.": (
+        "余额低于阈值时自动从您保存的银行卡扣款充值，让您的 API 密钥永不停机。"
+    ),
+    "Auto top-up was turned off: your card needs you to confirm payments.": (
+        "自动充值已关闭：您的银行卡需要您本人确认付款。"
+    ),
+    "Auto top-up was turned off after %(failures)s failed charges.": (
+        "扣款失败 %(failures)s 次后，自动充值已关闭。"
+    ),
+    "Save a card again to turn it back on.": "重新保存银行卡即可再次开启。",
+    "Saved card: %(brand)s ending %(last4)s": "已保存的银行卡：%(brand)s，尾号 %(last4)s",
+    "Replace the card": "更换银行卡",
+    "Save a card": "保存银行卡",
+    "Save auto top-up": "保存自动充值设置",
+    "This month's API usage: %(spent)s credits.": "本月 API 用量：%(spent)s 积分。",
+    "Budget: %(limit)s credits; requests are refused once it is used up, and you get e-mails at 50 %%, 80 %% and 100 %%.": (
+        "预算：%(limit)s 积分；用完后请求将被拒绝，用到 50 %%、80 %% 和 100 %% 时会收到邮件提醒。"
+    ),
+    "Receipt and invoice": "收据与发票",
+    "Invoice": "发票",
+    "PDF": "PDF",
+    "(auto)": "（自动）",
     "Signup grant": "注册赠送",
     "Top-up": "充值",
     "Refund": "退款",

@@ -70,8 +70,7 @@ def stripe_on(settings, standin_url):
     settings.STRIPE_SECRET_KEY = "sk_test_standin"
     settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
     settings.STRIPE_API_BASE = standin_url
-    stripe_standin.sessions.clear()
-    stripe_standin.requests_seen.clear()
+    stripe_standin.reset()
     return standin_url
 
 

@@ -38,3 +38,44 @@ class LowBalanceForm(forms.Form):
     @property
     def threshold_micro(self) -> int:
         return credits_to_micro(self.cleaned_data["threshold"])
+
+
+class BudgetForm(forms.Form):
+    budget = forms.DecimalField(
+        label=_("Monthly budget"),
+        required=False,
+        min_value=Decimal("0.0001"),
+        max_value=Decimal(100_000_000),
+        max_digits=13,
+        decimal_places=4,
+        help_text=_("credits per calendar month (UTC); empty for no limit"),
+    )
+
+    @property
+    def budget_micro(self) -> int | None:
+        value = self.cleaned_data["budget"]
+        return None if value is None else credits_to_micro(value)
+
+
+class AutoTopUpForm(forms.Form):
+    enabled = forms.BooleanField(label=_("Turn on auto top-up"), required=False)
+    threshold = forms.DecimalField(
+        label=_("When the balance falls below"),
+        min_value=Decimal(0),
+        max_value=Decimal(10_000_000),
+        max_digits=12,
+        decimal_places=4,
+        help_text=_("credits"),
+    )
+    dollars = forms.IntegerField(
+        label=_("Top up by (US$)"),
+        help_text=_("Whole dollars, charged to your saved card."),
+        widget=forms.NumberInput(attrs={"step": 1, "inputmode": "numeric"}),
+    )
+
+    def clean_dollars(self):
+        return TopUpForm.clean_dollars(self)
+
+    @property
+    def threshold_micro(self) -> int:
+        return credits_to_micro(self.cleaned_data["threshold"])

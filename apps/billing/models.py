@@ -29,6 +29,10 @@ class Payment(models.Model):
     checkout_session_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
     receipt_url = models.URLField(max_length=500, blank=True)
+    invoice_id = models.CharField(max_length=255, blank=True)
+    invoice_url = models.URLField(max_length=500, blank=True, help_text="hosted invoice page")
+    invoice_pdf = models.URLField(max_length=500, blank=True)
+    automatic = models.BooleanField(default=False, help_text="an auto top-up (off-session)")
     amount_refunded_cents = models.PositiveIntegerField(default=0)
     credits_refunded = models.BigIntegerField(
         default=0, help_text="µcr taken back for refunds: never more than were bought"
@@ -88,3 +92,100 @@ class BillingProfile(models.Model):
 
     def __str__(self):
         return f"Billing profile of {self.user}"
+
+
+class AutoTopUp(models.Model):
+    """Automatic top-ups with a card saved through Stripe: we keep Stripe's ids, and the card's
+    brand and last 4 digits to show, nothing more."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="auto_topup"
+    )
+    enabled = models.BooleanField(default=False)
+    threshold = models.BigIntegerField(default=100 * MICRO, help_text="µcr; charge below this")
+    amount_cents = models.PositiveIntegerField(default=2000)
+    customer_id = models.CharField(max_length=255, blank=True, help_text="Stripe customer")
+    payment_method_id = models.CharField(max_length=255, blank=True, help_text="Stripe card")
+    card_brand = models.CharField(max_length=30, blank=True)
+    card_last4 = models.CharField(max_length=4, blank=True)
+    failures = models.PositiveIntegerField(
+        default=0, help_text="failed charges in a row (reset by a success or a new card)"
+    )
+    failed_total = models.PositiveIntegerField(
+        default=0, help_text="failed charges ever: names the next try of a dip (never reset)"
+    )
+    notice = models.CharField(
+        max_length=500, blank=True, help_text="why auto top-up was turned off, for the user"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "auto top-up (payment method)"
+
+    def __str__(self):
+        return f"Auto top-up of {self.user} ({'on' if self.enabled else 'off'})"
+
+    @property
+    def has_card(self) -> bool:
+        return bool(self.customer_id and self.payment_method_id)
+
+    @property
+    def amount_dollars(self) -> int:
+        return self.amount_cents // 100
+
+
+class AutoTopUpAttempt(models.Model):
+    """One automatic charge (or a charge the daily cap stopped), with its outcome."""
+
+    class Status(models.TextChoices):
+        STARTED = "started", _("Started")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        PROCESSING = "processing", _("Processing")
+        DECLINED = "declined", _("Declined")
+        AUTHENTICATION_REQUIRED = "authentication_required", _("Authentication required")
+        FAILED = "failed", _("Failed")
+        CAPPED = "capped", _("Daily cap reached")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="auto_topup_attempts"
+    )
+    idempotency_key = models.CharField(
+        max_length=200, unique=True, null=True, blank=True, help_text="the dip it is for"
+    )
+    payment = models.ForeignKey(
+        Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    payment_intent_id = models.CharField(max_length=255, blank=True)
+    amount_cents = models.PositiveIntegerField()
+    balance = models.BigIntegerField(help_text="µcr when the dip was seen")
+    status = models.CharField(max_length=30, choices=Status.choices, default=Status.STARTED)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"])]
+
+    def __str__(self):
+        return f"Auto top-up {self.amount_cents / 100:.2f} of {self.user} ({self.status})"
+
+
+class BudgetAlert(models.Model):
+    """One monthly-budget alert sent: at most once per account, month and level."""
+
+    account = models.ForeignKey(
+        "credits.Account", on_delete=models.CASCADE, related_name="budget_alerts"
+    )
+    month = models.DateField()
+    level = models.PositiveSmallIntegerField(help_text="percent of the budget")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "month", "level"], name="billing_budget_alert_once"
+            )
+        ]
+
+    def __str__(self):
+        return f"Budget alert {self.level}% {self.month:%Y-%m} for account {self.account_id}"

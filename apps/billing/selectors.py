@@ -1,4 +1,8 @@
-from .models import BillingProfile, Payment
+from django.utils import timezone
+
+from apps.credits.models import Account, month_of
+
+from .models import AutoTopUp, BillingProfile, Payment
 
 
 def low_balance_threshold(*, user_id: int) -> int:
@@ -9,3 +13,13 @@ def low_balance_threshold(*, user_id: int) -> int:
 
 def payments_for_user(*, user_id: int, limit: int = 50) -> list[Payment]:
     return list(Payment.objects.filter(user_id=user_id)[:limit])
+
+
+def auto_topup(*, user_id: int) -> AutoTopUp:
+    """The user's auto top-up settings (unsaved defaults when never set)."""
+    return AutoTopUp.objects.filter(user_id=user_id).first() or AutoTopUp(user_id=user_id)
+
+
+def month_spent(account: Account) -> int:
+    """µcr the account's API usage cost this UTC month (as settlements counted it)."""
+    return account.spent_in(month_of(timezone.now()))

@@ -6,3 +6,27 @@ from . import services
 @shared_task(name="apps.billing.tasks.send_low_balance_emails")
 def send_low_balance_emails() -> int:
     return services.low_balance_notify()
+
+
+@shared_task(name="apps.billing.tasks.run_auto_topups")
+def run_auto_topups() -> int:
+    due = services.auto_topups_due()
+    for user_id in due:
+        auto_topup.delay(user_id)
+    return len(due)
+
+
+@shared_task(
+    name="apps.billing.tasks.auto_topup",
+    autoretry_for=(Exception,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def auto_topup(user_id: int) -> str:
+    attempt = services.auto_topup_run(user_id=user_id)
+    return attempt.status if attempt else "not due"
+
+
+@shared_task(name="apps.billing.tasks.send_budget_alerts")
+def send_budget_alerts() -> int:
+    return services.budget_alerts_send()

@@ -9,5 +9,9 @@ urlpatterns = [
     path("success/", views.success, name="success"),
     path("cancel/", views.cancel, name="cancel"),
     path("low-balance/", views.low_balance, name="low_balance"),
+    path("budget/", views.budget, name="budget"),
+    path("auto-top-up/", views.auto_topup, name="auto_topup"),
+    path("card/", views.card, name="card"),
+    path("card/saved/", views.card_saved, name="card_saved"),
     path("stripe/webhook/", views.stripe_webhook, name="stripe_webhook"),
 ]

@@ -11,16 +11,33 @@ from django.views.decorators.http import require_POST
 from apps.core.errors import ServiceError
 from apps.core.money import CREDITS_PER_DOLLAR, micro_to_credits
 from apps.credits.selectors import account_for_user
+from apps.credits.services import credits_budget_set
 
 from . import selectors, services
-from .forms import LowBalanceForm, TopUpForm
+from .forms import AutoTopUpForm, BudgetForm, LowBalanceForm, TopUpForm
 from .models import Payment
 
 
-def _page(request, *, topup_form=None, low_form=None, status=200):
+def _page(request, *, topup_form=None, low_form=None, budget_form=None, auto_form=None, status=200):
     account = account_for_user(user_id=request.user.pk)
     threshold = selectors.low_balance_threshold(user_id=request.user.pk)
+    auto = selectors.auto_topup(user_id=request.user.pk)
+    budget = account.monthly_budget if account else None
     context = {
+        "auto": auto,
+        "auto_form": auto_form
+        or AutoTopUpForm(
+            prefix="auto",
+            initial={
+                "enabled": auto.enabled,
+                "threshold": micro_to_credits(auto.threshold),
+                "dollars": auto.amount_dollars,
+            },
+        ),
+        "budget": budget,
+        "month_spent": selectors.month_spent(account) if account else 0,
+        "budget_form": budget_form
+        or BudgetForm(initial={"budget": micro_to_credits(budget) if budget else None}),
         "enabled": services.stripe_enabled(),
         # How to turn top-ups on is for operators, not customers.
         "show_setup": request.user.is_staff or settings.DEBUG,
@@ -103,6 +120,78 @@ def low_balance(request):
         return _page(request, low_form=form, status=400)
     services.low_balance_threshold_set(user_id=request.user.pk, threshold=form.threshold_micro)
     messages.success(request, _("Low-balance warning saved."))
+    return redirect("billing:index")
+
+
+@login_required
+@require_POST
+def budget(request):
+    form = BudgetForm(request.POST)
+    if not form.is_valid():
+        return _page(request, budget_form=form, status=400)
+    credits_budget_set(user_id=request.user.pk, budget=form.budget_micro)
+    messages.success(request, _("Monthly budget saved."))
+    return redirect("billing:index")
+
+
+@login_required
+@require_POST
+def auto_topup(request):
+    form = AutoTopUpForm(request.POST, prefix="auto")
+    if not form.is_valid():
+        return _page(request, auto_form=form, status=400)
+    try:
+        config = services.auto_topup_settings_set(
+            user_id=request.user.pk,
+            enabled=form.cleaned_data["enabled"],
+            threshold=form.threshold_micro,
+            dollars=form.cleaned_data["dollars"],
+        )
+    except ServiceError as exc:
+        form.add_error(None, exc.message)
+        return _page(request, auto_form=form, status=400)
+    messages.success(
+        request, _("Auto top-up is on.") if config.enabled else _("Auto top-up is off.")
+    )
+    return redirect("billing:index")
+
+
+@login_required
+@require_POST
+def card(request):
+    """Save a card for auto top-up through Stripe Checkout in setup mode."""
+    try:
+        url = services.card_setup_start(
+            user=request.user,
+            success_url=request.build_absolute_uri(reverse("billing:card_saved")),
+            cancel_url=request.build_absolute_uri(reverse("billing:cancel")),
+        )
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("billing:index")
+    return HttpResponse(status=303, headers={"Location": url})
+
+
+@login_required
+def card_saved(request):
+    session_id = request.GET.get("session_id", "")
+    try:
+        session = services.checkout_session_retrieve(session_id=session_id)
+        if str((session.get("metadata") or {}).get("user_id")) != str(request.user.pk):
+            raise Http404("No such setup.")
+        config = services.card_setup_complete(session=session)
+    except Http404:
+        raise
+    except Exception:
+        config = None
+    if config is None or not config.has_card:
+        messages.warning(request, _("Stripe has not confirmed the card yet; please try again."))
+    else:
+        messages.success(
+            request,
+            _("Card saved: %(brand)s ending %(last4)s.")
+            % {"brand": config.card_brand.title(), "last4": config.card_last4},
+        )
     return redirect("billing:index")
 
 

@@ -22,6 +22,24 @@ class InsufficientCredits(ServiceError):
         super().__init__(message)
 
 
+class BudgetReached(InsufficientCredits):
+    """The account's monthly budget (not its balance) cannot cover the request."""
+
+    code = "monthly_budget_reached"
+
+    def __init__(self, *, needed: int, available: int, budget: int):
+        self.needed = needed
+        self.available = available
+        self.budget = budget
+        ServiceError.__init__(
+            self,
+            f"Monthly budget reached: this month's spending has reached your monthly budget of "
+            f"{format_credits(budget)} credits ({format_credits(max(available, 0))} credits of it "
+            f"left, this needs {format_credits(needed)}). Raise the budget on the billing page, "
+            "or wait until the next month (UTC).",
+        )
+
+
 class InvalidAmount(ServiceError):
     code = "invalid_amount"
 

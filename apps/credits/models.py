@@ -4,9 +4,17 @@
 same transaction as each entry; ``Account.held`` is the sum of its active ``Hold`` rows.
 """
 
+import datetime
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+
+def month_of(moment: datetime.datetime) -> datetime.date:
+    """The first day of the UTC month ``moment`` is in: the month a budget counts."""
+    moment = moment.astimezone(datetime.UTC)
+    return datetime.date(moment.year, moment.month, 1)
 
 
 class Account(models.Model):
@@ -18,6 +26,15 @@ class Account(models.Model):
     suspended = models.BooleanField(
         default=False, help_text="refuse API requests (a payment dispute is open)"
     )
+    # The monthly budget (null: none). ``month_spent`` is what was charged in the UTC month
+    # starting ``budget_month``; a hold needs month_spent (this month's) + held + amount to fit.
+    monthly_budget = models.BigIntegerField(
+        null=True, blank=True, help_text="µcr a UTC month may cost; empty = no limit"
+    )
+    budget_month = models.DateField(
+        null=True, blank=True, help_text="the first day of the month month_spent counts"
+    )
+    month_spent = models.BigIntegerField(default=0, help_text="µcr charged in budget_month")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -32,6 +49,10 @@ class Account(models.Model):
     @property
     def available(self) -> int:
         return self.balance - self.held
+
+    def spent_in(self, month) -> int:
+        """µcr charged in ``month`` (its first day), as far as settlements counted it."""
+        return self.month_spent if self.budget_month == month else 0
 
 
 class LedgerEntry(models.Model):

@@ -12,13 +12,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from apps.core.money import MICRO
 
-from .errors import AccountSuspended, InsufficientCredits, InvalidAmount
-from .models import Account, Hold, LedgerEntry
+from .errors import AccountSuspended, BudgetReached, InsufficientCredits, InvalidAmount
+from .models import Account, Hold, LedgerEntry, month_of
 
 Kind = LedgerEntry.Kind
 
@@ -162,18 +162,22 @@ def credits_hold(
         raise InvalidAmount("A hold must be positive.")
     ttl = settings.HOLD_TTL_SECONDS if ttl_seconds is None else ttl_seconds
     now = timezone.now()
+    month = month_of(now)
+    spent = Case(When(budget_month=month, then=F("month_spent")), default=Value(0))
     with transaction.atomic():
-        taken = Account.objects.filter(
-            pk=account_id, balance__gte=F("held") + amount, suspended=False
-        ).update(held=F("held") + amount, updated_at=now)
-        if not taken:
-            account = (
-                Account.objects.filter(pk=account_id).values("balance", "held", "suspended").first()
+        taken = (
+            Account.objects.filter(pk=account_id, balance__gte=F("held") + amount, suspended=False)
+            .filter(
+                Q(monthly_budget__isnull=True)
+                | Q(monthly_budget__gte=spent + F("held") + Value(amount))
             )
-            if account and account["suspended"]:
+            .update(held=F("held") + amount, updated_at=now)
+        )
+        if not taken:
+            account = Account.objects.filter(pk=account_id).first()
+            if account and account.suspended:
                 raise AccountSuspended()
-            available = account["balance"] - account["held"] if account else 0
-            raise InsufficientCredits(needed=amount, available=available)
+            refusal_raise(account, amount=amount, month=month)
         return Hold.objects.create(
             account_id=account_id,
             reference=reference,
@@ -181,6 +185,38 @@ def credits_hold(
             api_key_id=api_key_id,
             expires_at=now + timedelta(seconds=ttl),
         )
+
+
+def budget_left(account: Account, *, month) -> int | None:
+    """µcr the monthly budget still lets requests hold (None: no budget)."""
+    if account.monthly_budget is None:
+        return None
+    return account.monthly_budget - account.spent_in(month) - account.held
+
+
+def refusal_raise(account: Account | None, *, amount: int, month) -> None:
+    """Why a hold of ``amount`` was refused: the balance (InsufficientCredits) or the monthly
+    budget (BudgetReached); ``available`` is what the tighter of the two leaves."""
+    if account is None:
+        raise InsufficientCredits(needed=amount, available=0)
+    available = account.balance - account.held
+    left = budget_left(account, month=month)
+    if left is not None and left < amount and left <= available:
+        raise BudgetReached(needed=amount, available=left, budget=account.monthly_budget)
+    raise InsufficientCredits(needed=amount, available=available)
+
+
+def credits_budget_set(*, user_id: int, budget: int | None) -> Account:
+    """Set (or, with None, remove) the account's monthly budget in µcr. Raising it lets
+    requests through again at once; the month's spending so far stays counted."""
+    if budget is not None and (
+        not isinstance(budget, int) or isinstance(budget, bool) or budget <= 0
+    ):
+        raise InvalidAmount("A monthly budget is a positive number of credits.")
+    account = account_ensure(user_id=user_id)
+    Account.objects.filter(pk=account.pk).update(monthly_budget=budget, updated_at=timezone.now())
+    account.refresh_from_db()
+    return account
 
 
 @dataclass(frozen=True)
@@ -227,8 +263,17 @@ def _hold_close(
             )
         # A late settlement (the hold expired, its reservation given back) only charges.
         reserved = 0 if late else hold.amount
+        month = month_of(now)
         Account.objects.filter(pk=account.pk).update(
-            balance=F("balance") - charged, held=F("held") - reserved, updated_at=now
+            balance=F("balance") - charged,
+            held=F("held") - reserved,
+            # The month's spending, for the monthly budget (a new month starts from this charge).
+            month_spent=Case(
+                When(budget_month=month, then=F("month_spent") + charged),
+                default=Value(charged),
+            ),
+            budget_month=month,
+            updated_at=now,
         )
         Hold.objects.filter(pk=hold.pk).update(status=status, charged=charged, closed_at=now)
         return HoldClosed(charged, True, reserved, hold.account_id, hold.api_key_id)

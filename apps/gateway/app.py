@@ -39,7 +39,7 @@ from apps.catalog.selectors import catalog_routes
 from apps.core import metrics
 from apps.core.logs import request_id_var
 from apps.core.money import CREDITS_PER_DOLLAR, MICRO
-from apps.credits.errors import AccountSuspended, InsufficientCredits
+from apps.credits.errors import AccountSuspended, BudgetReached, InsufficientCredits
 from apps.keys import tokens
 from apps.keys.cache import TOMBSTONE
 from apps.keys.errors import KeyCreditLimitReached
@@ -393,17 +393,25 @@ class Gateway:
                 except (InsufficientCredits, KeyCreditLimitReached) as exc:
                     short = exc
                 account = isinstance(short, InsufficientCredits)
+                budget = isinstance(short, BudgetReached)
                 left = short.available if account else short.left
                 tokens = self.affordable_output(chat, prompt_estimate, left)
                 if tokens is None:
                     floor = min(settings.GATEWAY_MIN_OUTPUT_TOKENS, chat.max_tokens)
                     needed = self.hold_amount(chat, prompt_estimate, floor)
+                    if budget:
+                        raise BudgetReached(needed=needed, available=left, budget=short.budget)
                     if account:
                         raise InsufficientCredits(needed=needed, available=left)
                     raise KeyCreditLimitReached(needed=needed, left=left)
-                chat.lower_output(tokens, "balance" if account else "key_credit_limit")
+                reason = "budget" if budget else "balance" if account else "key_credit_limit"
+                chat.lower_output(tokens, reason)
                 amount = self.hold_amount(chat, prompt_estimate)
             raise short
+        except BudgetReached as exc:
+            raise ApiError(
+                402, exc.message, type="insufficient_credits", code="monthly_budget_reached"
+            ) from None
         except InsufficientCredits as exc:
             raise ApiError(
                 402, exc.message, type="insufficient_credits", code="insufficient_credits"
@@ -450,6 +458,10 @@ class Gateway:
                 raise KeyCreditLimitReached(needed=amount, left=refused.left) from None
             if refused.what == "suspended":
                 raise AccountSuspended() from None
+            if refused.what == "budget":
+                raise BudgetReached(
+                    needed=amount, available=refused.left, budget=refused.budget
+                ) from None
             raise InsufficientCredits(needed=amount, available=refused.left) from None
 
     async def release(self, ctx: Ctx) -> None:

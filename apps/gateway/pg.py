@@ -20,10 +20,14 @@ from psycopg.conninfo import make_conninfo
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from psycopg_pool.base import AttemptWithBackoff
 
+from apps.credits.models import month_of
+
 HOLD = """
 WITH a AS (
     UPDATE credits_account SET held = held + %(amount)s, updated_at = %(now)s
     WHERE id = %(account_id)s AND balance - held >= %(amount)s AND NOT suspended
+        AND (monthly_budget IS NULL OR monthly_budget >= held + %(amount)s
+             + CASE WHEN budget_month = %(month)s THEN month_spent ELSE 0 END)
     RETURNING id
 )
 INSERT INTO credits_hold
@@ -51,7 +55,11 @@ UPDATE keys_apikey AS key SET held = key.held - h.amount
 FROM h WHERE h.api_key_id IS NOT NULL AND key.id = h.api_key_id
 """
 
-AVAILABLE = "SELECT balance - held, suspended FROM credits_account WHERE id = %(account_id)s"
+AVAILABLE = """
+SELECT balance - held, suspended, monthly_budget,
+    monthly_budget - held - CASE WHEN budget_month = %(month)s THEN month_spent ELSE 0 END
+FROM credits_account WHERE id = %(account_id)s
+"""
 KEY_LEFT = "SELECT GREATEST(credit_limit - spent - held, 0) FROM keys_apikey WHERE id = %(key_id)s"
 
 SETTLE = """
@@ -71,7 +79,10 @@ WITH o AS (
         hold.charged, hold.api_key_id
 ), a AS (
     UPDATE credits_account AS acc
-    SET balance = acc.balance - h.charged, held = acc.held - h.amount, updated_at = %(now)s
+    SET balance = acc.balance - h.charged, held = acc.held - h.amount, updated_at = %(now)s,
+        month_spent = CASE WHEN acc.budget_month = %(month)s THEN acc.month_spent + h.charged
+                           ELSE h.charged END,
+        budget_month = %(month)s
     FROM h WHERE acc.id = h.account_id
     RETURNING acc.id
 ), k AS (
@@ -110,9 +121,10 @@ DURABLE = "SET LOCAL synchronous_commit = on"
 
 
 class Refused(Exception):
-    def __init__(self, what: str, left: int):
-        self.what = what  # "account", "suspended" or "key"
+    def __init__(self, what: str, left: int, budget: int | None = None):
+        self.what = what  # "account", "budget", "suspended" or "key"
         self.left = left
+        self.budget = budget
 
 
 def conninfo() -> str:
@@ -199,6 +211,7 @@ class PgMoney:
             "api_key_id": key_id if limited else None,
             "reference": request_id,
             "now": now,
+            "month": month_of(now or timezone.now()),
             "expires_at": expires_at,
         }
         pool = await self.get_pool()
@@ -231,8 +244,13 @@ class PgMoney:
 
     @staticmethod
     async def refuse_account(conn, params) -> None:
-        left, suspended = (await (await conn.execute(AVAILABLE, params)).fetchone()) or (0, False)
-        raise Refused("suspended" if suspended else "account", left)
+        row = (await (await conn.execute(AVAILABLE, params)).fetchone()) or (0, False, None, None)
+        left, suspended, budget, budget_left = row
+        if suspended:
+            raise Refused("suspended", left)
+        if budget is not None and budget_left < params["amount"] and budget_left <= left:
+            raise Refused("budget", budget_left, budget)
+        raise Refused("account", left)
 
     async def release(self, request_id: str) -> None:
         pool = await self.get_pool()
@@ -264,7 +282,7 @@ class PgMoney:
 
     @staticmethod
     def settle_params(outcome, now: datetime) -> dict:
-        return {**outcome.record_fields(), "cost": outcome.cost, "now": now}
+        return {**outcome.record_fields(), "cost": outcome.cost, "now": now, "month": month_of(now)}
 
 
 class SettleBatcher:

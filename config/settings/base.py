@@ -259,6 +259,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.billing.tasks.send_low_balance_emails",
         "schedule": 60.0,
     },
+    "auto-topups": {
+        "task": "apps.billing.tasks.run_auto_topups",
+        "schedule": 30.0,
+    },
+    "budget-alerts": {
+        "task": "apps.billing.tasks.send_budget_alerts",
+        "schedule": 60.0,
+    },
 }
 
 # Logs: one JSON object per line with the request id (apps/core/logs.py), or plain text.
@@ -349,3 +357,9 @@ STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "https://api.stripe.com")
 STRIPE_WEBHOOK_TOLERANCE = int(os.environ.get("STRIPE_WEBHOOK_TOLERANCE", "300"))
 CREDIT_PACKS_DOLLARS = [5, 10, 25, 100]
 CUSTOM_TOPUP_MIN_DOLLARS, CUSTOM_TOPUP_MAX_DOLLARS = 5, 1000
+# Auto top-up: at most this many automatic charges per account per UTC day (a loop guard); after
+# this many failed charges in a row it turns itself off; a failed dip is retried after a pause.
+AUTO_TOPUP_DAILY_CAP = int(os.environ.get("AUTO_TOPUP_DAILY_CAP", "5"))
+AUTO_TOPUP_MAX_FAILURES = int(os.environ.get("AUTO_TOPUP_MAX_FAILURES", "3"))
+AUTO_TOPUP_RETRY_SECONDS = int(os.environ.get("AUTO_TOPUP_RETRY_SECONDS", "3600"))
+BUDGET_ALERT_LEVELS = [50, 80, 100]

@@ -1,4 +1,8 @@
-"""A small stand-in for Stripe's API on loopback: Checkout Sessions and a checkout page."""
+"""A small stand-in for Stripe's API on loopback: Checkout Sessions (payment and setup mode) and
+their pages, customers, SetupIntents, payment methods, off-session PaymentIntents (honouring
+the Idempotency-Key header as Stripe does: the same key answers the same response) and
+invoices. Payment methods behave like Stripe's test ones: pm_card_visa is charged,
+pm_card_chargeDeclined is declined, pm_card_authenticationRequired needs its owner."""
 
 import json
 import secrets
@@ -11,6 +15,55 @@ from starlette.routing import Route
 
 sessions: dict[str, dict] = {}
 requests_seen: list[dict] = []
+customers: dict[str, dict] = {}
+setup_intents: dict[str, dict] = {}
+intents: dict[str, dict] = {}
+invoices: dict[str, dict] = {}
+idempotent: dict[str, tuple[int, dict]] = {}  # Idempotency-Key → (status, body)
+# The card the stand-in's setup page saves, and the status a good card's PaymentIntent gets
+# ("succeeded" at once, or "processing": the webhook tells later). Tests may change both.
+card_to_save = {"id": "pm_card_visa"}
+charge_status = {"value": "succeeded"}
+CARDS = {
+    "pm_card_visa": ("visa", "4242"),
+    "pm_card_chargeDeclined": ("visa", "0002"),
+    "pm_card_authenticationRequired": ("visa", "3184"),
+}
+
+
+def reset() -> None:
+    for store in (sessions, customers, setup_intents, intents, invoices, idempotent):
+        store.clear()
+    requests_seen.clear()
+    card_to_save["id"] = "pm_card_visa"
+    charge_status["value"] = "succeeded"
+
+
+def _error(status: int, message: str, **extra) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"type": "invalid_request_error", "message": message, **extra}},
+        status_code=status,
+    )
+
+
+async def _form(request: Request) -> dict:
+    return dict(parse_qsl((await request.body()).decode()))
+
+
+def _invoice_for(session: dict) -> dict:
+    invoice_id = f"in_{secrets.token_hex(10)}"
+    invoice = {
+        "id": invoice_id,
+        "object": "invoice",
+        "status": "paid",
+        "amount_paid": session["amount_total"],
+        "currency": session["currency"],
+        "hosted_invoice_url": f"https://invoice.stripe.test/i/{invoice_id}",
+        "invoice_pdf": f"https://pay.stripe.test/invoice/{invoice_id}/pdf",
+        "metadata": session.get("invoice_metadata") or {},
+    }
+    invoices[invoice_id] = invoice
+    return invoice
 
 
 def mark_paid(session_id: str, **changes) -> dict:
@@ -22,22 +75,58 @@ def mark_paid(session_id: str, **changes) -> dict:
             "payment_intent": session.get("payment_intent") or f"pi_{secrets.token_hex(8)}",
         }
     )
+    if session.get("invoice_creation") and not session.get("invoice"):
+        session["invoice"] = _invoice_for(session)["id"]
     session.update(changes)
     return session
 
 
+def mark_set_up(session_id: str, payment_method: str | None = None) -> dict:
+    """The customer saved a card on the setup page: a succeeded SetupIntent."""
+    session = sessions[session_id]
+    intent_id = f"seti_{secrets.token_hex(10)}"
+    setup_intents[intent_id] = {
+        "id": intent_id,
+        "object": "setup_intent",
+        "status": "succeeded",
+        "usage": "off_session",
+        "customer": session.get("customer"),
+        "payment_method": payment_method or card_to_save["id"],
+        "metadata": session.get("setup_metadata") or {},
+    }
+    session.update({"status": "complete", "setup_intent": intent_id})
+    return session
+
+
 async def create_session(request: Request):
-    form = dict(parse_qsl((await request.body()).decode()))
+    form = await _form(request)
     requests_seen.append(form)
     session_id = f"cs_test_{secrets.token_hex(12)}"
     base = str(request.base_url).rstrip("/")
+    setup = form["mode"] == "setup"
+    if setup and form.get("customer") not in customers:
+        return _error(400, "A setup-mode session needs an existing customer.")
     session = {
         "id": session_id,
         "object": "checkout.session",
         "mode": form["mode"],
         "url": f"{base}/pay/{session_id}",
-        "amount_total": int(form["line_items[0][price_data][unit_amount]"]),
-        "currency": form["line_items[0][price_data][currency]"],
+        "amount_total": None if setup else int(form["line_items[0][price_data][unit_amount]"]),
+        "currency": form.get("currency") or form["line_items[0][price_data][currency]"],
+        "customer": form.get("customer"),
+        "setup_intent": None,
+        "invoice": None,
+        "invoice_creation": form.get("invoice_creation[enabled]") == "true",
+        "invoice_metadata": {
+            k[len("invoice_creation[invoice_data][metadata][") : -1]: v
+            for k, v in form.items()
+            if k.startswith("invoice_creation[invoice_data][metadata][")
+        },
+        "setup_metadata": {
+            k[len("setup_intent_data[metadata][") : -1]: v
+            for k, v in form.items()
+            if k.startswith("setup_intent_data[metadata][")
+        },
         "client_reference_id": form.get("client_reference_id"),
         "customer_email": form.get("customer_email"),
         "metadata": {k[9:-1]: v for k, v in form.items() if k.startswith("metadata[")},
@@ -63,6 +152,11 @@ async def get_session(request: Request):
 
 async def pay_page(request: Request):
     session = sessions[request.path_params["session_id"]]
+    if session["mode"] == "setup":
+        return HTMLResponse(
+            "<!doctype html><title>Stand-in card setup</title><h1>Save a card</h1>"
+            '<form method="post"><button type="submit">Save card</button></form>'
+        )
     amount = session["amount_total"] / 100
     return HTMLResponse(
         f"<!doctype html><title>Stand-in checkout</title><h1>Pay ${amount:.2f}</h1>"
@@ -71,13 +165,109 @@ async def pay_page(request: Request):
 
 
 async def pay(request: Request):
-    session = mark_paid(request.path_params["session_id"])
+    session_id = request.path_params["session_id"]
+    if sessions[session_id]["mode"] == "setup":
+        session = mark_set_up(session_id)
+    else:
+        session = mark_paid(session_id)
     url = session["success_url"].replace("{CHECKOUT_SESSION_ID}", session["id"])
     return RedirectResponse(url, status_code=303)
 
 
+async def create_customer(request: Request):
+    form = await _form(request)
+    requests_seen.append(form)
+    key = request.headers.get("idempotency-key")
+    if key and key in idempotent:
+        return JSONResponse(idempotent[key][1], status_code=idempotent[key][0])
+    customer_id = f"cus_{secrets.token_hex(8)}"
+    customers[customer_id] = {"id": customer_id, "object": "customer", "email": form.get("email")}
+    if key:
+        idempotent[key] = (200, customers[customer_id])
+    return JSONResponse(customers[customer_id])
+
+
+def _getter(store: dict, name: str):
+    async def get(request: Request):
+        obj = store.get(request.path_params["id"])
+        return JSONResponse(obj) if obj else _error(404, f"No such {name}")
+
+    return get
+
+
+async def get_payment_method(request: Request):
+    method_id = request.path_params["id"]
+    if method_id not in CARDS:
+        return _error(404, "No such payment_method")
+    brand, last4 = CARDS[method_id]
+    return JSONResponse(
+        {"id": method_id, "object": "payment_method", "type": "card",
+         "card": {"brand": brand, "last4": last4, "exp_month": 12, "exp_year": 2034}}
+    )  # fmt: skip
+
+
+def _charge(form: dict) -> tuple[int, dict]:
+    method = form.get("payment_method")
+    if form.get("customer") not in customers or method not in CARDS:
+        return 400, {"error": {"type": "invalid_request_error", "message": "No such customer"}}
+    intent_id = f"pi_{secrets.token_hex(10)}"
+    intent = {
+        "id": intent_id,
+        "object": "payment_intent",
+        "amount": int(form["amount"]),
+        "amount_received": 0,
+        "currency": form["currency"],
+        "customer": form["customer"],
+        "payment_method": method,
+        "off_session": form.get("off_session") == "true",
+        "metadata": {k[9:-1]: v for k, v in form.items() if k.startswith("metadata[")},
+        "status": "requires_payment_method",
+        "latest_charge": None,
+    }
+    intents[intent_id] = intent
+    if method == "pm_card_visa" and charge_status["value"] == "processing":
+        intent["status"] = "processing"
+        return 200, intent
+    if method == "pm_card_visa":
+        intent.update(
+            {"status": "succeeded", "amount_received": intent["amount"],
+             "latest_charge": f"ch_{secrets.token_hex(10)}"}
+        )  # fmt: skip
+        return 200, intent
+    code, message = (
+        ("card_declined", "Your card was declined.")
+        if method == "pm_card_chargeDeclined"
+        else (
+            "authentication_required",
+            "Your card was declined. This transaction requires authentication.",
+        )
+    )
+    error = {"type": "card_error", "code": code, "message": message, "payment_intent": intent}
+    return 402, {"error": error}
+
+
+async def create_payment_intent(request: Request):
+    """Stripe's idempotency: a key seen before answers its first response again."""
+    form = await _form(request)
+    requests_seen.append(form)
+    key = request.headers.get("idempotency-key")
+    if key and key in idempotent:
+        status, body = idempotent[key]
+        return JSONResponse(body, status_code=status, headers={"Idempotent-Replayed": "true"})
+    status, body = _charge(form)
+    if key:
+        idempotent[key] = (status, body)
+    return JSONResponse(body, status_code=status)
+
+
 app = Starlette(
     routes=[
+        Route("/v1/customers", create_customer, methods=["POST"]),
+        Route("/v1/setup_intents/{id}", _getter(setup_intents, "setup_intent"), methods=["GET"]),
+        Route("/v1/payment_methods/{id}", get_payment_method, methods=["GET"]),
+        Route("/v1/payment_intents", create_payment_intent, methods=["POST"]),
+        Route("/v1/payment_intents/{id}", _getter(intents, "payment_intent"), methods=["GET"]),
+        Route("/v1/invoices/{id}", _getter(invoices, "invoice"), methods=["GET"]),
         Route("/v1/checkout/sessions", create_session, methods=["POST"]),
         Route("/v1/checkout/sessions/{session_id}", get_session, methods=["GET"]),
         Route("/pay/{session_id}", pay_page, methods=["GET"]),
@@ -88,3 +278,13 @@ app = Starlette(
 
 def dumps(obj) -> str:
     return json.dumps(obj)
+
+
+def succeed(intent_id: str) -> dict:
+    """A processing PaymentIntent went through (what payment_intent.succeeded then carries)."""
+    intent = intents[intent_id]
+    intent.update(
+        {"status": "succeeded", "amount_received": intent["amount"],
+         "latest_charge": f"ch_{secrets.token_hex(10)}"}
+    )  # fmt: skip
+    return intent
