@@ -844,17 +844,21 @@ def budget_alerts_send(*, now=None) -> int:
     month = month_of(now or timezone.now())
     levels = sorted(settings.BUDGET_ALERT_LEVELS)
     accounts = (
-        Account.objects.filter(
-            monthly_budget__gt=0, budget_month=month, user__is_active=True, month_spent__gt=0
-        )
+        Account.objects.filter(monthly_budget__gt=0, user__is_active=True)
         .alias(spent_pct=F("month_spent") * 100)
-        .filter(spent_pct__gte=F("monthly_budget") * levels[0])
+        .filter(
+            Q(budget_month=month, month_spent__gt=0, spent_pct__gte=F("monthly_budget") * levels[0])
+            | Q(budget_reached_month=month)
+        )
         .select_related("user")
     )
     sent = 0
     for account in accounts:
-        spent, budget = account.month_spent, account.monthly_budget
-        passed = [lvl for lvl in levels if spent * 100 >= budget * lvl]
+        spent, budget = account.spent_in(month), account.monthly_budget
+        # A request refused for the budget means it is used up, though the holds stopped
+        # spending just short of it.
+        reached = account.budget_reached_month == month
+        passed = [lvl for lvl in levels if spent * 100 >= budget * lvl or reached]
         new = []
         for level in passed:
             try:

@@ -35,6 +35,11 @@ class Account(models.Model):
         null=True, blank=True, help_text="the first day of the month month_spent counts"
     )
     month_spent = models.BigIntegerField(default=0, help_text="µcr charged in budget_month")
+    budget_reached_month = models.DateField(
+        null=True,
+        blank=True,
+        help_text="the month a request was last refused for the budget (its 100 % alert is due)",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

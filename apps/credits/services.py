@@ -206,6 +206,14 @@ def refusal_raise(account: Account | None, *, amount: int, month) -> None:
     raise InsufficientCredits(needed=amount, available=available)
 
 
+def credits_budget_reached(*, account_id: int, month) -> None:
+    """A request was refused for the monthly budget: the month's 100 % alert is due (the hold
+    rule refuses just before the budget, so spending alone may never show 100 %)."""
+    Account.objects.filter(pk=account_id).exclude(budget_reached_month=month).update(
+        budget_reached_month=month
+    )
+
+
 def credits_budget_set(*, user_id: int, budget: int | None) -> Account:
     """Set (or, with None, remove) the account's monthly budget in µcr. Raising it lets
     requests through again at once; the month's spending so far stays counted."""

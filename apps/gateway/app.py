@@ -40,6 +40,8 @@ from apps.core import metrics
 from apps.core.logs import request_id_var
 from apps.core.money import CREDITS_PER_DOLLAR, MICRO
 from apps.credits.errors import AccountSuspended, BudgetReached, InsufficientCredits
+from apps.credits.models import month_of
+from apps.credits.services import credits_budget_reached
 from apps.keys import tokens
 from apps.keys.cache import TOMBSTONE
 from apps.keys.errors import KeyCreditLimitReached
@@ -409,6 +411,13 @@ class Gateway:
                 amount = self.hold_amount(chat, prompt_estimate)
             raise short
         except BudgetReached as exc:
+            self.spawn(
+                self.db(
+                    credits_budget_reached,
+                    account_id=ctx.facts.account_id,
+                    month=month_of(timezone.now()),
+                )
+            )
             raise ApiError(
                 402, exc.message, type="insufficient_credits", code="monthly_budget_reached"
             ) from None

@@ -53,6 +53,15 @@ def test_fifty_concurrent_requests_stop_at_the_monthly_budget(
     account = Account.objects.get(user=user)
     assert account.held == 0 and account.month_spent == len(ok) * one <= budget
     assert account.balance == 100 * MICRO - len(ok) * one  # the balance was never the limit
+    # Refused at the budget, though spending stopped short of it: the 100 % alert is due, once.
+    from django.core import mail
+
+    from apps.billing.services import budget_alerts_send
+
+    assert account.month_spent < budget and account.budget_reached_month is not None
+    mail.outbox.clear()
+    assert budget_alerts_send() == 1 and budget_alerts_send() == 0
+    assert "100% of your monthly budget" in mail.outbox[-1].subject
     # Spent to the budget: the next request is refused, naming the budget, not the balance.
     if len(ok) == 10:
         with pytest.raises(openai.APIStatusError) as exc:
