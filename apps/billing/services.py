@@ -822,7 +822,72 @@ def payment_intent_fulfil(*, intent: dict) -> str:
             status=AutoTopUpAttempt.Status.SUCCEEDED
         )
         AutoTopUp.objects.filter(user_id=payment.user_id).update(failures=0)
+        payment_id = payment.pk
+        transaction.on_commit(lambda: _invoice_later(payment_id))
         return "payment paid"
+
+
+def _invoice_later(payment_id: int) -> None:
+    """Queue the invoice; the credit is committed already and never waits for (or fails
+    with) Stripe's invoice calls."""
+    from .tasks import auto_topup_invoice
+
+    try:
+        auto_topup_invoice.delay(payment_id)
+    except Exception:
+        log.exception("the invoice of payment %s could not be queued", payment_id)
+
+
+def auto_topup_invoice_create(*, payment_id: int) -> str:
+    """The Stripe invoice of a paid auto top-up (Checkout makes its own): an invoice item, an
+    invoice for it, finalized and marked paid out of band (the PaymentIntent paid it), so the
+    customer gets a numbered invoice with the billing details Stripe holds. Idempotent: every
+    call uses keys derived from the payment, and a payment with its invoice is left alone."""
+    payment = Payment.objects.select_related("user").get(pk=payment_id)
+    if payment.invoice_id:
+        return "invoice exists"
+    if not payment.automatic or payment.status != Payment.Status.PAID:
+        return "not a paid auto top-up"
+    config = auto_topup_for(user_id=payment.user_id)
+    if not config.customer_id:
+        return "no Stripe customer"
+    client = stripe_client()
+    key = f"opencodex-invoice-{payment.pk}"
+    client.v1.invoice_items.create(
+        params={
+            "customer": config.customer_id,
+            "amount": payment.amount_cents,
+            "currency": payment.currency,
+            "description": f"{payment.credits // MICRO:,} OpenCodex credits (auto top-up)",
+            "metadata": {"payment_id": str(payment.pk)},
+        },
+        options={"idempotency_key": f"{key}-item"},
+    )
+    invoice = client.v1.invoices.create(
+        params={
+            "customer": config.customer_id,
+            "currency": payment.currency,
+            "auto_advance": False,
+            "collection_method": "charge_automatically",
+            "pending_invoice_items_behavior": "include",
+            "metadata": {
+                "payment_id": str(payment.pk),
+                "payment_intent": payment.payment_intent_id,
+            },
+        },
+        options={"idempotency_key": f"{key}-invoice"},
+    )
+    invoice = client.v1.invoices.finalize_invoice(
+        invoice.id, options={"idempotency_key": f"{key}-finalize"}
+    )
+    if invoice.status != "paid":
+        invoice = client.v1.invoices.pay(
+            invoice.id,
+            params={"paid_out_of_band": True},
+            options={"idempotency_key": f"{key}-pay"},
+        )
+    _invoice_store(payment, invoice.to_dict())
+    return "invoice created"
 
 
 def payment_intent_failed(*, intent: dict) -> str:

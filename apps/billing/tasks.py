@@ -27,6 +27,17 @@ def auto_topup(user_id: int) -> str:
     return attempt.status if attempt else "not due"
 
 
+@shared_task(
+    name="apps.billing.tasks.auto_topup_invoice",
+    autoretry_for=(Exception,),
+    retry_backoff=True,
+    max_retries=8,
+)
+def auto_topup_invoice(payment_id: int) -> str:
+    """The invoice of a paid auto top-up, after the credit (Stripe being slow never delays it)."""
+    return services.auto_topup_invoice_create(payment_id=payment_id)
+
+
 @shared_task(name="apps.billing.tasks.send_budget_alerts")
 def send_budget_alerts() -> int:
     return services.budget_alerts_send()

@@ -19,6 +19,7 @@ customers: dict[str, dict] = {}
 setup_intents: dict[str, dict] = {}
 intents: dict[str, dict] = {}
 invoices: dict[str, dict] = {}
+invoice_items: dict[str, dict] = {}
 idempotent: dict[str, tuple[int, dict]] = {}  # Idempotency-Key → (status, body)
 # The card the stand-in's setup page saves, and the status a good card's PaymentIntent gets
 # ("succeeded" at once, or "processing": the webhook tells later). Tests may change both.
@@ -32,7 +33,7 @@ CARDS = {
 
 
 def reset() -> None:
-    for store in (sessions, customers, setup_intents, intents, invoices, idempotent):
+    for store in (sessions, customers, setup_intents, intents, invoices, invoice_items, idempotent):
         store.clear()
     requests_seen.clear()
     card_to_save["id"] = "pm_card_visa"
@@ -260,6 +261,92 @@ async def create_payment_intent(request: Request):
     return JSONResponse(body, status_code=status)
 
 
+def _idempotent(handler):
+    """Stripe's idempotency for any POST: a key seen before answers its first response."""
+
+    async def post(request: Request):
+        form = await _form(request)
+        requests_seen.append(form)
+        key = request.headers.get("idempotency-key")
+        if key and key in idempotent:
+            status, body = idempotent[key]
+            return JSONResponse(body, status_code=status, headers={"Idempotent-Replayed": "true"})
+        status, body = handler(request, form)
+        if key:
+            idempotent[key] = (status, body)
+        return JSONResponse(body, status_code=status)
+
+    return post
+
+
+def _metadata(form: dict) -> dict:
+    return {k[9:-1]: v for k, v in form.items() if k.startswith("metadata[")}
+
+
+def _create_invoice_item(request: Request, form: dict) -> tuple[int, dict]:
+    if form.get("customer") not in customers:
+        return 400, {"error": {"type": "invalid_request_error", "message": "No such customer"}}
+    item_id = f"ii_{secrets.token_hex(8)}"
+    invoice_items[item_id] = {
+        "id": item_id,
+        "object": "invoiceitem",
+        "customer": form["customer"],
+        "amount": int(form["amount"]),
+        "currency": form["currency"],
+        "description": form.get("description", ""),
+        "invoice": None,
+        "metadata": _metadata(form),
+    }
+    return 200, invoice_items[item_id]
+
+
+def _create_invoice(request: Request, form: dict) -> tuple[int, dict]:
+    customer = form.get("customer")
+    if customer not in customers:
+        return 400, {"error": {"type": "invalid_request_error", "message": "No such customer"}}
+    invoice_id = f"in_{secrets.token_hex(10)}"
+    lines = []
+    if form.get("pending_invoice_items_behavior") == "include":
+        for item in invoice_items.values():
+            if item["customer"] == customer and item["invoice"] is None:
+                item["invoice"] = invoice_id
+                lines.append(item)
+    invoices[invoice_id] = {
+        "id": invoice_id,
+        "object": "invoice",
+        "customer": customer,
+        "status": "draft",
+        "currency": form.get("currency", "usd"),
+        "amount_due": sum(item["amount"] for item in lines),
+        "amount_paid": 0,
+        "lines": {"object": "list", "data": lines},
+        "hosted_invoice_url": None,
+        "invoice_pdf": None,
+        "metadata": _metadata(form),
+    }
+    return 200, invoices[invoice_id]
+
+
+def _finalize_invoice(request: Request, form: dict) -> tuple[int, dict]:
+    invoice = invoices.get(request.path_params["id"])
+    if invoice is None or invoice["status"] != "draft":
+        return 400, {"error": {"type": "invalid_request_error", "message": "Not a draft invoice"}}
+    invoice["status"] = "open" if invoice["amount_due"] else "paid"
+    invoice["hosted_invoice_url"] = f"https://invoice.stripe.test/i/{invoice['id']}"
+    invoice["invoice_pdf"] = f"https://pay.stripe.test/invoice/{invoice['id']}/pdf"
+    return 200, invoice
+
+
+def _pay_invoice(request: Request, form: dict) -> tuple[int, dict]:
+    invoice = invoices.get(request.path_params["id"])
+    if invoice is None or invoice["status"] != "open":
+        return 400, {"error": {"type": "invalid_request_error", "message": "Not an open invoice"}}
+    if form.get("paid_out_of_band") != "true":
+        return 400, {"error": {"type": "invalid_request_error", "message": "Only out of band"}}
+    invoice.update({"status": "paid", "amount_paid": invoice["amount_due"]})
+    return 200, invoice
+
+
 app = Starlette(
     routes=[
         Route("/v1/customers", create_customer, methods=["POST"]),
@@ -268,6 +355,10 @@ app = Starlette(
         Route("/v1/payment_intents", create_payment_intent, methods=["POST"]),
         Route("/v1/payment_intents/{id}", _getter(intents, "payment_intent"), methods=["GET"]),
         Route("/v1/invoices/{id}", _getter(invoices, "invoice"), methods=["GET"]),
+        Route("/v1/invoiceitems", _idempotent(_create_invoice_item), methods=["POST"]),
+        Route("/v1/invoices", _idempotent(_create_invoice), methods=["POST"]),
+        Route("/v1/invoices/{id}/finalize", _idempotent(_finalize_invoice), methods=["POST"]),
+        Route("/v1/invoices/{id}/pay", _idempotent(_pay_invoice), methods=["POST"]),
         Route("/v1/checkout/sessions", create_session, methods=["POST"]),
         Route("/v1/checkout/sessions/{session_id}", get_session, methods=["GET"]),
         Route("/pay/{session_id}", pay_page, methods=["GET"]),

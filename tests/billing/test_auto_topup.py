@@ -160,7 +160,15 @@ def test_twenty_settlements_crossing_the_threshold_charge_once(saver):
     assert deliver(succeeded).content == b"already processed"
     assert deliver(event("payment_intent.succeeded", intent)).status_code == 200
     assert balance(user) == (90 + 2000) * MICRO
-    assert "(auto)" in client.get(BILLING).content.decode()
+    # Its Stripe invoice: one item, finalized and paid out of band, linked on the billing page.
+    payment.refresh_from_db()
+    [invoice] = stripe_standin.invoices.values()
+    assert invoice["status"] == "paid" and invoice["amount_paid"] == 2000
+    assert invoice["metadata"] == {"payment_id": str(payment.pk), "payment_intent": intent["id"]}
+    assert payment.invoice_id == invoice["id"] and payment.invoice_pdf == invoice["invoice_pdf"]
+    assert services.auto_topup_invoice_create(payment_id=payment.pk) == "invoice exists"
+    page = client.get(BILLING).content.decode()
+    assert "(auto)" in page and invoice["hosted_invoice_url"] in page
     assert ledger_problems() == []
 
 
