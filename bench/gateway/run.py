@@ -7,7 +7,8 @@ Starts nginx as a fixed-answer upstream on loopback, a bare Starlette pass-throu
 and the gateway with `make serve` (uvicorn, $WEB_CONCURRENCY=2 workers, PostgreSQL and Redis),
 then drives each with wrk and prints req/s and p50/p99 latency, the ratios, and a check that
 every successful gateway request was held, settled and recorded. Needs nginx and wrk
-(`apt-get install nginx-light wrk`), PostgreSQL and Redis on 127.0.0.1.
+(`apt-get install nginx-light wrk`), PostgreSQL and Redis on 127.0.0.1. `BENCH_JOURNAL=""` runs
+the gateway without its settlement journal (to see what the journal costs).
 """
 
 import argparse
@@ -215,7 +216,7 @@ def main() -> None:
         # The bench keys run 1,000+ requests a second; the journal is this run's own (its
         # database is new).
         "API_MAX_RPM": "100000",
-        "GATEWAY_JOURNAL_DIR": str(work / "journal"),
+        "GATEWAY_JOURNAL_DIR": os.environ.get("BENCH_JOURNAL", str(work / "journal")),
     }
     procs = []
     try:
