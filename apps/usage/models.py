@@ -12,11 +12,22 @@ class UsageRecord(models.Model):
     """
 
     request_id = models.CharField(max_length=64)
+    # No single-column indexes: (user, created_at, id) and (api_key, created_at) below serve
+    # every lookup by user or key, and partitions serve time ranges; each index is a write on
+    # every request.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="usage_records"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="usage_records",
+        db_index=False,
     )
     api_key = models.ForeignKey(
-        "keys.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "keys.ApiKey",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     model = models.CharField(max_length=100, help_text="public model id")
     prompt_tokens = models.PositiveIntegerField(default=0)
@@ -44,7 +55,7 @@ class UsageRecord(models.Model):
     usage_counted = models.BooleanField(
         default=False, help_text="tokens were counted by us (the upstream sent no usage)"
     )
-    created_at = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField()
     # PostgreSQL: the id of the transaction that wrote the record (pg_current_xact_id(), the
     # column's default). The rollup reads records by it, up to the oldest transaction still
     # running, so a record that commits late is still counted, exactly once. SQLite (one writer
