@@ -271,7 +271,9 @@ def rollup_rebuild(*, since: datetime, until: datetime | None = None) -> int:
     raw records, replacing them (a repair, or after changing how buckets are made). Counts and
     posts what is new first, so the cursor and the rebuilt hours agree. Returns the buckets."""
     start = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    end = until or timezone.now()
+    end = (until or timezone.now()).astimezone(UTC)
+    if end != end.replace(minute=0, second=0, microsecond=0):  # whole hours: a bucket is
+        end = end.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)  # all or none
     with transaction.atomic():
         cursor = _lock_cursor()
         low, high = cursor.position, horizon()

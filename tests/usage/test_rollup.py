@@ -331,3 +331,12 @@ def test_the_beat_task_counts_what_is_new(owner):
     record(owner, at=timezone.now() - timedelta(minutes=3))
     assert rollup_recent_usage() == 1
     assert rollup_recent_usage() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rebuild_ending_mid_hour_rebuilds_that_whole_hour(owner):
+    record(owner, at=T0 + timedelta(minutes=10), cost=1)
+    record(owner, at=T0 + timedelta(minutes=50), cost=2)
+    rollup_step()
+    assert rollup_rebuild(since=T0, until=T0 + timedelta(minutes=30)) == 1
+    assert buckets() == recompute() == {(T0, owner.pk, 0, "demo-chat"): (2, 0, 20, 40, 3)}
