@@ -2,6 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from .selectors import TIME_ZONES
+from .services import CONTENT_DAYS
 
 TIME_ZONE_CHOICES = [(z, z) for z in sorted(TIME_ZONES)]
 
@@ -24,16 +25,19 @@ class TimeZoneForm(forms.Form):
     )
 
 
+CONTENT_LABELS = {
+    0: _("Off: not stored (the default)"),
+    1: _("1 day"),
+    7: _("7 days"),
+    30: _("30 days"),
+}
+
+
 class ContentStorageForm(forms.Form):
     days = forms.TypedChoiceField(
         coerce=int,
         label=_("Keep prompts and answers"),
-        choices=[
-            (0, _("Off: not stored (the default)")),
-            (1, _("1 day")),
-            (7, _("7 days")),
-            (30, _("30 days")),
-        ],
+        choices=[(days, CONTENT_LABELS[days]) for days in CONTENT_DAYS],
         help_text=_(
             "When on, the prompt and the answer of each API request are stored and shown on "
             "the request's page, then deleted after this many days. Turning it off deletes "

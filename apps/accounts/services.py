@@ -6,6 +6,9 @@ from apps.credits.services import account_ensure, credits_grant_signup
 
 from .models import User
 
+# How long the prompts and answers of API requests may be kept, when the user turns it on.
+CONTENT_DAYS = (0, 1, 7, 30)
+
 
 def user_email_verified(*, user_id: int) -> None:
     """A user proved they own an e-mail address. The first time, they get the signup grant.
@@ -63,10 +66,6 @@ def user_content_storage_set(*, user_id: int, days: int) -> None:
     if not days:
         content_forget_user(user_id=user_id)
     api_keys_forget_user(user_id=user_id)
-
-
-# How long the prompts and answers of API requests may be kept, when the user turns it on.
-CONTENT_DAYS = (0, 1, 7, 30)
 
 
 def user_profile_update(*, user_id: int, name: str) -> None:

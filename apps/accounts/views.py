@@ -1,5 +1,3 @@
-from allauth.account.models import EmailAddress
-from allauth.mfa.models import Authenticator
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
@@ -9,12 +7,12 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.credits.selectors import account_for_user, ledger_recent
-from apps.keys.models import ApiKey
+from apps.keys.selectors import api_key_first_steps
 from apps.usage.selectors import spend_summary
 
 from . import services
 from .forms import ContentStorageForm, DeleteAccountForm, ProfileForm, TimeZoneForm
-from .selectors import user_time_zone
+from .selectors import sign_in_methods, user_time_zone
 
 # Ledger memos written by the system, shown in the reader's language.
 MEMOS = {"Welcome credits": gettext_lazy("Welcome credits")}
@@ -45,17 +43,9 @@ def dashboard(request):
         "held": held,
         "available": balance - held,
         "entries": _with_notes(ledger_recent(account_id=account.pk, limit=10) if account else []),
-        **_first_steps(request.user.pk),
+        **api_key_first_steps(user_id=request.user.pk),
     }
     return render(request, "accounts/dashboard.html", context)
-
-
-def _first_steps(user_id: int) -> dict:
-    """Where a new user is on the way to a first API call (the dashboard shows the next step)."""
-    keys = ApiKey.objects.filter(user_id=user_id)
-    has_keys = keys.exists()
-    used = has_keys and keys.filter(last_used_at__isnull=False).exists()
-    return {"has_keys": has_keys, "has_used_key": used}
 
 
 def _with_notes(entries):
@@ -74,10 +64,7 @@ def _settings_page(
         "content_form": content_form
         or ContentStorageForm(initial={"days": user.store_content_days}),
         "delete_form": delete_form or DeleteAccountForm(user=user),
-        "emails": list(EmailAddress.objects.filter(user=user).order_by("-primary", "email")),
-        "mfa_types": sorted(
-            Authenticator.objects.filter(user=user).values_list("type", flat=True).distinct()
-        ),
+        **sign_in_methods(user_id=user.pk),
         "has_password": user.has_usable_password(),
     }
     return render(request, "accounts/settings.html", context, status=status)

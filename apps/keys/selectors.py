@@ -61,6 +61,17 @@ def is_playground(key: ApiKey) -> bool:
     return bool(playground_relation()) and getattr(key, "playground", None) is not None
 
 
+def api_key_first_steps(*, user_id: int) -> dict:
+    """Where a new user is on the way to a first API call (the dashboard shows the next step):
+    one query."""
+    from django.db.models import Count, Q
+
+    counts = ApiKey.objects.filter(user_id=user_id).aggregate(
+        keys=Count("id"), used=Count("id", filter=Q(last_used_at__isnull=False))
+    )
+    return {"has_keys": counts["keys"] > 0, "has_used_key": counts["used"] > 0}
+
+
 def api_key_for_user(*, user_id: int, key_id: int) -> ApiKey:
     """The user's key or ``ApiKey.DoesNotExist`` (someone else's key is not there at all)."""
     return ApiKey.objects.select_related("rotated_from", "budget_key").get(

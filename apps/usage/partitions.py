@@ -189,13 +189,12 @@ def retention_apply(*, now: datetime | None = None, days: int | None = None) -> 
     from the default partition or, on SQLite, from the table, in batches. Never drops a record
     the rollup has not counted yet (its cost is not in the ledger until then)."""
     from apps.usage.models import UsageRecord
-    from apps.usage.rollup import cursor_position, position_field
+    from apps.usage.rollup import cursor_position, position_field, retention_cutoff
 
     days = settings.USAGE_RETENTION_DAYS if days is None else days
     if days <= 0:
         return {"dropped": [], "deleted": 0}
-    cutoff_day = (now or timezone.now()).astimezone(UTC).date() - timedelta(days=days)
-    cutoff = datetime.combine(cutoff_day, time(0), tzinfo=UTC)
+    cutoff = retention_cutoff(now=now, days=days)
     position = cursor_position()
     dropped, deleted = [], 0
     if is_postgres():

@@ -237,12 +237,17 @@ def _post_to_ledger(records, start: int, end: int) -> int:
     return credits_post_pending(entries=entries)
 
 
-def _pg_step(start: int, end: int) -> tuple[int, int, int]:
-    params = {"start": start, "end": end}
-    with connection.cursor() as cursor:
-        cursor.execute(PG_BUCKETS, params)
-        buckets, count = cursor.fetchone()
-    postings = _post_to_ledger(None, start, end)
+def _count_window(start: int, end: int) -> tuple[int, int, int]:
+    """Add the window's records to their buckets and post their charges, then move the cursor
+    past them (inside the caller's transaction): (buckets, records, postings)."""
+    if connection.vendor == "postgresql":  # summed and written by the server
+        with connection.cursor() as cursor:
+            cursor.execute(PG_BUCKETS, {"start": start, "end": end})
+            buckets, count = cursor.fetchone()
+    else:
+        buckets, count = _add_to_buckets(window(start, end))
+    postings = _post_to_ledger(window(start, end), start, end)
+    UsageCursor.objects.filter(name=CURSOR).update(position=end, updated_at=timezone.now())
     return buckets, int(count), postings
 
 
@@ -256,13 +261,7 @@ def rollup_step(*, limit: int | None = None) -> RollupRun:
             end = min(end, start + limit)
         if end <= start:
             return RollupRun(start, start, 0, 0, 0)
-        if connection.vendor == "postgresql":
-            buckets, count, postings = _pg_step(start, end)
-        else:
-            records = window(start, end)
-            buckets, count = _add_to_buckets(records)
-            postings = _post_to_ledger(records, start, end)
-        UsageCursor.objects.filter(name=CURSOR).update(position=end, updated_at=timezone.now())
+        buckets, count, postings = _count_window(start, end)
     return RollupRun(start, end, count, buckets, postings)
 
 
@@ -277,14 +276,8 @@ def rollup_rebuild(*, since: datetime, until: datetime | None = None) -> int:
     with transaction.atomic():
         cursor = _lock_cursor()
         low, high = cursor.position, horizon()
-        if high > low and connection.vendor == "postgresql":
-            _pg_step(low, high)
-        elif high > low:
-            records = window(low, high)
-            _add_to_buckets(records)
-            _post_to_ledger(records, low, high)
         if high > low:
-            UsageCursor.objects.filter(name=CURSOR).update(position=high, updated_at=timezone.now())
+            _count_window(low, high)
         else:
             high = low
         UsageHour.objects.filter(hour__gte=start, hour__lt=end).delete()
@@ -294,15 +287,15 @@ def rollup_rebuild(*, since: datetime, until: datetime | None = None) -> int:
         return _add_to_buckets(counted)[0]
 
 
-def retention_cutoff() -> datetime:
+def retention_cutoff(*, now: datetime | None = None, days: int | None = None) -> datetime:
     """Records created before this may be gone (``USAGE_RETENTION_DAYS``; whole UTC days)."""
     from django.conf import settings
 
-    days = settings.USAGE_RETENTION_DAYS
+    days = settings.USAGE_RETENTION_DAYS if days is None else days
     if days <= 0:
         return datetime.min.replace(tzinfo=UTC)
-    today = timezone.now().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return today - timedelta(days=days)
+    today = (now or timezone.now()).astimezone(UTC)
+    return today.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days)
 
 
 def rollup_differences(*, since: datetime, until: datetime, limit: int = 50) -> list[str]:

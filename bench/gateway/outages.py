@@ -40,7 +40,7 @@ from bench.gateway.run import (
     CATALOG,
     PY,
     ROOT,
-    SETUP,
+    migrate_and_seed,
     nginx_conf,
     wait_http,
 )
@@ -188,21 +188,7 @@ def main() -> None:
     try:
         nginx = ["/usr/sbin/nginx", "-c", str(work / "nginx.conf"), "-p", str(work)]
         procs.append(subprocess.Popen([*nginx, "-g", "daemon off;"]))
-        subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-        subprocess.run(
-            [
-                PY,
-                "-c",
-                "import django, sys; django.setup(); exec(sys.stdin.read())",
-                str(keys_file),
-                "20",
-            ],
-            input=SETUP,
-            text=True,
-            cwd=ROOT,
-            env=env,
-            check=True,
-        )
+        migrate_and_seed(env, keys_file, 20)
         server_log = open(work / "server.log", "w")  # noqa: SIM115
         procs.append(
             subprocess.Popen(

@@ -150,6 +150,22 @@ print(json.dumps({
 """
 
 
+SEED_SCRIPT = "import django, sys; django.setup(); exec(sys.stdin.read())"
+
+
+def migrate_and_seed(env: dict, keys_file: Path, count: int) -> None:
+    """Migrate the scratch database and write ``count`` funded accounts' keys to a file."""
+    subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    subprocess.run(
+        [PY, "-c", SEED_SCRIPT, str(keys_file), str(count)],
+        input=SETUP,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+
+
 def wait_http(url: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -222,21 +238,7 @@ def main() -> None:
     try:
         nginx = ["/usr/sbin/nginx", "-c", str(work / "nginx.conf"), "-p", str(work)]
         procs.append(subprocess.Popen([*nginx, "-g", "daemon off;"]))
-        subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-        subprocess.run(
-            [
-                PY,
-                "-c",
-                "import django, sys; django.setup(); exec(sys.stdin.read())",
-                str(keys_file),
-                str(KEYS),
-            ],
-            input=SETUP,
-            text=True,
-            cwd=ROOT,
-            env=env,
-            check=True,
-        )
+        migrate_and_seed(env, keys_file, KEYS)
         one_key.write_text(keys_file.read_text().splitlines()[0] + "\n")
         procs.append(
             subprocess.Popen(

@@ -4,11 +4,9 @@ payment_intent.succeeded credited exactly once. Real PostgreSQL, threads with th
 connections."""
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.core import mail
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -19,28 +17,13 @@ from apps.credits import services as credits
 from apps.credits.models import Account, LedgerEntry
 from apps.credits.selectors import ledger_problems
 from tests.factories import UserFactory
+from tests.threads import run_concurrently
 
 from . import stripe_standin
 from .webhooks import event, sign
 
 pytestmark = pytest.mark.django_db(transaction=True)
 BILLING = reverse("billing:index")
-
-
-def run_concurrently(fn, n):
-    barrier = threading.Barrier(n)
-
-    def call(i):
-        barrier.wait()
-        try:
-            return fn(i)
-        except Exception as exc:
-            return exc
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        return list(pool.map(call, range(n)))
 
 
 def deliver(payload: dict):

@@ -1,10 +1,6 @@
 """Money under concurrency, on the real PostgreSQL: threads with their own connections."""
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
-from django.db import connection
 
 from apps.core.money import MICRO
 from apps.credits import services
@@ -12,25 +8,9 @@ from apps.credits.errors import InsufficientCredits
 from apps.credits.models import Account, Hold, LedgerEntry
 from apps.credits.selectors import ledger_problems
 from tests.factories import UserFactory
+from tests.threads import run_concurrently
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def run_concurrently(fn, n):
-    """Run ``fn(i)`` in ``n`` threads released together; returns results or exceptions."""
-    barrier = threading.Barrier(n)
-
-    def call(i):
-        barrier.wait()
-        try:
-            return fn(i)
-        except Exception as exc:
-            return exc
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        return list(pool.map(call, range(n)))
 
 
 def test_fifty_concurrent_holds_on_ten_credits_take_exactly_ten(funded_account):
