@@ -7,18 +7,23 @@ PORT ?= 8000
 WEB_CONCURRENCY ?= 2
 STAMP := $(VENV)/.installed
 
-.PHONY: help install messages run serve test lint format migrate release clean
+.PHONY: help install lock messages run serve test lint format migrate release clean
 
 help:
 	@echo "make run    - set up and serve the whole product on embedded defaults (http://127.0.0.1:$(PORT))"
 	@echo "make test   - set up and run ruff and every test (PostgreSQL and Redis on 127.0.0.1)"
 	@echo "make serve  - the production ASGI server (config.settings.prod) on \$$PORT"
 	@echo "make format - apply ruff's formatting and fixes"
+	@echo "make lock   - re-resolve requirements.lock after changing pyproject.toml (LOCK_ARGS=--upgrade)"
 
-$(STAMP): pyproject.toml
+# Everything installed comes from requirements.lock: every package, pinned, with its hashes
+# (pip refuses anything else). The project itself is installed in place without build isolation,
+# so even its build backend is the locked one.
+$(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip 2>/dev/null || true
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -52,7 +57,16 @@ serve: release
 		--host 0.0.0.0 --port $(PORT) --workers $(WEB_CONCURRENCY) --proxy-headers \
 		--forwarded-allow-ips="$${FORWARDED_ALLOW_IPS:-127.0.0.1}" --no-access-log
 
+# Re-resolve the lock after changing pyproject.toml (keeps every other pin), or upgrade:
+#   make lock LOCK_ARGS='--upgrade-package httpx2'    make lock LOCK_ARGS=--upgrade
+lock:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m uv --version >/dev/null 2>&1 || $(BIN)/python -m pip install --quiet \
+		"$$(grep -o '"uv==[^"]*"' pyproject.toml | tr -d '"')"
+	$(BIN)/python scripts/lock.py compile $(LOCK_ARGS)
+
 lint: install
+	$(BIN)/python scripts/lock.py check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 

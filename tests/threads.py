@@ -21,3 +21,9 @@ def run_concurrently(fn, n):
 
     with ThreadPoolExecutor(max_workers=n) as pool:
         return list(pool.map(call, range(n)))
+
+
+def unexpected(results, *expected):
+    """The results that are none of the ``expected`` types, each shown with its type and text,
+    so a failing concurrency test says what a thread got instead."""
+    return [f"{type(r).__name__}: {r}" for r in results if not isinstance(r, expected)]

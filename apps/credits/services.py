@@ -17,12 +17,14 @@ from django.utils import timezone
 
 from apps.core.money import MICRO
 
+from .contention import classified
 from .errors import AccountSuspended, BudgetReached, InsufficientCredits, InvalidAmount
 from .models import Account, Hold, LedgerEntry, month_of
 
 Kind = LedgerEntry.Kind
 
 
+@classified
 def account_ensure(*, user_id: int) -> Account:
     """The user's credit account, created (empty) if it does not exist yet."""
     account = Account.objects.filter(user_id=user_id).first()
@@ -76,6 +78,7 @@ def _ledger_post(
         return entry
 
 
+@classified
 def credits_grant(
     *, user_id: int, amount: int, kind: str, reference: str, memo: str = ""
 ) -> LedgerEntry | None:
@@ -88,6 +91,7 @@ def credits_grant(
     )
 
 
+@classified
 def credits_grant_signup(*, user_id: int) -> LedgerEntry | None:
     """The free credits for a new user: exactly once per user, whatever happens afterwards."""
     return credits_grant(
@@ -99,6 +103,7 @@ def credits_grant_signup(*, user_id: int) -> LedgerEntry | None:
     )
 
 
+@classified
 def credits_take_back(
     *, user_id: int, amount: int, kind: str, reference: str, memo: str = ""
 ) -> LedgerEntry | None:
@@ -117,12 +122,14 @@ def credits_take_back(
     )
 
 
+@classified
 def credits_account_suspend(*, user_id: int, suspended: bool) -> None:
     """Refuse (or allow again) every API request of the account."""
     account = account_ensure(user_id=user_id)
     Account.objects.filter(pk=account.pk).update(suspended=suspended, updated_at=timezone.now())
 
 
+@classified
 def credits_adjust(
     *, user_id: int, amount: int, reason: str, actor_id: int | None, reference: str | None = None
 ) -> LedgerEntry:
@@ -144,6 +151,7 @@ def credits_adjust(
     return entry
 
 
+@classified
 def credits_hold(
     *,
     account_id: int,
@@ -214,6 +222,7 @@ def credits_budget_reached(*, account_id: int, month) -> None:
     )
 
 
+@classified
 def credits_budget_set(*, user_id: int, budget: int | None) -> Account:
     """Set (or, with None, remove) the account's monthly budget in µcr. Raising it lets
     requests through again at once; the month's spending so far stays counted."""
@@ -287,6 +296,7 @@ def _hold_close(
         return HoldClosed(charged, True, reserved, hold.account_id, hold.api_key_id)
 
 
+@classified
 def credits_settle(
     *, reference: str, amount: int, memo: str = "", posted_later: bool = False
 ) -> HoldClosed:
@@ -310,6 +320,7 @@ def credits_settle(
     )
 
 
+@classified
 def credits_post_pending(*, entries: list[tuple[int, int, str, str]]) -> int:
     """Write ledger entries for charges already taken from balances (``posted_later``):
     ``(account_id, amount, reference, memo)`` each, the amount negative. The balances do not
@@ -337,11 +348,13 @@ def credits_post_pending(*, entries: list[tuple[int, int, str, str]]) -> int:
     return len(LedgerEntry.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True))
 
 
+@classified
 def credits_release(*, reference: str) -> HoldClosed:
     """Give a hold back without charging anything (the request failed before any output)."""
     return _hold_close(reference=reference, charge=0, status=Hold.Status.RELEASED)
 
 
+@classified
 def credits_expire_hold(*, reference: str) -> HoldClosed:
     """Give back a hold whose request never settled (a crashed worker), charging nothing."""
     return _hold_close(reference=reference, charge=0, status=Hold.Status.EXPIRED)

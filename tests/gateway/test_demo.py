@@ -6,8 +6,15 @@ import enum
 import json
 from typing import Literal
 
+import httpx2
 import pytest
-from openai import BadRequestError, LengthFinishReasonError, OpenAI, pydantic_function_tool
+from openai import (
+    BadRequestError,
+    DefaultHttpxClient,
+    LengthFinishReasonError,
+    OpenAI,
+    pydantic_function_tool,
+)
 from pydantic import BaseModel, Field
 from starlette.testclient import TestClient
 
@@ -25,7 +32,22 @@ def http():
 
 @pytest.fixture(scope="module")
 def client(http):
-    return OpenAI(api_key="x", base_url="http://demo/v1", http_client=http, max_retries=0)
+    # The SDK gets its own HTTP client type; its transport hands each request to the app.
+    def forward(request: httpx2.Request) -> httpx2.Response:
+        answer = http.request(
+            request.method, str(request.url), headers=dict(request.headers), content=request.read()
+        )
+        return httpx2.Response(
+            answer.status_code, headers=answer.headers.raw, content=answer.content
+        )
+
+    transport = httpx2.MockTransport(forward)
+    return OpenAI(
+        api_key="x",
+        base_url="http://demo/v1",
+        http_client=DefaultHttpxClient(transport=transport),
+        max_retries=0,
+    )
 
 
 def words(text: str) -> int:

@@ -309,7 +309,7 @@ def test_keepalives_arrive_before_the_first_token_within_a_3_s_read_timeout(
     assert lines.count(": keep-alive") == 5
     assert lines[-1] == "data: [DONE]"
     # The SDK with the same read timeout skips the comments and gets the answer.
-    client = client_for(secret, timeout=httpx.Timeout(3.0))
+    client = client_for(secret, timeout=openai.Timeout(3.0))
     chunks = list(client.chat.completions.create(**body))
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
 

@@ -4,7 +4,7 @@ checked against the openai SDK's own types and stream accumulator."""
 
 import json
 
-import httpx
+import httpx2
 import openai
 import pytest
 from hypothesis import given, settings
@@ -1282,7 +1282,7 @@ def test_create_through_the_sdk():
     data = rp.from_chat(completion({"content": "Hello!"}), model="demo", request={})
 
     def handler(request):
-        return httpx.Response(200, json=data)
+        return httpx2.Response(200, json=data)
 
     client = sdk_client(handler)
     response = client.responses.create(model="demo", input="Hi")
@@ -1437,7 +1437,7 @@ def sdk_client(handler) -> openai.OpenAI:
         api_key="sk-test",
         base_url="http://gateway.test/v1",
         max_retries=0,
-        http_client=httpx.Client(transport=httpx.MockTransport(handler)),
+        http_client=openai.DefaultHttpxClient(transport=httpx2.MockTransport(handler)),
     )
 
 
@@ -1449,7 +1449,7 @@ def through_sdk(chunks, *, request=None, usage=None):
     parse(data)
 
     def handler(_request):
-        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=data)
+        return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=data)
 
     client = sdk_client(handler)
     kwargs = {k: v for k, v in request.items() if k in ("tools", "model", "input", "instructions")}
