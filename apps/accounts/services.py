@@ -89,13 +89,14 @@ def user_delete(*, user_id: int) -> None:
     """
     from allauth.mfa.models import Authenticator
 
-    from apps.billing.services import billing_forget_user
+    from apps.billing.services import auto_topup_close_account, billing_forget_user
     from apps.keys.services import api_keys_close_account
     from apps.usage.services import content_forget_user
 
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user_id)
         api_keys_close_account(user_id=user.pk)
+        auto_topup_close_account(user_id=user.pk)  # the card is never charged again
         addresses = set(EmailAddress.objects.filter(user=user).values_list("email", flat=True))
         for address in addresses | {user.email}:
             billing_forget_user(user_id=user.pk, email=address)

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import stripe
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q, Subquery
@@ -14,6 +15,7 @@ from django.utils import timezone
 
 from apps.core.errors import ServiceError
 from apps.core.money import CREDITS_PER_DOLLAR, MICRO, format_credits
+from apps.core.queue import enqueue_on_commit
 from apps.credits.models import Account, LedgerEntry, month_of
 from apps.credits.services import credits_account_suspend, credits_grant, credits_take_back
 
@@ -601,11 +603,55 @@ def auto_topup_settings_set(
     return config
 
 
+def auto_topup_close_account(*, user_id: int) -> None:
+    """The user deleted their account: auto top-up goes off and the card is forgotten in the
+    caller's transaction (nothing can charge it from the moment the deletion commits); after the
+    commit the card is detached from the Stripe customer and the customer deleted at Stripe
+    (the task retries while Stripe cannot be reached)."""
+    config = AutoTopUp.objects.select_for_update().filter(user_id=user_id).first()
+    if config is None:
+        return
+    customer_id, method_id = config.customer_id, config.payment_method_id
+    AutoTopUp.objects.filter(pk=config.pk).update(
+        enabled=False,
+        customer_id="",
+        payment_method_id="",
+        card_brand="",
+        card_last4="",
+        notice="",
+        updated_at=timezone.now(),
+    )
+    if customer_id or method_id:
+        enqueue_on_commit("apps.billing.tasks.stripe_customer_forget", customer_id, method_id)
+
+
+def stripe_customer_forget(*, customer_id: str, payment_method_id: str) -> str:
+    """Detach a deleted account's card and delete its Stripe customer (Stripe then keeps no
+    name, e-mail or card of theirs usable by us). Already gone counts as done."""
+    if not settings.STRIPE_SECRET_KEY:
+        return "stripe off"
+    client = stripe_client()
+    done = []
+    try:
+        if payment_method_id:
+            client.v1.payment_methods.detach(payment_method_id)
+            done.append("card detached")
+    except stripe.InvalidRequestError as exc:  # not attached any more, or no such card
+        log.info("card %s of a deleted account: %s", payment_method_id, exc.user_message)
+    try:
+        if customer_id:
+            client.v1.customers.delete(customer_id)
+            done.append("customer deleted")
+    except stripe.InvalidRequestError as exc:  # deleted before
+        log.info("customer %s of a deleted account: %s", customer_id, exc.user_message)
+    return ", ".join(done) or "nothing left at Stripe"
+
+
 def auto_topups_due() -> list[int]:
-    """Users with auto top-up on, a saved card, and a balance below their threshold."""
+    """Active users with auto top-up on, a saved card, and a balance below their threshold."""
     balance = Account.objects.filter(user_id=OuterRef("user_id")).values("balance")[:1]
     return list(
-        AutoTopUp.objects.filter(enabled=True)
+        AutoTopUp.objects.filter(enabled=True, user__is_active=True)
         .exclude(payment_method_id="")
         .annotate(balance=Subquery(balance))
         .filter(balance__lt=F("threshold"))
@@ -632,6 +678,10 @@ def auto_topup_run(*, user_id: int) -> AutoTopUpAttempt | None:
     with transaction.atomic():
         config = AutoTopUp.objects.select_for_update().filter(user_id=user_id, enabled=True).first()
         if config is None or not config.has_card:
+            return None
+        # Under the settings row's lock, which account deletion takes too: a deleted (inactive)
+        # user's card is never charged, whatever queued this run before the deletion.
+        if not get_user_model().objects.filter(pk=user_id, is_active=True).exists():
             return None
         account = Account.objects.filter(user_id=user_id).first()
         if account is None or account.suspended or account.balance >= config.threshold:

@@ -38,6 +38,19 @@ def auto_topup_invoice(payment_id: int) -> str:
     return services.auto_topup_invoice_create(payment_id=payment_id)
 
 
+@shared_task(
+    name="apps.billing.tasks.stripe_customer_forget",
+    autoretry_for=(Exception,),
+    retry_backoff=True,
+    max_retries=10,
+)
+def stripe_customer_forget(customer_id: str, payment_method_id: str) -> str:
+    """A deleted account's card and Stripe customer, removed at Stripe after the deletion."""
+    return services.stripe_customer_forget(
+        customer_id=customer_id, payment_method_id=payment_method_id
+    )
+
+
 @shared_task(name="apps.billing.tasks.send_budget_alerts")
 def send_budget_alerts() -> int:
     return services.budget_alerts_send()

@@ -21,6 +21,8 @@ intents: dict[str, dict] = {}
 invoices: dict[str, dict] = {}
 invoice_items: dict[str, dict] = {}
 idempotent: dict[str, tuple[int, dict]] = {}  # Idempotency-Key → (status, body)
+detached: set[str] = set()  # payment methods detached from their customer
+deleted_customers: set[str] = set()
 # The card the stand-in's setup page saves, and the status a good card's PaymentIntent gets
 # ("succeeded" at once, or "processing": the webhook tells later). Tests may change both.
 card_to_save = {"id": "pm_card_visa"}
@@ -36,6 +38,8 @@ def reset() -> None:
     for store in (sessions, customers, setup_intents, intents, invoices, invoice_items, idempotent):
         store.clear()
     requests_seen.clear()
+    detached.clear()
+    deleted_customers.clear()
     card_to_save["id"] = "pm_card_visa"
     charge_status["value"] = "succeeded"
 
@@ -188,6 +192,29 @@ async def create_customer(request: Request):
     return JSONResponse(customers[customer_id])
 
 
+async def delete_customer(request: Request):
+    customer_id = request.path_params["id"]
+    if customer_id not in customers:
+        return _error(404, f"No such customer: '{customer_id}'")
+    del customers[customer_id]
+    deleted_customers.add(customer_id)
+    return JSONResponse({"id": customer_id, "object": "customer", "deleted": True})
+
+
+async def detach_payment_method(request: Request):
+    method_id = request.path_params["id"]
+    if method_id not in CARDS:
+        return _error(404, f"No such PaymentMethod: '{method_id}'")
+    if method_id in detached:
+        return _error(400, "The payment method you provided is not attached to a customer")
+    detached.add(method_id)
+    brand, last4 = CARDS[method_id]
+    return JSONResponse(
+        {"id": method_id, "object": "payment_method", "type": "card", "customer": None,
+         "card": {"brand": brand, "last4": last4}}
+    )  # fmt: skip
+
+
 def _getter(store: dict, name: str):
     async def get(request: Request):
         obj = store.get(request.path_params["id"])
@@ -209,7 +236,7 @@ async def get_payment_method(request: Request):
 
 def _charge(form: dict) -> tuple[int, dict]:
     method = form.get("payment_method")
-    if form.get("customer") not in customers or method not in CARDS:
+    if form.get("customer") not in customers or method not in CARDS or method in detached:
         return 400, {"error": {"type": "invalid_request_error", "message": "No such customer"}}
     intent_id = f"pi_{secrets.token_hex(10)}"
     intent = {
@@ -350,6 +377,8 @@ def _pay_invoice(request: Request, form: dict) -> tuple[int, dict]:
 app = Starlette(
     routes=[
         Route("/v1/customers", create_customer, methods=["POST"]),
+        Route("/v1/customers/{id}", delete_customer, methods=["DELETE"]),
+        Route("/v1/payment_methods/{id}/detach", detach_payment_method, methods=["POST"]),
         Route("/v1/setup_intents/{id}", _getter(setup_intents, "setup_intent"), methods=["GET"]),
         Route("/v1/payment_methods/{id}", get_payment_method, methods=["GET"]),
         Route("/v1/payment_intents", create_payment_intent, methods=["POST"]),

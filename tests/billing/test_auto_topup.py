@@ -279,3 +279,56 @@ def test_the_daily_cap_stops_a_loop(saver, settings):
     assert len(stripe_standin.intents) == 2
     assert balance(user) == (150 + 1000) * MICRO
     assert ledger_problems() == []
+
+
+def test_a_deleted_accounts_card_is_never_charged_again(saver):
+    """Deletion turns auto top-up off and forgets the card in its transaction; after the commit
+    the card is detached and the Stripe customer deleted; the beat and runs queued before the
+    deletion charge nothing."""
+    user, _ = saver()
+    config = AutoTopUp.objects.get(user=user)
+    customer, card = config.customer_id, config.payment_method_id
+    spend(user, 60)  # below the threshold: due
+    assert services.auto_topups_due() == [user.pk]
+    from apps.accounts.services import user_delete
+
+    user_delete(user_id=user.pk)
+    config.refresh_from_db()
+    assert not config.enabled and not config.has_card
+    assert (config.customer_id, config.payment_method_id, config.card_last4) == ("", "", "")
+    assert card in stripe_standin.detached and customer in stripe_standin.deleted_customers
+    # The beat finds nothing, and a run queued before the deletion charges nothing either.
+    assert services.auto_topups_due() == []
+    from apps.billing import tasks
+
+    assert tasks.run_auto_topups.delay().get() == 0
+    for _ in range(3):
+        assert services.auto_topup_run(user_id=user.pk) is None
+    assert stripe_standin.intents == {}
+    assert not AutoTopUpAttempt.objects.exists()
+    assert balance(user) == 90 * MICRO
+
+
+def test_a_run_of_a_user_made_inactive_behind_its_back_charges_nothing(saver):
+    """The run re-checks, under its row lock, that the user is active (a deactivation through
+    the admin, or any path that skipped the deletion service)."""
+    from django.contrib.auth import get_user_model
+
+    user, _ = saver()
+    spend(user, 60)
+    get_user_model().objects.filter(pk=user.pk).update(is_active=False)
+    assert services.auto_topups_due() == []
+    assert services.auto_topup_run(user_id=user.pk) is None
+    assert stripe_standin.intents == {}
+
+
+def test_forgetting_at_stripe_twice_is_harmless(stripe_on, saver):
+    user, _ = saver()
+    config = AutoTopUp.objects.get(user=user)
+    first = services.stripe_customer_forget(
+        customer_id=config.customer_id, payment_method_id=config.payment_method_id
+    )
+    again = services.stripe_customer_forget(
+        customer_id=config.customer_id, payment_method_id=config.payment_method_id
+    )
+    assert first == "card detached, customer deleted" and again == "nothing left at Stripe"
