@@ -1,6 +1,7 @@
 """The playground's credential: an ordinary API key of the user, marked as the playground's, that
-lives an hour. Its secret never leaves the server: it is kept in the cache until the key expires
-and a fresh key replaces it after (the previous one is revoked)."""
+lives an hour. Its secret never leaves the server: it is kept in the cache, sealed with a key that
+is not in the cache (apps/core/sealed.py), until the key expires and a fresh key replaces it
+after (the previous one is revoked)."""
 
 import logging
 import time
@@ -12,6 +13,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from apps.core.sealed import seal, unseal
 from apps.keys.services import api_key_create, api_key_revoke
 
 from .models import PlaygroundKey
@@ -22,6 +24,7 @@ PLAYGROUND_KEY_NAME = "Playground"
 # A key this close to its expiry is replaced before use, so a request never starts on a key
 # about to stop working.
 RENEW_MARGIN = 300  # seconds
+SEAL_PURPOSE = "playground-key"
 
 
 @dataclass(frozen=True)
@@ -35,25 +38,41 @@ def _cache_key(user_id: int) -> str:
     return f"console:playground:{user_id}"
 
 
-def playground_key_get(*, user_id: int) -> PlaygroundCredential:
-    """The user's current playground credential, minting one when there is none (or it is about
-    to expire)."""
+def _cached(user_id: int) -> PlaygroundCredential | None:
+    """The kept credential, when there is one not about to expire."""
     try:
         cached = cache.get(_cache_key(user_id))
     except Exception:  # a cache outage costs a fresh key, never the playground
         log.warning("playground: cache unavailable, minting a key", exc_info=True)
-        cached = None
-    if cached and cached["expires_at"] - RENEW_MARGIN > time.time():
-        return PlaygroundCredential(**cached)
-    return playground_key_mint(user_id=user_id)
+        return None
+    if not cached or cached["expires_at"] - RENEW_MARGIN <= time.time():
+        return None
+    secret = unseal(cached.get("sealed"), purpose=SEAL_PURPOSE)
+    if secret is None:
+        return None
+    return PlaygroundCredential(cached["key_id"], secret, cached["expires_at"])
 
 
-def playground_key_mint(*, user_id: int) -> PlaygroundCredential:
+def playground_key_get(*, user_id: int) -> PlaygroundCredential:
+    """The user's current playground credential, minting one when there is none (or it is about
+    to expire)."""
+    return _cached(user_id) or playground_key_mint(user_id=user_id, reuse=True)
+
+
+def playground_key_mint(*, user_id: int, reuse: bool = False) -> PlaygroundCredential:
     """A new playground key for the user; the previous ones still usable are revoked. Raises the
-    keys app's ``ServiceError``s (e.g. the user has as many active keys as allowed)."""
+    keys app's ``ServiceError``s (e.g. the user has as many active keys as allowed).
+
+    Mints are serialised on the user's row: concurrent first uses of the playground wait for
+    the first one and (``reuse``) take the key it kept, so one live playground key exists."""
+    from django.contrib.auth import get_user_model
+
     now = timezone.now()
     lifetime = settings.PLAYGROUND_KEY_SECONDS
     with transaction.atomic():
+        get_user_model().objects.select_for_update().filter(pk=user_id).first()
+        if reuse and (kept := _cached(user_id)) is not None:
+            return kept  # minted while this request waited for the lock
         live = PlaygroundKey.objects.filter(
             api_key__user_id=user_id, api_key__revoked_at__isnull=True, api_key__expires_at__gt=now
         ).values_list("api_key_id", flat=True)
@@ -66,17 +85,21 @@ def playground_key_mint(*, user_id: int) -> PlaygroundCredential:
             actor_id=user_id,
         )
         PlaygroundKey.objects.create(api_key=key, created_at=now)
-    credential = PlaygroundCredential(
-        key_id=key.pk, secret=secret, expires_at=key.expires_at.timestamp()
-    )
-    try:
-        cache.set(
-            _cache_key(user_id),
-            {"key_id": key.pk, "secret": secret, "expires_at": credential.expires_at},
-            timeout=lifetime,
+        credential = PlaygroundCredential(
+            key_id=key.pk, secret=secret, expires_at=key.expires_at.timestamp()
         )
-    except Exception:
-        log.warning("playground: cache unavailable, key not kept", exc_info=True)
+        try:  # kept before the lock is released, so whoever waited finds it
+            cache.set(
+                _cache_key(user_id),
+                {
+                    "key_id": key.pk,
+                    "sealed": seal(secret, purpose=SEAL_PURPOSE),  # never the secret itself
+                    "expires_at": credential.expires_at,
+                },
+                timeout=lifetime,
+            )
+        except Exception:
+            log.warning("playground: cache unavailable, key not kept", exc_info=True)
     return credential
 
 

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_http_methods
 
 from apps.core.errors import ServiceError
 from apps.core.money import micro_to_credits
+from apps.core.sealed import seal, unseal
 
 from . import selectors, services
 from .forms import CreateKeyForm, EditKeyForm, RotateKeyForm
@@ -23,15 +24,16 @@ def _owned_key(request, key_id: int) -> ApiKey:
         raise Http404("No such key.") from exc
 
 
-# A new secret survives one redirect (POST → redirect → GET) in the cache, never in the session
-# or the database: the browser's next GET of the list shows it once and it is gone.
+# A new secret survives one redirect (POST → redirect → GET) in the cache, sealed (the cache
+# never holds it readable), never in the session or the database: the browser's next GET of the
+# list shows it once and it is gone.
 REVEAL_SECONDS = 300
 REVEAL_SESSION_KEY = "keys_reveal"
 
 
 def _reveal_after_redirect(request, *, key: ApiKey, secret: str):
     token = secrets.token_urlsafe(16)
-    cache.set(f"keys:reveal:{token}", (key.pk, secret), REVEAL_SECONDS)
+    cache.set(f"keys:reveal:{token}", (key.pk, seal(secret, purpose="key-reveal")), REVEAL_SECONDS)
     request.session[REVEAL_SESSION_KEY] = token
     return redirect("keys:list")
 
@@ -44,7 +46,9 @@ def _take_revealed(request) -> tuple[ApiKey | None, str | None]:
     cache.delete(f"keys:reveal:{token}")
     if not value:
         return None, None
-    key_id, secret = value
+    key_id, secret = value[0], unseal(value[1], purpose="key-reveal")
+    if secret is None:
+        return None, None
     try:
         return selectors.api_key_for_user(user_id=request.user.pk, key_id=key_id), secret
     except ApiKey.DoesNotExist:

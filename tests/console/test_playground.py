@@ -91,7 +91,34 @@ def send(http, **body):
 
 
 def the_secret(user) -> str:
-    return cache.get(f"console:playground:{user.pk}")["secret"]
+    from apps.console.services import SEAL_PURPOSE
+    from apps.core.sealed import unseal
+
+    return unseal(cache.get(f"console:playground:{user.pk}")["sealed"], purpose=SEAL_PURPOSE)
+
+
+def test_the_cache_holds_no_usable_secret_of_the_playground_or_a_new_key(playground, client):
+    """Redis holds the playground's key and a just-created key's secret only sealed with a key
+    Redis does not have: nothing in it is a working key."""
+    import redis
+    from django.conf import settings
+
+    user = funded_user()
+    http = browser(playground, user)
+    assert send(http).status_code == 200
+    client.force_login(user)
+    page = client.get(reverse("keys:list")).content.decode()
+    import re
+
+    token = re.search(r'name="token" value="([^"]+)"', page).group(1)
+    created = client.post(reverse("keys:list"), {"name": "ci", "token": token})
+    assert created.status_code == 302  # the secret waits in the cache for the next page
+    server = redis.Redis.from_url(settings.REDIS_URL)
+    values = b"".join(server.dump(name) or b"" for name in server.scan_iter(match="*", count=1000))
+    live = ApiKey.objects.filter(user=user)
+    assert live.count() == 2  # the playground's and the new one
+    assert b"sk-live-" not in values
+    assert the_secret(user).startswith("sk-live-")  # sealed, and opened with the server's key
 
 
 def test_a_reply_streams_in_and_is_charged_like_any_api_call(playground):
@@ -234,3 +261,17 @@ def test_the_page_offers_the_models_and_the_code_views(client, owner, playground
     assert "<script>" not in body and " style=" not in body  # the CSP allows neither
     assert client.get(PAGE).status_code == 200
     assert not ApiKey.objects.filter(user=owner).exists()  # a key is made on the first send
+
+
+def test_concurrent_first_uses_mint_one_live_playground_key(playground):
+    """Twenty tabs opening the playground at once: the mints wait for each other on the user's
+    row and take the key the first one kept."""
+    from apps.console import services
+    from tests.threads import run_concurrently, unexpected
+
+    user = funded_user()
+    results = run_concurrently(lambda i: services.playground_key_get(user_id=user.pk), 20)
+    assert unexpected(results, services.PlaygroundCredential) == []
+    assert len({r.key_id for r in results}) == 1
+    live = [k for k in ApiKey.objects.filter(user=user) if k.is_active]
+    assert len(live) == 1 and live[0].pk == results[0].key_id
