@@ -58,13 +58,13 @@ def user_content_storage_set(*, user_id: int, days: int) -> None:
     """Keep (``days`` > 0) or stop keeping the prompts and answers of the user's API requests.
     Turning it off also deletes what was kept. The gateway sees the change on the next request."""
     from apps.keys.services import api_keys_forget_user
-    from apps.usage.services import content_forget_user
+    from apps.usage.services import content_keep_for
 
     if days not in CONTENT_DAYS:
         raise ValueError(f"days must be one of {CONTENT_DAYS}")
-    User.objects.filter(pk=user_id).update(store_content_days=days)
-    if not days:
-        content_forget_user(user_id=user_id)
+    with transaction.atomic():  # the lock a request's content write takes too
+        User.objects.filter(pk=user_id).update(store_content_days=days)  # locks the row
+        content_keep_for(user_id=user_id, days=days)  # shorter keeps shorten what is kept
     api_keys_forget_user(user_id=user_id)
 
 

@@ -215,7 +215,10 @@ def usage_content_for_user(*, user_id: int, request_id: str):
 
     content = (
         UsageContent.objects.filter(
-            user_id=user_id, request_id=request_id, expires_at__gt=timezone.now()
+            user_id=user_id,
+            request_id=request_id,
+            expires_at__gt=timezone.now(),
+            user__store_content_days__gt=0,  # never shown while keeping is off
         )
         .order_by("-created_at")
         .first()

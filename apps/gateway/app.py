@@ -55,7 +55,9 @@ from .errors import ApiError, bad_request, unauthorized
 from .openapi import openapi_document
 from .pg import PgMoney, Refused, SettleBatcher
 from .protocols import messages as messages_protocol
+from .protocols import native as native_protocol
 from .protocols import responses as responses_protocol
+from .protocols.native import Native
 from .state import WINDOW_SECONDS, decode, encode, make_store
 from .upstream import DONE, Attempts, Comment, StreamBroken, Upstream, UpstreamError
 from .validation import ChatRequest, validate_chat
@@ -110,6 +112,8 @@ class Ctx:
     finished: bool = False
     protocol: str = "chat"  # chat, messages or responses: the shape of answers and errors
     ttft_ms: int = 0  # when the first byte of a streamed answer left
+    native: Native | None = None  # the pass-through request, when the provider speaks it
+    body_bytes: int = 0  # the request body's size
     # The prompt and answer, kept only for users who asked (KeyFacts.store_days).
     keep_prompt: object = None
     keep_answer: object = None
@@ -132,6 +136,9 @@ class Gateway:
         self.executor = ThreadPoolExecutor(
             max_workers=settings.GATEWAY_DB_THREADS, thread_name_prefix="gateway-db"
         )
+        # CPU work on large bodies (parsing, translation, estimation) runs here, off the event
+        # loop, so one large request never stalls the others this worker serves.
+        self.cpu = ThreadPoolExecutor(max_workers=2, thread_name_prefix="gateway-cpu")
         self._routes = (0.0, {})
         self.pending: set[asyncio.Task] = set()
         self.recent: dict[str, tuple[float, KeyFacts]] = {}
@@ -147,6 +154,12 @@ class Gateway:
     async def db(self, fn, **kwargs):
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, partial(_db_call, fn, kwargs))
+
+    async def cpu_bound(self, ctx: "Ctx", fn, *args):
+        """``fn(*args)`` inline for an ordinary body, in the CPU threads for a large one."""
+        if ctx.body_bytes <= settings.GATEWAY_INLINE_BODY_BYTES:
+            return fn(*args)
+        return await asyncio.get_running_loop().run_in_executor(self.cpu, partial(fn, *args))
 
     def spawn(self, coro) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -322,7 +335,7 @@ class Gateway:
         limit = facts.rpm_limit or settings.API_DEFAULT_RPM
         return facts if count * 4 < limit else None
 
-    async def read_json(self, request: Request):
+    async def read_json(self, request: Request, ctx: "Ctx | None" = None):
         limit = settings.GATEWAY_MAX_BODY_BYTES
         too_large = bad_request(
             f"The request body is larger than {limit // 1024} KiB.", code="request_too_large"
@@ -345,18 +358,10 @@ class Gateway:
                 code="request_timeout",
             ) from None
         body = b"".join(chunks)
-        if not body.strip():
-            raise bad_request("The request body is empty; send a JSON object.", code="invalid_json")
-        try:
-            data = orjson.loads(body)
-        except ValueError:
-            raise bad_request("The request body is not valid JSON.", code="invalid_json") from None
-        if too_deep(data, settings.GATEWAY_MAX_JSON_DEPTH):
-            raise bad_request(
-                f"The request body nests deeper than {settings.GATEWAY_MAX_JSON_DEPTH} levels.",
-                code="invalid_json",
-            )
-        return data
+        if ctx is not None:
+            ctx.body_bytes = len(body)
+            return await self.cpu_bound(ctx, parse_json, body)
+        return parse_json(body)
 
     @staticmethod
     def hold_amount(chat: ChatRequest, prompt_estimate: int, output: int | None = None) -> int:
@@ -480,21 +485,37 @@ class Gateway:
         else:
             await self.db(usage_services.request_release, request_id=ctx.request_id)
 
+    @classmethod
+    def checked(cls, ctx: Ctx, body, routes) -> tuple[ChatRequest, int]:
+        """The request validated and routed, and its prompt's tokens for the hold."""
+        chat = validate_chat(body, routes, translated=ctx.protocol != "chat")
+        return chat, cls.estimate(ctx, chat)
+
+    @staticmethod
+    def estimate(ctx: Ctx, chat: ChatRequest) -> int:
+        """The prompt's tokens for the hold. Pass-through content only the provider can size (a
+        document by URL, a file by id, a block of a newer type) is held at the model's whole
+        context window: the most the provider can bill for a prompt."""
+        estimate = estimate_request_tokens(chat.payload)
+        if ctx.native is not None and ctx.native.unsized:
+            estimate = max(estimate, chat.route.context_length)
+            ctx.headers["x-opencodex-held-context"] = ctx.native.unsized[:200]
+        return estimate
+
     async def admit_and_hold(self, ctx: Ctx, digest: str, body, recent: KeyFacts | None) -> tuple:
         """Validate and hold (the key was admitted already, unless this process saw it moments
         ago: then the hold starts while the shared key check (revocation, rate) is still in
         flight, and is given back if that check refuses the request)."""
         now = time.time()
+        routes = await self.routes()
         if recent is None:
-            chat = validate_chat(body, await self.routes(), translated=ctx.protocol != "chat")
-            estimate = estimate_request_tokens(chat.payload)
+            chat, estimate = await self.cpu_bound(ctx, self.checked, ctx, body, routes)
             return chat, estimate, await self.hold(ctx, chat, estimate)
         try:
-            chat = validate_chat(body, await self.routes(), translated=ctx.protocol != "chat")
+            chat, estimate = await self.cpu_bound(ctx, self.checked, ctx, body, routes)
         except ApiError:
             self.admit(ctx, *await self.lookup(digest, now), now)  # 401/429 come first
             raise
-        estimate = estimate_request_tokens(chat.payload)
         check = asyncio.get_running_loop().create_task(self.lookup(digest, now))
         ctx.facts = recent
         refused = None
@@ -588,9 +609,9 @@ class Gateway:
                     request_id=ctx.request_id,
                     user_id=ctx.facts.user_id,
                     created_at=ctx.created_at,
-                    days=ctx.facts.store_days,
                     request=ctx.keep_prompt,
                     response=ctx.keep_answer,
+                    cost=outcome.cost,
                 )
             )
         if self.journal is not None:
@@ -662,10 +683,20 @@ class Gateway:
                 now = time.time()
                 self.admit(ctx, *await self.lookup(digest, now), now)
             try:
-                original = await self.read_json(request)
+                original = await self.read_json(request, ctx)
                 if isinstance(original, dict) and isinstance(original.get("model"), str):
                     ctx.model = original["model"]
-                body = self.translate(ctx, original)
+                route = (await self.routes()).get(ctx.model) if ctx.protocol != "chat" else None
+                if route is not None and ctx.protocol in route.protocols:
+                    # The provider speaks it: forward only what can be priced, size the rest.
+                    ctx.native = await self.cpu_bound(
+                        ctx, native_protocol.plan, ctx.protocol, original, request.headers
+                    )
+                    body = ctx.native.chat
+                    if ctx.native.ignored:
+                        ctx.headers["x-opencodex-ignored"] = ",".join(ctx.native.ignored)[:1000]
+                else:
+                    body = await self.cpu_bound(ctx, self.translate, ctx, original)
             except ApiError:
                 if recent is not None:
                     await self.authenticate(request, ctx)  # a bad key is told so first
@@ -677,7 +708,7 @@ class Gateway:
             upstream_header = {
                 "x-opencodex-upstream": "demo" if chat.route.demo else chat.route.provider
             }
-            if ctx.protocol in chat.route.protocols:  # the provider speaks it: pass through
+            if ctx.native is not None:  # the provider speaks it: pass through
                 return await self.pass_through(
                     request, ctx, chat, prompt_estimate, held, upstream_header
                 )
@@ -815,23 +846,20 @@ class Gateway:
         """(path, body, headers) of the request in the provider's own protocol: the client's
         body with the upstream's model id and the output limit the hold covers."""
         route = chat.route
-        body = dict(chat.original)
+        body = dict(ctx.native.body)  # only what can be priced (protocols/native.py)
         body["model"] = route.upstream_id
         if ctx.protocol == "messages":
-            body["max_tokens"] = chat.max_tokens
+            native_protocol.messages_limit(body, chat.max_tokens)
             headers = {
                 "Content-Type": "application/json",
                 "User-Agent": "OpenCodex-Gateway",
                 "X-Request-Id": ctx.request_id,
-                "anthropic-version": request.headers.get("anthropic-version") or "2023-06-01",
+                **ctx.native.headers,
             }
-            if request.headers.get("anthropic-beta"):
-                headers["anthropic-beta"] = request.headers["anthropic-beta"]
             if route.api_key:
                 headers["x-api-key"] = route.api_key
             return "/messages", body, headers
-        if chat.lowered or "max_output_tokens" in body:
-            body["max_output_tokens"] = chat.max_tokens
+        body["max_output_tokens"] = chat.max_tokens  # always the limit the hold covers
         body["store"] = False  # nothing is kept at the provider under our account
         return "/responses", body, Upstream._headers(route, ctx.request_id)
 
@@ -971,6 +999,41 @@ class Gateway:
                 },
             },
         )
+
+
+def parse_json(body: bytes):
+    """A request body as JSON, refused with a 400 when it is empty, not JSON, nested too deep, or
+    holds more items than one request may (the work on it stays linear and bounded)."""
+    if not body.strip():
+        raise bad_request("The request body is empty; send a JSON object.", code="invalid_json")
+    try:
+        data = orjson.loads(body)
+    except ValueError:
+        raise bad_request("The request body is not valid JSON.", code="invalid_json") from None
+    if too_deep(data, settings.GATEWAY_MAX_JSON_DEPTH):
+        raise bad_request(
+            f"The request body nests deeper than {settings.GATEWAY_MAX_JSON_DEPTH} levels.",
+            code="invalid_json",
+        )
+    limit = settings.GATEWAY_MAX_ITEMS
+    if isinstance(data, dict):
+        for name in ("messages", "input"):
+            items = data.get(name)
+            if not isinstance(items, list):
+                continue
+            count = len(items) + sum(
+                len(item["content"])
+                for item in items
+                if isinstance(item, dict) and isinstance(item.get("content"), list)
+            )
+            if count > limit:
+                raise bad_request(
+                    f"'{name}' holds {count:,} messages, items and content blocks; one request "
+                    f"may hold at most {limit:,}.",
+                    param=name,
+                    code="request_too_large",
+                )
+    return data
 
 
 def too_deep(value, limit: int) -> bool:

@@ -89,6 +89,45 @@ def _check_range(body: dict, name: str, low: float, high: float) -> None:
         raise bad_request(f"'{name}' must be between {low:g} and {high:g}.", param=name)
 
 
+# Fields that change what the provider bills, or keep data at the provider under the operator's
+# account: forwarded only with the values priced here (DESIGN.md "Money": forward only what the
+# gateway can price), refused with a 400 naming the field otherwise.
+SERVICE_TIERS = (None, "auto", "default")
+
+
+def _check_priced(body: dict) -> None:
+    tier = body.get("service_tier")
+    if tier not in SERVICE_TIERS:
+        raise bad_request(
+            f"'service_tier': {tier!r} is billed differently by the provider and is not "
+            "available through OpenCodex; use auto or default.",
+            param="service_tier",
+            code="unsupported_parameter",
+        )
+    if body.get("store") not in (None, False):
+        raise bad_request(
+            "'store': OpenCodex does not keep completions at the provider; send store: false "
+            "or leave it out.",
+            param="store",
+            code="unsupported_parameter",
+        )
+    if body.get("web_search_options") is not None:
+        raise bad_request(
+            "'web_search_options': web search is billed per call by the provider and is not "
+            "available through OpenCodex.",
+            param="web_search_options",
+            code="unsupported_parameter",
+        )
+    modalities = body.get("modalities")
+    if body.get("audio") is not None or (isinstance(modalities, list) and "audio" in modalities):
+        raise bad_request(
+            "Audio output is billed at audio prices by the provider and is not available "
+            "through OpenCodex.",
+            param="audio" if body.get("audio") is not None else "modalities",
+            code="unsupported_parameter",
+        )
+
+
 def validate_chat(body, routes: dict[str, Route], *, translated: bool = False) -> ChatRequest:
     """A chat completions request, checked and routed. ``translated``: it was translated from
     another protocol, so its output limit goes upstream under the model's own field."""
@@ -126,6 +165,7 @@ def validate_chat(body, routes: dict[str, Route], *, translated: bool = False) -
             f"'stop' must be a string or an array of up to {MAX_STOP_SEQUENCES} strings.",
             param="stop",
         )
+    _check_priced(body)
     choices = body.get("n")
     if choices is None:
         choices = 1
@@ -162,9 +202,10 @@ def validate_chat(body, routes: dict[str, Route], *, translated: bool = False) -
         max_tokens = min(sent.values())
         if max_tokens > route.max_output:  # more than the model can give: ask for its most
             max_tokens, lowered = route.max_output, "model_limit"
-        payload[limit_field] = max_tokens
     else:
         max_tokens = route.max_output  # the worst case the hold must cover
+    # Always sent: a provider's own default may exceed what the hold covers.
+    payload[limit_field] = max_tokens
     include_usage = bool(stream_options and stream_options.get("include_usage"))
     if stream:
         payload["stream_options"] = {**(stream_options or {}), "include_usage": True}

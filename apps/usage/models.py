@@ -132,6 +132,9 @@ class UsageContent(models.Model):
     response = models.JSONField(
         null=True, blank=True, help_text="the answer: the response body, or a stream's text"
     )
+    size = models.PositiveIntegerField(
+        default=0, help_text="bytes kept (media replaced by their type and size), for the quota"
+    )
 
     def __str__(self):
         return f"content of {self.request_id}"

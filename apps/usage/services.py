@@ -4,6 +4,7 @@ import logging
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -110,22 +111,109 @@ def holds_release_expired(*, now=None, limit: int = 500) -> int:
     return released
 
 
+MEDIA_MIN_CHARS = 1024  # a base64 run at least this long is media: kept as its type and size
+
+
+def _decoded_size(data: str) -> int:
+    return len(data) * 3 // 4 - data[-2:].count("=")
+
+
+def _media_free(value):
+    """``value`` with every embedded file (data URLs, base64 ``data`` of images and documents)
+    replaced by a short note of its type and size: what a person reading a request needs."""
+    if isinstance(value, dict):
+        media = value.get("media_type") if isinstance(value.get("media_type"), str) else ""
+        out = {}
+        for key, item in value.items():
+            if key == "data" and isinstance(item, str) and len(item) >= MEDIA_MIN_CHARS:
+                out[key] = f"[{media or 'file'}, {_decoded_size(item):,} bytes]"
+            else:
+                out[key] = _media_free(item)
+        return out
+    if isinstance(value, list):
+        return [_media_free(item) for item in value]
+    if isinstance(value, str) and value.startswith("data:") and len(value) >= MEDIA_MIN_CHARS:
+        head, _, data = value.partition(",")
+        kind = head[5:].split(";")[0] or "file"
+        return f"[{kind}, {_decoded_size(data):,} bytes]"
+    return value
+
+
+def _bounded(value, limit: int) -> tuple[object, int]:
+    """``value`` without media, cut to ``limit`` bytes of JSON when larger; and its size."""
+    import orjson
+
+    value = _media_free(value)
+    raw = orjson.dumps(value)
+    if len(raw) <= limit:
+        return value, len(raw)
+    head = raw[:limit].decode(errors="ignore")
+    return {"truncated": True, "bytes": len(raw), "head": head}, limit
+
+
 def content_store(
-    *, request_id: str, user_id: int, created_at: datetime, days: int, request, response
-) -> None:
-    """Keep a request's prompt and answer for ``days`` (the user asked for it)."""
+    *, request_id: str, user_id: int, created_at: datetime, request, response, cost: int
+) -> bool:
+    """Keep a charged request's prompt and answer, if its user keeps them *now*: the user's
+    setting is read under their row's lock at write time (turning keeping off, or deleting the
+    account, takes the same lock and deletes what is kept), so a request that was in flight when
+    the user said stop stores nothing. Media are kept as their type and size, each request is
+    capped (CONTENT_MAX_BYTES), and an account keeps at most CONTENT_QUOTA_BYTES. Returns
+    whether anything was kept."""
     from datetime import timedelta
+
+    from django.contrib.auth import get_user_model
+    from django.db.models import Sum
 
     from .models import UsageContent
 
-    UsageContent.objects.create(
-        request_id=request_id,
-        user_id=user_id,
-        created_at=created_at,
-        expires_at=created_at + timedelta(days=days),
-        request=request,
-        response=response,
+    if cost <= 0:
+        return False  # refused or free: nothing worth keeping
+    limit = settings.CONTENT_MAX_BYTES
+    request, request_size = _bounded(request, limit // 2)
+    response, response_size = _bounded(response, limit // 2)
+    size = request_size + response_size
+    with transaction.atomic():
+        days = (
+            get_user_model()
+            .objects.select_for_update()
+            .filter(pk=user_id, is_active=True)
+            .values_list("store_content_days", flat=True)
+            .first()
+        )
+        if not days:
+            return False
+        kept = UsageContent.objects.filter(user_id=user_id).aggregate(total=Sum("size"))["total"]
+        if (kept or 0) + size > settings.CONTENT_QUOTA_BYTES:
+            return False
+        UsageContent.objects.create(
+            request_id=request_id,
+            user_id=user_id,
+            created_at=created_at,
+            expires_at=created_at + timedelta(days=days),
+            request=request,
+            response=response,
+            size=size,
+        )
+    return True
+
+
+def content_keep_for(*, user_id: int, days: int) -> int:
+    """The user changed how long content is kept: nothing kept stays longer than ``days`` from
+    its request (0: nothing at all). Returns how many kept requests were deleted."""
+    from datetime import timedelta
+
+    from django.db.models import F
+
+    from .models import UsageContent
+
+    mine = UsageContent.objects.filter(user_id=user_id)
+    if not days:
+        return mine.delete()[0]
+    mine.filter(expires_at__gt=F("created_at") + timedelta(days=days)).update(
+        expires_at=F("created_at") + timedelta(days=days)
     )
+    return mine.filter(expires_at__lte=timezone.now()).delete()[0]
 
 
 def content_forget_user(*, user_id: int) -> int:

@@ -325,6 +325,13 @@ USAGE_PARTITIONS_AHEAD_DAYS = int(os.environ.get("USAGE_PARTITIONS_AHEAD_DAYS", 
 GATEWAY_ACCESS_LOG = env_bool("GATEWAY_ACCESS_LOG", False)
 GATEWAY_JOURNAL_DIR = os.environ.get("GATEWAY_JOURNAL_DIR", str(VAR_DIR / "journal"))
 GATEWAY_MAX_JSON_DEPTH = 64  # deeper request bodies get a 400
+# Kept prompts and answers (for users who turn it on): bytes per request, and per account.
+CONTENT_MAX_BYTES = int(os.environ.get("CONTENT_MAX_BYTES", str(256 * 1024)))
+CONTENT_QUOTA_BYTES = int(os.environ.get("CONTENT_QUOTA_BYTES", str(200 * 1024 * 1024)))
+# Messages, input items and content blocks one request may hold (a 400 beyond).
+GATEWAY_MAX_ITEMS = int(os.environ.get("GATEWAY_MAX_ITEMS", "100000"))
+# Bodies larger than this are parsed, translated and estimated in worker threads, off the loop.
+GATEWAY_INLINE_BODY_BYTES = int(os.environ.get("GATEWAY_INLINE_BODY_BYTES", str(256 * 1024)))
 # A request body that trickles in slower than this is refused (408), freeing the connection.
 GATEWAY_BODY_READ_TIMEOUT = float(os.environ.get("GATEWAY_BODY_READ_TIMEOUT", "30"))
 GATEWAY_MAX_BODY_BYTES = int(os.environ.get("GATEWAY_MAX_BODY_BYTES", str(32 * 1024 * 1024)))

@@ -357,3 +357,23 @@ def test_the_tools_page_links_every_tool_page_and_names_the_others(client, langu
     for tool in ("GitHub Copilot", "Trae", "Codeium / Windsurf", "Tabnine"):
         assert f"<td>{tool}</td>" in tools, tool
     assert "32,000" in tools and "8,000" in tools
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_models_page_lists_which_provider_features_pass_and_how_they_are_priced(
+    client, language
+):
+    body = client.get(
+        reverse("docs:page", args=["models"]), HTTP_ACCEPT_LANGUAGE=language
+    ).content.decode()
+    for needle in (
+        "x-opencodex-held-context",
+        "x-opencodex-ignored",
+        "context-1m-",
+        "service_tier",
+        "<code>priority</code>",
+        "local_shell",
+        "mcp_servers",
+        "budget_tokens",
+    ):
+        assert needle in body, (language, needle)

@@ -350,6 +350,37 @@ def sse(kind: str, data: dict) -> str:
     return f"event: {kind}\ndata: {json.dumps(data)}\n\n"
 
 
+URL_DOCUMENT_TOKENS = 150_000  # a 100-page PDF fetched by URL, as the provider bills it
+
+
+def _blocks(content):
+    for block in content if isinstance(content, list) else []:
+        if isinstance(block, dict):
+            yield block
+            yield from _blocks(block.get("content"))
+
+
+def native_billing(body: dict, usage: dict) -> dict:
+    """What a real provider bills on top of the text: documents it fetched by URL (their pages'
+    tokens), server tools per call, the priority tier."""
+    usage = dict(usage)
+    fetched = sum(
+        1
+        for message in body.get("messages") or []
+        for block in _blocks(message.get("content"))
+        if block.get("type") == "document" and (block.get("source") or {}).get("type") == "url"
+    )
+    usage["input_tokens"] += fetched * URL_DOCUMENT_TOKENS
+    searches = sum(
+        1 for tool in body.get("tools") or [] if str(tool.get("type", "")).startswith("web_search")
+    )
+    if searches:
+        usage["server_tool_use"] = {"web_search_requests": 3 * searches}
+    if body.get("service_tier") == "priority":
+        usage["service_tier"] = "priority"
+    return usage
+
+
 async def native_messages(request: Request):
     """Anthropic's own Messages API, as api.anthropic.com answers it."""
     body = json.loads(await request.body())
@@ -370,14 +401,14 @@ async def native_messages(request: Request):
         "content": [{"type": "text", "text": "Native hello"}],
         "stop_reason": "end_turn",
         "stop_sequence": None,
-        "usage": NATIVE_MESSAGES_USAGE,
+        "usage": native_billing(body, NATIVE_MESSAGES_USAGE),
     }
     if not body.get("stream"):
         return JSONResponse(message)
 
     async def events():
         start = {**message, "content": [], "stop_reason": None}
-        start["usage"] = {**NATIVE_MESSAGES_USAGE, "output_tokens": 1}
+        start["usage"] = {**message["usage"], "output_tokens": 1}
         yield sse("message_start", {"type": "message_start", "message": start})
         yield sse("ping", {"type": "ping"})
         block = {"type": "text", "text": ""}

@@ -161,8 +161,34 @@ def test_unknown_fields_and_parameters_pass_through(api, customer):
     post(api, secret, {"model": "fake-record", "messages": HELLO, "stream": True})
     sent = fake_upstream.received[-1]
     assert sent["stream_options"] == {"include_usage": True}
-    # Never an output limit the client did not ask for (reasoning models refuse max_tokens).
-    assert "max_tokens" not in sent and "max_completion_tokens" not in sent
+    # Without a limit from the client, the limit the hold covers is sent (a provider's own
+    # default may be larger), in the model's own field (reasoning models refuse max_tokens).
+    assert sent["max_tokens"] == 1024 and "max_completion_tokens" not in sent
+    post(api, secret, {"model": "fake-reasoning", "messages": HELLO})
+    sent = fake_upstream.received[-1]
+    assert sent["max_completion_tokens"] == 1024 and "max_tokens" not in sent
+
+
+def test_fields_that_change_the_providers_price_or_retention_are_refused(api, customer):
+    secret = customer[2]
+    cases = [
+        ({"service_tier": "priority"}, "service_tier"),
+        ({"service_tier": "flex"}, "service_tier"),
+        ({"store": True}, "store"),
+        ({"web_search_options": {}}, "web_search_options"),
+        ({"modalities": ["text", "audio"], "audio": {"voice": "alloy"}}, "audio"),
+        ({"modalities": ["text", "audio"]}, "modalities"),
+    ]
+    before = len(fake_upstream.received)
+    for extra, param in cases:
+        body = {"model": "fake-record", "messages": HELLO, **extra}
+        error = assert_error(post(api, secret, body), 400, "unsupported_parameter", param)
+        assert "OpenCodex" in error["message"]
+    assert len(fake_upstream.received) == before  # none reached the provider
+    # The standard tier and store: false are what is priced: they pass.
+    body = {"model": "fake-record", "messages": HELLO, "service_tier": "auto", "store": False}
+    assert post(api, secret, body).status_code == 200
+    assert fake_upstream.received[-1]["service_tier"] == "auto"
 
 
 def test_upstream_without_usage_is_counted(api, customer, client_for):

@@ -109,13 +109,13 @@ def test_a_stream_that_breaks_before_its_first_event_is_opened_again(api, custom
 # --- limits that bend -----------------------------------------------------------------------
 
 
-def test_a_reasoning_model_gets_no_max_tokens_it_did_not_ask_for(api, customer, client_for):
+def test_a_reasoning_model_gets_the_held_limit_in_its_own_field(api, customer, client_for):
     _, _, secret = customer
     client = client_for(secret)
     answer = client.chat.completions.create(model="fake-reasoning", messages=HELLO)
     assert answer.usage.completion_tokens_details.reasoning_tokens == 50
     assert "max_tokens" not in fake_upstream.received[-1]
-    assert "max_completion_tokens" not in fake_upstream.received[-1]
+    assert fake_upstream.received[-1]["max_completion_tokens"] == 1024
     client.chat.completions.create(
         model="fake-reasoning", messages=HELLO, max_completion_tokens=300
     )

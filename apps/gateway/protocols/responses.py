@@ -275,6 +275,10 @@ class _Conversation:
         self.reasoning: list[str] = []  # for the next assistant message
         self.attachments: list[dict] = []  # tool outputs' images: a user message after them
         self.renames = renames  # (namespace, name) -> the chat tool's name
+        # Tool results by the assistant message that made the calls (id of the message): they
+        # are placed right after it when the conversation is finished, so placing one is O(1)
+        # however many results and messages come between (the request stays linear).
+        self.results: dict[int, list[dict]] = {}
 
     def _reason(self, message: dict) -> None:
         if self.reasoning:
@@ -327,7 +331,12 @@ class _Conversation:
         if isinstance(namespace, str):
             name = self.renames.get((namespace, name), name)
         last = self.messages[-1] if self.messages else None
-        if last is not None and last["role"] == "assistant" and not self.attachments:
+        if (
+            last is not None
+            and last["role"] == "assistant"
+            and not self.attachments
+            and id(last) not in self.results  # calls after results start a new turn
+        ):
             target = last
             self._reason(target)
         else:
@@ -361,22 +370,8 @@ class _Conversation:
             )
         content, attachments = _tool_output(item.get("output"), f"{where}.output")
         message = {"role": "tool", "tool_call_id": call_id, "content": content}
-        owner = call["message"]
-        messages = self.messages
-        last = messages[-1]
-        if last is owner or (
-            last["role"] == "tool" and self.calls[last["tool_call_id"]]["message"] is owner
-        ):
-            messages.append(message)
-        else:  # other messages came between: the result goes right after its call's results
-            at = next(i for i in range(len(messages) - 1, -1, -1) if messages[i] is owner) + 1
-            while (
-                at < len(messages)
-                and messages[at]["role"] == "tool"
-                and self.calls[messages[at]["tool_call_id"]]["message"] is owner
-            ):
-                at += 1
-            messages.insert(at, message)
+        # After its call's earlier results, also when other messages came between.
+        self.results.setdefault(id(call["message"]), []).append(message)
         if attachments:
             self.attachments.append(
                 {"type": "text", "text": f"Attachments of the output of call {call_id}:"}
@@ -419,7 +414,11 @@ class _Conversation:
                     "call's output after it in 'input'.",
                     param=where,
                 )
-        return self.messages
+        out = []
+        for message in self.messages:
+            out.append(message)
+            out.extend(self.results.get(id(message), ()))
+        return out
 
 
 def _messages(items: list, renames: dict) -> list[dict]:
