@@ -10,12 +10,13 @@ from .models import User
 CONTENT_DAYS = (0, 1, 7, 30)
 
 
-def user_email_verified(*, user_id: int) -> None:
+def user_email_verified(*, user_id: int, email: str) -> None:
     """A user proved they own an e-mail address. The first time, they get the signup grant.
 
-    Safe to call any number of times, concurrently too: the grant is keyed by the user.
+    Safe to call any number of times, concurrently too: the grant is given once per user and
+    once per mailbox (a deleted account's address signing up again gets none).
     """
-    credits_grant_signup(user_id=user_id)
+    credits_grant_signup(user_id=user_id, email=email)
 
 
 def user_get_or_create_verified(*, email: str) -> tuple[User, bool]:
@@ -42,7 +43,7 @@ def user_get_or_create_verified(*, email: str) -> tuple[User, bool]:
         elif not address.verified:
             address.verified = True
             address.save(update_fields=["verified"])
-        user_email_verified(user_id=user.pk)
+        user_email_verified(user_id=user.pk, email=email)
     return user, created
 
 
@@ -96,10 +97,11 @@ def user_delete(*, user_id: int) -> None:
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user_id)
         api_keys_close_account(user_id=user.pk)
-        auto_topup_close_account(user_id=user.pk)  # the card is never charged again
+        customer_id = auto_topup_close_account(user_id=user.pk)  # the card is never charged again
         addresses = set(EmailAddress.objects.filter(user=user).values_list("email", flat=True))
-        for address in addresses | {user.email}:
-            billing_forget_user(user_id=user.pk, email=address)
+        billing_forget_user(
+            user_id=user.pk, emails=addresses | {user.email}, customer_id=customer_id
+        )
         EmailAddress.objects.filter(user=user).delete()
         Authenticator.objects.filter(user=user).delete()
         content_forget_user(user_id=user.pk)  # prompts and answers, if any were kept
@@ -115,5 +117,25 @@ def user_delete(*, user_id: int) -> None:
         user.save()
         user.groups.clear()
         user.user_permissions.clear()
-        # Browsers signed in elsewhere are out too: their sessions carry a hash of the old
-        # password, which no longer verifies, and the user is inactive.
+        # Browsers signed in elsewhere are out too (their sessions carry a hash of the old
+        # password, which no longer verifies, and the user is inactive), and the session rows
+        # that name the user go.
+        sessions_forget_user(user_id=user.pk)
+
+
+def sessions_forget_user(*, user_id: int) -> int:
+    """Delete the stored sessions of a user (the database session backend keeps them until
+    they expire). Reads every live session once: for account deletion, not a hot path."""
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    mine = []
+    live = Session.objects.filter(expire_date__gt=timezone.now()).only("pk", "session_data")
+    for session in live.iterator(chunk_size=2000):
+        try:
+            data = session.get_decoded()
+        except Exception:  # noqa: S112 - a session that does not decode names nobody
+            continue
+        if str(data.get("_auth_user_id")) == str(user_id):
+            mine.append(session.pk)
+    return Session.objects.filter(pk__in=mine).delete()[0]

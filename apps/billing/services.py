@@ -154,6 +154,10 @@ def checkout_fulfil(*, session: dict) -> Payment | None:
         invoice = session.get("invoice")
         if isinstance(invoice, dict):
             _invoice_store(payment, invoice)
+        elif isinstance(invoice, str) and invoice and not payment.invoice_id:
+            # Stripe names the session's invoice: only that invoice is ever linked to it.
+            Payment.objects.filter(pk=payment.pk).update(invoice_id=invoice)
+            payment.invoice_id = invoice
         return payment
 
 
@@ -451,34 +455,67 @@ def _send_low_balance(profile: BillingProfile) -> None:
     )
 
 
-def _scrub(value, secret: str):
+# What Stripe sends back about the person paying: blanked in stored events when they delete
+# their account (the amounts, ids and statuses, the money facts, stay).
+PERSONAL_KEYS = frozenset(
+    {
+        "customer_details",
+        "billing_details",
+        "shipping",
+        "shipping_details",
+        "customer_email",
+        "customer_name",
+        "customer_phone",
+        "customer_address",
+        "customer_shipping",
+        "customer_tax_ids",
+        "receipt_email",
+    }
+)
+CUSTOMER_KEYS = frozenset({"email", "name", "phone", "address", "shipping", "tax_ids"})
+
+
+def _scrub(value, emails: set[str], *, customer: bool = False):
     if isinstance(value, dict):
-        return {k: _scrub(v, secret) for k, v in value.items()}
+        customer = customer or value.get("object") == "customer"
+        return {
+            k: None
+            if k in PERSONAL_KEYS or (customer and k in CUSTOMER_KEYS)
+            else _scrub(v, emails, customer=customer)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [_scrub(v, secret) for v in value]
-    if isinstance(value, str) and secret in value.lower():
+        return [_scrub(v, emails, customer=customer) for v in value]
+    if isinstance(value, str) and any(email in value.lower() for email in emails):
         return "(erased)"
     return value
 
 
-def billing_forget_user(*, user_id: int, email: str) -> int:
-    """A user deleted their account: their payments stay (they are money records), but the
-    Stripe events stored about them lose every string that carries their e-mail address (Stripe
-    sends it back as customer_email, customer_details...). Returns how many events changed."""
-    email = (email or "").strip().lower()
-    if not email:
-        return 0
+def billing_forget_user(*, user_id: int, emails: set[str], customer_id: str = "") -> int:
+    """A user deleted their account: their payments stay (they are money records), but every
+    stored Stripe event about them (their Checkout Sessions, payments, invoices, setup sessions,
+    their Stripe customer) loses the personal data Stripe sent back: name, e-mail, phone,
+    addresses, tax ids, and any string carrying one of their addresses. Returns how many events
+    changed."""
+    emails = {e.strip().lower() for e in emails if e and e.strip()}
     payments = Payment.objects.filter(user_id=user_id)
-    ids = {i for i in payments.values_list("checkout_session_id", flat=True) if i}
-    ids |= {i for i in payments.values_list("payment_intent_id", flat=True) if i}
-    changed = 0
-    if not ids:
-        return 0
-    events = StripeEvent.objects.filter(
-        Q(payload__data__object__id__in=ids) | Q(payload__data__object__payment_intent__in=ids)
+    ids = set()
+    for row in payments.values_list("checkout_session_id", "payment_intent_id", "invoice_id"):
+        ids |= {i for i in row if i}
+    about = Q(payload__data__object__metadata__user_id=str(user_id)) | Q(
+        payload__data__object__client_reference_id=str(user_id)
     )
-    for event in events.only("pk", "payload"):
-        scrubbed = _scrub(event.payload, email)
+    if ids:
+        about |= Q(payload__data__object__id__in=ids) | Q(
+            payload__data__object__payment_intent__in=ids
+        )
+    if customer_id:
+        about |= Q(payload__data__object__customer=customer_id) | Q(
+            payload__data__object__id=customer_id
+        )
+    changed = 0
+    for event in StripeEvent.objects.filter(about).only("pk", "payload").iterator():
+        scrubbed = _scrub(event.payload, emails)
         if scrubbed != event.payload:
             StripeEvent.objects.filter(pk=event.pk).update(payload=scrubbed)
             changed += 1
@@ -496,13 +533,39 @@ def _invoice_store(payment: Payment, invoice: dict) -> None:
     payment.save(update_fields=["invoice_id", "invoice_url", "invoice_pdf"])
 
 
+def _invoice_belongs(payment: Payment, invoice: dict) -> bool:
+    """Whether Stripe says ``invoice`` is this payment's: the invoice id the payment's Checkout
+    Session (or our own auto top-up invoice) names, in the payment's currency and amount.
+    Metadata alone proves nothing: anything in the Stripe account can carry it."""
+    invoice_id = str(invoice.get("id") or "")
+    if not invoice_id:
+        return False
+    known = payment.invoice_id
+    if not known and payment.checkout_session_id:
+        # A Stripe error propagates: the webhook answers 500 and Stripe delivers again.
+        session = checkout_session_retrieve(session_id=payment.checkout_session_id)
+        named = session.get("invoice")
+        known = named.get("id") if isinstance(named, dict) else str(named or "")
+    if known != invoice_id:
+        return False
+    currency = str(invoice.get("currency") or "").lower()
+    amount = invoice.get("amount_paid") or invoice.get("total") or invoice.get("amount_due")
+    return currency == payment.currency and amount == payment.amount_cents
+
+
 def invoice_recorded(*, invoice: dict) -> str:
     """Link the Stripe invoice of a top-up (Checkout's ``invoice_creation`` carries our payment
-    id in its metadata) so the payment history offers its page and PDF."""
+    id in its metadata) so the payment history offers its page and PDF, once Stripe's own
+    records say the invoice is that payment's."""
     payment_id = str((invoice.get("metadata") or {}).get("payment_id") or "")
     payment = Payment.objects.filter(pk=int(payment_id)).first() if payment_id.isdigit() else None
     if payment is None:
         return "no payment for this invoice"
+    if not _invoice_belongs(payment, invoice):
+        log.warning(
+            "invoice %s names payment %s but is not its invoice", invoice.get("id"), payment.pk
+        )
+        return "not this payment's invoice"
     _invoice_store(payment, invoice)
     return "invoice recorded"
 
@@ -603,14 +666,14 @@ def auto_topup_settings_set(
     return config
 
 
-def auto_topup_close_account(*, user_id: int) -> None:
+def auto_topup_close_account(*, user_id: int) -> str:
     """The user deleted their account: auto top-up goes off and the card is forgotten in the
     caller's transaction (nothing can charge it from the moment the deletion commits); after the
     commit the card is detached from the Stripe customer and the customer deleted at Stripe
     (the task retries while Stripe cannot be reached)."""
     config = AutoTopUp.objects.select_for_update().filter(user_id=user_id).first()
     if config is None:
-        return
+        return ""
     customer_id, method_id = config.customer_id, config.payment_method_id
     AutoTopUp.objects.filter(pk=config.pk).update(
         enabled=False,
@@ -623,6 +686,7 @@ def auto_topup_close_account(*, user_id: int) -> None:
     )
     if customer_id or method_id:
         enqueue_on_commit("apps.billing.tasks.stripe_customer_forget", customer_id, method_id)
+    return customer_id
 
 
 def stripe_customer_forget(*, customer_id: str, payment_method_id: str) -> str:

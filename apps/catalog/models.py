@@ -40,6 +40,11 @@ class Model(models.Model):
         blank=True,
         help_text="µcr per 1M input tokens written to the cache (empty: input)",
     )
+    cache_write_long_price = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="µcr per 1M input tokens written to a 1-hour cache (empty: twice the input)",
+    )
     request_price = models.BigIntegerField(default=0, help_text="µcr per request, if any")
     max_tokens_param = models.CharField(
         max_length=30,

@@ -45,6 +45,7 @@ class Usage:
     cached: int = 0
     cache_write: int = 0
     reasoning: int = 0
+    cache_write_long: int = 0  # of ``cache_write``: written to a 1-hour cache (priced apart)
 
     @property
     def uncached(self) -> int:
@@ -72,6 +73,7 @@ def usage_from_provider(usage) -> Usage | None:
     prompt_details = prompt_details if isinstance(prompt_details, dict) else {}
     completion_details = usage.get("completion_tokens_details")
     completion_details = completion_details if isinstance(completion_details, dict) else {}
+    long = 0
     cache_write = _count(
         prompt_details.get("cache_write_tokens")
         or prompt_details.get("cache_creation_tokens")
@@ -93,6 +95,9 @@ def usage_from_provider(usage) -> Usage | None:
         cached = _count(usage.get("cache_read_input_tokens"))
         prompt = _count(usage.get("input_tokens")) + cached + cache_write
         completion = _count(usage.get("output_tokens"))
+        durations = usage.get("cache_creation")
+        if isinstance(durations, dict):  # 5-minute and 1-hour writes, priced apart
+            long = _count(durations.get("ephemeral_1h_input_tokens"))
     else:
         prompt = _count(usage.get("prompt_tokens"))
         cached = _count(
@@ -104,17 +109,18 @@ def usage_from_provider(usage) -> Usage | None:
     cached = min(cached, prompt)
     cache_write = min(cache_write, prompt - cached)
     reasoning = min(_count(completion_details.get("reasoning_tokens")), completion)
-    return Usage(prompt, completion, cached, cache_write, reasoning)
+    return Usage(prompt, completion, cached, cache_write, reasoning, min(long, cache_write))
 
 
 def usage_cost(route, usage: Usage) -> int:
     """µcr for ``usage`` at ``route``'s prices: uncached input, cached input read, cache
-    writes and output (reasoning included) each at its price per 1M tokens, each rounded up to
-    a whole µcr, plus the model's price per request."""
+    writes (5-minute and 1-hour apart) and output (reasoning included) each at its price per
+    1M tokens, each rounded up to a whole µcr, plus the model's price per request."""
     return (
         tokens_cost(usage.uncached, route.input_price)
         + tokens_cost(usage.cached, route.cached_price)
-        + tokens_cost(usage.cache_write, route.write_price)
+        + tokens_cost(usage.cache_write - usage.cache_write_long, route.write_price)
+        + tokens_cost(usage.cache_write_long, route.long_write_price)
         + tokens_cost(usage.completion, route.output_price)
         + route.request_price
     )

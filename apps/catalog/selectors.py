@@ -24,6 +24,8 @@ class Route:
     demo: bool = False
     cached_input_price: int | None = None  # µcr per 1M cached input tokens; None: input price
     cache_write_price: int | None = None  # µcr per 1M tokens written to a prompt cache
+    # µcr per 1M tokens written to a 1-hour cache (Anthropic bills them at twice the input price)
+    cache_write_long_price: int | None = None
     request_price: int = 0  # µcr per request
     max_tokens_param: str = "max_tokens"
     protocols: tuple[str, ...] = ()  # spoken natively besides chat: passed through untranslated
@@ -35,6 +37,12 @@ class Route:
     @property
     def write_price(self) -> int:
         return self.input_price if self.cache_write_price is None else self.cache_write_price
+
+    @property
+    def long_write_price(self) -> int:
+        if self.cache_write_long_price is not None:
+            return self.cache_write_long_price
+        return max(2 * self.input_price, self.write_price)
 
 
 def catalog_routes() -> dict[str, Route]:
@@ -61,6 +69,7 @@ def catalog_routes() -> dict[str, Route]:
             "created": int(model.created_at.timestamp()),
             "cached_input_price": model.cached_input_price,
             "cache_write_price": model.cache_write_price,
+            "cache_write_long_price": model.cache_write_long_price,
             "request_price": model.request_price,
             "max_tokens_param": model.max_tokens_param,
         }
@@ -77,3 +86,9 @@ def catalog_routes() -> dict[str, Route]:
                 upstream_id=model.public_id, base_url=demo_url, api_key=None, demo=True, **common
             )
     return routes
+
+
+def catalog_ready() -> None:
+    """The readiness probe of the catalog: at least one model can be sold."""
+    if not Model.objects.filter(enabled=True).exists():
+        raise LookupError("no enabled model: run manage.py sync_catalog")

@@ -84,7 +84,7 @@ def parse_catalog(text: str) -> tuple[dict[str, dict], list[dict]]:
         except ValueError as exc:
             raise CatalogError(f"{where}: {exc}") from exc
         try:
-            for name in ("cached_input_price", "cache_write_price"):
+            for name in ("cached_input_price", "cache_write_price", "cache_write_1h_price"):
                 value = entry.get(name)
                 if value is not None and not isinstance(value, str):
                     raise ValueError(f"'{name}' must be a string such as \"0.50\"")
@@ -94,6 +94,7 @@ def parse_catalog(text: str) -> tuple[dict[str, dict], list[dict]]:
                 raise ValueError("'request_price' must be a string such as \"0.001\"")
             # US$ per request → µcr per request: the same factor as per 1M tokens.
             prices["request_price"] = dollars_per_million_to_micro(request_price)
+            prices["cache_write_long_price"] = prices.pop("cache_write_1h_price")
         except ValueError as exc:
             raise CatalogError(f"{where}: {exc}") from exc
         max_tokens_param = str(entry.get("max_tokens_param") or "max_tokens")

@@ -4,6 +4,7 @@ import time
 from decimal import Decimal
 
 import aiohttp
+import orjson
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib import messages
@@ -237,9 +238,9 @@ async def playground_chat(request):
             code="not_signed_in",
             kind="authentication_error",
         )
-    try:
-        body = chat_request(json.loads(request.body or b"null"))
-    except ValueError as exc:
+    try:  # orjson refuses nesting past its limit as bad JSON (json.loads hit RecursionError)
+        body = chat_request(orjson.loads(request.body or b"null"))
+    except (ValueError, RecursionError) as exc:
         message = exc.message if isinstance(exc, PlaygroundInputError) else _("Send JSON.")
         param = exc.param if isinstance(exc, PlaygroundInputError) else None
         return _error(400, message, code="invalid_playground_request", param=param)

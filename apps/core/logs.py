@@ -30,6 +30,26 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+# Paths whose last segment is a secret (allauth's e-mail confirmation and password reset keys).
+SECRET_PATH = re.compile(r"(/confirm-email/|/password/reset/key/|/login/code/confirm/)[^/?\s\"]+")
+
+
+def redact(text: str) -> str:
+    return SECRET_PATH.sub(r"\1[redacted]", text)
+
+
+class SecretPathFilter(logging.Filter):
+    """Blanks the keys of confirmation and password-reset links in every log line (uvicorn's
+    access log and Django's 'Not Found: …' warnings print request paths)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        if isinstance(record.msg, str) and "/" in record.msg:
+            record.msg = redact(record.msg)
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {

@@ -91,16 +91,42 @@ def credits_grant(
     )
 
 
+def address_fingerprint(email: str) -> str:
+    """A keyed hash of an e-mail address as a mailbox: lower-cased, without a +tag, and for
+    Gmail without dots (the same inbox). It survives the account's deletion (the address itself
+    is erased) and says nothing about the address without the server's key."""
+    from django.utils.crypto import salted_hmac
+
+    local, _, domain = (email or "").strip().lower().rpartition("@")
+    local = local.split("+", 1)[0]
+    if domain in ("gmail.com", "googlemail.com"):
+        local, domain = local.replace(".", ""), "gmail.com"
+    return salted_hmac(
+        "opencodex.signup-grant", f"{local}@{domain}", algorithm="sha256"
+    ).hexdigest()
+
+
 @classified
-def credits_grant_signup(*, user_id: int) -> LedgerEntry | None:
-    """The free credits for a new user: exactly once per user, whatever happens afterwards."""
-    return credits_grant(
-        user_id=user_id,
-        amount=settings.SIGNUP_GRANT_CREDITS * MICRO,
-        kind=Kind.SIGNUP_GRANT,
-        reference=f"signup:{user_id}",
-        memo="Welcome credits",
-    )
+def credits_grant_signup(*, user_id: int, email: str | None = None) -> LedgerEntry | None:
+    """The free credits for a new user: once per user and once per mailbox, ever (a deleted
+    account's address signing up again gets none). ``email`` is the verified address (default:
+    the user's)."""
+    from django.contrib.auth import get_user_model
+
+    if email is None:
+        email = get_user_model().objects.filter(pk=user_id).values_list("email", flat=True).first()
+    account = account_ensure(user_id=user_id)
+    with transaction.atomic():
+        Account.objects.select_for_update().filter(pk=account.pk).first()  # one grant at a time
+        if LedgerEntry.objects.filter(account_id=account.pk, kind=Kind.SIGNUP_GRANT).exists():
+            return None  # this user had theirs (by an earlier address, or before this rule)
+        return _ledger_post(
+            account_id=account.pk,
+            amount=settings.SIGNUP_GRANT_CREDITS * MICRO,
+            kind=Kind.SIGNUP_GRANT,
+            reference=f"signup:{address_fingerprint(email or f'user-{user_id}')}",
+            memo="Welcome credits",
+        )
 
 
 @classified

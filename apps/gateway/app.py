@@ -122,7 +122,10 @@ class Ctx:
         request_id_var.set(self.request_id)  # every log line of this request names it
 
     def all_headers(self, extra=None) -> dict:
-        return {"x-request-id": self.request_id, **self.headers, **(extra or {})}
+        headers = {"x-request-id": self.request_id, **self.headers, **(extra or {})}
+        if self.protocol == "messages":  # Anthropic's SDKs read request-id
+            headers["request-id"] = self.request_id
+        return headers
 
     @property
     def latency_ms(self) -> int:
@@ -234,8 +237,11 @@ class Gateway:
             future.result(timeout=10)
 
     def error_response(self, ctx: Ctx, exc: ApiError) -> Response:
-        body = messages_protocol.error_body(exc) if ctx.protocol == "messages" else exc.body()
-        return Response(body, exc.status, ctx.all_headers(exc.headers), media_type=JSON)
+        if ctx.protocol == "messages":  # Anthropic's statuses, types and request id
+            status = messages_protocol.error_status(exc)
+            body = messages_protocol.error_body(exc, request_id=ctx.request_id, status=status)
+            return Response(body, status, ctx.all_headers(exc.headers), media_type=JSON)
+        return Response(exc.body(), exc.status, ctx.all_headers(exc.headers), media_type=JSON)
 
     def json_response(self, ctx: Ctx, data, extra=None) -> Response:
         return Response(orjson.dumps(data), 200, ctx.all_headers(extra), media_type=JSON)
@@ -370,7 +376,7 @@ class Gateway:
         route = chat.route
         output = chat.max_tokens if output is None else output
         return (
-            tokens_cost(prompt_estimate, route.input_price)
+            tokens_cost(prompt_estimate, chat.hold_input_price or route.input_price)
             + route.request_price
             + tokens_cost(output * chat.choices, route.output_price)
         )
@@ -381,7 +387,8 @@ class Gateway:
         when that is below the floor (GATEWAY_MIN_OUTPUT_TOKENS, or the request's own limit if
         smaller)."""
         route = chat.route
-        room = left - tokens_cost(prompt_estimate, route.input_price) - route.request_price
+        prompt = tokens_cost(prompt_estimate, chat.hold_input_price or route.input_price)
+        room = left - prompt - route.request_price
         floor = min(settings.GATEWAY_MIN_OUTPUT_TOKENS, chat.max_tokens)
         if room <= 0 or route.output_price <= 0:
             return None
@@ -497,6 +504,10 @@ class Gateway:
         document by URL, a file by id, a block of a newer type) is held at the model's whole
         context window: the most the provider can bill for a prompt."""
         estimate = estimate_request_tokens(chat.payload)
+        route = chat.route
+        if ctx.native is not None and ctx.native.cache_ttl:  # cache writes cost more than input
+            write = route.long_write_price if ctx.native.cache_ttl == "1h" else route.write_price
+            chat.hold_input_price = max(route.input_price, write)
         if ctx.native is not None and ctx.native.unsized:
             estimate = max(estimate, chat.route.context_length)
             ctx.headers["x-opencodex-held-context"] = ctx.native.unsized[:200]
@@ -781,6 +792,7 @@ class Gateway:
                 code=exc.code,
                 param=exc.param,
                 headers={**exc.headers, "x-opencodex-upstream-attempts": str(attempts.made)},
+                upstream_status=exc.upstream_status,
             ) from None
         except asyncio.CancelledError:
             self.finish(ctx, status=499, held=held, error_code="client_disconnected")
@@ -904,7 +916,8 @@ class Gateway:
         return response
 
     async def model(self, request: Request, model_id: str) -> Response:
-        ctx = Ctx()
+        anthropic = bool(request.headers.get("anthropic-version"))  # Anthropic's SDKs
+        ctx = Ctx(protocol="messages" if anthropic else "chat")
         try:
             await self.authenticate(request, ctx)
             route = (await self.routes()).get(model_id)
@@ -920,6 +933,10 @@ class Gateway:
                     code="model_not_found",
                     param="model",
                 ),
+            )
+        if anthropic:
+            return self.json_response(
+                ctx, messages_protocol.models_list([model_json(route)])["data"][0]
             )
         return self.json_response(ctx, model_json(route))
 
@@ -939,24 +956,51 @@ class Gateway:
         return self.json_response(ctx, {"object": "list", "data": data})
 
     async def count_tokens(self, request: Request) -> Response:
-        """POST /messages/count_tokens: the prompt estimate the gateway would hold for."""
+        """POST /messages/count_tokens: a provider that speaks Messages counts (Anthropic's
+        count is free and exact); otherwise the prompt estimate the gateway would hold for."""
         ctx = Ctx(protocol="messages")
         try:
             await self.authenticate(request, ctx)
-            body = messages_protocol.to_chat(
-                await self.read_json(request), require_max_tokens=False
-            )
-            routes = await self.routes()
-            if body["model"] not in routes:
+            original = await self.read_json(request, ctx)
+            model = original.get("model") if isinstance(original, dict) else None
+            route = (await self.routes()).get(model) if isinstance(model, str) else None
+            if route is None:
                 raise ApiError(
                     404,
-                    f"The model '{body['model']}' does not exist or is not available.",
+                    f"The model '{model}' does not exist or is not available.",
                     code="model_not_found",
                     param="model",
                 )
+            if "messages" in route.protocols:
+                counted = await self.provider_count(request, ctx, route, original)
+                if counted is not None:
+                    return self.json_response(ctx, counted)
+            body = messages_protocol.to_chat(original, require_max_tokens=False)
         except ApiError as exc:
             return self.error_response(ctx, exc)
         return self.json_response(ctx, {"input_tokens": estimate_request_tokens(body)})
+
+    async def provider_count(self, request, ctx: Ctx, route, original: dict) -> dict | None:
+        """The provider's own count of a Messages request (what it would bill as input), or
+        None when it cannot say (the estimate answers then)."""
+        native = native_protocol.plan_messages(original, request.headers, count_only=True)
+        body = {k: v for k, v in native.body.items() if k not in native_protocol.NOT_COUNTED}
+        body["model"] = route.upstream_id
+        headers = {"Content-Type": "application/json", "X-Request-Id": ctx.request_id}
+        headers.update(native.headers)
+        if route.api_key:
+            headers["x-api-key"] = route.api_key
+        try:
+            answer = await self.upstream.complete(
+                route, body, ctx.request_id, Attempts(0), path="/messages/count_tokens",
+                headers=headers,
+            )  # fmt: skip
+        except UpstreamError as exc:
+            if exc.status < 500 and exc.upstream_status is not None:  # the provider refused it
+                raise ApiError(exc.status, exc.message, type=exc.type, param=exc.param) from None
+            return None
+        tokens = answer.get("input_tokens") if isinstance(answer, dict) else None
+        return {"input_tokens": tokens} if isinstance(tokens, int) else None
 
     async def root(self, request: Request) -> Response:
         """GET or HEAD on /api and /api/v1 (Claude Code checks the base URL answers)."""
@@ -1196,22 +1240,37 @@ class StreamRelay(Response):
         kind = event["type"]
         public = self.chat.route.public_id
         inner = event.get("message") or event.get("response")
-        if isinstance(inner, dict):
+        inner = inner if isinstance(inner, dict) else None  # Responses' error: message is text
+        if inner is not None:
             if "model" in inner:
                 inner["model"] = public
             if isinstance(inner.get("usage"), dict):
                 self.usage = {**(self.usage or {}), **inner["usage"]}
         if kind == "message_delta" and isinstance(event.get("usage"), dict):
             self.usage = {**(self.usage or {}), **event["usage"]}
+        ending = b""
         if kind in NATIVE_ERRORS:
-            error = event.get("error") or (inner or {}).get("error") or {}
+            error = event.get("error") or (inner or {}).get("error")
+            if error is None and kind == "error":  # Responses: code, message, param at the top
+                error = {k: event.get(k) for k in ("code", "message", "param") if event.get(k)}
             self.provider_error = error if isinstance(error, dict) else {"message": str(error)}
+            if kind == "error" and self.ctx.protocol == "responses":
+                # The stream ends here: its clients learn of it as a failed response too.
+                failed = responses_protocol.ResponsesStream(
+                    model=public, request=self.chat.original
+                )
+                failed.started = True  # the provider's response.created went out already
+                ending = failed.failed(
+                    502,
+                    str(self.provider_error.get("message") or "The provider failed."),
+                    code=self.provider_error.get("code"),
+                )
         if kind in NATIVE_TERMINAL or kind == "error":
             self.ended = True
         delta = event.get("delta")
         text = delta if isinstance(delta, str) else native_text(delta)
         body = b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
-        return body, text, 1 if text else 0
+        return body + ending, text, 1 if text else 0
 
     def encode(self, event) -> tuple[bytes | None, str, int]:
         """The bytes to send for one upstream event (None to drop it), and its output."""
@@ -1289,8 +1348,10 @@ class StreamRelay(Response):
                     body, text, count = self.encode(event)
                     if body is not None:
                         out.append(body)
-                        texts.append(text)
-                        chunks += count
+                    # Counted also when a translator holds it back for now (a parallel tool
+                    # call written after the one streaming): the provider produced it.
+                    texts.append(text)
+                    chunks += count
                 done = done or self.ended
                 if done:
                     # The outcome is journalled before the last byte goes out, so it counts
@@ -1319,6 +1380,9 @@ class StreamRelay(Response):
                     await send(
                         {"type": "http.response.body", "body": b"".join(out), "more_body": True}
                     )
+                    self.delivered_text.extend(texts)
+                    self.delivered_chunks += chunks
+                elif texts:  # held back by the translator: written with a later batch
                     self.delivered_text.extend(texts)
                     self.delivered_chunks += chunks
             await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -1428,9 +1492,10 @@ class GatewayApp:
         if route is None and path.startswith("/models/") and len(path) > len("/models/"):
             model_id = path[len("/models/") :]
             route = (("GET",), partial(self.gateway.model, model_id=model_id))
+        anthropic = path.startswith("/messages") or "anthropic-version" in request.headers
         if route is None:
             response = self.gateway.error_response(
-                Ctx(),
+                Ctx(protocol="messages" if anthropic else "chat"),
                 ApiError(
                     404,
                     f"Unknown endpoint {scope['path']}. See the API documentation.",
@@ -1439,7 +1504,7 @@ class GatewayApp:
             )
         elif scope["method"] not in route[0]:
             response = self.gateway.error_response(
-                Ctx(),
+                Ctx(protocol="messages" if anthropic else "chat"),
                 ApiError(
                     405,
                     f"Method {scope['method']} is not allowed here; use {route[0][0]}.",

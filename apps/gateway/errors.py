@@ -13,6 +13,7 @@ class ApiError(Exception):
         code: str | None = None,
         param: str | None = None,
         headers: dict[str, str] | None = None,
+        upstream_status: int | None = None,
     ):
         super().__init__(message)
         self.status = status
@@ -21,6 +22,7 @@ class ApiError(Exception):
         self.code = code
         self.param = param
         self.headers = headers or {}
+        self.upstream_status = upstream_status  # the provider's own status, when it answered
 
     def body(self) -> bytes:
         return json.dumps(

@@ -103,7 +103,7 @@ def error_from_response(status: int, text: str, headers) -> UpstreamError:
     message = str(error.get("message") or "").strip()
     relayed = relayed_headers(headers)
     retry_after = retry_after_seconds(headers)
-    if status in (401, 403):
+    if status == 401:
         # Our credentials at the provider: ours to fix, not the client's.
         return UpstreamError(
             502,

@@ -23,6 +23,9 @@ class ChatRequest:
     limit_field: str = "max_tokens"  # the output-limit field to send when one must be set
     lowered: str = ""  # why max_tokens is below what the client asked for ("" when it is not)
     original: object = None  # the request as the client sent it (another protocol's shape)
+    # µcr per 1M prompt tokens the hold counts (None: the input price); higher when the request
+    # asks the provider to write its prompt cache (writes cost more than input).
+    hold_input_price: int | None = None
 
     def lower_output(self, tokens: int, reason: str) -> None:
         """Ask the upstream for at most ``tokens`` per choice (the client asked for more)."""

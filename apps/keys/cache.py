@@ -29,6 +29,12 @@ def sync_redis():
     return _redis
 
 
+def redis_ping() -> None:
+    """The readiness probe of the shared cache (nothing to check without REDIS_URL)."""
+    if settings.REDIS_URL:
+        sync_redis().ping()
+
+
 def memory_get(digest: str) -> str | None:
     item = memory.get(digest)
     if item is None:

@@ -274,7 +274,10 @@ LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "apps.core.logs.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "apps.core.logs.RequestIdFilter"},
+        "secret_paths": {"()": "apps.core.logs.SecretPathFilter"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {"()": "apps.core.logs.JsonFormatter"},
@@ -283,11 +286,16 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json" if LOG_FORMAT == "json" else "plain",
-            "filters": ["request_id"],
+            "filters": ["request_id", "secret_paths"],
         }
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # uvicorn's access lines (make run) go through the same handler: one format, and the
+        # keys in e-mail confirmation and password reset links are never written to a log.
+        "uvicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }
 
 # --- API keys ------------------------------------------------------------------------------------
@@ -315,6 +323,15 @@ PLAYGROUND_KEY_SECONDS = 3600  # a playground key lives an hour; a fresh one is 
 # Requests carry images, PDFs and audio as base64: 32 MiB by default.
 # The bearer token Prometheus sends for /metrics (unset: /metrics is 404).
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# /readyz: the probe of each dependency, registered by the app that owns it (a function that
+# raises when not ready), and how long a result is kept.
+READINESS_PROBES = {
+    "database": "apps.core.views.database_ping",
+    "redis": "apps.keys.cache.redis_ping",
+    "broker": "config.celery.broker_ping",
+    "catalog": "apps.catalog.selectors.catalog_ready",
+}
+READINESS_CACHE_SECONDS = float(os.environ.get("READINESS_CACHE_SECONDS", "2"))
 # Each gateway process journals every request's outcome here before the response completes;
 # a process's journal is settled from after it dies (apps/usage/journal.py). Empty: off.
 # Usage records (one per API request) are kept this many days; the hourly rollups and the

@@ -16,6 +16,10 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# var/ holds the database (e-mails, kept prompts), the mail and the broker's files: this user's
+# alone. Files created from now on are private too (web, worker and beat read these settings).
+os.umask(0o077)
 for sub in ("mail", "celery/queue", "celery/processed", "celery/control"):
     (VAR_DIR / sub).mkdir(parents=True, exist_ok=True)
+VAR_DIR.chmod(0o700)
 API_KEY_HMAC_SECRET = API_KEY_HMAC_SECRET or "dev-only-api-key-secret"  # noqa: F405

@@ -29,3 +29,4 @@ API_KEY_HMAC_SECRET = "test-api-key-secret"
 GATEWAY_JOURNAL_DIR = os.environ.get("GATEWAY_JOURNAL_DIR") or tempfile.mkdtemp(
     prefix="ocx-test-journal-"
 )  # this run's own
+READINESS_CACHE_SECONDS = 0  # every call probes (tests change the dependencies)

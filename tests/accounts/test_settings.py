@@ -190,3 +190,63 @@ def test_keeping_prompts_and_answers_is_a_choice_of_days(owner_client, owner):
     owner_client.post("/account/", {"action": "content", "days": "0"})
     owner.refresh_from_db()
     assert owner.store_content_days == 0
+
+
+def test_deletion_blanks_personal_data_in_every_stored_stripe_event_and_drops_sessions(
+    client, owner
+):
+    """Name, phone, address and tax ids (not only the e-mail) go from the events of the user's
+    Checkout Sessions, payments, invoices, setup sessions and Stripe customer; the money facts
+    stay; the session rows that name the user are deleted."""
+    from django.contrib.sessions.models import Session
+
+    from apps.billing.models import AutoTopUp
+
+    client.force_login(owner)
+    assert Session.objects.count() == 1
+    AutoTopUp.objects.create(user=owner, customer_id="cus_ada", payment_method_id="pm_x")
+    Payment.objects.create(
+        user=owner,
+        amount_cents=500,
+        currency="usd",
+        credits=500 * MICRO,
+        checkout_session_id="cs_2",
+        payment_intent_id="pi_2",
+        invoice_id="in_2",
+    )
+    details = {
+        "email": "ada@billing.example",
+        "name": "Ada Lovelace",
+        "phone": "+44 20 7946 0000",
+        "address": {"line1": "12 St James's Square", "city": "London"},
+        "tax_ids": [{"type": "gb_vat", "value": "GB123456789"}],
+    }
+    objects = [
+        {"id": "cs_2", "object": "checkout.session", "amount_total": 500,
+         "customer_details": details},
+        {"id": "in_2", "object": "invoice", "amount_paid": 500, "customer_name": "Ada Lovelace",
+         "customer_address": details["address"], "customer_tax_ids": details["tax_ids"],
+         "customer_email": "ada@billing.example"},
+        {"id": "seti_1", "object": "setup_intent", "metadata": {"user_id": str(owner.pk)},
+         "customer": "cus_ada"},
+        {"id": "cus_ada", "object": "customer", **details},
+        {"id": "ch_2", "object": "charge", "payment_intent": "pi_2", "amount": 500,
+         "billing_details": details},
+    ]  # fmt: skip
+    for index, obj in enumerate(objects):
+        StripeEvent.objects.create(
+            event_id=f"evt_p{index}",
+            type="x",
+            payload={"id": f"evt_p{index}", "data": {"object": obj}},
+        )
+    services.user_delete(user_id=owner.pk)
+    stored = " ".join(str(e.payload) for e in StripeEvent.objects.all())
+    for personal in ("Ada Lovelace", "+44 20", "St James", "GB123456789", "ada@billing.example"):
+        assert personal not in stored, personal
+    kept = {
+        e.payload["data"]["object"]["id"]: e.payload["data"]["object"]
+        for e in StripeEvent.objects.all()
+    }
+    assert kept["cs_2"]["amount_total"] == 500 and kept["ch_2"]["amount"] == 500
+    assert kept["in_2"]["amount_paid"] == 500
+    assert Session.objects.count() == 0

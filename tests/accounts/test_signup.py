@@ -3,12 +3,14 @@ import re
 import pytest
 from allauth.account.models import EmailAddress
 from django.core import mail
+from django.test import Client
 from django.urls import reverse
 
 from apps.accounts.models import User
 from apps.core.money import MICRO
 from apps.credits.models import Account, LedgerEntry
 from apps.credits.selectors import ledger_problems
+from apps.credits.services import address_fingerprint
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +52,9 @@ def test_verification_grants_500_credits_and_lands_on_the_dashboard(client):
     user = User.objects.get(email="new@example.com")
     assert user.credit_account.balance == 500 * MICRO
     entry = LedgerEntry.objects.get(account__user=user)
-    assert (entry.kind, entry.reference) == ("signup_grant", f"signup:{user.pk}")
+    assert entry.kind == "signup_grant"
+    assert entry.reference == f"signup:{address_fingerprint('new@example.com')}"
+    assert "new@example.com" not in entry.reference  # a keyed hash, not the address
 
 
 def test_replayed_link_and_second_address_grant_nothing_twice(client):
@@ -193,3 +197,36 @@ def test_totp_two_factor_can_be_turned_on_and_is_then_asked_at_login(client, own
     response = client.post(reverse("account_login"), {"login": owner.email, "password": password})
     assert response.url == reverse("mfa_authenticate")
     assert client.get(reverse("dashboard")).status_code == 302  # not in without the code
+
+
+def test_a_deleted_accounts_address_signing_up_again_gets_no_second_grant(client, settings):
+    """The grant is keyed by the mailbox (a keyed hash that survives the deletion), so deleting
+    the account and signing up again, with a +tag or Gmail's dots, grants nothing more."""
+    from apps.accounts.services import user_delete
+
+    settings.ACCOUNT_RATE_LIMITS = False  # one confirmation e-mail per address per 3 minutes
+
+    def sign_up_and_verify(email):
+        browser = Client()
+        mail.outbox.clear()
+        response = signup(browser, email=email)
+        assert response.status_code == 302, response.content.decode()[-3000:]
+        browser.post(confirmation_link(mail.outbox[0]))
+        return User.objects.get(email__iexact=email)
+
+    first = sign_up_and_verify("ada.lovelace@gmail.com")
+    assert first.credit_account.balance == 500 * MICRO
+    user_delete(user_id=first.pk)
+    for again in (
+        "ada.lovelace@gmail.com",
+        "adalovelace+2@gmail.com",
+        "Ada.Love.lace@googlemail.com",
+    ):
+        user = sign_up_and_verify(again)
+        assert user.pk != first.pk
+        assert user.credit_account.balance == 0, again
+        assert not LedgerEntry.objects.filter(account__user=user).exists()
+        user_delete(user_id=user.pk)
+    # Someone else still gets theirs.
+    assert sign_up_and_verify("grace@example.com").credit_account.balance == 500 * MICRO
+    assert ledger_problems() == []

@@ -155,3 +155,37 @@ def test_admin_lists_payment_methods_attempts_and_alerts(admin_client, funded_ac
         assert response.status_code == 200
     body = admin_client.get(reverse("admin:billing_autotopup_changelist")).content.decode()
     assert ("4242" in body and "pm_card_visa" not in body) or "4242" in body
+
+
+def test_an_invoice_carrying_a_payments_metadata_is_linked_only_if_stripe_says_it_is_its_own(
+    owner_client, owner, stripe_on, deliver
+):
+    """Anything in the Stripe account can carry metadata: an invoice is linked to a payment only
+    when the payment's Checkout Session names it (and its amount and currency match)."""
+    owner_client.post(reverse("billing:checkout"), {"dollars": "10"})
+    payment = Payment.objects.get()
+    meta = {"payment_id": str(payment.pk), "user_id": str(owner.pk)}
+    forged = {
+        "id": "in_someone_elses",
+        "object": "invoice",
+        "status": "paid",
+        "amount_paid": 1000,
+        "currency": "usd",
+        "hosted_invoice_url": "https://invoice.stripe.test/i/in_someone_elses",
+        "invoice_pdf": "https://pay.stripe.test/invoice/in_someone_elses/pdf",
+        "metadata": meta,
+    }
+    # Before the session is paid (it names no invoice yet), and after: never linked.
+    assert deliver(event("invoice.paid", forged)).status_code == 200
+    session = stripe_standin.mark_paid(payment.checkout_session_id)
+    assert deliver(event("invoice.paid", forged)).status_code == 200
+    assert deliver(event("checkout.session.completed", session)).status_code == 200
+    assert deliver(event("invoice.finalized", forged)).status_code == 200
+    payment.refresh_from_db()
+    assert payment.invoice_url == "" and payment.invoice_id == session["invoice"]
+    # Its own invoice, even before checkout.session.completed is seen elsewhere, is linked.
+    own = stripe_standin.invoices[session["invoice"]]
+    assert deliver(event("invoice.paid", own)).status_code == 200
+    payment.refresh_from_db()
+    assert payment.invoice_url == own["hosted_invoice_url"]
+    assert "in_someone_elses" not in owner_client.get(BILLING).content.decode()

@@ -54,6 +54,7 @@ input_price = "3.00"
 output_price = "15.00"
 cached_input_price = "0.30"
 cache_write_price = "3.75"
+cache_write_1h_price = "6.00"
 request_price = "0.0001"
 max_tokens_param = "max_completion_tokens"
 context_length = 200000
@@ -77,6 +78,8 @@ max_output = 1024
         10_000,  # US$0.0001 = 0.01 credits
     )
     assert cached.max_tokens_param == "max_completion_tokens"
+    assert cached.long_write_price == 600_000_000
+    assert plain.long_write_price == 200_000_000  # 1-hour writes: twice the input price
     # Without their own prices, cache reads and writes cost what input costs.
     assert (plain.cached_price, plain.write_price, plain.request_price) == (100_000_000,) * 2 + (0,)
     assert plain.max_tokens_param == "max_tokens"

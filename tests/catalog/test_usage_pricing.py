@@ -99,3 +99,21 @@ def test_each_part_at_its_price_rounded_up_per_part():
     assert usage_cost(route(), usage) == 12_000 * 300 + 100 * 1_500
     # 1 token at $0.07 per 1M is 7 µcr; at $0.075 it is 7.5, rounded up to 8.
     assert usage_cost(route(input_price=7_500_000, output_price=0), Usage(prompt=1)) == 8
+
+
+def test_one_hour_cache_writes_are_read_from_anthropics_usage_and_priced_apart():
+    reported = {
+        "input_tokens": 50,
+        "cache_read_input_tokens": 1000,
+        "cache_creation_input_tokens": 300,
+        "cache_creation": {"ephemeral_5m_input_tokens": 100, "ephemeral_1h_input_tokens": 200},
+        "output_tokens": 12,
+    }
+    usage = usage_from_provider(reported)
+    assert (usage.prompt, usage.cache_write, usage.cache_write_long) == (1350, 300, 200)
+    priced = route(cached_input_price=30_000_000, cache_write_price=375_000_000)
+    assert usage_cost(priced, usage) == (
+        50 * 300 + 1000 * 30 + 100 * 375 + 200 * 600 + 12 * 1_500  # 1-hour: twice the input
+    )
+    declared = route(cache_write_price=375_000_000, cache_write_long_price=500_000_000)
+    assert usage_cost(declared, usage) == 1050 * 300 + 100 * 375 + 200 * 500 + 12 * 1_500

@@ -275,3 +275,22 @@ def test_concurrent_first_uses_mint_one_live_playground_key(playground):
     assert len({r.key_id for r in results}) == 1
     live = [k for k in ApiKey.objects.filter(user=user) if k.is_active]
     assert len(live) == 1 and live[0].pk == results[0].key_id
+
+
+def test_deeply_nested_json_is_a_400_not_a_500(playground):
+    user = funded_user()
+    http = browser(playground, user)
+    for depth in (2_000, 200_000):
+        nested = "[" * depth + "]" * depth
+        response = http.post(CHAT, content=nested, headers={"Content-Type": "application/json"})
+        assert response.status_code == 400, (depth, response.status_code)
+        assert response.json()["error"]["code"] == "invalid_playground_request"
+    deep = (
+        '{"model": "demo-chat", "messages": [{"role": "user", "content": "x"}], "extra": '
+        + '{"a": ' * 3_000
+        + "1"
+        + "}" * 3_000
+        + "}"
+    )
+    response = http.post(CHAT, content=deep, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400

@@ -38,17 +38,51 @@ def test_healthz(client):
     assert client.get("/healthz").json() == {"status": "ok"}
 
 
-def test_readyz_checks_every_dependency(client, db):
+def test_readyz_checks_every_dependency_and_shows_why_only_to_the_operator(client, db, settings):
     from django.core.management import call_command
 
+    settings.READINESS_CACHE_SECONDS = 0
+    settings.METRICS_TOKEN = "ops-token"
     body = client.get("/readyz")
-    assert body.status_code == 503 and body.json()["checks"]["catalog"].startswith("failing")
+    assert body.status_code == 503 and body.json()["checks"]["catalog"] == "failing"
+    assert "sync_catalog" not in body.content.decode()  # no exception text for the public
+    detailed = client.get("/readyz", HTTP_AUTHORIZATION="Bearer ops-token").json()
+    assert detailed["checks"]["catalog"].startswith("failing: LookupError") and (
+        "sync_catalog" in detailed["checks"]["catalog"]
+    )
     call_command("sync_catalog", stdout=open("/dev/null", "w"))  # noqa: SIM115
     body = client.get("/readyz").json()
     assert body == {
         "status": "ok",
         "checks": {"database": "ok", "redis": "ok", "broker": "ok", "catalog": "ok"},
     }
+
+
+def test_readyz_keeps_its_result_for_a_moment_and_shows_no_internals(client, db, settings):
+    """A failing dependency's error (host, port, user) is not public; and polling /readyz does
+    not probe every dependency on every call."""
+    from django.db import connection
+
+    settings.READINESS_CACHE_SECONDS = 60
+    settings.REDIS_URL = "redis://internal-cache.example:6390/0"
+    from apps.core import views
+    from apps.keys import cache as keys_cache
+
+    views._ready.update(at=0.0, checks={})
+    saved = keys_cache._redis
+    keys_cache._redis = None
+    try:
+        first = client.get("/readyz")
+        assert first.status_code == 503 and first.json()["checks"]["redis"] == "failing"
+        assert "internal-cache" not in first.content.decode()
+        with connection.execute_wrapper(
+            lambda *a: (_ for _ in ()).throw(AssertionError("probed again"))
+        ):
+            again = client.get("/readyz")  # from the kept result: no query, no connection
+        assert again.json() == first.json()
+    finally:
+        keys_cache._redis = saved
+        views._ready.update(at=0.0, checks={})
 
 
 def test_metrics_need_the_token(client, db, settings):

@@ -82,6 +82,30 @@ context_length = 200000
 max_output = 8192
 
 [[models]]
+id = "native-overloaded"
+provider = "native"
+input_price = "3.00"
+output_price = "15.00"
+context_length = 200000
+max_output = 8192
+
+[[models]]
+id = "native-forbidden"
+provider = "native"
+input_price = "3.00"
+output_price = "15.00"
+context_length = 200000
+max_output = 8192
+
+[[models]]
+id = "native-error-event"
+provider = "native"
+input_price = "3.00"
+output_price = "15.00"
+context_length = 200000
+max_output = 8192
+
+[[models]]
 id = "native-limited"
 provider = "native"
 input_price = "3.00"

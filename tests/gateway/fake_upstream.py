@@ -378,6 +378,18 @@ def native_billing(body: dict, usage: dict) -> dict:
         usage["server_tool_use"] = {"web_search_requests": 3 * searches}
     if body.get("service_tier") == "priority":
         usage["service_tier"] = "priority"
+    blocks = [b for m in body.get("messages") or [] for b in _blocks(m.get("content"))]
+    blocks += body.get("system") if isinstance(body.get("system"), list) else []
+    ttls = {
+        (b.get("cache_control") or {}).get("ttl", "5m") for b in blocks if b.get("cache_control")
+    }
+    if ttls:  # Anthropic reports the writes by duration
+        long = "1h" in ttls
+        written = usage.get("cache_creation_input_tokens", 0)
+        usage["cache_creation"] = {
+            "ephemeral_5m_input_tokens": 0 if long else written,
+            "ephemeral_1h_input_tokens": written if long else 0,
+        }
     return usage
 
 
@@ -393,6 +405,15 @@ async def native_messages(request: Request):
             "message": "Number of requests has exceeded your rate limit.",
         }
         return JSONResponse({"type": "error", "error": error}, 429, headers={"retry-after": "7"})
+    if body["model"] == "native-overloaded":
+        error = {"type": "overloaded_error", "message": "Overloaded"}
+        return JSONResponse({"type": "error", "error": error}, 529)
+    if body["model"] == "native-forbidden":
+        error = {
+            "type": "permission_error",
+            "message": "Your organization does not have access to this model.",
+        }
+        return JSONResponse({"type": "error", "error": error}, 403)
     message = {
         "id": "msg_native",
         "type": "message",
@@ -430,6 +451,14 @@ async def native_messages(request: Request):
         yield sse("message_stop", {"type": "message_stop"})
 
     return StreamingResponse(events(), media_type="text/event-stream")
+
+
+async def native_count_tokens(request: Request):
+    """Anthropic's free token count: what the model would bill as input."""
+    body = json.loads(await request.body())
+    received.append({"path": "/v1/messages/count_tokens", **body})
+    headers_seen.append(dict(request.headers))
+    return JSONResponse({"input_tokens": 4242})
 
 
 async def native_responses(request: Request):
@@ -486,6 +515,14 @@ async def native_responses(request: Request):
         ]
         for kind, data in steps:
             yield sse(kind, {"type": kind, **data, "sequence_number": next(n)})
+            if body["model"] == "native-error-event" and kind == "response.output_text.delta":
+                error = {
+                    "code": "server_error",
+                    "message": "The server had an error.",
+                    "param": None,
+                }
+                yield sse("error", {"type": "error", **error, "sequence_number": next(n)})
+                return
         yield sse(
             "response.completed",
             {"type": "response.completed", "response": response, "sequence_number": next(n)},
@@ -498,6 +535,7 @@ app = Starlette(
     routes=[
         Route("/v1/chat/completions", chat, methods=["POST"]),
         Route("/v1/messages", native_messages, methods=["POST"]),
+        Route("/v1/messages/count_tokens", native_count_tokens, methods=["POST"]),
         Route("/v1/responses", native_responses, methods=["POST"]),
     ]
 )

@@ -408,3 +408,29 @@ def test_the_demo_model_through_the_gateway_parses_json_calls_tools_and_gives_n(
     costs = [r.cost for r in UsageRecord.objects.filter(user=user).order_by("id")]
     assert len(costs) == 3 and all(c > 0 for c in costs)
     assert_books_balance(user)
+
+
+def test_without_usage_the_count_includes_the_reasoning_in_every_protocol(
+    api, customer, client_for
+):
+    """A provider that reports no usage: what it streamed is counted, reasoning included, also
+    when another protocol's translator holds part of it back before writing it."""
+    import anthropic
+
+    user, _, secret = customer
+    client = client_for(secret)
+    with client.responses.stream(model="fake-no-usage-reasoning", input="2+2?") as stream:
+        stream.get_final_response()
+    claude = anthropic.Anthropic(api_key=secret, base_url=f"{api.url}/api", max_retries=0)
+    with claude.messages.stream(
+        model="fake-no-usage-reasoning", max_tokens=100, messages=HELLO
+    ) as stream:
+        stream.get_final_message()
+    drain(api)
+    thought = count_text_tokens(fake_upstream.THOUGHT)
+    records = list(UsageRecord.objects.filter(user=user))
+    assert {r.protocol for r in records} == {"responses", "messages"}
+    for record in records:
+        assert record.usage_counted
+        assert record.reasoning_tokens >= thought, record.protocol
+        assert record.completion_tokens >= thought + 1, record.protocol

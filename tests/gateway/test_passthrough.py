@@ -301,3 +301,118 @@ def test_fifty_concurrent_documents_by_url_and_server_tools_never_overspend_the_
         "web_search" in str(body.get("tools")) for body in fake_upstream.received[-served:]
     )
     assert httpx  # the SDKs' own HTTP stack is what the requests above used
+
+
+def test_a_native_responses_error_event_ends_the_stream_with_response_failed(
+    api, customer, client_for
+):
+    """OpenAI's Responses stream reports an error as {"type": "error", "code", "message"} (the
+    message a string): relayed as sent, followed by response.failed, and settled as a failure
+    for the output delivered."""
+    from openai.types.responses import ResponseStreamEvent
+    from pydantic import TypeAdapter
+
+    user = customer[0]
+    event_type = TypeAdapter(ResponseStreamEvent)
+    client = client_for(customer[2])
+    stream = client.responses.create(model="native-error-event", input="Hi", stream=True)
+    events = [event_type.validate_python(e.model_dump()) for e in stream]
+    kinds = [e.type for e in events]
+    assert kinds[-2:] == ["error", "response.failed"]
+    assert events[-2].message == "The server had an error."
+    failed = events[-1].response
+    assert failed.status == "failed" and failed.error.code == "server_error"
+    drain(api)
+    record = UsageRecord.objects.get(user=user)
+    assert record.status == 502 and record.error_code == "server_error"
+    assert ledger_problems() == []
+
+
+# --- errors in Anthropic's own terms ---------------------------------------------------------
+
+
+def test_messages_errors_carry_anthropics_statuses_types_and_request_id(
+    api, customer, claude, settings
+):
+    client = claude()
+    with pytest.raises(anthropic.NotFoundError) as missing:
+        client.messages.create(model="no-such-model", max_tokens=10, messages=ask())
+    assert missing.value.status_code == 404
+    assert missing.value.body["error"]["type"] == "not_found_error"
+    assert missing.value.body["request_id"] == missing.value.response.headers["request-id"]
+    assert missing.value.request_id == missing.value.body["request_id"]
+    with pytest.raises(anthropic.APIStatusError) as overloaded:
+        client.messages.create(model="native-overloaded", max_tokens=10, messages=ask())
+    assert overloaded.value.status_code == 529
+    assert overloaded.value.body["error"]["type"] == "overloaded_error"
+    with pytest.raises(anthropic.PermissionDeniedError) as forbidden:
+        client.messages.create(model="native-forbidden", max_tokens=10, messages=ask())
+    assert forbidden.value.body["error"]["type"] == "permission_error"
+    settings.GATEWAY_MAX_BODY_BYTES = 4096
+    with pytest.raises(anthropic.APIStatusError) as large:
+        client.messages.create(model="native", max_tokens=10, messages=ask("x" * 10_000))
+    assert large.value.status_code == 413
+    assert large.value.body["error"]["type"] == "request_too_large"
+    drain(api)
+
+
+def test_every_messages_answer_names_its_request_and_unknown_paths_answer_in_its_shape(
+    api, customer, claude
+):
+    client = claude()
+    raw = client.messages.with_raw_response.create(model="native", max_tokens=10, messages=ask())
+    assert raw.headers["request-id"] == raw.headers["x-request-id"]
+    counted = client.messages.with_raw_response.count_tokens(model="demo-chat", messages=ask())
+    assert counted.headers["request-id"].startswith("req_")
+    headers = {"x-api-key": customer[2], "anthropic-version": "2023-06-01"}
+    nope = httpx.get(f"{api.url}/api/v1/messages/batches", headers=headers)
+    assert nope.status_code == 404 and nope.json()["type"] == "error"
+    assert nope.json()["error"]["type"] == "not_found_error"
+    model = client.models.retrieve("native")
+    assert model.type == "model" and model.id == "native" and model.display_name
+    with pytest.raises(anthropic.NotFoundError):
+        client.models.retrieve("no-such-model")
+    drain(api)
+
+
+def test_count_tokens_asks_a_native_provider_and_estimates_otherwise(api, customer, claude):
+    client = claude()
+    native = client.messages.count_tokens(
+        model="native",
+        messages=ask("Count me"),
+        extra_headers={"anthropic-beta": "pdfs-2024-09-25"},
+    )
+    assert native.input_tokens == 4242  # the provider's own count
+    sent = fake_upstream.received[-1]
+    assert sent["path"] == "/v1/messages/count_tokens" and sent["model"] == "native-model"
+    assert "max_tokens" not in sent
+    assert fake_upstream.headers_seen[-1]["x-api-key"] == "fake-upstream-key"
+    translated = client.messages.count_tokens(model="demo-chat", messages=ask("Count me"))
+    assert 0 < translated.input_tokens < 100  # the gateway's estimate
+
+
+# --- cache writes by duration -----------------------------------------------------------------
+
+
+def test_one_hour_cache_writes_are_held_and_charged_at_their_own_price(api, customer, claude):
+    """Anthropic bills 5-minute cache writes at 1.25× the input price and 1-hour writes at 2×;
+    a model without a declared 1-hour price charges twice its input price for them."""
+    user = customer[0]
+    long_write = 2 * NATIVE_IN  # the "native" model declares 3.75 for 5-minute writes only
+    system = [
+        {"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral", "ttl": "1h"}}
+    ]
+    raw = claude().messages.with_raw_response.create(
+        model="native", max_tokens=100, system=system, messages=ask()
+    )
+    prompt_part = hold_of(raw).amount - 100 * NATIVE_OUT
+    assert prompt_part > 0 and prompt_part % long_write == 0  # the prompt is held at 2×
+    drain(api)
+    record = UsageRecord.objects.get(user=user)
+    assert record.cost == 50 * NATIVE_IN + 1000 * 30 + 200 * long_write + 12 * NATIVE_OUT
+    five = [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}]
+    claude().messages.create(model="native", max_tokens=100, system=five, messages=ask())
+    drain(api)
+    latest = UsageRecord.objects.filter(user=user).order_by("-id").first()
+    assert latest.cost == 50 * NATIVE_IN + 1000 * 30 + 200 * 375 + 12 * NATIVE_OUT
+    assert ledger_problems() == [] and usage_charge_problems() == []

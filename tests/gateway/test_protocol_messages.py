@@ -298,11 +298,31 @@ def run_stream(chunks, **kwargs):
         events.append(
             payload["type"] if payload["type"] == "ping" else EVENT.validate_python(payload)
         )
+    assert_block_discipline(events)
     snapshot, buffers = None, {}
     for event in events:
         if event != "ping":
             snapshot = accumulate_event(event=event, current_snapshot=snapshot, json_bufs=buffers)
     return events, snapshot, stream
+
+
+def assert_block_discipline(events):
+    """Anthropic's streaming format: one block at a time, start, its deltas, its stop; indexes
+    0, 1, 2… in order; nothing for a block after its stop."""
+    open_index, next_index = None, 0
+    for event in events:
+        kind = getattr(event, "type", event)
+        if kind == "content_block_start":
+            assert open_index is None, f"block {event.index} starts while {open_index} is open"
+            assert event.index == next_index
+            open_index, next_index = event.index, next_index + 1
+        elif kind == "content_block_delta":
+            assert event.index == open_index, f"a delta for {event.index}, open: {open_index}"
+        elif kind == "content_block_stop":
+            assert event.index == open_index
+            open_index = None
+        elif kind in ("message_delta", "message_stop", "error"):
+            assert open_index is None, f"{kind} while block {open_index} is open"
 
 
 def test_stream_thinking_text_and_a_tool_call_split_across_many_chunks():
@@ -412,6 +432,54 @@ def test_parallel_tool_calls(interleaved):
     ]
 
 
+def test_two_calls_numbered_with_the_same_index_stay_two_tool_use_blocks():
+    def call(index, call_id, name, arguments):
+        function = {"arguments": arguments, **({"name": name} if name else {})}
+        head = {"index": index, "function": function}
+        if call_id:
+            head.update(id=call_id, type="function")
+        return chunk({"tool_calls": [head]})
+
+    chunks = [
+        call(0, "a", "read", '{"path": '),
+        call(0, None, None, '"x"}'),
+        call(0, "b", "write", '{"path": "y"'),  # the same index, a new id: a second call
+        call(0, None, None, "}"),
+        chunk(finish="tool_calls"),
+    ]
+    _, message, _ = run_stream(chunks)
+    assert [(c.id, c.name, c.input) for c in message.content] == [
+        ("a", "read", {"path": "x"}),
+        ("b", "write", {"path": "y"}),
+    ]
+
+
+def test_text_after_a_tool_call_and_interleaved_calls_keep_one_block_at_a_time():
+    def head(index, call_id, name):
+        function = {"name": name, "arguments": ""}
+        return chunk({"tool_calls": [{"index": index, "id": call_id, "function": function}]})
+
+    def piece(index, text):
+        return chunk({"tool_calls": [{"index": index, "function": {"arguments": text}}]})
+
+    chunks = [
+        chunk({"content": "Two calls:"}),
+        head(0, "c0", "one"),
+        head(1, "c1", "two"),
+        piece(1, '{"b"'),
+        piece(0, '{"a"'),
+        chunk({"content": " (and a note)"}),
+        piece(1, ": 2}"),
+        piece(0, ": 1}"),
+        chunk(finish="tool_calls"),
+    ]
+    _, message, stream = run_stream(chunks)
+    assert [c.type for c in message.content] == ["text", "tool_use", "tool_use", "text"]
+    assert message.content[1].input == {"a": 1} and message.content[2].input == {"b": 2}
+    assert message.content[3].text == " (and a note)"
+    assert "".join(stream.delivered_text).count("(and a note)") == 1
+
+
 def test_stream_error_event():
     stream = m.MessagesStream(model="claude")
     stream.start()
@@ -447,3 +515,28 @@ def test_errors_and_models_in_anthropics_shape():
     assert page["first_id"] == "a" and page["last_id"] == "b" and page["has_more"] is False
     for model in page["data"]:
         anthropic.types.ModelInfo.model_validate(model)
+
+
+@pytest.mark.parametrize(
+    ("effort", "expected"),
+    [("low", "low"), ("medium", "medium"), ("high", "high"), ("xhigh", "high"), ("max", "high")],
+)
+def test_every_effort_level_reaches_a_chat_upstream(effort, expected):
+    payload = m.to_chat(body(output_config={"effort": effort}))
+    assert payload["reasoning_effort"] == expected
+
+
+def test_structured_outputs_become_the_chat_upstreams_response_format():
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    for fields in (
+        {"output_config": {"format": {"type": "json_schema", "schema": schema}}},
+        {"output_format": {"type": "json_schema", "schema": schema}},  # the beta's spelling
+    ):
+        payload = m.to_chat(body(**fields))
+        assert payload["response_format"] == {
+            "type": "json_schema",
+            "json_schema": {"name": "output", "schema": schema, "strict": True},
+        }
+    with pytest.raises(ApiError) as exc:
+        m.to_chat(body(output_config={"format": {"type": "xml"}}))
+    assert exc.value.param == "output_config.format.type"

@@ -156,6 +156,7 @@ def test_messages_errors_in_anthropics_shape(api, customer, claude):
     assert response.json() == {
         "type": "error",
         "error": {"type": "invalid_request_error", "message": "'max_tokens' is required."},
+        "request_id": response.headers["request-id"],
     }
     bad_block = {"role": "user", "content": [{"type": "hologram"}]}
     response = httpx.post(
@@ -367,3 +368,22 @@ def test_responses_pass_through_untranslated(api, customer, client_for):
         ("responses", each, 20)
     ] * 2
     assert ledger_problems() == []
+
+
+def test_messages_parse_gets_structured_output_from_a_chat_upstream(api, customer, claude):
+    """client.messages.parse sends output_config.format; the translated request carries it as
+    response_format, and the demo model answers JSON the SDK parses into the type."""
+    import pydantic
+
+    class City(pydantic.BaseModel):
+        name: str
+        population: int
+
+    message = claude().messages.parse(
+        model="demo-chat",
+        max_tokens=200,
+        messages=[{"role": "user", "content": "A city, as JSON."}],
+        output_format=City,
+    )
+    assert isinstance(message.parsed_output, City)
+    drain(api)

@@ -243,6 +243,27 @@ def _tool_choice(choice, payload: dict) -> None:
         payload["parallel_tool_calls"] = False
 
 
+# Anthropic's effort levels → chat completions' reasoning_effort (which stops at high).
+EFFORTS = {"low": "low", "medium": "medium", "high": "high", "xhigh": "high", "max": "high"}
+
+
+def _response_format(form) -> dict:
+    if not isinstance(form, dict) or form.get("type") != "json_schema":
+        raise bad_request(
+            "'output_config.format.type' must be json_schema.", param="output_config.format.type"
+        )
+    schema = form.get("schema")
+    if not isinstance(schema, dict):
+        raise bad_request(
+            "'output_config.format.schema' must be a JSON schema object.",
+            param="output_config.format.schema",
+        )
+    return {
+        "type": "json_schema",
+        "json_schema": {"name": "output", "schema": schema, "strict": True},
+    }
+
+
 def _effort(thinking) -> str | None:
     if not isinstance(thinking, dict) or thinking.get("type") != "enabled":
         return None
@@ -308,10 +329,15 @@ def to_chat(body, *, require_max_tokens: bool = True) -> dict:
         payload["user"] = metadata["user_id"][:256]
     effort = _effort(body.get("thinking"))
     output_config = body.get("output_config")
-    if isinstance(output_config, dict) and output_config.get("effort") in ("low", "medium", "high"):
-        effort = output_config["effort"]
+    output_config = output_config if isinstance(output_config, dict) else {}
+    if output_config.get("effort") in EFFORTS:
+        effort = EFFORTS[output_config["effort"]]
     if effort:
         payload["reasoning_effort"] = effort
+    # Structured outputs (what client.messages.parse sends): the chat upstream's response_format.
+    form = output_config.get("format") or body.get("output_format")
+    if form is not None:
+        payload["response_format"] = _response_format(form)
     stream = body.get("stream", False)
     if stream not in (True, False, None):
         raise bad_request("'stream' must be true or false.", param="stream")
@@ -423,10 +449,25 @@ def error_type(status: int) -> str:
     }.get(status, "api_error" if status >= 500 else "invalid_request_error")
 
 
-def error_body(exc: ApiError) -> bytes:
-    return orjson.dumps(
-        {"type": "error", "error": {"type": error_type(exc.status), "message": exc.message}}
-    )
+# Our error codes whose Anthropic status differs from the one the other protocols get.
+STATUS_BY_CODE = {"model_not_found": 404, "request_too_large": 413}
+
+
+def error_status(exc: ApiError) -> int:
+    """The status a Messages client gets: Anthropic's for what it names differently (an unknown
+    model is a 404, a body over the limit a 413, a provider's 529 stays a 529)."""
+    if exc.upstream_status == 529:
+        return 529
+    return STATUS_BY_CODE.get(exc.code or "", exc.status)
+
+
+def error_body(exc: ApiError, *, request_id: str | None = None, status: int | None = None) -> bytes:
+    status = exc.status if status is None else status
+    kind = "timeout_error" if exc.code == "upstream_timeout" else error_type(status)
+    body = {"type": "error", "error": {"type": kind, "message": exc.message}}
+    if request_id:
+        body["request_id"] = request_id
+    return orjson.dumps(body)
 
 
 def models_list(models: list[dict]) -> dict:
@@ -452,15 +493,40 @@ def _event(kind: str, data: dict) -> bytes:
     return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
 
+class _Block:
+    """One content block of the answer: its start, and what is buffered for it while another
+    block is being streamed."""
+
+    __slots__ = ("kind", "pieces", "start")
+
+    def __init__(self, kind: str, start: dict):
+        self.kind = kind  # "text", "thinking" or "tool"
+        self.start = start
+        self.pieces: list[str] = []
+
+
+DELTA_TYPES = {"text": "text_delta", "thinking": "thinking_delta", "tool": "input_json_delta"}
+DELTA_FIELDS = {"text": "text", "thinking": "thinking", "tool": "partial_json"}
+
+
 class MessagesStream:
-    """Chat completion chunks in, Messages SSE events out."""
+    """Chat completion chunks in, Messages SSE events out.
+
+    Anthropic's format is start, deltas, stop for one block at a time. One block streams live;
+    whatever arrives for another block meanwhile (a parallel tool call interleaved with the
+    first, text after a tool call) is buffered and written, start to stop, after it. Tool calls
+    are told apart by their id (two calls a provider numbers with the same index stay two
+    blocks), continuations without an id by their index."""
 
     def __init__(self, *, model: str, input_tokens: int = 0):
         self.model = model
         self.input_tokens = input_tokens
-        self.index = -1  # the content block being written
-        self.open = None  # "text", "thinking" or ("tool", chat index)
-        self.tools: dict[int, int] = {}  # chat tool-call index -> content block index
+        self.index = -1  # the last content block started
+        self.live: _Block | None = None
+        self.pending: list[_Block] = []  # blocks waiting for the live one to end, in order
+        self.text_block: _Block | None = None  # where text goes while a tool call is live
+        self.thinking_block: _Block | None = None
+        self.calls: dict[int, _Block] = {}  # chat tool-call index -> its current block
         self.finish_reason = None
         self.usage = None
         self.delivered_text: list[str] = []
@@ -486,35 +552,71 @@ class MessagesStream:
     def ping(self) -> bytes:
         return _event("ping", {"type": "ping"})
 
+    def _delta(self, block: _Block, piece: str) -> bytes:
+        delta = {"type": DELTA_TYPES[block.kind], DELTA_FIELDS[block.kind]: piece}
+        return _event(
+            "content_block_delta",
+            {"type": "content_block_delta", "index": self.index, "delta": delta},
+        )
+
     def _close(self) -> bytes:
-        if self.open is None:
+        block, self.live = self.live, None
+        if block is None:
             return b""
         out = b""
-        if self.open == "thinking":
+        if block.kind == "thinking":
             delta = {"type": "signature_delta", "signature": ""}
             out += _event(
                 "content_block_delta",
                 {"type": "content_block_delta", "index": self.index, "delta": delta},
             )
-        self.open = None
+        if block is self.text_block:
+            self.text_block = None
+        if block is self.thinking_block:
+            self.thinking_block = None
         return out + _event(
             "content_block_stop", {"type": "content_block_stop", "index": self.index}
         )
 
-    def _open(self, kind, block: dict) -> bytes:
-        out = self._close()
+    def _begin(self, block: _Block) -> bytes:
         self.index += 1
-        self.open = kind
-        return out + _event(
+        self.live = block
+        out = _event(
             "content_block_start",
-            {"type": "content_block_start", "index": self.index, "content_block": block},
+            {"type": "content_block_start", "index": self.index, "content_block": block.start},
         )
+        if block.pieces:
+            out += self._delta(block, "".join(block.pieces))
+            block.pieces = []
+        return out
 
-    def _delta(self, delta: dict, index: int | None = None) -> bytes:
-        index = self.index if index is None else index
-        return _event(
-            "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
-        )
+    def _write(self, block: _Block, piece: str) -> bytes:
+        """``piece`` of ``block``: streamed when it is live (or can become so), else buffered."""
+        self.delivered_text.append(piece)
+        if block is self.live:
+            return self._delta(block, piece)
+        out = b""
+        if self.live is not None and self.live.kind != "tool":
+            out += self._close()  # text and thinking end where another block begins
+        if self.live is None and block not in self.pending:
+            out += self._begin(block)
+            return out + (self._delta(block, piece) if piece else b"")
+        if block not in self.pending:
+            self.pending.append(block)
+        if piece:
+            block.pieces.append(piece)
+        return out
+
+    def _prose(self, kind: str, piece: str) -> bytes:
+        if kind == "text":
+            if self.text_block is None:
+                self.text_block = _Block("text", {"type": "text", "text": ""})
+            return self._write(self.text_block, piece)
+        if self.thinking_block is None:
+            self.thinking_block = _Block(
+                "thinking", {"type": "thinking", "thinking": "", "signature": ""}
+            )
+        return self._write(self.thinking_block, piece)
 
     def feed(self, chunk: dict) -> bytes:
         if isinstance(chunk.get("usage"), dict):
@@ -527,40 +629,43 @@ class MessagesStream:
         delta = choice.get("delta") or {}
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         if isinstance(reasoning, str) and reasoning:
-            if self.open != "thinking":
-                out += self._open("thinking", {"type": "thinking", "thinking": "", "signature": ""})
-            out += self._delta({"type": "thinking_delta", "thinking": reasoning})
-            self.delivered_text.append(reasoning)
+            out += self._prose("thinking", reasoning)
         text = delta.get("content")
         if isinstance(text, str) and text:
-            if self.open != "text":
-                out += self._open("text", {"type": "text", "text": ""})
-            out += self._delta({"type": "text_delta", "text": text})
-            self.delivered_text.append(text)
+            out += self._prose("text", text)
         for call in delta.get("tool_calls") or []:
             if not isinstance(call, dict):
                 continue
             position = call.get("index", 0)
             function = call.get("function") or {}
-            if position not in self.tools:
-                block = {
-                    "type": "tool_use",
-                    "id": call.get("id") or new_id("toolu"),
-                    "name": function.get("name") or "",
-                    "input": {},
-                }
-                out += self._open(("tool", position), block)
-                self.tools[position] = self.index
-                self.delivered_text.append(block["name"])
+            block = self.calls.get(position)
+            call_id = call.get("id")
+            if block is None or (call_id and call_id != block.start["id"]):
+                block = _Block(
+                    "tool",
+                    {
+                        "type": "tool_use",
+                        "id": call_id or new_id("toolu"),
+                        "name": function.get("name") or "",
+                        "input": {},
+                    },
+                )
+                self.calls[position] = block
+                self.delivered_text.append(block.start["name"])
+                out += self._write(block, "")
             arguments = function.get("arguments")
             if arguments:
-                # An interleaved parallel call's pieces go to its own block, by index (the SDKs
-                # accumulate by index); providers normally send one call after the other.
-                delta = {"type": "input_json_delta", "partial_json": arguments}
-                out += self._delta(delta, self.tools[position])
-                self.delivered_text.append(arguments)
+                out += self._write(block, arguments)
         if choice.get("finish_reason"):
             self.finish_reason = choice["finish_reason"]
+        return out
+
+    def _drain(self) -> bytes:
+        """The live block's stop, then every buffered block, start to stop."""
+        out = self._close()
+        while self.pending:
+            block = self.pending.pop(0)
+            out += self._begin(block) + self._close()
         return out
 
     def finish(self, usage: dict | None = None) -> bytes:
@@ -570,12 +675,12 @@ class MessagesStream:
             "stop_sequence": None,
         }
         return (
-            self._close()
+            self._drain()
             + _event("message_delta", {"type": "message_delta", "delta": delta, "usage": usage})
             + _event("message_stop", {"type": "message_stop"})
         )
 
     def error(self, status: int, message: str) -> bytes:
-        return self._close() + _event(
+        return self._drain() + _event(
             "error", {"type": "error", "error": {"type": error_type(status), "message": message}}
         )

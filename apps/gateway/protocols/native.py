@@ -50,6 +50,7 @@ class Native:
     headers: dict = field(default_factory=dict)
     unsized: str = ""
     ignored: list = field(default_factory=list)
+    cache_ttl: str = ""  # "5m" or "1h" when the request asks the provider to write its cache
 
 
 def _refuse(param: str, message: str, code: str = "unsupported_parameter"):
@@ -66,6 +67,15 @@ class _Sizer:
     def __init__(self):
         self.messages: list[dict] = []
         self.unsized = ""
+        self.cache_ttl = ""
+
+    def cache(self, item) -> None:
+        """Note a cache_control breakpoint (writes cost more than input: 1-hour ones most)."""
+        control = item.get("cache_control") if isinstance(item, dict) else None
+        if isinstance(control, dict):
+            ttl = "1h" if control.get("ttl") == "1h" else "5m"
+            if self.cache_ttl != "1h":
+                self.cache_ttl = ttl
 
     def unknown(self, where: str, what: str) -> None:
         if not self.unsized:
@@ -97,6 +107,7 @@ MESSAGES_FIELDS = frozenset(
         "output_format",
         "output_config",
         "context_management",
+        "cache_control",
     }
 )
 MESSAGES_REFUSED = {
@@ -192,6 +203,7 @@ def _anthropic_blocks(content, where: str, sizer: _Sizer) -> list[dict]:
     for index, block in enumerate(content):
         here = f"{where}[{index}]"
         kind = block.get("type") if isinstance(block, dict) else None
+        sizer.cache(block)
         if kind == "text":
             parts.append({"type": "text", "text": str(block.get("text") or "")})
         elif kind == "image":
@@ -221,6 +233,7 @@ def _anthropic_tools(tools, sizer: _Sizer) -> None:
     for index, tool in enumerate(tools):
         where = f"tools[{index}]"
         kind = tool.get("type") if isinstance(tool, dict) else None
+        sizer.cache(tool)
         if kind in (None, "custom") or str(kind).startswith(MESSAGES_CLIENT_TOOLS):
             continue
         if str(kind).startswith(MESSAGES_UNSIZED_TOOLS):
@@ -256,7 +269,13 @@ def _betas(header: str | None, ignored: list) -> str:
     return ",".join(passed)
 
 
-def plan_messages(original: dict, headers) -> Native:
+# Fields count_tokens does not take (it counts the prompt only).
+NOT_COUNTED = frozenset(
+    {"max_tokens", "stream", "temperature", "top_p", "top_k", "stop_sequences", "metadata"}
+)
+
+
+def plan_messages(original: dict, headers, *, count_only: bool = False) -> Native:
     ignored: list = []
     body = {}
     for name, value in original.items():
@@ -267,12 +286,13 @@ def plan_messages(original: dict, headers) -> Native:
             body[name] = value
         else:
             ignored.append(name)
-    if original.get("max_tokens") is None:
+    if original.get("max_tokens") is None and not count_only:
         raise bad_request("'max_tokens' is required.", param="max_tokens", code="missing_field")
     tier = body.get("service_tier")
     if tier not in (None, "auto", "standard_only"):
         raise _refuse("service_tier", "'service_tier' must be auto or standard_only.")
     sizer = _Sizer()
+    sizer.cache(original)  # automatic caching: cache_control at the top
     _anthropic_tools(body.get("tools"), sizer)
     system = body.get("system")
     if system is not None:
@@ -298,7 +318,7 @@ def plan_messages(original: dict, headers) -> Native:
     for name, target in (("max_tokens", "max_tokens"), ("stream", "stream")):
         if original.get(name) is not None:
             chat[target] = original[name]
-    return Native("messages", body, chat, out_headers, sizer.unsized, ignored)
+    return Native("messages", body, chat, out_headers, sizer.unsized, ignored, sizer.cache_ttl)
 
 
 def messages_limit(body: dict, max_tokens: int) -> None:
