@@ -12,10 +12,11 @@ django_application = get_asgi_application()
 
 from django.conf import settings  # noqa: E402
 
-from apps.gateway import demo  # noqa: E402
+from apps.demo import upstream as demo  # noqa: E402
+from apps.docs.openapi import openapi_document  # noqa: E402
 from apps.gateway.app import build_app  # noqa: E402
 
-gateway_application = build_app()
+gateway_application = build_app({"/openapi.json": openapi_document})
 GATEWAY_PREFIXES = ("/api/v1", "/v1")
 DEMO_PREFIX = "/_demo"
 

@@ -10,14 +10,17 @@ from django.db import transaction
 log = logging.getLogger("opencodex.queue")
 
 
-def enqueue(name: str, *args) -> None:
-    """Queue the task ``name`` with ``args`` now. A broker that cannot take it is logged, never
-    raised: whatever called this has committed already, and the beat or a retry catches up."""
+def enqueue(name: str, *args, strict: bool = False) -> None:
+    """Queue the task ``name`` with ``args`` now. A broker that cannot take it is logged, not
+    raised: whatever called this has committed already, and the beat or a retry catches up
+    (``strict``: raised, for a caller with a fallback of its own)."""
     try:
         if name not in current_app.tasks:  # tasks modules are discovered lazily
             current_app.loader.import_default_modules()
         current_app.tasks[name].apply_async(args)
     except Exception:
+        if strict:
+            raise
         log.exception("task %s%r could not be queued", name, args)
 
 

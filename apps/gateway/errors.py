@@ -44,3 +44,24 @@ def bad_request(message: str, *, param: str | None = None, code: str = "invalid_
 
 def unauthorized(message: str, *, code: str = "invalid_api_key"):
     return ApiError(401, message, type="authentication_error", code=code)
+
+
+# Domain errors → API errors, in one table (looked up along the exception's MRO, as Starlette's
+# exception handlers are): the meter raises domain errors only, this says what the client sees.
+# (status, type, code)
+DOMAIN_ERRORS = {
+    "BudgetReached": (402, "insufficient_credits", "monthly_budget_reached"),
+    "InsufficientCredits": (402, "insufficient_credits", "insufficient_credits"),
+    "KeyCreditLimitReached": (402, "insufficient_credits", "key_credit_limit_reached"),
+    "AccountSuspended": (402, "account_suspended", "account_suspended"),
+}
+
+
+def api_error_for(exc: Exception) -> ApiError | None:
+    """The API error a domain error means, or None when the table does not know it."""
+    for cls in type(exc).__mro__:
+        found = DOMAIN_ERRORS.get(cls.__name__)
+        if found is not None:
+            status, kind, code = found
+            return ApiError(status, getattr(exc, "message", str(exc)), type=kind, code=code)
+    return None

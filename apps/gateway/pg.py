@@ -20,7 +20,9 @@ from psycopg.conninfo import make_conninfo
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from psycopg_pool.base import AttemptWithBackoff
 
+from apps.credits.errors import AccountSuspended, BudgetReached, InsufficientCredits
 from apps.credits.models import month_of
+from apps.keys.errors import KeyCreditLimitReached
 
 HOLD = """
 WITH a AS (
@@ -120,11 +122,9 @@ ON CONFLICT (request_id, created_at) DO NOTHING
 DURABLE = "SET LOCAL synchronous_commit = on"
 
 
-class Refused(Exception):
-    def __init__(self, what: str, left: int, budget: int | None = None):
-        self.what = what  # "account", "budget", "suspended" or "key"
-        self.left = left
-        self.budget = budget
+# The fast path refuses a hold with the same domain errors as ``apps.credits.services.
+# credits_hold`` and ``apps.gateway.services.request_hold``: one vocabulary for both money paths
+# (the gateway's error table, errors.py, turns them into API errors).
 
 
 def conninfo() -> str:
@@ -240,17 +240,18 @@ class PgMoney:
                 await self.refuse_account(conn, params)
             if (await (await conn.execute(RESERVE_KEY, params)).fetchone()) is None:
                 left = (await (await conn.execute(KEY_LEFT, params)).fetchone())[0]
-                raise Refused("key", left)
+                raise KeyCreditLimitReached(needed=params["amount"], left=left)
 
     @staticmethod
     async def refuse_account(conn, params) -> None:
         row = (await (await conn.execute(AVAILABLE, params)).fetchone()) or (0, False, None, None)
         left, suspended, budget, budget_left = row
         if suspended:
-            raise Refused("suspended", left)
-        if budget is not None and budget_left < params["amount"] and budget_left <= left:
-            raise Refused("budget", budget_left, budget)
-        raise Refused("account", left)
+            raise AccountSuspended()
+        needed = params["amount"]
+        if budget is not None and budget_left < needed and budget_left <= left:
+            raise BudgetReached(needed=needed, available=budget_left, budget=budget)
+        raise InsufficientCredits(needed=needed, available=left)
 
     async def release(self, request_id: str) -> None:
         pool = await self.get_pool()

@@ -18,7 +18,7 @@ from openai import (
 from pydantic import BaseModel, Field
 from starlette.testclient import TestClient
 
-from apps.gateway import demo
+from apps.demo import upstream as demo
 
 MODEL = "demo-chat"
 HELLO = [{"role": "user", "content": "Hello there!"}]

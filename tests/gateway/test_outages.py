@@ -144,7 +144,7 @@ def test_a_database_outage_is_a_fast_503_with_retry_after(api, customer, client_
     async def unavailable(*args, **kwargs):
         raise PoolTimeout("couldn't get a connection after 2.00 sec")
 
-    monkeypatch.setattr(api.gateway, "hold_exact", unavailable)
+    monkeypatch.setattr(api.gateway.meter, "hold_exact", unavailable)
     with pytest.raises(openai.APIStatusError) as exc:
         client_for(secret).chat.completions.create(model="demo-chat", messages=HELLO)
     assert exc.value.status_code == 503

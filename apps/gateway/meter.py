@@ -1,0 +1,270 @@
+"""Metering: hold, settle, record."""
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import asdict
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from apps.catalog.estimate import estimate_request_tokens
+from apps.catalog.pricing import (
+    Usage,
+    tokens_cost,
+    usage_cost,
+)
+from apps.core import metrics
+from apps.core.queue import enqueue
+from apps.credits.errors import AccountSuspended, BudgetReached, InsufficientCredits
+from apps.credits.models import month_of
+from apps.credits.services import credits_budget_reached
+from apps.keys.errors import KeyCreditLimitReached
+from apps.usage import services as usage_services
+
+from . import services
+from .errors import api_error_for
+from .runtime import Ctx, Runtime
+from .validation import ChatRequest, validate_chat
+
+log = logging.getLogger("opencodex.gateway")
+access_log = logging.getLogger("opencodex.gateway.access")
+
+
+class Meter:
+    """The money of a request: the prompt's size and what to hold for it (the output limit
+    lowered to what the balance, key limit or budget covers; 402 below the floor), giving the
+    hold back, and recording and settling what the provider billed, exactly once."""
+
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+
+    @staticmethod
+    def hold_amount(chat: ChatRequest, prompt_estimate: int, output: int | None = None) -> int:
+        """The worst case: the prompt estimate, the request's price, and every token the request
+        may produce (``output`` per choice, default its limit)."""
+        route = chat.route
+        output = chat.max_tokens if output is None else output
+        return (
+            tokens_cost(prompt_estimate, chat.hold_input_price or route.input_price)
+            + route.request_price
+            + tokens_cost(output * chat.choices, route.output_price)
+        )
+
+    @staticmethod
+    def affordable_output(chat: ChatRequest, prompt_estimate: int, left: int) -> int | None:
+        """The most output tokens per choice that ``left`` µcr cover beside the prompt, or None
+        when that is below the floor (GATEWAY_MIN_OUTPUT_TOKENS, or the request's own limit if
+        smaller)."""
+        route = chat.route
+        prompt = tokens_cost(prompt_estimate, chat.hold_input_price or route.input_price)
+        room = left - prompt - route.request_price
+        floor = min(settings.GATEWAY_MIN_OUTPUT_TOKENS, chat.max_tokens)
+        if room <= 0 or route.output_price <= 0:
+            return None
+        tokens = min(room * 1_000_000 // (route.output_price * chat.choices), chat.max_tokens)
+        return tokens if tokens >= floor else None
+
+    async def hold(self, ctx: Ctx, chat: ChatRequest, prompt_estimate: int) -> bool:
+        """Hold the request's worst case. When the balance or the key's credit limit cannot
+        cover its full output, the output limit is lowered to what they cover (a header says
+        so); 402 only when not even the floor is covered."""
+        amount = self.hold_amount(chat, prompt_estimate)
+        try:
+            for _ in range(3):  # concurrent requests may take what was there meanwhile
+                try:
+                    return await self.hold_exact(ctx, amount)
+                except (InsufficientCredits, KeyCreditLimitReached) as exc:
+                    short = exc
+                account = isinstance(short, InsufficientCredits)
+                budget = isinstance(short, BudgetReached)
+                left = short.available if account else short.left
+                tokens = self.affordable_output(chat, prompt_estimate, left)
+                if tokens is None:
+                    floor = min(settings.GATEWAY_MIN_OUTPUT_TOKENS, chat.max_tokens)
+                    needed = self.hold_amount(chat, prompt_estimate, floor)
+                    if budget:
+                        raise BudgetReached(needed=needed, available=left, budget=short.budget)
+                    if account:
+                        raise InsufficientCredits(needed=needed, available=left)
+                    raise KeyCreditLimitReached(needed=needed, left=left)
+                reason = "budget" if budget else "balance" if account else "key_credit_limit"
+                chat.lower_output(tokens, reason)
+                amount = self.hold_amount(chat, prompt_estimate)
+            raise short
+        except (InsufficientCredits, KeyCreditLimitReached, AccountSuspended) as exc:
+            if isinstance(exc, BudgetReached):  # the month's 100 % alert is due
+                self.rt.spawn(
+                    self.rt.db(
+                        credits_budget_reached,
+                        account_id=ctx.facts.account_id,
+                        month=month_of(timezone.now()),
+                    )
+                )
+            raise api_error_for(exc) from None
+        finally:
+            if chat.lowered:
+                ctx.headers["x-opencodex-max-tokens"] = str(chat.max_tokens)
+                ctx.headers["x-opencodex-max-tokens-reason"] = chat.lowered
+
+    async def hold_exact(self, ctx: Ctx, amount: int) -> bool:
+        if amount <= 0:
+            return False
+        if self.rt.pg is not None:
+            await self.pg_hold(ctx, amount)
+        else:
+            await self.rt.db(
+                services.request_hold, request_id=ctx.request_id, facts=ctx.facts, amount=amount
+            )
+        return True
+
+    async def pg_hold(self, ctx: Ctx, amount: int) -> None:
+        """The hold as one statement on the fast path; refused with the domain errors."""
+        facts = ctx.facts
+        now = timezone.now()
+        await self.rt.pg.hold(
+            request_id=ctx.request_id,
+            account_id=facts.account_id,
+            key_id=facts.budget_id,
+            limited=facts.credit_limit is not None,
+            amount=amount,
+            now=now,
+            expires_at=now + timedelta(seconds=settings.HOLD_TTL_SECONDS),
+        )
+
+    async def release(self, ctx: Ctx) -> None:
+        """Give back a hold taken for a request that is then refused (401/429)."""
+        if self.rt.pg is not None:
+            await self.rt.pg.release(ctx.request_id)
+        else:
+            await self.rt.db(usage_services.request_release, request_id=ctx.request_id)
+
+    @classmethod
+    def checked(cls, ctx: Ctx, body, routes) -> tuple[ChatRequest, int]:
+        """The request validated and routed, and its prompt's tokens for the hold."""
+        chat = validate_chat(body, routes, translated=ctx.protocol != "chat")
+        return chat, cls.estimate(ctx, chat)
+
+    @staticmethod
+    def estimate(ctx: Ctx, chat: ChatRequest) -> int:
+        """The prompt's tokens for the hold. Pass-through content only the provider can size (a
+        document by URL, a file by id, a block of a newer type) is held at the model's whole
+        context window: the most the provider can bill for a prompt."""
+        estimate = estimate_request_tokens(chat.payload)
+        route = chat.route
+        if ctx.native is not None and ctx.native.cache_ttl:  # cache writes cost more than input
+            write = route.long_write_price if ctx.native.cache_ttl == "1h" else route.write_price
+            chat.hold_input_price = max(route.input_price, write)
+        if ctx.native is not None and ctx.native.unsized:
+            estimate = max(estimate, chat.route.context_length)
+            ctx.headers["x-opencodex-held-context"] = ctx.native.unsized[:200]
+        return estimate
+
+    def finish_usage(self, ctx: Ctx, route, usage: Usage, **fields) -> None:
+        """Settle a request that used the model: what the provider billed at the model's prices
+        (in full, also beyond the hold)."""
+        self.finish(
+            ctx,
+            prompt_tokens=usage.prompt,
+            completion_tokens=usage.completion,
+            cached_tokens=usage.cached,
+            cache_write_tokens=usage.cache_write,
+            reasoning_tokens=usage.reasoning,
+            cost=usage_cost(route, usage),
+            **fields,
+        )
+
+    def finish(self, ctx: Ctx, *, status: int, held: bool, **fields) -> None:
+        """Settle and record the request in the background (once per request)."""
+        if ctx.facts is None or ctx.finished:
+            return
+        ctx.finished = True
+        known = ctx.model in self.rt._routes[1]
+        metrics.REQUESTS.labels(str(status), ctx.model if known else "other", ctx.protocol).inc()
+        outcome = usage_services.RequestOutcome(
+            request_id=ctx.request_id,
+            protocol=ctx.protocol,
+            user_id=ctx.facts.user_id,
+            api_key_id=ctx.facts.id,
+            model=ctx.model[:100],
+            status=status,
+            created_at=ctx.created_at,
+            latency_ms=(latency := ctx.latency_ms),
+            ttft_ms=ctx.ttft_ms or (latency if status == 200 else 0),
+            held=held,
+            **fields,
+        )
+        if settings.GATEWAY_ACCESS_LOG:
+            access_log.info(
+                "%s %s %s %d",
+                ctx.protocol,
+                outcome.model,
+                status,
+                outcome.latency_ms,
+                extra={
+                    "key_id": outcome.api_key_id,
+                    "user_id": outcome.user_id,
+                    "model": outcome.model,
+                    "protocol": outcome.protocol,
+                    "status": status,
+                    "error_code": outcome.error_code,
+                    "prompt_tokens": outcome.prompt_tokens,
+                    "completion_tokens": outcome.completion_tokens,
+                    "cost": outcome.cost,
+                    "latency_ms": outcome.latency_ms,
+                    "ttft_ms": outcome.ttft_ms,
+                    "stream": outcome.stream,
+                },
+            )
+        if ctx.keep_prompt is not None:  # the user keeps prompts and answers: off the hot path
+            self.rt.spawn(
+                self.rt.db(
+                    usage_services.content_store,
+                    request_id=ctx.request_id,
+                    user_id=ctx.facts.user_id,
+                    created_at=ctx.created_at,
+                    request=ctx.keep_prompt,
+                    response=ctx.keep_answer,
+                    cost=outcome.cost,
+                )
+            )
+        if self.rt.journal is not None:
+            try:  # durable before the response completes: a process that dies is settled from it
+                self.rt.journal.write(outcome)
+            except OSError:
+                log.exception("could not journal %s", outcome.request_id)
+        self.rt.spawn(self.settle(outcome, time.perf_counter()))
+
+    async def settle(self, outcome, ended: float | None = None) -> None:
+        for attempt in range(3):
+            try:
+                if self.rt.pg is not None and attempt == 0:
+                    await self.rt.batcher.settle(outcome)
+                elif self.rt.pg is not None:  # a failed batch: retry this request on its own
+                    await self.rt.pg.settle(outcome, timezone.now())
+                else:
+                    await self.rt.db(usage_services.request_settle, outcome=outcome)
+                if ended is not None:
+                    metrics.SETTLEMENT_LAG.observe(time.perf_counter() - ended)
+                return
+            except Exception:
+                metrics.SETTLEMENT_FAILURES.inc()
+                log.exception("settling %s failed (attempt %d)", outcome.request_id, attempt + 1)
+                if self.rt.pg is not None:
+                    with contextlib.suppress(Exception):
+                        await self.rt.pg.recover()
+                await asyncio.sleep(0.2 * 4**attempt)
+        try:  # the durable fallback: a Celery task that keeps retrying
+            metrics.SETTLEMENT_HANDOFFS.inc()
+            await self.rt.db(enqueue_settlement, outcome=outcome)
+        except Exception:
+            log.critical("settlement could not be queued, outcome=%r", outcome, exc_info=True)
+
+
+def enqueue_settlement(*, outcome) -> None:
+    """Hand a settlement to Celery (by the task's name: the meter does not import tasks)."""
+    payload = asdict(outcome)
+    payload["created_at"] = outcome.created_at.isoformat()
+    enqueue("apps.usage.tasks.settle_request", payload, strict=True)

@@ -1,0 +1,463 @@
+"""Relaying: the upstream call, and the answer as JSON or as a stream."""
+
+import asyncio
+import contextlib
+import logging
+import time
+
+import orjson
+from django.conf import settings
+from starlette.requests import Request
+from starlette.responses import Response
+
+from apps.catalog.pricing import (
+    Usage,
+    count_text_tokens,
+    usage_from_provider,
+)
+from apps.core import metrics
+
+from .errors import ApiError
+from .meter import Meter
+from .output import count_output, native_text, output_text, reasoning_text
+from .protocols import messages as messages_protocol
+from .protocols import native as native_protocol
+from .protocols import responses as responses_protocol
+from .runtime import Ctx, Runtime, json_response
+from .upstream import DONE, Attempts, Comment, StreamBroken, Upstream, UpstreamError
+from .validation import ChatRequest
+
+log = logging.getLogger("opencodex.gateway")
+
+
+class Relay:
+    """The upstream call and the answer: retries before the first byte, JSON answers, streams
+    relayed event by event (translated, or the provider's own protocol passed through)."""
+
+    def __init__(self, rt: Runtime, meter: Meter):
+        self.rt = rt
+        self.meter = meter
+
+    @staticmethod
+    def attempts_for(request: Request) -> Attempts:
+        """The retry policy of one request: the gateway's retries, unless the client says this
+        is already its own retry (the openai and anthropic SDKs send their retry count), so the
+        two add up instead of multiplying."""
+        retries = settings.GATEWAY_UPSTREAM_RETRIES
+        count = request.headers.get("x-stainless-retry-count")
+        if count and count.strip() not in ("", "0"):
+            retries = 0
+        return Attempts(retries)
+
+    async def call_upstream(self, ctx, chat, held, call, attempts: Attempts):
+        started = time.perf_counter()
+        try:
+            answer = await call
+        except UpstreamError as exc:
+            metrics.UPSTREAM_ERRORS.labels(chat.route.provider, str(exc.status)).inc()
+            if exc.upstream_status in (401, 403):
+                log.error(
+                    "upstream %s refused our credentials (HTTP %s)",
+                    chat.route.provider,
+                    exc.upstream_status,
+                )
+            self.meter.finish(ctx, status=exc.status, held=held, error_code=exc.code or "")
+            raise ApiError(
+                exc.status,
+                exc.message,
+                type=exc.type,
+                code=exc.code,
+                param=exc.param,
+                headers={**exc.headers, "x-opencodex-upstream-attempts": str(attempts.made)},
+                upstream_status=exc.upstream_status,
+            ) from None
+        except asyncio.CancelledError:
+            self.meter.finish(ctx, status=499, held=held, error_code="client_disconnected")
+            raise
+        metrics.UPSTREAM_SECONDS.labels(chat.route.provider).observe(time.perf_counter() - started)
+        return answer
+
+    async def complete(
+        self, request, ctx, chat: ChatRequest, prompt_estimate, held, extra
+    ) -> Response:
+        route = chat.route
+        attempts = self.attempts_for(request)
+        data = await self.call_upstream(
+            ctx,
+            chat,
+            held,
+            self.rt.upstream.complete(route, chat.payload, ctx.request_id, attempts),
+            attempts,
+        )
+        usage = usage_from_provider(data.get("usage"))
+        counted = usage is None
+        if counted:  # count what was produced: every choice's text, reasoning and tool calls
+            completion = reasoning = 0
+            for choice in data.get("choices") or []:
+                message = (choice or {}).get("message") if isinstance(choice, dict) else None
+                if isinstance(message, dict):
+                    completion += count_output(output_text(message), 1)
+                    reasoning += count_text_tokens(reasoning_text(message))
+            usage = Usage(prompt=prompt_estimate, completion=completion, reasoning=reasoning)
+        data["model"] = route.public_id
+        if ctx.protocol == "messages":
+            data = messages_protocol.from_chat(data, model=route.public_id)
+        elif ctx.protocol == "responses":
+            data = responses_protocol.from_chat(data, model=route.public_id, request=chat.original)
+        response = json_response(ctx, data, extra)
+        if ctx.keep_prompt is not None:
+            ctx.keep_answer = data
+        self.meter.finish_usage(ctx, route, usage, status=200, held=held, usage_counted=counted)
+        return response
+
+    async def start_stream(self, request, ctx, chat: ChatRequest, prompt_estimate, held, extra):
+        attempts = self.attempts_for(request)
+        stream = await self.call_upstream(
+            ctx,
+            chat,
+            held,
+            self.rt.upstream.open_stream(chat.route, chat.payload, ctx.request_id, attempts),
+            attempts,
+        )
+        translator = None
+        if ctx.protocol == "messages":
+            translator = messages_protocol.MessagesStream(
+                model=chat.route.public_id, input_tokens=prompt_estimate
+            )
+        elif ctx.protocol == "responses":
+            translator = responses_protocol.ResponsesStream(
+                model=chat.route.public_id, request=chat.original
+            )
+        return StreamRelay(self.meter, ctx, chat, prompt_estimate, held, stream, extra, translator)
+
+    @staticmethod
+    def native_request(request: Request, ctx: Ctx, chat: ChatRequest) -> tuple[str, dict, dict]:
+        """(path, body, headers) of the request in the provider's own protocol: the client's
+        body with the upstream's model id and the output limit the hold covers."""
+        route = chat.route
+        body = dict(ctx.native.body)  # only what can be priced (protocols/native.py)
+        body["model"] = route.upstream_id
+        if ctx.protocol == "messages":
+            native_protocol.messages_limit(body, chat.max_tokens)
+            headers = {
+                "Content-Type": "application/json",
+                "User-Agent": "OpenCodex-Gateway",
+                "X-Request-Id": ctx.request_id,
+                **ctx.native.headers,
+            }
+            if route.api_key:
+                headers["x-api-key"] = route.api_key
+            return "/messages", body, headers
+        body["max_output_tokens"] = chat.max_tokens  # always the limit the hold covers
+        body["store"] = False  # nothing is kept at the provider under our account
+        return "/responses", body, Upstream._headers(route, ctx.request_id)
+
+    async def pass_through(self, request, ctx, chat: ChatRequest, prompt_estimate, held, extra):
+        """A provider that speaks the request's protocol natively gets it untranslated; usage is
+        read from its own answer or events."""
+        route = chat.route
+        path, body, headers = self.native_request(request, ctx, chat)
+        attempts = self.attempts_for(request)
+        if chat.stream:
+            stream = await self.call_upstream(
+                ctx,
+                chat,
+                held,
+                self.rt.upstream.open_stream(
+                    route, body, ctx.request_id, attempts, path=path, headers=headers
+                ),
+                attempts,
+            )
+            relay = StreamRelay(self.meter, ctx, chat, prompt_estimate, held, stream, extra)
+            relay.native = True
+            return relay
+        data = await self.call_upstream(
+            ctx,
+            chat,
+            held,
+            self.rt.upstream.complete(
+                route, body, ctx.request_id, attempts, path=path, headers=headers
+            ),
+            attempts,
+        )
+        usage = usage_from_provider(data.get("usage"))
+        counted = usage is None
+        if counted:
+            text = native_text(data.get("content") or data.get("output"))
+            usage = Usage(prompt=prompt_estimate, completion=count_output(text, 1))
+        data["model"] = route.public_id
+        response = json_response(ctx, data, extra)
+        if ctx.keep_prompt is not None:
+            ctx.keep_answer = data
+        self.meter.finish_usage(ctx, route, usage, status=200, held=held, usage_counted=counted)
+        return response
+
+
+def native_error_event(protocol: str, chat, error: ApiError) -> bytes:
+    """The end of a broken native stream, as that protocol tells its clients of an error."""
+    if protocol == "messages":
+        return messages_protocol.MessagesStream(model=chat.route.public_id).error(
+            error.status, error.message
+        )
+    stream = responses_protocol.ResponsesStream(model=chat.route.public_id, request=chat.original)
+    return stream.failed(error.status, error.message)
+
+
+NATIVE_TERMINAL = {"message_stop", "response.completed", "response.incomplete", "response.failed"}
+NATIVE_ERRORS = {"error", "response.failed"}
+
+
+class ClientGone(Exception):
+    pass
+
+
+class StreamRelay(Response):
+    """Relays the upstream's SSE events one by one as they arrive — headers as soon as the
+    upstream answered, keep-alive comments and the provider's own error events as they are —
+    and settles for what was delivered when the stream ends, breaks, or the client goes away."""
+
+    media_type = "text/event-stream"
+
+    def __init__(self, meter, ctx, chat, prompt_estimate, held, stream, extra, translator=None):
+        self.meter, self.ctx, self.chat = meter, ctx, chat
+        self.translator = translator  # renders another protocol's events from the chunks
+        self.prompt_estimate, self.held = prompt_estimate, held
+        self.stream = stream
+        self.status_code = 200
+        self.background = None
+        self.init_headers(
+            ctx.all_headers({**extra, "cache-control": "no-cache", "x-accel-buffering": "no"})
+        )
+        self.delivered_text: list[str] = []
+        self.delivered_reasoning: list[str] = []
+        self.delivered_chunks = 0
+        self.usage = None
+        self.provider_error = None
+        self.native = False  # the provider's own protocol, relayed as it is
+        self.ended = False  # a native stream's last event arrived
+
+    def encode_native(self, event) -> tuple[bytes | None, str, int]:
+        """An event of the provider's own protocol (Messages or Responses), relayed as it is
+        but for the model id; usage and output are read from it."""
+        if isinstance(event, Comment):
+            return bytes(event) + b"\n\n", "", 0
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            return None, "", 0
+        kind = event["type"]
+        public = self.chat.route.public_id
+        inner = event.get("message") or event.get("response")
+        inner = inner if isinstance(inner, dict) else None  # Responses' error: message is text
+        if inner is not None:
+            if "model" in inner:
+                inner["model"] = public
+            if isinstance(inner.get("usage"), dict):
+                self.usage = {**(self.usage or {}), **inner["usage"]}
+        if kind == "message_delta" and isinstance(event.get("usage"), dict):
+            self.usage = {**(self.usage or {}), **event["usage"]}
+        ending = b""
+        if kind in NATIVE_ERRORS:
+            error = event.get("error") or (inner or {}).get("error")
+            if error is None and kind == "error":  # Responses: code, message, param at the top
+                error = {k: event.get(k) for k in ("code", "message", "param") if event.get(k)}
+            self.provider_error = error if isinstance(error, dict) else {"message": str(error)}
+            if kind == "error" and self.ctx.protocol == "responses":
+                # The stream ends here: its clients learn of it as a failed response too.
+                failed = responses_protocol.ResponsesStream(
+                    model=public, request=self.chat.original
+                )
+                failed.started = True  # the provider's response.created went out already
+                ending = failed.failed(
+                    502,
+                    str(self.provider_error.get("message") or "The provider failed."),
+                    code=self.provider_error.get("code"),
+                )
+        if kind in NATIVE_TERMINAL or kind == "error":
+            self.ended = True
+        delta = event.get("delta")
+        text = delta if isinstance(delta, str) else native_text(delta)
+        body = b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+        return body + ending, text, 1 if text else 0
+
+    def encode(self, event) -> tuple[bytes | None, str, int]:
+        """The bytes to send for one upstream event (None to drop it), and its output."""
+        if self.native:
+            return self.encode_native(event)
+        translator = self.translator
+        if isinstance(event, Comment):
+            return (translator.ping() if translator else bytes(event) + b"\n\n"), "", 0
+        if not isinstance(event, dict):
+            return (None if translator else b"data: " + orjson.dumps(event) + b"\n\n"), "", 0
+        if "error" in event and not event.get("choices"):
+            # The provider's own error event: relayed unchanged; the stream ends after it.
+            self.provider_error = event["error"]
+            if translator:
+                error = event["error"] if isinstance(event["error"], dict) else {}
+                message = str(error.get("message") or event["error"])
+                return translator.error(502, message), "", 0
+            return b"data: " + orjson.dumps(event) + b"\n\n", "", 0
+        usage = event.get("usage")
+        if isinstance(usage, dict):
+            self.usage = usage
+        choices = event.get("choices") or []
+        text, chunks = [], 0
+        for choice in choices:
+            delta = (choice or {}).get("delta") or {}
+            content = delta.get("content")
+            if content:
+                text.append(content)
+                chunks += 1
+            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+            if reasoning and isinstance(reasoning, str):
+                text.append(reasoning)
+                self.delivered_reasoning.append(reasoning)
+                chunks += 1
+            if delta.get("tool_calls") or delta.get("refusal") or delta.get("function_call"):
+                text.append(output_text({k: v for k, v in delta.items() if k != "content"}))
+                chunks += 1
+        if translator:
+            return translator.feed(event) or None, " ".join(text), chunks
+        if "model" in event:
+            event["model"] = self.chat.route.public_id
+        if not self.chat.include_usage:
+            event.pop("usage", None)
+            if not choices:
+                return None, "", 0
+        return b"data: " + orjson.dumps(event) + b"\n\n", " ".join(text), chunks
+
+    async def __call__(self, scope, receive, send) -> None:
+        status, error_code, completed = 200, "", False
+        first_sent = False
+        gone = asyncio.Event()
+
+        async def watch_for_disconnect():
+            # ASGI servers before spec 2.4 (uvicorn) drop sends to a closed connection silently;
+            # the disconnect only shows up on receive().
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone.set()
+
+        watcher = asyncio.get_running_loop().create_task(watch_for_disconnect())
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            if self.translator is not None:
+                opening = self.translator.start()
+                await send({"type": "http.response.body", "body": opening, "more_body": True})
+            done = False
+            while not done:
+                batch = await self.stream.next_batch()
+                out = []
+                texts, chunks = [], 0
+                for event in batch:
+                    if event is DONE:
+                        done = True
+                        break
+                    body, text, count = self.encode(event)
+                    if body is not None:
+                        out.append(body)
+                    # Counted also when a translator holds it back for now (a parallel tool
+                    # call written after the one streaming): the provider produced it.
+                    texts.append(text)
+                    chunks += count
+                done = done or self.ended
+                if done:
+                    # The outcome is journalled before the last byte goes out, so it counts
+                    # what this last batch delivers.
+                    self.delivered_text.extend(texts)
+                    self.delivered_chunks += chunks
+                    texts, chunks = [], 0
+                    if self.provider_error is None:
+                        self.settle(200, "", True)
+                    else:
+                        self.settle(502, self.provider_error_code(), True)
+                    if self.native:
+                        pass  # the provider's own last event ends its protocol's stream
+                    elif self.translator is None:
+                        out.append(b"data: [DONE]\n\n")
+                    else:
+                        out.append(self.translator.finish(self.usage))
+                if out:
+                    if gone.is_set():
+                        raise ClientGone
+                    if not first_sent:
+                        first_sent = True
+                        elapsed = time.perf_counter() - self.ctx.started
+                        self.ctx.ttft_ms = max(int(elapsed * 1000), 1)
+                        metrics.FIRST_BYTE_SECONDS.labels(self.ctx.protocol).observe(elapsed)
+                    await send(
+                        {"type": "http.response.body", "body": b"".join(out), "more_body": True}
+                    )
+                    self.delivered_text.extend(texts)
+                    self.delivered_chunks += chunks
+                elif texts:  # held back by the translator: written with a later batch
+                    self.delivered_text.extend(texts)
+                    self.delivered_chunks += chunks
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            completed = True
+            if self.provider_error is not None:
+                status, error_code = 502, self.provider_error_code()
+        except (StreamBroken, UpstreamError) as exc:
+            status = exc.status if isinstance(exc, UpstreamError) else 502
+            if self.provider_error is not None:  # the provider said why; its event was relayed
+                error_code, ending = self.provider_error_code(), b""
+            else:
+                log.warning("request %s: %s", self.ctx.request_id, exc)
+                if isinstance(exc, UpstreamError):
+                    error = ApiError(status, exc.message, type=exc.type, code=exc.code)
+                else:
+                    error = ApiError(
+                        502,
+                        "The upstream provider stopped mid-stream; you are charged only for "
+                        "the output you received.",
+                        type="upstream_error",
+                        code="upstream_stream_broken",
+                    )
+                error_code, ending = error.code or "", b"data: " + error.body() + b"\n\n"
+                if self.translator is not None:
+                    ending = self.translator.error(error.status, error.message)
+                elif self.native:
+                    ending = native_error_event(self.ctx.protocol, self.chat, error)
+            with contextlib.suppress(OSError):
+                await send({"type": "http.response.body", "body": ending, "more_body": False})
+        except (OSError, ClientGone, asyncio.CancelledError) as exc:  # the client went away
+            status, error_code = 499, "client_disconnected"
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+        finally:
+            watcher.cancel()
+            self.stream.close()
+            self.settle(status, error_code, completed)
+
+    def provider_error_code(self) -> str:
+        error = self.provider_error
+        code = error.get("code") or error.get("type") if isinstance(error, dict) else None
+        return str(code or "upstream_error")[:50]
+
+    def settle(self, status: int, error_code: str, completed: bool) -> None:
+        if self.ctx.keep_prompt is not None:
+            self.ctx.keep_answer = {
+                "text": "".join(self.delivered_text),
+                "reasoning": "".join(self.delivered_reasoning),
+                "streamed": True,
+            }
+        usage = None
+        if completed and self.provider_error is None:
+            usage = usage_from_provider(self.usage)
+        counted = usage is None
+        if counted:
+            usage = Usage(
+                # An upstream failure costs only the output that arrived; a client that left
+                # pays for its prompt too.
+                prompt=0 if status >= 500 else self.prompt_estimate,
+                completion=count_output(" ".join(self.delivered_text), self.delivered_chunks),
+                reasoning=count_text_tokens("".join(self.delivered_reasoning)),
+            )
+        self.meter.finish_usage(
+            self.ctx,
+            self.chat.route,
+            usage,
+            status=status,
+            held=self.held,
+            error_code=error_code,
+            stream=True,
+            usage_counted=counted,
+        )
