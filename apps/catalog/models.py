@@ -10,6 +10,12 @@ class Provider(models.Model):
     api_key_env = models.CharField(
         max_length=100, blank=True, help_text="Name of the environment variable with the key"
     )
+    api_key_envs = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="several keys: the environment variables, each key a deployment of the "
+        "provider's models (instead of api_key_env)",
+    )
     enabled = models.BooleanField(default=True)
     protocols = models.JSONField(
         default=list,
@@ -20,6 +26,11 @@ class Provider(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def key_variables(self) -> list[str]:
+        """The environment variables of this provider's keys, in order (empty: no key)."""
+        return list(self.api_key_envs or ([self.api_key_env] if self.api_key_env else []))
 
 
 class Model(models.Model):
@@ -69,3 +80,35 @@ class Model(models.Model):
 
     def __str__(self):
         return self.public_id
+
+
+class Deployment(models.Model):
+    """One way to serve a model: a provider endpoint, its model id there, one key (the
+    environment variable that holds it), a priority tier (0 is tried first, then 1, …) and a
+    weight inside its tier. Loaded from the catalog file; staff may disable one here."""
+
+    model = models.ForeignKey(Model, on_delete=models.CASCADE, related_name="deployments")
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="deployments")
+    upstream_id = models.CharField(max_length=200)
+    api_key_env = models.CharField(max_length=100, blank=True)
+    priority = models.PositiveSmallIntegerField(default=0, help_text="0 first, then 1, …")
+    weight = models.PositiveIntegerField(default=1, help_text="share of traffic in its tier")
+    position = models.PositiveSmallIntegerField(default=0)
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["model", "priority", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model", "provider", "api_key_env", "upstream_id"],
+                name="catalog_deployment_unique",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.model} via {self.label}"
+
+    @property
+    def label(self) -> str:
+        """A stable name: the provider, the key's variable and the upstream model."""
+        return f"{self.provider.slug}:{self.api_key_env or '-'}:{self.upstream_id}"

@@ -2,13 +2,30 @@ import os
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db.models import Prefetch
 
-from .models import Model
+from .models import Deployment, Model
+
+
+@dataclass(frozen=True)
+class Target:
+    """One deployment of a model, as the gateway calls it: the endpoint, the key, the model's
+    id there, and where it stands in the pool (priority tier, 0 first; weight in its tier)."""
+
+    name: str  # stable: provider:key variable:upstream id (cooldowns and stickiness use it)
+    provider: str
+    base_url: str
+    api_key: str | None
+    upstream_id: str
+    protocols: tuple[str, ...] = ()
+    priority: int = 0
+    weight: int = 1
 
 
 @dataclass(frozen=True)
 class Route:
-    """Where a public model is served from right now, and what it costs."""
+    """Where a public model is served from right now, and what it costs. ``deployments`` is
+    the pool (its first entry's endpoint is the route's own ``base_url``/``api_key``)."""
 
     public_id: str
     upstream_id: str
@@ -29,6 +46,7 @@ class Route:
     request_price: int = 0  # µcr per request
     max_tokens_param: str = "max_tokens"
     protocols: tuple[str, ...] = ()  # spoken natively besides chat: passed through untranslated
+    deployments: tuple[Target, ...] = ()
 
     @property
     def cached_price(self) -> int:
@@ -45,6 +63,44 @@ class Route:
         return max(2 * self.input_price, self.write_price)
 
 
+def _target(provider, upstream_id: str, env: str, priority: int = 0, weight: int = 1):
+    """The deployment as a target, or None while its key is not configured (or its provider is
+    off)."""
+    if not provider.enabled:
+        return None
+    api_key = os.environ.get(env) if env else None
+    if env and not api_key:
+        return None
+    return Target(
+        name=f"{provider.slug}:{env or '-'}:{upstream_id}",
+        provider=provider.slug,
+        base_url=provider.base_url.rstrip("/"),
+        api_key=api_key,
+        upstream_id=upstream_id,
+        protocols=tuple(provider.protocols or ()),
+        priority=priority,
+        weight=weight,
+    )
+
+
+def _targets(model) -> tuple[Target, ...]:
+    """The model's configured deployments, in the catalog's order (a database synced before
+    deployments existed: one per key of the model's provider)."""
+    rows = [d for d in model.deployments.all() if d.enabled]
+    if not model.deployments.all():
+        rows = None
+    if rows is None:
+        found = (
+            _target(model.provider, model.upstream_id, env)
+            for env in (model.provider.key_variables or [""])
+        )
+    else:
+        found = (
+            _target(d.provider, d.upstream_id, d.api_key_env, d.priority, d.weight) for d in rows
+        )
+    return tuple(sorted((t for t in found if t is not None), key=lambda t: t.priority))
+
+
 def catalog_routes() -> dict[str, Route]:
     """The models a request may use, by public id.
 
@@ -55,9 +111,12 @@ def catalog_routes() -> dict[str, Route]:
     routes = {}
     demo_url = settings.DEMO_UPSTREAM_BASE_URL.rstrip("/")
     models = Model.objects.filter(enabled=True, provider__enabled=True).select_related("provider")
+    models = models.prefetch_related(
+        Prefetch("deployments", queryset=Deployment.objects.select_related("provider"))
+    )
     for model in models:
         provider = model.provider
-        api_key = os.environ.get(provider.api_key_env) if provider.api_key_env else None
+        targets = _targets(model)
         common = {
             "public_id": model.public_id,
             "provider": provider.slug,
@@ -73,13 +132,17 @@ def catalog_routes() -> dict[str, Route]:
             "request_price": model.request_price,
             "max_tokens_param": model.max_tokens_param,
         }
-        if api_key or not provider.api_key_env:
+        if targets:
+            first = targets[0]
+            # A request is passed through natively only if every deployment speaks its protocol.
+            native = set(first.protocols).intersection(*(t.protocols for t in targets))
             routes[model.public_id] = Route(
-                upstream_id=model.upstream_id,
-                base_url=provider.base_url.rstrip("/"),
-                api_key=api_key,
-                protocols=tuple(provider.protocols or ()),
-                **common,
+                upstream_id=first.upstream_id,
+                base_url=first.base_url,
+                api_key=first.api_key,
+                protocols=tuple(p for p in first.protocols if p in native),
+                deployments=targets,
+                **{**common, "provider": first.provider},
             )
         elif settings.DEMO_UPSTREAM_ENABLED:
             routes[model.public_id] = Route(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.db import transaction
 
-from .models import Model, Provider
+from .models import Deployment, Model, Provider
 from .pricing import dollars_per_million_to_micro
 
 
@@ -47,6 +47,59 @@ def _protocols(value, where: str) -> list[str]:
     return [p for p in NATIVE_PROTOCOLS if p in value]
 
 
+def _keys(provider: dict) -> list[str]:
+    return provider["api_key_envs"] or (
+        [provider["api_key_env"]] if provider["api_key_env"] else [""]
+    )
+
+
+def _deployments(entry: dict, provider: str, upstream_id: str, providers: dict, where: str):
+    """The model's deployments: one per key of its own provider (tier 0), then those it lists
+    (``[[models.deployments]]``: provider, upstream_id, priority, weight, api_key_env)."""
+    out = [
+        {"provider": provider, "upstream_id": upstream_id, "api_key_env": env, "priority": 0,
+         "weight": 1}
+        for env in _keys(providers[provider])
+    ]  # fmt: skip
+    listed = entry.get("deployments") or []
+    if not isinstance(listed, list):
+        raise CatalogError(f"{where}: 'deployments' must be a list of tables")
+    for index, item in enumerate(listed):
+        here = f"{where}, deployments[{index}]"
+        if not isinstance(item, dict):
+            raise CatalogError(f"{here}: must be a table")
+        slug = _require(item, "provider", str, here)
+        if slug not in providers:
+            raise CatalogError(f"{here}: unknown provider {slug!r}")
+        priority, weight = item.get("priority", 0), item.get("weight", 1)
+        for name, value in (("priority", priority), ("weight", weight)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise CatalogError(f"{here}: '{name}' must be a whole number >= 0")
+        envs = _keys(providers[slug])
+        env = item.get("api_key_env")
+        if env is not None:
+            if env not in envs:
+                raise CatalogError(f"{here}: api_key_env {env!r} is not a key of {slug!r}")
+            envs = [env]
+        for env in envs:
+            out.append(
+                {
+                    "provider": slug,
+                    "upstream_id": str(item.get("upstream_id") or upstream_id),
+                    "api_key_env": env,
+                    "priority": priority,
+                    "weight": weight,
+                }
+            )
+    seen = set()
+    for d in out:
+        key = (d["provider"], d["api_key_env"], d["upstream_id"])
+        if key in seen:
+            raise CatalogError(f"{where}: the deployment {':'.join(key)} is listed twice")
+        seen.add(key)
+    return out
+
+
 def parse_catalog(text: str) -> tuple[dict[str, dict], list[dict]]:
     """Validate the TOML catalog; returns (providers by slug, model field dicts)."""
     try:
@@ -56,10 +109,14 @@ def parse_catalog(text: str) -> tuple[dict[str, dict], list[dict]]:
     providers = {}
     for slug, entry in (data.get("providers") or {}).items():
         where = f"providers.{slug}"
+        envs = entry.get("api_key_envs") or []
+        if not isinstance(envs, list) or not all(isinstance(e, str) and e for e in envs):
+            raise CatalogError(f"{where}: 'api_key_envs' must be a list of variable names")
         providers[slug] = {
             "name": str(entry.get("name") or slug),
             "base_url": _require(entry, "base_url", str, where).rstrip("/"),
             "api_key_env": str(entry.get("api_key_env") or ""),
+            "api_key_envs": envs,
             "enabled": bool(entry.get("enabled", True)),
             "protocols": _protocols(entry.get("protocols"), where),
         }
@@ -106,11 +163,14 @@ def parse_catalog(text: str) -> tuple[dict[str, dict], list[dict]]:
         max_output = _require(entry, "max_output", int, where)
         if context_length <= 0 or max_output <= 0 or max_output > context_length:
             raise CatalogError(f"{where}: need 0 < max_output <= context_length")
+        upstream_id = str(entry.get("upstream_id") or public_id)
+        deployments = _deployments(entry, provider, upstream_id, providers, where)
         models.append(
             {
                 "public_id": public_id,
                 "provider": provider,
-                "upstream_id": str(entry.get("upstream_id") or public_id),
+                "deployments": deployments,
+                "upstream_id": upstream_id,
                 "display_name": str(entry.get("name") or ""),
                 "family": str(entry.get("family") or ""),
                 "context_length": context_length,
@@ -139,13 +199,31 @@ def catalog_sync(*, path: Path) -> SyncReport:
     for fields in models:
         fields = {**fields, "provider": by_slug[fields["provider"]]}
         public_id = fields.pop("public_id")
-        _, created = Model.objects.update_or_create(public_id=public_id, defaults=fields)
+        deployments = fields.pop("deployments")
+        model, created = Model.objects.update_or_create(public_id=public_id, defaults=fields)
         (report.created if created else report.updated).append(public_id)
+        _deployments_sync(model, deployments, by_slug)
     listed = [m["public_id"] for m in models]
     stale = Model.objects.filter(enabled=True).exclude(public_id__in=listed)
     report.disabled = list(stale.values_list("public_id", flat=True))
     stale.update(enabled=False)
     return report
+
+
+def _deployments_sync(model: Model, listed: list[dict], by_slug: dict) -> None:
+    """The model's deployments as the file lists them; staff's enabled/disabled choice is
+    kept for a deployment that stays."""
+    kept = set()
+    for position, item in enumerate(listed):
+        deployment, _ = Deployment.objects.update_or_create(
+            model=model,
+            provider=by_slug[item["provider"]],
+            api_key_env=item["api_key_env"],
+            upstream_id=item["upstream_id"],
+            defaults={"priority": item["priority"], "weight": item["weight"], "position": position},
+        )
+        kept.add(deployment.pk)
+    Deployment.objects.filter(model=model).exclude(pk__in=kept).delete()
 
 
 def catalog_key_variables(*, path: Path | None = None) -> set[str]:
@@ -157,4 +235,4 @@ def catalog_key_variables(*, path: Path | None = None) -> set[str]:
         providers, _ = parse_catalog(Path(path or settings.OPENCODEX_CATALOG).read_text("utf-8"))
     except (OSError, CatalogError):
         return set()
-    return {p["api_key_env"] for p in providers.values() if p["api_key_env"]}
+    return {env for p in providers.values() for env in _keys(p) if env}

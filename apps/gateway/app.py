@@ -23,6 +23,7 @@ from .protocols import native as native_protocol
 from .protocols import responses as responses_protocol
 from .reads import Reads
 from .relay import Relay
+from .router import session_key
 from .runtime import (
     Ctx,
     Runtime,
@@ -102,6 +103,7 @@ class Gateway:
                 original = await self.rt.read_json(request, ctx)
                 if isinstance(original, dict) and isinstance(original.get("model"), str):
                     ctx.model = original["model"]
+                ctx.session = session_key(request.headers, original)
                 route = (await self.rt.routes()).get(ctx.model) if ctx.protocol != "chat" else None
                 if route is not None and ctx.protocol in route.protocols:
                     # The provider speaks it: forward only what can be priced, size the rest.

@@ -194,6 +194,8 @@ class Meter:
             latency_ms=(latency := ctx.latency_ms),
             ttft_ms=ctx.ttft_ms or (latency if status == 200 else 0),
             held=held,
+            deployment=ctx.deployment[:300],
+            attempts=[list(a) for a in ctx.attempts[:20]],
             **fields,
         )
         if settings.GATEWAY_ACCESS_LOG:

@@ -13,6 +13,7 @@ own tests (and the gateway on SQLite) through the ORM one.
 import asyncio
 from datetime import datetime
 
+import orjson
 import psycopg
 from django.conf import settings
 from django.utils import timezone
@@ -96,12 +97,13 @@ WITH o AS (
 INSERT INTO usage_usagerecord
     (request_id, user_id, api_key_id, model, prompt_tokens, completion_tokens, cached_tokens,
      cache_write_tokens, reasoning_tokens, protocol, cost, status, error_code, latency_ms, ttft_ms,
-     stream, usage_counted, created_at)
+     stream, usage_counted, created_at, deployment, attempts)
 VALUES
     (%(request_id)s, %(user_id)s, %(api_key_id)s, %(model)s, %(prompt_tokens)s,
      %(completion_tokens)s, %(cached_tokens)s, %(cache_write_tokens)s, %(reasoning_tokens)s,
      %(protocol)s, COALESCE((SELECT charged FROM h), 0), %(status)s, %(error_code)s,
-     %(latency_ms)s, %(ttft_ms)s, %(stream)s, %(usage_counted)s, %(created_at)s)
+     %(latency_ms)s, %(ttft_ms)s, %(stream)s, %(usage_counted)s, %(created_at)s,
+     %(deployment)s, %(attempts)s::jsonb)
 ON CONFLICT (request_id, created_at) DO NOTHING
 """
 
@@ -109,12 +111,12 @@ RECORD = """
 INSERT INTO usage_usagerecord
     (request_id, user_id, api_key_id, model, prompt_tokens, completion_tokens, cached_tokens,
      cache_write_tokens, reasoning_tokens, protocol, cost, status, error_code, latency_ms, ttft_ms,
-     stream, usage_counted, created_at)
+     stream, usage_counted, created_at, deployment, attempts)
 VALUES
     (%(request_id)s, %(user_id)s, %(api_key_id)s, %(model)s, %(prompt_tokens)s,
      %(completion_tokens)s, %(cached_tokens)s, %(cache_write_tokens)s, %(reasoning_tokens)s,
      %(protocol)s, 0, %(status)s, %(error_code)s, %(latency_ms)s, %(ttft_ms)s,
-     %(stream)s, %(usage_counted)s, %(created_at)s)
+     %(stream)s, %(usage_counted)s, %(created_at)s, %(deployment)s, %(attempts)s::jsonb)
 ON CONFLICT (request_id, created_at) DO NOTHING
 """
 
@@ -283,7 +285,9 @@ class PgMoney:
 
     @staticmethod
     def settle_params(outcome, now: datetime) -> dict:
-        return {**outcome.record_fields(), "cost": outcome.cost, "now": now, "month": month_of(now)}
+        fields = outcome.record_fields()
+        fields["attempts"] = orjson.dumps(fields["attempts"]).decode()
+        return {**fields, "cost": outcome.cost, "now": now, "month": month_of(now)}
 
 
 class SettleBatcher:

@@ -54,6 +54,7 @@ class Relay:
         try:
             answer = await call
         except UpstreamError as exc:
+            ctx.attempts = attempts.chain
             metrics.UPSTREAM_ERRORS.labels(chat.route.provider, str(exc.status)).inc()
             if exc.upstream_status in (401, 403):
                 log.error(
@@ -82,13 +83,17 @@ class Relay:
     ) -> Response:
         route = chat.route
         attempts = self.attempts_for(request)
+        plan, report = await self.routing(ctx, route)
         data = await self.call_upstream(
             ctx,
             chat,
             held,
-            self.rt.upstream.complete(route, chat.payload, ctx.request_id, attempts),
+            self.rt.upstream.complete(
+                route, chat.payload, ctx.request_id, attempts, plan=plan, report=report
+            ),
             attempts,
         )
+        self.served(ctx, attempts, extra)
         usage = usage_from_provider(data.get("usage"))
         counted = usage is None
         if counted:  # count what was produced: every choice's text, reasoning and tool calls
@@ -112,13 +117,17 @@ class Relay:
 
     async def start_stream(self, request, ctx, chat: ChatRequest, prompt_estimate, held, extra):
         attempts = self.attempts_for(request)
+        plan, report = await self.routing(ctx, chat.route)
         stream = await self.call_upstream(
             ctx,
             chat,
             held,
-            self.rt.upstream.open_stream(chat.route, chat.payload, ctx.request_id, attempts),
+            self.rt.upstream.open_stream(
+                chat.route, chat.payload, ctx.request_id, attempts, plan=plan, report=report
+            ),
             attempts,
         )
+        self.served(ctx, attempts, extra)
         translator = None
         if ctx.protocol == "messages":
             translator = messages_protocol.MessagesStream(
@@ -130,44 +139,78 @@ class Relay:
             )
         return StreamRelay(self.meter, ctx, chat, prompt_estimate, held, stream, extra, translator)
 
+    async def routing(self, ctx: Ctx, route):
+        """The deployments to try, in order, and how to tell the router each outcome."""
+        router = self.rt.router
+        await router.restore_session(route, ctx.session)
+        plan = router.plan(route, ctx.session)
+
+        def report(target, error):
+            router.report(route, target, error, ctx.session)
+
+        return plan, report
+
     @staticmethod
-    def native_request(request: Request, ctx: Ctx, chat: ChatRequest) -> tuple[str, dict, dict]:
-        """(path, body, headers) of the request in the provider's own protocol: the client's
-        body with the upstream's model id and the output limit the hold covers."""
-        route = chat.route
-        body = dict(ctx.native.body)  # only what can be priced (protocols/native.py)
-        body["model"] = route.upstream_id
+    def served(ctx: Ctx, attempts: Attempts, extra: dict) -> None:
+        """Name the deployment that answered (header, usage record, logs)."""
+        target = attempts.served
+        if target is not None and getattr(target, "name", None):
+            ctx.deployment = target.name
+            extra["x-opencodex-upstream"] = target.provider
+        ctx.attempts = attempts.chain
+
+    @staticmethod
+    def native_render(ctx: Ctx, chat: ChatRequest):
+        """(url, headers, body) of the request in the provider's own protocol for one
+        deployment: what can be priced of the client's body (protocols/native.py), with that
+        deployment's model id and key, and the output limit the hold covers."""
+        body = dict(ctx.native.body)
         if ctx.protocol == "messages":
             native_protocol.messages_limit(body, chat.max_tokens)
-            headers = {
-                "Content-Type": "application/json",
-                "User-Agent": "OpenCodex-Gateway",
-                "X-Request-Id": ctx.request_id,
-                **ctx.native.headers,
-            }
-            if route.api_key:
-                headers["x-api-key"] = route.api_key
-            return "/messages", body, headers
-        body["max_output_tokens"] = chat.max_tokens  # always the limit the hold covers
-        body["store"] = False  # nothing is kept at the provider under our account
-        return "/responses", body, Upstream._headers(route, ctx.request_id)
+            path = "/messages"
+        else:
+            body["max_output_tokens"] = chat.max_tokens  # always the limit the hold covers
+            body["store"] = False  # nothing is kept at the provider under our account
+            path = "/responses"
+        bodies: dict[str, bytes] = {}
+
+        def render(target):
+            target = target or chat.route
+            if target.upstream_id not in bodies:
+                bodies[target.upstream_id] = orjson.dumps({**body, "model": target.upstream_id})
+            if ctx.protocol == "messages":
+                headers = {
+                    "Content-Type": "application/json",
+                    "User-Agent": "OpenCodex-Gateway",
+                    "X-Request-Id": ctx.request_id,
+                    **ctx.native.headers,
+                }
+                if target.api_key:
+                    headers["x-api-key"] = target.api_key
+            else:
+                headers = Upstream._headers(target, ctx.request_id)
+            return f"{target.base_url}{path}", headers, bodies[target.upstream_id]
+
+        return render
 
     async def pass_through(self, request, ctx, chat: ChatRequest, prompt_estimate, held, extra):
         """A provider that speaks the request's protocol natively gets it untranslated; usage is
         read from its own answer or events."""
         route = chat.route
-        path, body, headers = self.native_request(request, ctx, chat)
+        render = self.native_render(ctx, chat)  # raises 402 when no thinking budget fits
         attempts = self.attempts_for(request)
+        plan, report = await self.routing(ctx, route)
+        path = "/messages" if ctx.protocol == "messages" else "/responses"
+        options = {"plan": plan, "report": report, "render": render, "path": path}
         if chat.stream:
             stream = await self.call_upstream(
                 ctx,
                 chat,
                 held,
-                self.rt.upstream.open_stream(
-                    route, body, ctx.request_id, attempts, path=path, headers=headers
-                ),
+                self.rt.upstream.open_stream(route, {}, ctx.request_id, attempts, **options),
                 attempts,
             )
+            self.served(ctx, attempts, extra)
             relay = StreamRelay(self.meter, ctx, chat, prompt_estimate, held, stream, extra)
             relay.native = True
             return relay
@@ -175,11 +218,10 @@ class Relay:
             ctx,
             chat,
             held,
-            self.rt.upstream.complete(
-                route, body, ctx.request_id, attempts, path=path, headers=headers
-            ),
+            self.rt.upstream.complete(route, {}, ctx.request_id, attempts, **options),
             attempts,
         )
+        self.served(ctx, attempts, extra)
         usage = usage_from_provider(data.get("usage"))
         counted = usage is None
         if counted:

@@ -28,6 +28,7 @@ from .errors import ApiError, bad_request
 from .pg import PgMoney, SettleBatcher
 from .protocols import messages as messages_protocol
 from .protocols.native import Native
+from .router import Router
 from .state import make_store
 from .upstream import Upstream
 
@@ -77,6 +78,9 @@ class Ctx:
     ttft_ms: int = 0  # when the first byte of a streamed answer left
     native: Native | None = None  # the pass-through request, when the provider speaks it
     body_bytes: int = 0  # the request body's size
+    session: str | None = None  # the client's session identity (sticky routing)
+    deployment: str = ""  # the deployment that answered
+    attempts: list = field(default_factory=list)  # (deployment, status, ms) of each attempt
     # The prompt and answer, kept only for users who asked (KeyFacts.store_days).
     keep_prompt: object = None
     keep_answer: object = None
@@ -129,6 +133,7 @@ class Runtime:
         directory = settings.GATEWAY_JOURNAL_DIR
         self.journal = Journal(Path(directory)) if directory else None
         self.recovery: asyncio.Task | None = None
+        self.router = Router(self.get_store, self.spawn)
 
     async def db(self, fn, **kwargs):
         loop = asyncio.get_running_loop()

@@ -61,6 +61,14 @@ class MemoryStore:
         if key_cache.memory_get(digest) is None:  # never over a tombstone
             key_cache.memory_set(digest, value, min(ttl, self.max_ttl or ttl))
 
+    # Routing state (cooldowns, sticky sessions): one process has nothing to share, its router
+    # keeps its own copy.
+    async def get_many(self, keys: list[str]) -> list:
+        return [None] * len(keys)
+
+    async def put(self, key: str, value: str, ttl_ms: int) -> None:
+        return None
+
     async def close(self) -> None:
         return None
 
@@ -133,6 +141,24 @@ class RedisStore:
             return await self.fallback.remember(digest, value, ttl)
         try:
             await self.redis.set(key_cache.KEY_PREFIX + digest, value, ex=ttl, nx=True)
+        except (RedisError, OSError) as exc:
+            self.outage(exc)
+
+    async def get_many(self, keys: list[str]) -> list:
+        """Values shared by every process (routing state), None for each while Redis is down."""
+        if self.down or not keys:
+            return [None] * len(keys)
+        try:
+            return await self.redis.mget(keys)
+        except (RedisError, OSError) as exc:
+            self.outage(exc)
+            return [None] * len(keys)
+
+    async def put(self, key: str, value: str, ttl_ms: int) -> None:
+        if self.down:
+            return
+        try:
+            await self.redis.set(key, value, px=max(int(ttl_ms), 1))
         except (RedisError, OSError) as exc:
             self.outage(exc)
 

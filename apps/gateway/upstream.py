@@ -140,13 +140,40 @@ def error_from_response(status: int, text: str, headers) -> UpstreamError:
     )
 
 
+QUOTA_CODES = {"insufficient_quota", "billing_hard_limit_reached", "billing_not_active"}
+
+
+def failover_worthy(error: UpstreamError) -> bool:
+    """Whether another deployment may succeed where this one failed: it could not be reached,
+    timed out, failed (5xx), was rate limited, or refused our key or quota. A client's request
+    error (any other 4xx) would fail anywhere, and is never retried."""
+    status = error.upstream_status or error.status
+    return error.retryable or status in (401, 403, 429) or (error.code or "") in QUOTA_CODES
+
+
+def most_meaningful(errors: list[UpstreamError]) -> UpstreamError:
+    """What the client is told when every deployment failed: if all were rate limited, the 429
+    with the soonest Retry-After; otherwise the last answer."""
+    limited = [e for e in errors if (e.upstream_status or e.status) == 429]
+    if limited and len(limited) == len(errors):
+        return min(limited, key=lambda e: e.retry_after if e.retry_after is not None else 1e9)
+    return errors[-1]
+
+
 class Attempts:
-    """The retry policy of one request: how many more attempts it may make, and until when."""
+    """The retry policy of one request: how many more attempts it may make, and until when; and
+    what each attempt did (deployment, status, milliseconds), for the usage record."""
 
     def __init__(self, retries: int):
         self.left = max(retries, 0)
         self.deadline = time.monotonic() + settings.GATEWAY_UPSTREAM_RETRY_BUDGET
         self.made = 0
+        self.chain: list[tuple[str, int, int]] = []
+        self.served = None  # the deployment that answered
+
+    def note(self, target, status: int, started: float) -> None:
+        name = getattr(target, "name", "") or ""
+        self.chain.append((name, status, int((time.perf_counter() - started) * 1000)))
 
     def next_delay(self, error: UpstreamError, attempt: int) -> float | None:
         """Seconds to wait before retrying after ``error``, or None to give up."""
@@ -208,19 +235,48 @@ class Upstream:
             headers["Authorization"] = f"Bearer {route.api_key}"
         return headers
 
-    async def _attempts(self, call, attempts: Attempts):
-        attempt = 0
+    async def _attempts(self, call, attempts: Attempts, plan=None, report=None):
+        """``call(target)`` until one answers. With a plan of several deployments, a failure
+        another may not have (``failover_worthy``) moves to the next one at once, each tried
+        once per request within its time budget; the request's retry policy then applies to
+        the last. ``report(target, error or None)`` tells the router each outcome."""
+        plan = plan or [None]
+        index = attempt = 0
+        errors: list[UpstreamError] = []
         while True:
+            target = plan[index]
             attempts.made += 1
+            started = time.perf_counter()
             try:
-                return await call()
+                result = await call(target)
             except UpstreamError as exc:
                 error = exc
             except (TimeoutError, aiohttp.ClientError) as exc:
                 error = _transport_error(exc)
+            else:
+                attempts.note(target, 200, started)
+                attempts.served = target
+                if report is not None:
+                    report(target, None)
+                return result
+            attempts.note(target, error.upstream_status or error.status, started)
+            if report is not None:
+                report(target, error)
+            errors.append(error)
+            if (
+                index + 1 < len(plan)
+                and failover_worthy(error)
+                and time.monotonic() < attempts.deadline
+            ):
+                log.warning(
+                    "deployment %s failed (%s); trying %s",
+                    getattr(target, "name", "?"), error.message, plan[index + 1].name,
+                )  # fmt: skip
+                index += 1
+                continue
             delay = attempts.next_delay(error, attempt)
             if delay is None:
-                raise error
+                raise most_meaningful(errors)
             log.warning("upstream attempt %d failed: %s; retrying", attempt + 1, error.message)
             await asyncio.sleep(delay)
             attempt += 1
@@ -234,15 +290,18 @@ class Upstream:
         *,
         path: str = "/chat/completions",
         headers: dict | None = None,
+        plan: list | None = None,
+        report=None,
+        render=None,
     ) -> dict:
         """A non-streamed call: chat completions, or a protocol the provider speaks natively
-        (``path`` and its own ``headers``)."""
-        url = f"{route.base_url}{path}"
-        body = orjson.dumps(payload)
-        headers = headers or self._headers(route, request_id)
+        (``path`` and its own ``headers``); over ``plan``'s deployments (``render(target)``:
+        the url, headers and body for one of them)."""
+        render = render or self.renderer(route, payload, request_id, path=path, headers=headers)
         chat = path == "/chat/completions"
 
-        async def call():
+        async def call(target):
+            url, headers, body = render(target)
             async with self.session().post(url, data=body, headers=headers) as response:
                 raw = await response.read()
                 if response.status != 200:
@@ -261,7 +320,7 @@ class Upstream:
                     )
                 return data
 
-        return await self._attempts(call, attempts)
+        return await self._attempts(call, attempts, plan, report)
 
     async def open_stream(
         self,
@@ -272,18 +331,32 @@ class Upstream:
         *,
         path: str = "/chat/completions",
         headers: dict | None = None,
+        plan: list | None = None,
+        report=None,
+        render=None,
     ) -> "UpstreamStream":
-        """Start a streamed completion: returns as soon as the upstream answered 200 (its
-        events are read by the relay), retrying failures until then."""
-        stream = UpstreamStream(
-            self,
-            f"{route.base_url}{path}",
-            headers or self._headers(route, request_id),
-            orjson.dumps(payload),
-            attempts,
-        )
+        """Start a streamed completion: returns as soon as an upstream answered 200 (its
+        events are read by the relay), failing over and retrying until then."""
+        render = render or self.renderer(route, payload, request_id, path=path, headers=headers)
+        stream = UpstreamStream(self, render, attempts, plan, report)
         await stream.connect()
         return stream
+
+    def renderer(self, route, payload: dict, request_id: str, *, path: str, headers=None):
+        """(url, headers, body) for one deployment: its endpoint, its key, its model id. One
+        body is serialised per model id, not per attempt."""
+        bodies: dict[str, bytes] = {}
+
+        def render(target):
+            target = target or route
+            body = bodies.get(target.upstream_id)
+            if body is None:
+                model = {"model": target.upstream_id} if "model" in payload else {}
+                body = bodies[target.upstream_id] = orjson.dumps({**payload, **model})
+            sent = headers if headers is not None else self._headers(target, request_id)
+            return f"{target.base_url}{path}", sent, body
+
+        return render
 
 
 class UpstreamStream:
@@ -291,18 +364,17 @@ class UpstreamStream:
     is opened again (nothing of it reached the client but headers and keep-alives), within the
     request's retry policy; after that a break ends the relay."""
 
-    def __init__(self, upstream: Upstream, url: str, headers: dict, body: bytes, attempts):
-        self.upstream, self.url, self.headers, self.body = upstream, url, headers, body
-        self.attempts = attempts
+    def __init__(self, upstream: Upstream, render, attempts, plan=None, report=None):
+        self.upstream, self.render = upstream, render
+        self.attempts, self.plan, self.report = attempts, plan, report
         self.response: aiohttp.ClientResponse | None = None
         self.events: AsyncIterator[list] | None = None
         self.data_seen = False
 
     async def connect(self) -> None:
-        url, headers = self.url, self.headers
-
-        async def call():
-            response = await self.upstream.session().post(url, data=self.body, headers=headers)
+        async def call(target):
+            url, headers, body = self.render(target)
+            response = await self.upstream.session().post(url, data=body, headers=headers)
             if response.status != 200:
                 try:
                     text = await response.text()
@@ -311,7 +383,7 @@ class UpstreamStream:
                 raise error_from_response(response.status, text, response.headers)
             return response
 
-        self.response = await self.upstream._attempts(call, self.attempts)
+        self.response = await self.upstream._attempts(call, self.attempts, self.plan, self.report)
         self.events = sse_events(self.response)
 
     async def next_batch(self) -> list:

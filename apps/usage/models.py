@@ -48,6 +48,12 @@ class UsageRecord(models.Model):
     status = models.PositiveSmallIntegerField(help_text="HTTP status returned to the client")
     error_code = models.CharField(max_length=50, blank=True)
     latency_ms = models.PositiveIntegerField(default=0)
+    deployment = models.CharField(
+        max_length=300, blank=True, default="", help_text="the deployment that answered"
+    )
+    attempts = models.JSONField(
+        default=list, blank=True, help_text="[deployment, status, ms] of each upstream attempt"
+    )
     ttft_ms = models.PositiveIntegerField(
         default=0, help_text="time to the first byte of the answer (ms); 0 when none was sent"
     )

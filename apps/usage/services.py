@@ -1,7 +1,7 @@
 """Recording requests and settling what they cost."""
 
 import logging
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 
 from django.conf import settings
@@ -41,6 +41,8 @@ class RequestOutcome:
     stream: bool = False
     usage_counted: bool = False
     held: bool = True  # a hold was taken under request_id
+    deployment: str = ""  # the deployment that answered (provider:key variable:upstream id)
+    attempts: list = field(default_factory=list)  # [deployment, status, ms] of each attempt
 
     def record_fields(self) -> dict:
         """The UsageRecord columns this outcome fills (all but the cost actually charged)."""

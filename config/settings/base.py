@@ -360,6 +360,12 @@ GATEWAY_UPSTREAM_TOTAL_TIMEOUT = float(os.environ.get("GATEWAY_UPSTREAM_TOTAL_TI
 # Retries of connection errors, timeouts and 5xx, before anything reached the client, within one
 # time budget per request (Retry-After honoured); none when the client says it is retrying.
 GATEWAY_UPSTREAM_RETRIES = int(os.environ.get("GATEWAY_UPSTREAM_RETRIES", "1"))
+# Routing over a model's deployments: a 429 without Retry-After, or a burst of failures, cools
+# a deployment this long; a refused key or exhausted quota disables it this long; a session
+# stays on the deployment that served it while it is idle less than this.
+GATEWAY_COOLDOWN_SECONDS = float(os.environ.get("GATEWAY_COOLDOWN_SECONDS", "10"))
+GATEWAY_DISABLE_SECONDS = float(os.environ.get("GATEWAY_DISABLE_SECONDS", "300"))
+GATEWAY_STICKY_SECONDS = int(os.environ.get("GATEWAY_STICKY_SECONDS", "600"))
 GATEWAY_UPSTREAM_RETRY_BUDGET = float(os.environ.get("GATEWAY_UPSTREAM_RETRY_BUDGET", "10"))
 # When the balance (or a key's credit limit) cannot cover a request's full output, the output
 # limit is lowered to what it covers; below this many tokens the request is refused with 402.

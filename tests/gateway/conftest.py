@@ -40,6 +40,8 @@ def live_api(django_db_setup, upstream_url):
         for name in ("DEMO_UPSTREAM_BASE_URL", "GATEWAY_CATALOG_CACHE_SECONDS")
     }
     os.environ["FAKE_UPSTREAM_KEY"] = "fake-upstream-key"
+    os.environ["POOL_KEY_DEAD"] = "dead-key"  # the scripted provider refuses it (401)
+    os.environ["POOL_KEY_LIVE"] = "live-key"
     from config.asgi import application, gateway_application
 
     server = ServerThread(application)
@@ -131,6 +133,83 @@ output_price = "1.10"
 context_length = 65536
 max_output = 8192
 {fakes}
+
+# --- pools of deployments (routing) ---
+[providers.pool]
+base_url = "{upstream}/v1"
+api_key_envs = ["POOL_KEY_DEAD", "POOL_KEY_LIVE"]
+
+[[models]]
+id = "pool-failover"
+provider = "fake"
+upstream_id = "pool-429"
+input_price = "1.00"
+output_price = "2.00"
+context_length = 8192
+max_output = 1024
+[[models.deployments]]
+provider = "fake"
+upstream_id = "pool-ok"
+priority = 1
+
+[[models]]
+id = "pool-5xx"
+provider = "fake"
+upstream_id = "pool-500"
+input_price = "1.00"
+output_price = "2.00"
+context_length = 8192
+max_output = 1024
+[[models.deployments]]
+provider = "fake"
+upstream_id = "pool-ok"
+priority = 1
+
+[[models]]
+id = "pool-all-limited"
+provider = "fake"
+upstream_id = "pool-429"
+input_price = "1.00"
+output_price = "2.00"
+context_length = 8192
+max_output = 1024
+[[models.deployments]]
+provider = "fake"
+upstream_id = "pool-429-soon"
+
+[[models]]
+id = "pool-client-error"
+provider = "fake"
+upstream_id = "reject-400"
+input_price = "1.00"
+output_price = "2.00"
+context_length = 8192
+max_output = 1024
+[[models.deployments]]
+provider = "fake"
+upstream_id = "pool-ok"
+priority = 1
+
+[[models]]
+id = "pool-keys"
+provider = "pool"
+upstream_id = "pool-keyed"
+input_price = "1.00"
+output_price = "2.00"
+context_length = 8192
+max_output = 1024
+
+[[models]]
+id = "pool-sticky"
+provider = "fake"
+upstream_id = "pool-ok"
+input_price = "1.00"
+output_price = "2.00"
+context_length = 8192
+max_output = 1024
+[[models.deployments]]
+provider = "fake"
+upstream_id = "pool-ok-2"
 """
 
 FAKE_MODEL = """

@@ -89,6 +89,15 @@ async def chat(request: Request):
     if model != "ok":
         received.append(body)
         headers_seen.append(dict(request.headers))
+    if model in ("pool-429", "pool-429-soon"):  # a deployment at its provider's rate limit
+        wait = "30" if model == "pool-429" else "7"
+        return JSONResponse(RATE_LIMITED, status_code=429, headers={"retry-after": wait})
+    if model == "pool-500":
+        return JSONResponse({"error": {"message": "boom", "type": "server_error"}}, 500)
+    if model == "pool-keyed" and request.headers.get("authorization") == "Bearer dead-key":
+        error = {"message": "Incorrect API key provided.", "type": "invalid_request_error",
+                 "code": "invalid_api_key"}  # fmt: skip
+        return JSONResponse({"error": error}, status_code=401)
     if model == "fail-500":
         return JSONResponse(
             {"error": {"message": "boom", "type": "server_error", "code": None}}, status_code=500

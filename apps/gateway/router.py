@@ -1,0 +1,190 @@
+"""Routing: which deployment of a model serves this attempt.
+
+A model is served by a pool of deployments (``Route.deployments``: endpoint, key, upstream
+model id, priority tier, weight). ``plan`` orders them for one request: the deployment that last
+served the request's session (while it is healthy), then the healthy ones of the best tier in
+weighted random order, then the next tiers, and last the ones cooling down (so a model with one
+deployment is never refused by its own cooldown). The relay tries them in that order before the
+first byte reaches the client; ``report`` is told how each attempt went:
+
+* a 429 cools the deployment down for its ``Retry-After`` (or ``GATEWAY_COOLDOWN_SECONDS``);
+* our key refused (401/403) or out of quota disables it for ``GATEWAY_DISABLE_SECONDS``;
+* a burst of failures (more than half of the last minute's attempts, at least 5) cools it down;
+* a success makes it the session's deployment for ``GATEWAY_STICKY_SECONDS`` of idleness.
+
+State is kept in this process and shared through Redis (one key per deployment with the
+cooldown as its TTL, one per session), refreshed in the background at most once a second per
+model, so routing adds no round trip to a request; with Redis down each process routes on its
+own, as rate limits do. The policy (what cools for how long) is here, the state in ``state.py``,
+the pick is plain weighted shuffling: the router is handed a pool and a store, never the
+gateway.
+"""
+
+import hashlib
+import logging
+import random
+import time
+from collections import deque
+
+from django.conf import settings
+
+from apps.catalog.selectors import Route, Target
+
+from .upstream import QUOTA_CODES
+
+log = logging.getLogger("opencodex.gateway.router")
+COOL_PREFIX = "ocx:cool:"
+STICKY_PREFIX = "ocx:sticky:"
+
+
+def session_key(ctx_headers, body) -> str | None:
+    """The request's session identity, when it has one: an ``x-session-id`` header, Anthropic's
+    ``metadata.user_id``, the Responses ``prompt_cache_key``, or chat completions' ``user``."""
+    header = ctx_headers.get("x-session-id") if ctx_headers is not None else None
+    if header:
+        return header[:200]
+    if not isinstance(body, dict):
+        return None
+    metadata = body.get("metadata")
+    if isinstance(metadata, dict) and isinstance(metadata.get("user_id"), str):
+        return metadata["user_id"][:200]
+    for name in ("prompt_cache_key", "user"):
+        if isinstance(body.get(name), str) and body[name]:
+            return body[name][:200]
+    return None
+
+
+def _single(route: Route) -> Target:
+    return Target(
+        name=f"{route.provider}:-:{route.upstream_id}",
+        provider=route.provider,
+        base_url=route.base_url,
+        api_key=route.api_key,
+        upstream_id=route.upstream_id,
+        protocols=route.protocols,
+    )
+
+
+class Router:
+    def __init__(self, get_store, spawn):
+        self.get_store = get_store
+        self.spawn = spawn
+        self.cool: dict[str, float] = {}  # deployment → monotonic time it may serve again
+        self.disabled: dict[str, str] = {}  # deployment → why (our key refused, no quota)
+        self.sticky: dict[str, tuple[float, str]] = {}  # session hash → (until, deployment)
+        self.synced: dict[str, float] = {}  # model → when its cooldowns were last read
+        self.recent: dict[str, deque] = {}  # deployment → (time, ok) of the last minute
+
+    # --- choosing ------------------------------------------------------------------------------
+    def plan(self, route: Route, session: str | None = None) -> list[Target]:
+        pool = route.deployments
+        if len(pool) <= 1:
+            return list(pool) or [_single(route)]
+        now = time.monotonic()
+        self._sync(route, now)
+        cooling = sorted((t for t in pool if self.cool.get(t.name, 0) > now), key=self._until)
+        healthy = [t for t in pool if self.cool.get(t.name, 0) <= now]
+        ordered = []
+        for tier in sorted({t.priority for t in healthy}):
+            members = [t for t in healthy if t.priority == tier]
+            # Weighted random order (Efraimidis-Spirakis): a heavier deployment comes first more
+            # often, and every one appears once.
+            members.sort(key=lambda t: -(random.random() ** (1 / max(t.weight, 1e-9))))  # noqa: S311
+            ordered += [t for t in members if t.weight > 0] + [t for t in members if t.weight == 0]
+        if session is not None:
+            kept = self.sticky.get(self._session(route, session))
+            if kept is not None and kept[0] > now:
+                first = next((t for t in ordered if t.name == kept[1]), None)
+                if first is not None:
+                    ordered.remove(first)
+                    ordered.insert(0, first)
+        return ordered + cooling
+
+    async def restore_session(self, route: Route, session: str | None) -> None:
+        """Another process may have served this session: its deployment, from Redis (only for
+        a pooled model, only when this process has not seen the session)."""
+        if session is None or len(route.deployments) <= 1:
+            return
+        key = self._session(route, session)
+        kept = self.sticky.get(key)
+        if kept is not None and kept[0] > time.monotonic():
+            return
+        (name,) = await self.get_store().get_many([STICKY_PREFIX + key])
+        if name:
+            name = name.decode() if isinstance(name, bytes) else name
+            self.sticky[key] = (time.monotonic() + settings.GATEWAY_STICKY_SECONDS, name)
+
+    def _until(self, target: Target) -> float:
+        return self.cool.get(target.name, 0)
+
+    @staticmethod
+    def _session(route: Route, session: str) -> str:
+        digest = hashlib.blake2b(session.encode(), digest_size=12).hexdigest()
+        return f"{route.public_id}:{digest}"
+
+    def _sync(self, route: Route, now: float) -> None:
+        """Read the pool's cooldowns other processes set, in the background, once a second."""
+        if now - self.synced.get(route.public_id, 0) < 1.0:
+            return
+        self.synced[route.public_id] = now
+        self.spawn(self._read_cooldowns(route))
+
+    async def _read_cooldowns(self, route: Route) -> None:
+        names = [t.name for t in route.deployments]
+        values = await self.get_store().get_many([COOL_PREFIX + n for n in names])
+        now_wall, now = time.time(), time.monotonic()
+        for name, value in zip(names, values, strict=True):
+            if value:
+                until = float(value) - now_wall + now  # stored as wall-clock time
+                self.cool[name] = max(self.cool.get(name, 0), until)
+
+    # --- learning ------------------------------------------------------------------------------
+    def report(self, route: Route, target: Target, error=None, session: str | None = None):
+        """How an attempt at ``target`` went (``error`` None: it answered)."""
+        now = time.monotonic()
+        window = self.recent.setdefault(target.name, deque())
+        window.append((now, error is None))
+        while window and window[0][0] < now - 60:
+            window.popleft()
+        if error is None:
+            self.disabled.pop(target.name, None)
+            if session is not None and len(route.deployments) > 1:
+                key = self._session(route, session)
+                idle = settings.GATEWAY_STICKY_SECONDS
+                self.sticky[key] = (now + idle, target.name)
+                if len(self.sticky) > 100_000:
+                    self.sticky.clear()
+                self.spawn(self.get_store().put(STICKY_PREFIX + key, target.name, idle * 1000))
+            return
+        status = getattr(error, "upstream_status", None) or error.status
+        code = getattr(error, "code", None) or ""
+        seconds = 0.0
+        if status in (401, 403) or code in QUOTA_CODES:
+            seconds = settings.GATEWAY_DISABLE_SECONDS
+            self.disabled[target.name] = "key refused" if status in (401, 403) else "no quota"
+            log.error(
+                "deployment %s disabled for %ds: %s (HTTP %s)",
+                target.name, seconds, self.disabled[target.name], status,
+            )  # fmt: skip
+        elif status == 429:
+            retry_after = getattr(error, "retry_after", None)
+            seconds = retry_after if retry_after else settings.GATEWAY_COOLDOWN_SECONDS
+        else:
+            failed = sum(1 for _, ok in window if not ok)
+            if len(window) >= 5 and failed * 2 > len(window):
+                seconds = settings.GATEWAY_COOLDOWN_SECONDS
+        if seconds:
+            self.cool[target.name] = max(self.cool.get(target.name, 0), now + seconds)
+            until = str(time.time() + seconds)
+            self.spawn(self.get_store().put(COOL_PREFIX + target.name, until, seconds * 1000))
+
+    def state(self, target: Target) -> dict:
+        """What this process knows of a deployment (for the admin and tests)."""
+        now = time.monotonic()
+        window = self.recent.get(target.name) or ()
+        return {
+            "cooling_for": max(self.cool.get(target.name, 0) - now, 0.0),
+            "disabled": self.disabled.get(target.name, ""),
+            "attempts": len(window),
+            "failures": sum(1 for _, ok in window if not ok),
+        }

@@ -1,0 +1,199 @@
+"""Routing over pools of deployments, through the public API with the real openai SDK against
+scripted upstreams: failover before the first byte (429, 5xx, a refused key), cooldowns that
+honour Retry-After and are shared through Redis, client errors never retried, the soonest
+Retry-After when every deployment is limited, sticky sessions, and each request charged once
+at the model's price with its attempt chain recorded."""
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import openai
+import pytest
+
+from apps.catalog.selectors import catalog_routes
+from apps.credits.selectors import ledger_problems
+from apps.gateway.router import COOL_PREFIX, Router
+from apps.gateway.state import RedisStore
+from apps.gateway.upstream import UpstreamError
+from apps.usage.models import UsageRecord
+from apps.usage.selectors import usage_charge_problems
+from tests.keys.factories import make_key
+
+from . import fake_upstream
+from .conftest import drain
+from .test_api import HELLO, post
+
+
+@pytest.fixture
+def router(api):
+    router = api.gateway.rt.router
+    router.cool.clear()
+    router.sticky.clear()
+    router.disabled.clear()
+    yield router
+    router.cool.clear()
+    router.sticky.clear()
+
+
+def record_of(response) -> UsageRecord:
+    return UsageRecord.objects.get(request_id=response.headers["x-request-id"])
+
+
+def test_a_rate_limited_deployment_fails_over_and_cools_down_for_its_retry_after(
+    api, customer, router
+):
+    _, _, secret = customer
+    before = fake_upstream.attempts["pool-429"]
+    first = post(api, secret, {"model": "pool-failover", "messages": HELLO})
+    assert first.status_code == 200, first.text
+    assert first.json()["model"] == "pool-failover"
+    assert fake_upstream.attempts["pool-429"] == before + 1
+    drain(api)
+    record = record_of(first)
+    assert record.deployment == "fake:FAKE_UPSTREAM_KEY:pool-ok"
+    assert [(a[0], a[1]) for a in record.attempts] == [
+        ("fake:FAKE_UPSTREAM_KEY:pool-429", 429),
+        ("fake:FAKE_UPSTREAM_KEY:pool-ok", 200),
+    ]
+    # Cooling for its Retry-After (30 s): the next requests go straight to the other one.
+    state = router.state(catalog_routes()["pool-failover"].deployments[0])
+    assert 25 < state["cooling_for"] <= 30
+    for _ in range(3):
+        assert post(api, secret, {"model": "pool-failover", "messages": HELLO}).status_code == 200
+    assert fake_upstream.attempts["pool-429"] == before + 1
+    drain(api)
+    assert ledger_problems() == [] and usage_charge_problems() == []
+
+
+def test_a_failing_deployment_fails_over_plain_and_streamed(api, customer, client_for, router):
+    _, _, secret = customer
+    client = client_for(secret)
+    answer = client.chat.completions.create(model="pool-5xx", messages=HELLO)
+    assert answer.choices[0].message.content
+    chunks = list(client.chat.completions.create(model="pool-5xx", messages=HELLO, stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    drain(api)
+    for record in UsageRecord.objects.filter(model="pool-5xx"):
+        assert record.status == 200 and record.deployment.endswith(":pool-ok")
+        assert record.attempts[0][1] == 500
+    assert ledger_problems() == []
+
+
+def test_a_refused_key_is_disabled_and_its_sibling_serves(api, customer, router):
+    """Two keys of one provider are two deployments: the dead one answers 401 once, is
+    disabled, and every request is served by the live one."""
+    _, _, secret = customer
+    statuses = [post(api, secret, {"model": "pool-keys", "messages": HELLO}).status_code
+                for _ in range(6)]  # fmt: skip
+    assert statuses == [200] * 6
+    dead = next(t for t in catalog_routes()["pool-keys"].deployments if "DEAD" in t.name)
+    assert router.state(dead)["disabled"] == "key refused"
+    drain(api)
+    deployments = set(
+        UsageRecord.objects.filter(model="pool-keys").values_list("deployment", flat=True)
+    )
+    assert deployments == {"pool:POOL_KEY_LIVE:pool-keyed"}
+    refused = [
+        a for r in UsageRecord.objects.filter(model="pool-keys") for a in r.attempts if a[1] == 401
+    ]
+    assert len(refused) <= 1  # tried at most once: disabled after
+
+
+def test_when_every_deployment_is_limited_the_client_gets_the_soonest_retry_after(
+    api, customer, client_for, router
+):
+    _, _, secret = customer
+    with pytest.raises(openai.RateLimitError) as exc:
+        client_for(secret).chat.completions.create(model="pool-all-limited", messages=HELLO)
+    assert exc.value.response.headers["retry-after"] == "7"
+
+
+def test_a_client_error_is_never_failed_over(api, customer, router):
+    _, _, secret = customer
+    before = fake_upstream.attempts["pool-ok"]
+    response = post(api, secret, {"model": "pool-client-error", "messages": HELLO})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "context_length_exceeded"
+    assert fake_upstream.attempts["pool-ok"] == before
+
+
+def test_a_session_stays_on_one_deployment_and_sessionless_traffic_spreads(api, customer, router):
+    _, _, secret = customer
+    for session in ("alice", "bob"):
+        served = set()
+        for _ in range(8):
+            reply = post(api, secret, {"model": "pool-sticky", "messages": HELLO, "user": session})
+            assert reply.status_code == 200
+            served.add(reply.headers["x-request-id"])
+        drain(api)
+        deployments = set(
+            UsageRecord.objects.filter(request_id__in=served).values_list("deployment", flat=True)
+        )
+        assert len(deployments) == 1, (session, deployments)
+    spread = set()
+    for _ in range(40):
+        reply = post(api, secret, {"model": "pool-sticky", "messages": HELLO})
+        spread.add(reply.headers["x-request-id"])
+    drain(api)
+    used = set(
+        UsageRecord.objects.filter(request_id__in=spread).values_list("deployment", flat=True)
+    )
+    assert used == {"fake:FAKE_UPSTREAM_KEY:pool-ok", "fake:FAKE_UPSTREAM_KEY:pool-ok-2"}
+
+
+def test_cooldowns_are_shared_between_processes_through_redis(api, settings):
+    """A 429 one process saw cools the deployment for every other process (a second router on
+    the same Redis stands for another worker or node)."""
+    import asyncio
+
+    route = catalog_routes()["pool-failover"]
+    limited, healthy = route.deployments
+    store_a, store_b = RedisStore(settings.REDIS_URL), RedisStore(settings.REDIS_URL)
+
+    async def scenario():
+        pending = []
+        spawn = lambda coro: pending.append(asyncio.ensure_future(coro))  # noqa: E731
+        here, there = Router(lambda: store_a, spawn), Router(lambda: store_b, spawn)
+        await store_a.redis.delete(COOL_PREFIX + limited.name)
+        assert there.plan(route)[0] == limited  # not cooling anywhere yet
+        error = UpstreamError(429, "rate_limit_exceeded", "slow down", retryable=False,
+                              retry_after=20, upstream_status=429)  # fmt: skip
+        here.report(route, limited, error)
+        await asyncio.gather(*pending)
+        there.synced.clear()
+        there.plan(route)  # starts the background read
+        await asyncio.gather(*pending)
+        order = there.plan(route)
+        ttl = await store_b.redis.pttl(COOL_PREFIX + limited.name)
+        await store_a.redis.delete(COOL_PREFIX + limited.name)
+        await store_a.close()
+        await store_b.close()
+        return order, ttl
+
+    order, ttl = asyncio.run(scenario())
+    assert order == [healthy, limited]  # the cooling one only as a last resort
+    assert 15_000 < ttl <= 20_000
+
+
+def test_fifty_concurrent_requests_failing_over_are_each_charged_once(api, customer, router):
+    user, account, _ = customer
+    _, secret = make_key(user, name="busy", rpm_limit=1000)
+    barrier = threading.Barrier(50)
+
+    def call(i):
+        barrier.wait()
+        model = "pool-5xx" if i % 2 else "pool-failover"
+        return post(api, secret, {"model": model, "messages": HELLO}).status_code
+
+    with ThreadPoolExecutor(50) as pool:
+        results = list(pool.map(call, range(50)))
+    assert results == [200] * 50
+    drain(api)
+    records = UsageRecord.objects.filter(user=user, model__in=["pool-5xx", "pool-failover"])
+    assert records.count() == 50 and len({r.request_id for r in records}) == 50
+    assert all(r.deployment.endswith(":pool-ok") for r in records)
+    account.refresh_from_db()
+    assert account.held == 0
+    assert ledger_problems() == [] and usage_charge_problems() == []
+    assert time  # the attempt chain's milliseconds are recorded per attempt
