@@ -4,10 +4,18 @@ from django.urls import include, path
 
 from apps.accounts import views as account_views
 from apps.core import views as core_views
+from apps.usage import urls as usage_urls
 
 # Staff sign in through allauth like everyone else: its two-factor step and rate limits apply
 # (Django's own admin login form would skip both).
 admin.site.login = secure_admin_login(admin.site.login)
+
+# Usage's pages, plus the old address of the time zone form under its old name
+# (usage:time_zone): the view is accounts' (usage may not import accounts).
+usage_patterns = [
+    *usage_urls.urlpatterns,
+    path("time-zone/", account_views.usage_time_zone, name="time_zone"),
+]
 
 urlpatterns = [
     path("", core_views.home, name="home"),
@@ -20,7 +28,7 @@ urlpatterns = [
     path("favicon.ico", core_views.favicon, name="favicon"),
     path("keys/", include("apps.keys.urls")),
     path("billing/", include("apps.billing.urls")),
-    path("usage/", include("apps.usage.urls")),
+    path("usage/", include((usage_patterns, usage_urls.app_name))),
     path("docs/", include("apps.docs.urls")),
     path("", include("apps.console.urls")),  # playground, models, request details
     path("i18n/", include("django.conf.urls.i18n")),

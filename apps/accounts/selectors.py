@@ -1,11 +1,6 @@
-from zoneinfo import ZoneInfo, available_timezones
-
-TIME_ZONES = frozenset(available_timezones() - {"localtime"})
-
-
-def user_time_zone(user) -> ZoneInfo:
-    """The user's time zone for day boundaries (UTC when unset or unknown)."""
-    return ZoneInfo(user.time_zone if user.time_zone in TIME_ZONES else "UTC")
+# The time zones live in apps.core (usage counts days in them too); accounts reads them here.
+from apps.core.timezones import TIME_ZONES as TIME_ZONES
+from apps.core.timezones import user_time_zone as user_time_zone
 
 
 def sign_in_methods(*, user_id: int) -> dict:

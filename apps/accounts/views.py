@@ -126,3 +126,19 @@ def account_delete(request):
         _("Your account is deleted. Its API keys no longer work and your personal data is gone."),
     )
     return redirect("home")
+
+
+@login_required
+@require_POST
+def usage_time_zone(request):
+    """Old address of the time zone form, /usage/time-zone/ (it lives on the account page now).
+    Routed from config/urls.py under its old name, ``usage:time_zone``."""
+    form = TimeZoneForm(request.POST)
+    if form.is_valid():
+        services.user_time_zone_set(
+            user_id=request.user.pk, time_zone=form.cleaned_data["time_zone"]
+        )
+        messages.success(request, _("Time zone saved."))
+    else:
+        messages.error(request, _("Choose a time zone from the list."))
+    return redirect("usage:index")

@@ -3,12 +3,11 @@
 (an empty directory, before the server starts) every worker writes its counts there and /metrics
 adds them up, at a measurable cost per request on the hot path (file-backed values), so it is
 the operator's choice. Database-backed gauges (holds open, rollup lag) are read at scrape
-time."""
+time, from the collectors the apps register (``register_database_collector``)."""
 
 import os
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
@@ -47,56 +46,15 @@ SETTLEMENT_LAG = Histogram(
 )
 
 
-class DatabaseCollector:
-    """Gauges read from the database at scrape time."""
-
-    def collect(self):
-        from django.db.models import Min
-        from django.utils import timezone
-
-        from apps.credits.models import Hold
-        from apps.usage.rollup import rollup_lag_seconds
-
-        now = timezone.now()
-        active = Hold.objects.filter(status=Hold.Status.ACTIVE)
-        oldest = active.aggregate(oldest=Min("created_at"))["oldest"]
-        holds = GaugeMetricFamily("ocx_holds_open", "Holds of requests in flight")
-        holds.add_metric([], active.count())
-        yield holds
-        age = GaugeMetricFamily("ocx_holds_oldest_seconds", "Age of the oldest open hold")
-        age.add_metric([], (now - oldest).total_seconds() if oldest else 0)
-        yield age
-        lag = rollup_lag_seconds()
-        rollup = GaugeMetricFamily(
-            "ocx_rollup_lag_seconds", "Age of the oldest usage record not rolled up yet"
-        )
-        rollup.add_metric([], lag)
-        yield rollup
-        queued = GaugeMetricFamily(
-            "ocx_celery_queue_length",
-            "Tasks waiting in the Celery queue (settlement hand-offs among them; Redis broker)",
-        )
-        queued.add_metric([], celery_queue_length())
-        yield queued
+_database_collectors: list = []
 
 
-def celery_queue_length() -> float:
-    """Messages waiting in the default Celery queue, when the broker is Redis (else NaN)."""
-    from django.conf import settings
-
-    url = settings.CELERY_BROKER_URL
-    if not url.startswith(("redis://", "rediss://")):
-        return float("nan")
-    import redis
-
-    try:
-        client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        try:
-            return float(client.llen("celery"))
-        finally:
-            client.close()
-    except redis.RedisError:
-        return float("nan")
+def register_database_collector(collector) -> None:
+    """Add ``collector`` (an object with ``collect()``, read at scrape time) to /metrics, after
+    the process's counters. The app that owns the data registers it in its ``ready()``; a
+    collector already registered is not added twice."""
+    if collector not in _database_collectors:
+        _database_collectors.append(collector)
 
 
 def exposition() -> bytes:
@@ -111,5 +69,6 @@ def exposition() -> bytes:
         registry = REGISTRY
     body = generate_latest(registry)
     database = CollectorRegistry()
-    database.register(DatabaseCollector())
+    for collector in _database_collectors:
+        database.register(collector)
     return body + generate_latest(database)

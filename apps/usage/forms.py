@@ -4,8 +4,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from apps.accounts.forms import TimeZoneForm  # noqa: F401  (set on the account page now)
-from apps.accounts.selectors import user_time_zone
+from apps.core.timezones import user_time_zone
 from apps.keys.models import ApiKey
 
 from .selectors import RANGES, UsageQuery, UsedModels

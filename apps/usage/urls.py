@@ -8,5 +8,4 @@ urlpatterns = [
     path("requests/", views.request_log, name="requests"),
     path("requests.csv", views.export_requests, name="export_requests"),
     path("hourly.csv", views.export_hours, name="export_hours"),
-    path("time-zone/", views.time_zone, name="time_zone"),
 ]

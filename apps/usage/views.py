@@ -1,18 +1,15 @@
 import csv
 from datetime import datetime
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import StreamingHttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
-from apps.accounts.services import user_time_zone_set
 from apps.core.money import format_credits, micro_to_credits
 
 from . import selectors
-from .forms import TimeZoneForm, UsageFilterForm
+from .forms import UsageFilterForm
 
 
 def _filters(request) -> UsageFilterForm:
@@ -53,19 +50,6 @@ def usage_index(request):
     }
     template = "usage/partials/report.html" if request.htmx else "usage/index.html"
     return render(request, template, context)
-
-
-@login_required
-@require_POST
-def time_zone(request):
-    """Old address of the time zone form (it lives on the account page now)."""
-    form = TimeZoneForm(request.POST)
-    if form.is_valid():
-        user_time_zone_set(user_id=request.user.pk, time_zone=form.cleaned_data["time_zone"])
-        messages.success(request, _("Time zone saved."))
-    else:
-        messages.error(request, _("Choose a time zone from the list."))
-    return redirect("usage:index")
 
 
 def _cursor(value: str):

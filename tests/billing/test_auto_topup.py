@@ -10,6 +10,7 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
+from apps.billing import auto_topup as auto_topup_module
 from apps.billing import services
 from apps.billing.models import AutoTopUp, AutoTopUpAttempt, Payment
 from apps.core.money import MICRO
@@ -167,7 +168,8 @@ def test_a_run_that_dies_after_stripe_charged_is_retried_with_the_same_key(saver
             raise ConnectionError("worker lost")
         return real(**kwargs)
 
-    monkeypatch.setattr(services, "payment_intent_fulfil", crash_once)
+    # Replaced where the charging run looks it up (services only re-exports it).
+    monkeypatch.setattr(auto_topup_module, "payment_intent_fulfil", crash_once)
     from apps.billing.tasks import auto_topup
 
     with pytest.raises(ConnectionError):

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.credits.selectors import ledger_problems
+from apps.usage.selectors import usage_charge_problems
 
 
 class Command(BaseCommand):
@@ -11,8 +12,6 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        from apps.usage.selectors import usage_charge_problems
-
         problems = [problem.describe() for problem in ledger_problems()]
         problems += usage_charge_problems()
         for problem in problems:
