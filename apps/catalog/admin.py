@@ -1,7 +1,8 @@
 from django import forms
 from django.contrib import admin
 
-from .models import Model, Provider
+from .models import Deployment, Model, Provider
+from .selectors import deployment_cooldowns
 from .services import catalog_key_variables
 
 # Where a provider's requests go and which secret they carry come from the catalog file; in the
@@ -37,8 +38,48 @@ class ProviderAdmin(admin.ModelAdmin):
         return [] if request.user.is_superuser else GUARDED
 
 
+class DeploymentInline(admin.TabularInline):
+    model = Deployment
+    extra = 0
+    fields = ["provider", "upstream_id", "api_key_env", "priority", "weight", "enabled"]
+    readonly_fields = ["provider", "upstream_id", "api_key_env"]  # from the catalog file
+    can_delete = False
+
+
+@admin.register(Deployment)
+class DeploymentAdmin(admin.ModelAdmin):
+    """The pools: each deployment's place (tier, weight), whether staff let it serve, and
+    whether the gateway is cooling it down right now (a 429's Retry-After, a refused key)."""
+
+    list_display = [
+        "model", "provider", "upstream_id", "api_key_env", "priority", "weight", "enabled",
+        "cooling",
+    ]  # fmt: skip
+    list_filter = ["provider", "enabled", "priority"]
+    list_editable = ["enabled", "priority", "weight"]
+    list_select_related = ["model", "provider"]
+    readonly_fields = ["model", "provider", "upstream_id", "api_key_env"]
+    search_fields = ["model__public_id", "upstream_id", "api_key_env"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("model", "provider")
+
+    def changelist_view(self, request, extra_context=None):
+        self._cooling = None  # read once per page, for every row
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="cooling down")
+    def cooling(self, obj):
+        if getattr(self, "_cooling", None) is None:
+            names = [d.label for d in Deployment.objects.select_related("provider")]
+            self._cooling = deployment_cooldowns(names)
+        left = self._cooling.get(obj.label)
+        return f"{left:.0f} s" if left else "—"
+
+
 @admin.register(Model)
 class ModelAdmin(admin.ModelAdmin):
+    inlines = [DeploymentInline]
     list_display = [
         "public_id",
         "provider",

@@ -155,3 +155,26 @@ def catalog_ready() -> None:
     """The readiness probe of the catalog: at least one model can be sold."""
     if not Model.objects.filter(enabled=True).exists():
         raise LookupError("no enabled model: run manage.py sync_catalog")
+
+
+# The gateway's router keeps a deployment's cooldown in Redis under this prefix (the value: the
+# wall-clock time it ends; the key's TTL: what is left).
+COOL_PREFIX = "ocx:cool:"
+
+
+def deployment_cooldowns(names: list[str]) -> dict[str, float]:
+    """Seconds each deployment still cools down for, as every gateway process sees it (from
+    Redis; empty without it, or while it is unreachable)."""
+    if not settings.REDIS_URL or not names:
+        return {}
+    import redis
+
+    try:
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.5)
+        with client.pipeline() as pipe:
+            for name in names:
+                pipe.pttl(COOL_PREFIX + name)
+            left = pipe.execute()
+    except (redis.RedisError, OSError):
+        return {}
+    return {name: ms / 1000 for name, ms in zip(names, left, strict=True) if ms and ms > 0}

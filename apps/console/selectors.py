@@ -232,3 +232,10 @@ def usage_content_for_user(*, user_id: int, request_id: str):
         else "",
         "expires_at": content.expires_at,
     }
+
+
+def deployment_shown(name: str) -> dict:
+    """A deployment's name (provider:key variable:upstream id) as its owner may see it: the
+    provider and the model's id there, never which of our keys."""
+    provider, _, rest = (name or "").partition(":")
+    return {"provider": provider, "upstream": rest.partition(":")[2]}

@@ -72,6 +72,14 @@ def request_detail(request, request_id: str):
     known = bool(record.model) and selectors.route_for(record.model) is not None
     context = {
         "r": record,
+        # Which provider answered, and each attempt (provider, model there, status, ms): the
+        # deployment's key variable is ours, not shown.
+        "served_by": selectors.deployment_shown(record.deployment),
+        "attempts": [
+            {**selectors.deployment_shown(a[0]), "status": a[1], "ms": a[2]}
+            for a in (record.attempts or [])
+            if isinstance(a, list) and len(a) == 3
+        ],
         "model_known": known,
         "content": selectors.usage_content_for_user(
             user_id=request.user.pk, request_id=record.request_id

@@ -23,6 +23,7 @@ PAGES = [
     ("chat-completions", _("Chat Completions")),
     ("streaming", _("Streaming")),
     ("models", _("Models")),
+    ("routing", _("Routing")),
     ("balance", _("Balance")),
     ("errors", _("Error Codes")),
     ("best-practices", _("Best Practices")),

@@ -115,6 +115,9 @@ class Gateway:
                         ctx.headers["x-opencodex-ignored"] = ",".join(ctx.native.ignored)[:1000]
                 else:
                     body = await self.rt.cpu_bound(ctx, self.translate, ctx, original)
+                    fallbacks = original.get("models") if isinstance(original, dict) else None
+                    if ctx.protocol != "chat" and fallbacks is not None:  # the client's
+                        body["models"] = fallbacks
             except ApiError:
                 if recent is not None:
                     await self.auth.authenticate(request, ctx)  # a bad key is told so first

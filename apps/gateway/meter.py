@@ -25,7 +25,7 @@ from apps.keys.errors import KeyCreditLimitReached
 from apps.usage import services as usage_services
 
 from . import services
-from .errors import api_error_for
+from .errors import api_error_for, bad_request
 from .runtime import Ctx, Runtime
 from .validation import ChatRequest, validate_chat
 
@@ -42,29 +42,32 @@ class Meter:
         self.rt = rt
 
     @staticmethod
+    @staticmethod
     def hold_amount(chat: ChatRequest, prompt_estimate: int, output: int | None = None) -> int:
         """The worst case: the prompt estimate, the request's price, and every token the request
-        may produce (``output`` per choice, default its limit)."""
-        route = chat.route
+        may produce (``output`` per choice, default its limit), at the dearest model that may
+        serve it (the client's fallbacks included)."""
         output = chat.max_tokens if output is None else output
-        return (
+        return max(
             tokens_cost(prompt_estimate, chat.hold_input_price or route.input_price)
             + route.request_price
             + tokens_cost(output * chat.choices, route.output_price)
+            for route in chat.candidates
         )
 
     @staticmethod
     def affordable_output(chat: ChatRequest, prompt_estimate: int, left: int) -> int | None:
-        """The most output tokens per choice that ``left`` µcr cover beside the prompt, or None
-        when that is below the floor (GATEWAY_MIN_OUTPUT_TOKENS, or the request's own limit if
-        smaller)."""
-        route = chat.route
-        prompt = tokens_cost(prompt_estimate, chat.hold_input_price or route.input_price)
-        room = left - prompt - route.request_price
+        """The most output tokens per choice that ``left`` µcr cover beside the prompt, at every
+        model that may serve the request, or None when that is below the floor
+        (GATEWAY_MIN_OUTPUT_TOKENS, or the request's own limit if smaller)."""
         floor = min(settings.GATEWAY_MIN_OUTPUT_TOKENS, chat.max_tokens)
-        if room <= 0 or route.output_price <= 0:
-            return None
-        tokens = min(room * 1_000_000 // (route.output_price * chat.choices), chat.max_tokens)
+        tokens = chat.max_tokens
+        for route in chat.candidates:
+            prompt = tokens_cost(prompt_estimate, chat.hold_input_price or route.input_price)
+            room = left - prompt - route.request_price
+            if room <= 0 or route.output_price <= 0:
+                return None
+            tokens = min(tokens, room * 1_000_000 // (route.output_price * chat.choices))
         return tokens if tokens >= floor else None
 
     async def hold(self, ctx: Ctx, chat: ChatRequest, prompt_estimate: int) -> bool:
@@ -145,6 +148,14 @@ class Meter:
     def checked(cls, ctx: Ctx, body, routes) -> tuple[ChatRequest, int]:
         """The request validated and routed, and its prompt's tokens for the hold."""
         chat = validate_chat(body, routes, translated=ctx.protocol != "chat")
+        if ctx.native is not None:  # passed through: every fallback must speak the protocol
+            for index, model in enumerate(chat.fallbacks):
+                if ctx.protocol not in model.protocols:
+                    raise bad_request(
+                        f"The model '{model.public_id}' in 'models' cannot take this request "
+                        f"as it is ({ctx.protocol}); list models that can.",
+                        param=f"models[{index}]",
+                    )
         return chat, cls.estimate(ctx, chat)
 
     @staticmethod

@@ -83,7 +83,7 @@ class Relay:
     ) -> Response:
         route = chat.route
         attempts = self.attempts_for(request)
-        plan, report = await self.routing(ctx, route)
+        plan, report = await self.routing(ctx, chat)
         data = await self.call_upstream(
             ctx,
             chat,
@@ -93,7 +93,8 @@ class Relay:
             ),
             attempts,
         )
-        self.served(ctx, attempts, extra)
+        self.served(ctx, chat, attempts, extra)
+        route = chat.route  # the model that answered
         usage = usage_from_provider(data.get("usage"))
         counted = usage is None
         if counted:  # count what was produced: every choice's text, reasoning and tool calls
@@ -117,7 +118,7 @@ class Relay:
 
     async def start_stream(self, request, ctx, chat: ChatRequest, prompt_estimate, held, extra):
         attempts = self.attempts_for(request)
-        plan, report = await self.routing(ctx, chat.route)
+        plan, report = await self.routing(ctx, chat)
         stream = await self.call_upstream(
             ctx,
             chat,
@@ -127,7 +128,7 @@ class Relay:
             ),
             attempts,
         )
-        self.served(ctx, attempts, extra)
+        self.served(ctx, chat, attempts, extra)
         translator = None
         if ctx.protocol == "messages":
             translator = messages_protocol.MessagesStream(
@@ -139,24 +140,37 @@ class Relay:
             )
         return StreamRelay(self.meter, ctx, chat, prompt_estimate, held, stream, extra, translator)
 
-    async def routing(self, ctx: Ctx, route):
-        """The deployments to try, in order, and how to tell the router each outcome."""
+    async def routing(self, ctx: Ctx, chat: ChatRequest):
+        """The deployments to try, in order (the model's, then those of the client's fallback
+        models), and how to tell the router each outcome."""
         router = self.rt.router
+        route = chat.route
         await router.restore_session(route, ctx.session)
         plan = router.plan(route, ctx.session)
+        owner = {}
+        for fallback in chat.fallbacks:
+            more = [t for t in router.plan(fallback) if t not in plan]
+            owner.update((id(t), fallback) for t in more)
+            plan += more
+        ctx.owners = owner
 
         def report(target, error):
-            router.report(route, target, error, ctx.session)
+            router.report(owner.get(id(target), route), target, error, ctx.session)
 
         return plan, report
 
     @staticmethod
-    def served(ctx: Ctx, attempts: Attempts, extra: dict) -> None:
-        """Name the deployment that answered (header, usage record, logs)."""
+    def served(ctx: Ctx, chat: ChatRequest, attempts: Attempts, extra: dict) -> None:
+        """Name the deployment that answered (header, usage record, logs); when a fallback
+        model answered, the request is that model's from here on (its prices, its name)."""
         target = attempts.served
         if target is not None and getattr(target, "name", None):
             ctx.deployment = target.name
             extra["x-opencodex-upstream"] = target.provider
+        model = ctx.owners.get(id(target))
+        if model is not None:
+            chat.route = model
+            ctx.model = model.public_id
         ctx.attempts = attempts.chain
 
     @staticmethod
@@ -199,7 +213,7 @@ class Relay:
         route = chat.route
         render = self.native_render(ctx, chat)  # raises 402 when no thinking budget fits
         attempts = self.attempts_for(request)
-        plan, report = await self.routing(ctx, route)
+        plan, report = await self.routing(ctx, chat)
         path = "/messages" if ctx.protocol == "messages" else "/responses"
         options = {"plan": plan, "report": report, "render": render, "path": path}
         if chat.stream:
@@ -210,7 +224,7 @@ class Relay:
                 self.rt.upstream.open_stream(route, {}, ctx.request_id, attempts, **options),
                 attempts,
             )
-            self.served(ctx, attempts, extra)
+            self.served(ctx, chat, attempts, extra)
             relay = StreamRelay(self.meter, ctx, chat, prompt_estimate, held, stream, extra)
             relay.native = True
             return relay
@@ -221,7 +235,8 @@ class Relay:
             self.rt.upstream.complete(route, {}, ctx.request_id, attempts, **options),
             attempts,
         )
-        self.served(ctx, attempts, extra)
+        self.served(ctx, chat, attempts, extra)
+        route = chat.route  # the model that answered
         usage = usage_from_provider(data.get("usage"))
         counted = usage is None
         if counted:

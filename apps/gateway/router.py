@@ -28,12 +28,11 @@ from collections import deque
 
 from django.conf import settings
 
-from apps.catalog.selectors import Route, Target
+from apps.catalog.selectors import COOL_PREFIX, Route, Target
 
 from .upstream import QUOTA_CODES
 
 log = logging.getLogger("opencodex.gateway.router")
-COOL_PREFIX = "ocx:cool:"
 STICKY_PREFIX = "ocx:sticky:"
 
 
@@ -151,10 +150,14 @@ class Router:
             if session is not None and len(route.deployments) > 1:
                 key = self._session(route, session)
                 idle = settings.GATEWAY_STICKY_SECONDS
+                kept = self.sticky.get(key)
                 self.sticky[key] = (now + idle, target.name)
                 if len(self.sticky) > 100_000:
                     self.sticky.clear()
-                self.spawn(self.get_store().put(STICKY_PREFIX + key, target.name, idle * 1000))
+                # Shared when it changes, and refreshed at most every 30 s of a busy session.
+                if kept is None or kept[1] != target.name or kept[0] < now + idle - 30:
+                    ttl = idle * 1000
+                    self.spawn(self.get_store().put(STICKY_PREFIX + key, target.name, ttl))
             return
         status = getattr(error, "upstream_status", None) or error.status
         code = getattr(error, "code", None) or ""

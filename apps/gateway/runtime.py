@@ -81,6 +81,7 @@ class Ctx:
     session: str | None = None  # the client's session identity (sticky routing)
     deployment: str = ""  # the deployment that answered
     attempts: list = field(default_factory=list)  # (deployment, status, ms) of each attempt
+    owners: dict = field(default_factory=dict)  # id(target) → the fallback model it serves
     # The prompt and answer, kept only for users who asked (KeyFacts.store_days).
     keep_prompt: object = None
     keep_answer: object = None

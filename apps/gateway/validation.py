@@ -26,6 +26,13 @@ class ChatRequest:
     # µcr per 1M prompt tokens the hold counts (None: the input price); higher when the request
     # asks the provider to write its prompt cache (writes cost more than input).
     hold_input_price: int | None = None
+    # Models the client named to try, in order, when ``route``'s deployments all fail
+    # (``models: [...]``); the hold covers the dearest, the one that serves is charged.
+    fallbacks: tuple = ()
+
+    @property
+    def candidates(self) -> tuple:
+        return (self.route, *self.fallbacks)
 
     def lower_output(self, tokens: int, reason: str) -> None:
         """Ask the upstream for at most ``tokens`` per choice (the client asked for more)."""
@@ -131,6 +138,37 @@ def _check_priced(body: dict) -> None:
         )
 
 
+MAX_FALLBACKS = 3
+
+
+def _fallbacks(models, primary: str, routes: dict) -> tuple:
+    """The client's fallback models (OpenRouter's ``models``): public ids, each available,
+    tried in order after ``model``; the primary itself and repeats are skipped."""
+    if models is None:
+        return ()
+    if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
+        raise bad_request("'models' must be an array of model ids.", param="models")
+    out, seen = [], {primary}
+    for index, name in enumerate(models):
+        if name in seen:
+            continue
+        seen.add(name)
+        route = routes.get(name)
+        if route is None:
+            raise ApiError(
+                400,
+                f"The model '{name}' in 'models' does not exist or is not available.",
+                code="model_not_found",
+                param=f"models[{index}]",
+            )
+        out.append(route)
+    if len(out) > MAX_FALLBACKS:
+        raise bad_request(
+            f"'models' may name at most {MAX_FALLBACKS} models besides 'model'.", param="models"
+        )
+    return tuple(out)
+
+
 def validate_chat(body, routes: dict[str, Route], *, translated: bool = False) -> ChatRequest:
     """A chat completions request, checked and routed. ``translated``: it was translated from
     another protocol, so its output limit goes upstream under the model's own field."""
@@ -185,7 +223,9 @@ def validate_chat(body, routes: dict[str, Route], *, translated: bool = False) -
             param="model",
         )
 
+    fallbacks = _fallbacks(body.get("models"), model, routes)
     payload = dict(body)
+    payload.pop("models", None)  # ours to act on, not the provider's
     payload["model"] = route.upstream_id
     # The client's output limit, sent upstream as exactly one field: the one the client used, or
     # the model's own when it sent both (with the smaller value). None is added on its behalf.
@@ -201,12 +241,13 @@ def validate_chat(body, routes: dict[str, Route], *, translated: bool = False) -
     if len(sent) == 1 and not translated:
         limit_field = next(iter(sent))
     lowered = ""
+    most = min(r.max_output for r in (route, *fallbacks))  # what every candidate can give
     if sent:
         max_tokens = min(sent.values())
-        if max_tokens > route.max_output:  # more than the model can give: ask for its most
-            max_tokens, lowered = route.max_output, "model_limit"
+        if max_tokens > most:  # more than the model can give: ask for its most
+            max_tokens, lowered = most, "model_limit"
     else:
-        max_tokens = route.max_output  # the worst case the hold must cover
+        max_tokens = most  # the worst case the hold must cover
     # Always sent: a provider's own default may exceed what the hold covers.
     payload[limit_field] = max_tokens
     include_usage = bool(stream_options and stream_options.get("include_usage"))
@@ -222,4 +263,5 @@ def validate_chat(body, routes: dict[str, Route], *, translated: bool = False) -
         payload=payload,
         limit_field=limit_field,
         lowered=lowered,
+        fallbacks=fallbacks,
     )

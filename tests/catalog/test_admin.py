@@ -61,3 +61,39 @@ def test_superusers_may_only_pick_a_key_variable_the_catalog_declares(client, pr
     assert client.post(url, form_data(provider, api_key_env="OPENAI_API_KEY")).status_code == 302
     provider.refresh_from_db()
     assert provider.api_key_env == "OPENAI_API_KEY"
+
+
+def test_the_admin_lists_the_pools_with_what_is_cooling_down_and_staff_can_disable_one(
+    client, provider, settings
+):
+    """sync_catalog makes a deployment of every model's provider key; the admin shows each with
+    its cooldown as the gateway set it in Redis, and unticking one takes it out of its pool."""
+    import redis
+
+    from apps.catalog.models import Deployment
+    from apps.catalog.selectors import COOL_PREFIX, catalog_routes
+
+    deployment = Deployment.objects.select_related("provider").filter(provider=provider).first()
+    assert deployment is not None and deployment.label.startswith("anthropic:")
+    server = redis.Redis.from_url(settings.REDIS_URL)
+    server.set(COOL_PREFIX + deployment.label, "1", px=42_000)
+    try:
+        admin = UserFactory(is_staff=True, is_superuser=True)
+        client.force_login(admin)
+        page = client.get("/admin/catalog/deployment/")
+        assert page.status_code == 200
+        assert deployment.upstream_id in page.content.decode()
+        assert "42 s" in page.content.decode() or "41 s" in page.content.decode()
+    finally:
+        server.delete(COOL_PREFIX + deployment.label)
+    Deployment.objects.filter(pk=deployment.pk).update(enabled=False)
+    settings.DEMO_UPSTREAM_ENABLED = False
+    import os
+
+    os.environ[provider.api_key_env or "ANTHROPIC_API_KEY"] = "sk-test"
+    try:
+        routes = catalog_routes()
+        pool = routes.get(deployment.model.public_id)
+        assert pool is None or deployment.label not in [t.name for t in pool.deployments]
+    finally:
+        os.environ.pop(provider.api_key_env or "ANTHROPIC_API_KEY", None)

@@ -171,7 +171,8 @@ def test_cooldowns_are_shared_between_processes_through_redis(api, settings):
         await store_b.close()
         return order, ttl
 
-    order, ttl = asyncio.run(scenario())
+    with ThreadPoolExecutor(1) as own_loop:  # another test's loop may be running here
+        order, ttl = own_loop.submit(asyncio.run, scenario()).result()
     assert order == [healthy, limited]  # the cooling one only as a last resort
     assert 15_000 < ttl <= 20_000
 
@@ -197,3 +198,78 @@ def test_fifty_concurrent_requests_failing_over_are_each_charged_once(api, custo
     assert account.held == 0
     assert ledger_problems() == [] and usage_charge_problems() == []
     assert time  # the attempt chain's milliseconds are recorded per attempt
+
+
+def test_the_owner_sees_which_provider_served_and_every_attempt_without_our_keys(
+    api, customer, router
+):
+    from django.test import Client
+    from django.urls import reverse
+
+    user, _, secret = customer
+    reply = post(api, secret, {"model": "pool-failover", "messages": HELLO})
+    drain(api)
+    browser = Client()
+    browser.force_login(user)
+    page = browser.get(
+        reverse("console:request_detail", args=[reply.headers["x-request-id"]])
+    ).content.decode()
+    assert 'data-testid="served-by"' in page and "fake (pool-ok)" in page
+    assert "HTTP 429" in page and "HTTP 200" in page
+    assert "FAKE_UPSTREAM_KEY" not in page and "fake-upstream-key" not in page
+
+
+# --- the client's fallback models (OpenRouter's `models`) -----------------------------------
+
+
+def test_a_fallback_model_serves_when_the_model_fails_and_is_charged_at_its_own_prices(
+    api, customer, client_for, router
+):
+    """`models` names models to try after `model`: the hold covers the dearest, the one that
+    answers is named in the response and charged at its prices."""
+    from apps.catalog.pricing import usage_cost, usage_from_provider
+    from apps.credits.models import Hold
+
+    secret = customer[2]
+    client = client_for(secret)
+    raw = client.chat.completions.with_raw_response.create(
+        model="fake-fail-500",
+        messages=HELLO,
+        max_tokens=50,
+        extra_body={"models": ["fake-large"]},
+    )
+    answer = raw.parse()
+    assert answer.model == "fake-large"
+    hold = Hold.objects.get(reference=raw.headers["x-request-id"])
+    large = catalog_routes()["fake-large"]
+    assert hold.amount >= 50 * large.output_price // 1_000_000  # the dearer model's output
+    drain(api)
+    record = record_of(raw)
+    assert record.model == "fake-large" and record.status == 200
+    assert [a[1] for a in record.attempts][-1] == 200 and record.attempts[0][1] == 500
+    usage = usage_from_provider(answer.usage.model_dump())
+    assert record.cost == usage_cost(large, usage)
+    assert "models" not in fake_upstream.received[-1]  # ours, not the provider's
+    assert ledger_problems() == [] and usage_charge_problems() == []
+
+
+def test_fallback_models_through_the_anthropic_sdk_and_bad_lists_refused(api, customer, router):
+    import anthropic
+
+    _, _, secret = customer
+    claude = anthropic.Anthropic(api_key=secret, base_url=f"{api.url}/api", max_retries=0)
+    message = claude.messages.create(
+        model="fake-fail-500",
+        max_tokens=20,
+        messages=HELLO,
+        extra_body={"models": ["fake-ok"]},
+    )
+    assert message.model == "fake-ok"
+    with pytest.raises(anthropic.NotFoundError) as exc:
+        claude.messages.create(
+            model="fake-ok", max_tokens=20, messages=HELLO, extra_body={"models": ["nope"]}
+        )
+    assert "'nope' in 'models'" in exc.value.message
+    refused = post(api, secret, {"model": "fake-ok", "messages": HELLO, "models": "fake-large"})
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == "models"
+    drain(api)

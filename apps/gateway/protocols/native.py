@@ -284,7 +284,7 @@ def plan_messages(original: dict, headers, *, count_only: bool = False) -> Nativ
                           f"{MESSAGES_REFUSED[name]}.")  # fmt: skip
         if name in MESSAGES_FIELDS:
             body[name] = value
-        else:
+        elif name != "models":
             ignored.append(name)
     if original.get("max_tokens") is None and not count_only:
         raise bad_request("'max_tokens' is required.", param="max_tokens", code="missing_field")
@@ -315,6 +315,8 @@ def plan_messages(original: dict, headers, *, count_only: bool = False) -> Nativ
     if betas:
         out_headers["anthropic-beta"] = betas
     chat = {"model": original.get("model"), "messages": sizer.messages}
+    if original.get("models") is not None:  # the client's fallback models: ours, not forwarded
+        chat["models"] = original["models"]
     for name, target in (("max_tokens", "max_tokens"), ("stream", "stream")):
         if original.get(name) is not None:
             chat[target] = original[name]
@@ -474,7 +476,7 @@ def plan_responses(original: dict, headers) -> Native:
                           f"{RESPONSES_REFUSED[name]}.")  # fmt: skip
         if name in RESPONSES_FIELDS and name not in RESPONSES_REFUSED:
             body[name] = value
-        elif name not in RESPONSES_REFUSED:
+        elif name not in RESPONSES_REFUSED and name != "models":
             ignored.append(name)
     tier = body.get("service_tier")
     if tier not in (None, "auto", "default"):
@@ -515,6 +517,8 @@ def plan_responses(original: dict, headers) -> Native:
     else:
         raise bad_request("'input' must be a string or a non-empty array.", param="input")
     chat = {"model": original.get("model"), "messages": sizer.messages}
+    if original.get("models") is not None:  # the client's fallback models: ours, not forwarded
+        chat["models"] = original["models"]
     if original.get("max_output_tokens") is not None:
         chat["max_tokens"] = original["max_output_tokens"]
     if original.get("stream") is not None:
