@@ -90,3 +90,13 @@ def deliver(client):
         )
 
     return post
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The run's own journal directory goes with it (a later run never finds its files)."""
+    import shutil
+
+    from django.conf import settings
+
+    if getattr(settings, "OWN_JOURNAL_DIR", False) and settings.GATEWAY_JOURNAL_DIR:
+        shutil.rmtree(settings.GATEWAY_JOURNAL_DIR, ignore_errors=True)

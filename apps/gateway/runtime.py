@@ -176,13 +176,32 @@ class Runtime:
         if self.journal is not None:
             self.recovery = asyncio.get_running_loop().create_task(self.recover_journals())
 
+    async def identify_journal(self) -> str:
+        """Name the journal by the database it belongs to (read once; retried while the
+        database cannot say)."""
+        from apps.core.installation import installation_identity
+
+        while True:
+            try:
+                identity = await self.db(installation_identity)
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    raise
+                await asyncio.sleep(1)
+                continue
+            self.journal.identify(identity)
+            return identity
+
     async def recover_journals(self) -> None:
         """Settle, now and every minute, what processes that died had delivered."""
         from apps.usage.journal import RECOVER_AFTER_SECONDS
 
+        identity = await self.identify_journal()
         while True:
             try:
-                found = await self.db(journal_recover, directory=self.journal.directory)
+                found = await self.db(
+                    journal_recover, directory=self.journal.directory, identity=identity
+                )
                 if found.get("settled"):
                     log.warning("journal recovery settled %d request(s)", found["settled"])
             except Exception:

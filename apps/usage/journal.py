@@ -8,6 +8,13 @@ writer died, or rotated away from it) is *recovered*: every outcome in it that h
 record yet is settled through the ordinary, idempotent service, then the file is deleted.
 Holds of requests whose outcome is nowhere (the process died before the response was
 complete) expire and are reported, charging nothing, because nothing was delivered.
+
+A journal belongs to one database: its file name starts with the identity of the database its
+writer was connected to (``apps.core.installation``). Recovery settles only files of the
+database it is connected to; a file of another database (a database re-created, a checkout
+pointed elsewhere) is set aside as ``*.foreign``, reported, and never replayed unless an
+operator says so (``manage.py journal_recover --replay FILE --force``, e.g. after restoring a
+backup of that database).
 """
 
 import contextlib
@@ -35,19 +42,41 @@ def _encode(outcome) -> bytes:
     return orjson.dumps(payload) + b"\n"
 
 
-class Journal:
-    """This process's append-only file of request outcomes."""
+UNIDENTIFIED = "unidentified"  # written before the database's identity was known
 
-    def __init__(self, directory: Path):
+
+class Journal:
+    """This process's append-only file of request outcomes, named by the database it belongs
+    to (``identity``, set once the process has read it)."""
+
+    def __init__(self, directory: Path, identity: str = ""):
         self.directory = Path(directory)
+        self.identity = identity
         self.fd: int | None = None
         self.opened_at = 0.0
+        self.opened_as = ""
+        self.path: Path | None = None
+
+    def identify(self, identity: str) -> None:
+        """The database is known: the file written so far takes its name (this process holds
+        its lock, so nobody recovers it meanwhile); later files are named by it."""
+        self.identity = identity
+        if self.fd is not None and self.opened_as != identity:
+            renamed = self.path.with_name(identity + self.path.name[len(self.opened_as) :])
+            try:
+                os.rename(self.path, renamed)
+            except OSError:
+                self.close()  # a new file next time; this one is set aside by recovery
+            else:
+                self.path, self.opened_as = renamed, identity
 
     def _open(self) -> None:
         self.close()
         self.directory.mkdir(parents=True, exist_ok=True)
-        name = f"{os.getpid()}-{uuid.uuid4().hex[:12]}.jsonl"
-        fd = os.open(self.directory / name, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self.opened_as = self.identity or UNIDENTIFIED
+        name = f"{self.opened_as}-{os.getpid()}-{uuid.uuid4().hex[:12]}.jsonl"
+        self.path = self.directory / name
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # "my writer is alive"
         self.fd, self.opened_at = fd, time.monotonic()
 
@@ -73,15 +102,18 @@ def _entries(path: Path) -> list[dict]:
     return entries
 
 
-def journal_recover(*, directory: Path, older_than: float = RECOVER_AFTER_SECONDS) -> dict:
-    """Settle the outcomes of journal files whose writer is gone. Returns counts."""
-    from .models import UsageRecord
-    from .services import RequestOutcome, request_settle
+def journal_recover(
+    *, directory: Path, older_than: float = RECOVER_AFTER_SECONDS, identity: str | None = None
+) -> dict:
+    """Settle the outcomes of this database's journal files whose writer is gone, and set
+    aside (``*.foreign``) those of another database. Returns counts."""
+    from apps.core.installation import installation_identity
 
-    found = {"files": 0, "settled": 0, "already": 0}
+    found = {"files": 0, "settled": 0, "already": 0, "foreign": 0}
     directory = Path(directory)
     if not directory.is_dir():
         return found
+    identity = identity or installation_identity()
     now = time.time()
     for path in sorted(directory.glob("*.jsonl")):
         try:
@@ -95,37 +127,18 @@ def journal_recover(*, directory: Path, older_than: float = RECOVER_AFTER_SECOND
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 continue  # its writer is alive
+            if not path.name.startswith(f"{identity}-"):
+                set_aside = path.with_suffix(".foreign")
+                path.rename(set_aside)
+                found["foreign"] += 1  # /metrics: ocx_journal_files_set_aside
+                log.error(
+                    "%s belongs to another database (not %s): set aside as %s, not replayed; "
+                    "see manage.py journal_recover --list",
+                    path.name, identity, set_aside.name,
+                )  # fmt: skip
+                continue
             found["files"] += 1
-            failed = 0
-            entries = _entries(path)
-            settled = set()  # most were settled by their own process: look them up in bulk
-            ids = [entry["request_id"] for entry in entries]
-            for start in range(0, len(ids), 1000):
-                chunk = ids[start : start + 1000]
-                records = UsageRecord.objects.filter(request_id__in=chunk)
-                settled.update(records.values_list("request_id", flat=True))
-            for entry in entries:
-                if entry["request_id"] in settled:
-                    found["already"] += 1
-                    continue
-                try:
-                    entry["created_at"] = datetime.fromisoformat(entry["created_at"])
-                    request_settle(outcome=RequestOutcome(**entry))
-                except IntegrityError:
-                    if UsageRecord.objects.filter(request_id=entry["request_id"]).exists():
-                        found["already"] += 1  # settled meanwhile by its own process
-                        continue
-                    failed += 1
-                    log.exception("could not settle %s from a journal", entry["request_id"])
-                    continue
-                except Exception:
-                    failed += 1
-                    log.exception("could not settle %s from a journal", entry.get("request_id"))
-                    continue
-                found["settled"] += 1
-                log.warning(
-                    "settled %s from the journal of a process that died", entry["request_id"]
-                )
+            failed = settle_entries(_entries(path), found)
             if failed:  # kept for an operator, out of the way of the next run
                 path.rename(path.with_suffix(".failed"))
                 log.error("%s: %d outcome(s) could not be settled; kept as .failed", path, failed)
@@ -135,3 +148,94 @@ def journal_recover(*, directory: Path, older_than: float = RECOVER_AFTER_SECOND
         finally:
             os.close(fd)
     return found
+
+
+def settle_entries(entries: list[dict], found: dict) -> int:
+    """Settle the outcomes no usage record has yet (each through the ordinary, idempotent
+    service); counts go to ``found``. Returns how many could not be settled."""
+    from .models import UsageRecord
+    from .services import RequestOutcome, request_settle
+
+    failed = 0
+    settled = set()  # most were settled by their own process: look them up in bulk
+    ids = [entry["request_id"] for entry in entries]
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        records = UsageRecord.objects.filter(request_id__in=chunk)
+        settled.update(records.values_list("request_id", flat=True))
+    for entry in entries:
+        if entry["request_id"] in settled:
+            found["already"] += 1
+            continue
+        try:
+            entry["created_at"] = datetime.fromisoformat(entry["created_at"])
+            request_settle(outcome=RequestOutcome(**entry))
+        except IntegrityError:
+            if UsageRecord.objects.filter(request_id=entry["request_id"]).exists():
+                found["already"] += 1  # settled meanwhile by its own process
+                continue
+            failed += 1
+            log.exception("could not settle %s from a journal", entry["request_id"])
+            continue
+        except Exception:
+            failed += 1
+            log.exception("could not settle %s from a journal", entry.get("request_id"))
+            continue
+        found["settled"] += 1
+        log.warning("settled %s from the journal of a process that died", entry["request_id"])
+    return failed
+
+
+def journal_files(directory: Path) -> list[dict]:
+    """The journal files set aside (of another database) or kept (could not be settled), with
+    what they hold: for an operator deciding whether to replay one."""
+    out = []
+    for path in sorted(Path(directory).glob("*")):
+        if path.suffix not in (".foreign", ".failed", ".jsonl"):
+            continue
+        entries = _entries(path)
+        out.append(
+            {
+                "path": path,
+                "state": path.suffix[1:],
+                "outcomes": len(entries),
+                "accounts": len({e.get("user_id") for e in entries}),
+                "cost": sum(int(e.get("cost") or 0) for e in entries),
+            }
+        )
+    return out
+
+
+def journal_replay(*, path: Path, force: bool = False) -> dict:
+    """Replay one journal file into this database. Without ``force`` nothing is written: the
+    counts say what would be (users, outcomes, credits, already recorded). With it, every
+    outcome not recorded yet is settled here, once, and the file is renamed ``*.replayed``."""
+    from .models import UsageRecord
+
+    path = Path(path)
+    entries = _entries(path)
+    ids = [e["request_id"] for e in entries]
+    recorded = set()
+    for start in range(0, len(ids), 1000):
+        recorded.update(
+            UsageRecord.objects.filter(request_id__in=ids[start : start + 1000]).values_list(
+                "request_id", flat=True
+            )
+        )
+    missing = [e for e in entries if e["request_id"] not in recorded]
+    report = {
+        "outcomes": len(entries),
+        "already": len(entries) - len(missing),
+        "to_settle": len(missing),
+        "users": sorted({e.get("user_id") for e in missing}),
+        "cost": sum(int(e.get("cost") or 0) for e in missing),
+        "settled": 0,
+    }
+    if not force:
+        return report
+    found = {"settled": 0, "already": 0}
+    failed = settle_entries(missing, found)
+    report["settled"], report["failed"] = found["settled"], failed
+    if not failed:
+        path.rename(path.with_suffix(".replayed"))
+    return report

@@ -36,6 +36,26 @@ class DatabaseCollector:
         )
         queued.add_metric([], celery_queue_length())
         yield queued
+        aside = GaugeMetricFamily(
+            "ocx_journal_files_set_aside",
+            "Settlement journal files not replayed: of another database (foreign) or with "
+            "outcomes that could not be settled (failed); see manage.py journal_recover --list",
+            labels=["state"],
+        )
+        for state, count in journal_files_set_aside().items():
+            aside.add_metric([state], count)
+        yield aside
+
+
+def journal_files_set_aside() -> dict[str, int]:
+    from pathlib import Path
+
+    from django.conf import settings
+
+    directory = Path(settings.GATEWAY_JOURNAL_DIR or "")
+    if not settings.GATEWAY_JOURNAL_DIR or not directory.is_dir():
+        return {"foreign": 0, "failed": 0}
+    return {state: len(list(directory.glob(f"*.{state}"))) for state in ("foreign", "failed")}
 
 
 def celery_queue_length() -> float:

@@ -331,6 +331,7 @@ def main() -> None:
         redis.stop()
         with contextlib.suppress(Exception):
             as_postgres([*pg_ctl, "-m", "immediate", "stop"])
+        shutil.rmtree(work / "journal", ignore_errors=True)  # a later run never finds its files
 
 
 if __name__ == "__main__":

@@ -28,5 +28,6 @@ WHITENOISE_AUTOREFRESH = True
 API_KEY_HMAC_SECRET = "test-api-key-secret"
 GATEWAY_JOURNAL_DIR = os.environ.get("GATEWAY_JOURNAL_DIR") or tempfile.mkdtemp(
     prefix="ocx-test-journal-"
-)  # this run's own
+)  # this run's own (removed when the run ends: tests/conftest.py)
+OWN_JOURNAL_DIR = "GATEWAY_JOURNAL_DIR" not in os.environ
 READINESS_CACHE_SECONDS = 0  # every call probes (tests change the dependencies)
