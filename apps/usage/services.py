@@ -51,22 +51,17 @@ class RequestOutcome:
         return fields
 
 
-def usage_record_of(request_id: str, created_at: datetime) -> UsageRecord | None:
-    """The record of a request, by the unique (request_id, created_at) index: one partition,
-    one index probe (``.first()`` would order by id and scan every day's primary key)."""
-    return next(
-        iter(
-            UsageRecord.objects.filter(request_id=request_id, created_at=created_at).order_by()[:1]
-        ),
-        None,
-    )
+def usage_record_of(request_id: str) -> UsageRecord | None:
+    """The record of a request, through the (request_id, created_at) index of each partition
+    (``.first()`` would order by id, and could walk every day's primary key instead)."""
+    return next(iter(UsageRecord.objects.filter(request_id=request_id).order_by()[:1]), None)
 
 
 def request_settle(*, outcome: RequestOutcome) -> UsageRecord:
     """Charge a finished request, give back the rest of its hold and write its one usage record,
     all in one transaction. Safe to repeat: a request already recorded is returned as it is."""
     with transaction.atomic():
-        existing = usage_record_of(outcome.request_id, outcome.created_at)
+        existing = usage_record_of(outcome.request_id)
         if existing is not None:
             return existing
         charged = 0
