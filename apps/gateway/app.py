@@ -18,9 +18,8 @@ from apps.keys.selectors import KeyFacts
 from .auth import Auth
 from .errors import ApiError
 from .meter import Meter
-from .protocols import messages as messages_protocol
+from .protocols import faces
 from .protocols import native as native_protocol
-from .protocols import responses as responses_protocol
 from .reads import Reads
 from .relay import Relay
 from .router import session_key
@@ -64,27 +63,13 @@ class Gateway:
     async def shutdown(self) -> None:
         await self.rt.shutdown()
 
-    async def chat_completions(self, request: Request) -> Response:
-        return await self.serve(request, Ctx())
+    def endpoint(self, face):
+        """The pipeline for one protocol: the route table binds each path to its face."""
 
-    async def messages(self, request: Request) -> Response:
-        """The Anthropic Messages API (Claude Code), translated to chat completions."""
-        ctx = Ctx(protocol="messages")
-        ctx.headers["request-id"] = ctx.request_id  # where Anthropic's SDKs look for it
-        return await self.serve(request, ctx)
+        async def serve(request: Request) -> Response:
+            return await self.serve(request, Ctx(protocol=face.name))
 
-    async def responses(self, request: Request) -> Response:
-        """The OpenAI Responses API (Codex), translated to chat completions."""
-        return await self.serve(request, Ctx(protocol="responses"))
-
-    @staticmethod
-    def translate(ctx: Ctx, body):
-        """The request as chat completions (as it came, for the chat endpoint)."""
-        if ctx.protocol == "messages":
-            return messages_protocol.to_chat(body)
-        if ctx.protocol == "responses":
-            return responses_protocol.to_chat(body)
-        return body
+        return serve
 
     async def serve(self, request: Request, ctx: Ctx) -> Response:
         """One pipeline for every protocol: key, limits, validation, hold, upstream, relay,
@@ -104,7 +89,8 @@ class Gateway:
                 if isinstance(original, dict) and isinstance(original.get("model"), str):
                     ctx.model = original["model"]
                 ctx.session = session_key(request.headers, original)
-                route = (await self.rt.routes()).get(ctx.model) if ctx.protocol != "chat" else None
+                face = ctx.face
+                route = (await self.rt.routes()).get(ctx.model) if face.native_path else None
                 if route is not None and ctx.protocol in route.protocols:
                     # The provider speaks it: forward only what can be priced, size the rest.
                     ctx.native = await self.rt.cpu_bound(
@@ -114,9 +100,9 @@ class Gateway:
                     if ctx.native.ignored:
                         ctx.headers["x-opencodex-ignored"] = ",".join(ctx.native.ignored)[:1000]
                 else:
-                    body = await self.rt.cpu_bound(ctx, self.translate, ctx, original)
+                    body = await self.rt.cpu_bound(ctx, face.to_chat, original)
                     fallbacks = original.get("models") if isinstance(original, dict) else None
-                    if ctx.protocol != "chat" and fallbacks is not None:  # the client's
+                    if face.translated and fallbacks is not None:  # the client's
                         body["models"] = fallbacks
             except ApiError:
                 if recent is not None:
@@ -229,10 +215,10 @@ class GatewayApp:
         self.documents = documents or {}
         gateway = self.gateway
         self.routes = {
-            "/chat/completions": (("POST",), gateway.chat_completions),
-            "/messages": (("POST",), gateway.messages),
+            "/chat/completions": (("POST",), gateway.endpoint(faces.Chat)),
+            "/messages": (("POST",), gateway.endpoint(faces.Messages)),
             "/messages/count_tokens": (("POST",), gateway.reads.count_tokens),
-            "/responses": (("POST",), gateway.responses),
+            "/responses": (("POST",), gateway.endpoint(faces.Responses)),
             "/models": (("GET",), gateway.reads.models),
             "/balance": (("GET",), gateway.reads.balance),
             "": (("GET", "HEAD"), gateway.reads.root),

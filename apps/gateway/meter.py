@@ -147,7 +147,7 @@ class Meter:
     @classmethod
     def checked(cls, ctx: Ctx, body, routes) -> tuple[ChatRequest, int]:
         """The request validated and routed, and its prompt's tokens for the hold."""
-        chat = validate_chat(body, routes, translated=ctx.protocol != "chat")
+        chat = validate_chat(body, routes, translated=ctx.face.translated)
         if ctx.native is not None:  # passed through: every fallback must speak the protocol
             for index, model in enumerate(chat.fallbacks):
                 if ctx.protocol not in model.protocols:

@@ -20,11 +20,8 @@ from apps.core import metrics
 from .errors import ApiError
 from .meter import Meter
 from .output import count_output, native_text, output_text, reasoning_text
-from .protocols import messages as messages_protocol
-from .protocols import native as native_protocol
-from .protocols import responses as responses_protocol
 from .runtime import Ctx, Runtime, json_response
-from .upstream import DONE, Attempts, Comment, StreamBroken, Upstream, UpstreamError
+from .upstream import DONE, Attempts, Comment, StreamBroken, UpstreamError
 from .validation import ChatRequest
 
 log = logging.getLogger("opencodex.gateway")
@@ -105,11 +102,7 @@ class Relay:
                     completion += count_output(output_text(message), 1)
                     reasoning += count_text_tokens(reasoning_text(message))
             usage = Usage(prompt=prompt_estimate, completion=completion, reasoning=reasoning)
-        data["model"] = route.public_id
-        if ctx.protocol == "messages":
-            data = messages_protocol.from_chat(data, model=route.public_id)
-        elif ctx.protocol == "responses":
-            data = responses_protocol.from_chat(data, model=route.public_id, request=chat.original)
+        data = ctx.face.from_chat(data, model=route.public_id, request=chat.original)
         response = json_response(ctx, data, extra)
         if ctx.keep_prompt is not None:
             ctx.keep_answer = data
@@ -129,15 +122,9 @@ class Relay:
             attempts,
         )
         self.served(ctx, chat, attempts, extra)
-        translator = None
-        if ctx.protocol == "messages":
-            translator = messages_protocol.MessagesStream(
-                model=chat.route.public_id, input_tokens=prompt_estimate
-            )
-        elif ctx.protocol == "responses":
-            translator = responses_protocol.ResponsesStream(
-                model=chat.route.public_id, request=chat.original
-            )
+        translator = ctx.face.stream(
+            model=chat.route.public_id, request=chat.original, input_tokens=prompt_estimate
+        )
         return StreamRelay(self.meter, ctx, chat, prompt_estimate, held, stream, extra, translator)
 
     async def routing(self, ctx: Ctx, chat: ChatRequest):
@@ -178,32 +165,17 @@ class Relay:
         """(url, headers, body) of the request in the provider's own protocol for one
         deployment: what can be priced of the client's body (protocols/native.py), with that
         deployment's model id and key, and the output limit the hold covers."""
+        face = ctx.face
         body = dict(ctx.native.body)
-        if ctx.protocol == "messages":
-            native_protocol.messages_limit(body, chat.max_tokens)
-            path = "/messages"
-        else:
-            body["max_output_tokens"] = chat.max_tokens  # always the limit the hold covers
-            body["store"] = False  # nothing is kept at the provider under our account
-            path = "/responses"
+        face.native_body(body, chat.max_tokens)
         bodies: dict[str, bytes] = {}
 
         def render(target):
             target = target or chat.route
             if target.upstream_id not in bodies:
                 bodies[target.upstream_id] = orjson.dumps({**body, "model": target.upstream_id})
-            if ctx.protocol == "messages":
-                headers = {
-                    "Content-Type": "application/json",
-                    "User-Agent": "OpenCodex-Gateway",
-                    "X-Request-Id": ctx.request_id,
-                    **ctx.native.headers,
-                }
-                if target.api_key:
-                    headers["x-api-key"] = target.api_key
-            else:
-                headers = Upstream._headers(target, ctx.request_id)
-            return f"{target.base_url}{path}", headers, bodies[target.upstream_id]
+            headers = face.native_headers(ctx.native.headers, target.api_key, ctx.request_id)
+            return f"{target.base_url}{face.native_path}", headers, bodies[target.upstream_id]
 
         return render
 
@@ -214,8 +186,7 @@ class Relay:
         render = self.native_render(ctx, chat)  # raises 402 when no thinking budget fits
         attempts = self.attempts_for(request)
         plan, report = await self.routing(ctx, chat)
-        path = "/messages" if ctx.protocol == "messages" else "/responses"
-        options = {"plan": plan, "report": report, "render": render, "path": path}
+        options = {"plan": plan, "report": report, "render": render, "path": ctx.face.native_path}
         if chat.stream:
             stream = await self.call_upstream(
                 ctx,
@@ -248,16 +219,6 @@ class Relay:
             ctx.keep_answer = data
         self.meter.finish_usage(ctx, route, usage, status=200, held=held, usage_counted=counted)
         return response
-
-
-def native_error_event(protocol: str, chat, error: ApiError) -> bytes:
-    """The end of a broken native stream, as that protocol tells its clients of an error."""
-    if protocol == "messages":
-        return messages_protocol.MessagesStream(model=chat.route.public_id).error(
-            error.status, error.message
-        )
-    stream = responses_protocol.ResponsesStream(model=chat.route.public_id, request=chat.original)
-    return stream.failed(error.status, error.message)
 
 
 NATIVE_TERMINAL = {"message_stop", "response.completed", "response.incomplete", "response.failed"}
@@ -317,16 +278,9 @@ class StreamRelay(Response):
             if error is None and kind == "error":  # Responses: code, message, param at the top
                 error = {k: event.get(k) for k in ("code", "message", "param") if event.get(k)}
             self.provider_error = error if isinstance(error, dict) else {"message": str(error)}
-            if kind == "error" and self.ctx.protocol == "responses":
-                # The stream ends here: its clients learn of it as a failed response too.
-                failed = responses_protocol.ResponsesStream(
-                    model=public, request=self.chat.original
-                )
-                failed.started = True  # the provider's response.created went out already
-                ending = failed.failed(
-                    502,
-                    str(self.provider_error.get("message") or "The provider failed."),
-                    code=self.provider_error.get("code"),
+            if kind == "error":  # the stream ends here
+                ending = self.ctx.face.native_error_ending(
+                    model=public, request=self.chat.original, error=self.provider_error
                 )
         if kind in NATIVE_TERMINAL or kind == "error":
             self.ended = True
@@ -472,7 +426,12 @@ class StreamRelay(Response):
                 if self.translator is not None:
                     ending = self.translator.error(error.status, error.message)
                 elif self.native:
-                    ending = native_error_event(self.ctx.protocol, self.chat, error)
+                    ending = self.ctx.face.native_failed(
+                        model=self.chat.route.public_id,
+                        request=self.chat.original,
+                        status=error.status,
+                        message=error.message,
+                    )
             with contextlib.suppress(OSError):
                 await send({"type": "http.response.body", "body": ending, "more_body": False})
         except (OSError, ClientGone, asyncio.CancelledError) as exc:  # the client went away

@@ -26,7 +26,7 @@ from apps.usage.journal import Journal, journal_recover
 
 from .errors import ApiError, bad_request
 from .pg import PgMoney, SettleBatcher
-from .protocols import messages as messages_protocol
+from .protocols.faces import FACES
 from .protocols.native import Native
 from .router import Router
 from .state import make_store
@@ -90,10 +90,17 @@ class Ctx:
         request_id_var.set(self.request_id)  # every log line of this request names it
 
     def all_headers(self, extra=None) -> dict:
-        headers = {"x-request-id": self.request_id, **self.headers, **(extra or {})}
-        if self.protocol == "messages":  # Anthropic's SDKs read request-id
-            headers["request-id"] = self.request_id
-        return headers
+        return {
+            "x-request-id": self.request_id,
+            **self.face.headers(self.request_id),
+            **self.headers,
+            **(extra or {}),
+        }
+
+    @property
+    def face(self):
+        """The protocol's face (protocols/faces.py): what differs between protocols."""
+        return FACES[self.protocol]
 
     @property
     def latency_ms(self) -> int:
@@ -105,11 +112,9 @@ def json_response(ctx: Ctx, data, extra=None) -> Response:
 
 
 def error_response(ctx: Ctx, exc: ApiError) -> Response:
-    if ctx.protocol == "messages":  # Anthropic's statuses, types and request id
-        status = messages_protocol.error_status(exc)
-        body = messages_protocol.error_body(exc, request_id=ctx.request_id, status=status)
-        return Response(body, status, ctx.all_headers(exc.headers), media_type=JSON)
-    return Response(exc.body(), exc.status, ctx.all_headers(exc.headers), media_type=JSON)
+    """An error in the request's protocol's own shape (and status, where it names one)."""
+    status, body = ctx.face.error(exc, ctx.request_id)
+    return Response(body, status, ctx.all_headers(exc.headers), media_type=JSON)
 
 
 class Runtime:
