@@ -290,12 +290,7 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-        # uvicorn's access lines (make run) go through the same handler: one format, and the
-        # keys in e-mail confirmation and password reset links are never written to a log.
-        "uvicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
-    },
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
 # --- API keys ------------------------------------------------------------------------------------

@@ -22,4 +22,12 @@ os.umask(0o077)
 for sub in ("mail", "celery/queue", "celery/processed", "celery/control"):
     (VAR_DIR / sub).mkdir(parents=True, exist_ok=True)
 VAR_DIR.chmod(0o700)
+# make run logs each request (uvicorn's access lines) through the same handler: one format, and
+# the keys in e-mail confirmation and password reset links never written. (Production serves
+# with --no-access-log: a handler here would switch uvicorn's access log back on.)
+LOGGING["loggers"]["uvicorn.access"] = {  # noqa: F405
+    "handlers": ["console"],
+    "level": "INFO",
+    "propagate": False,
+}
 API_KEY_HMAC_SECRET = API_KEY_HMAC_SECRET or "dev-only-api-key-secret"  # noqa: F405

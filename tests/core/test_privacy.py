@@ -58,3 +58,11 @@ def test_confirmation_and_reset_keys_never_reach_a_log_line():
     )
     SecretPathFilter().filter(warning)
     assert "1-abc" not in warning.getMessage()
+
+
+def test_production_logging_leaves_uvicorns_access_log_off():
+    """make serve runs uvicorn with --no-access-log; a handler configured for uvicorn.access
+    would switch it back on (uvicorn logs when the logger has handlers), a line per request."""
+    from config.settings import base
+
+    assert "uvicorn.access" not in base.LOGGING["loggers"]
