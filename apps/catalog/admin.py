@@ -57,6 +57,29 @@ class DeploymentAdmin(admin.ModelAdmin):
     ]  # fmt: skip
     list_filter = ["provider", "enabled", "priority"]
     list_editable = ["enabled", "priority", "weight"]
+    actions = ["test_now"]
+
+    @admin.action(description="Test now (one token; back in service if it answers)")
+    def test_now(self, request, queryset):
+        from django.contrib import messages
+
+        from .selectors import deployment_targets
+        from .services import deployment_enable, deployment_probe
+
+        targets = deployment_targets()
+        for deployment in queryset.select_related("provider"):
+            target = targets.get(deployment.label)
+            if target is None:
+                self.message_user(
+                    request, f"{deployment.label}: not configured (no key)", messages.WARNING
+                )
+                continue
+            answered, detail = deployment_probe(target=target)
+            if answered:
+                deployment_enable(name=deployment.label)
+            level = messages.SUCCESS if answered else messages.ERROR
+            self.message_user(request, f"{deployment.label}: {detail}", level)
+
     list_select_related = ["model", "provider"]
     readonly_fields = ["model", "provider", "upstream_id", "api_key_env"]
     search_fields = ["model__public_id", "upstream_id", "api_key_env"]

@@ -160,6 +160,7 @@ def catalog_ready() -> None:
 # The gateway's router keeps a deployment's cooldown in Redis under this prefix (the value: the
 # wall-clock time it ends; the key's TTL: what is left).
 COOL_PREFIX = "ocx:cool:"
+DISABLED_PREFIX = "ocx:disabled:"  # why a deployment is out of service (our key refused…)
 
 
 def deployment_cooldowns(names: list[str]) -> dict[str, float]:
@@ -178,3 +179,26 @@ def deployment_cooldowns(names: list[str]) -> dict[str, float]:
     except (redis.RedisError, OSError):
         return {}
     return {name: ms / 1000 for name, ms in zip(names, left, strict=True) if ms and ms > 0}
+
+
+def deployments_disabled() -> dict[str, str]:
+    """Deployments the gateway took out of service (name → why), as Redis says."""
+    if not settings.REDIS_URL:
+        return {}
+    import redis
+
+    try:
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.5)
+        out = {}
+        for key in client.scan_iter(match=DISABLED_PREFIX + "*", count=500):
+            value = client.get(key)
+            if value is not None:
+                out[key.decode()[len(DISABLED_PREFIX) :]] = value.decode()
+        return out
+    except (redis.RedisError, OSError):
+        return {}
+
+
+def deployment_targets() -> dict[str, Target]:
+    """Every configured deployment by name (the catalog's, with their keys)."""
+    return {t.name: t for route in catalog_routes().values() for t in route.deployments}

@@ -236,3 +236,92 @@ def catalog_key_variables(*, path: Path | None = None) -> set[str]:
     except (OSError, CatalogError):
         return set()
     return {env for p in providers.values() for env in _keys(p) if env}
+
+
+def deployment_probe(*, target, timeout: float = 10.0) -> tuple[bool, str]:
+    """Ask a deployment for one token: (answered, what happened). It costs the provider's price
+    of a one-word prompt and one output token."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    body = json.dumps(
+        {"model": target.upstream_id, "messages": [{"role": "user", "content": "ping"}],
+         "max_tokens": 1}
+    ).encode()  # fmt: skip
+    headers = {"Content-Type": "application/json", "User-Agent": "OpenCodex-Probe"}
+    if target.api_key:
+        headers["Authorization"] = f"Bearer {target.api_key}"
+    request = urllib.request.Request(  # noqa: S310 - the catalog's own http(s) endpoint
+        f"{target.base_url}/chat/completions", data=body, headers=headers, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310
+            return answer.status == 200, f"HTTP {answer.status}"
+    except urllib.error.HTTPError as exc:
+        return False, f"HTTP {exc.code}"
+    except (urllib.error.URLError, OSError) as exc:
+        return False, f"{type(exc).__name__}: {exc}"[:200]
+
+
+def deployment_enable(*, name: str) -> None:
+    """Back in service at once, for every gateway process (they read the shared state within
+    a second): the cooldown is replaced by one that has already ended."""
+    import time
+
+    import redis
+    from django.conf import settings
+
+    from .selectors import COOL_PREFIX, DISABLED_PREFIX
+
+    if not settings.REDIS_URL:
+        return
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.5)
+    with client.pipeline() as pipe:
+        pipe.delete(DISABLED_PREFIX + name)
+        pipe.set(COOL_PREFIX + name, str(time.time() - 1), px=10_000)  # "ended": a marker
+        pipe.execute()
+
+
+def deployments_probe_disabled() -> dict[str, str]:
+    """Probe every deployment out of service; those that answer are enabled again. Returns
+    name → the probe's outcome."""
+    from .selectors import deployment_targets, deployments_disabled
+
+    disabled = deployments_disabled()
+    if not disabled:
+        return {}
+    targets = deployment_targets()
+    out = {}
+    for name in disabled:
+        target = targets.get(name)
+        if target is None:
+            continue
+        answered, detail = deployment_probe(target=target)
+        out[name] = detail
+        if answered:
+            deployment_enable(name=name)
+    return out
+
+
+def deployment_disabled_alert(*, name: str, reason: str) -> int:
+    """Tell staff a deployment was taken out of service (e-mail to active staff users)."""
+    from django.contrib.auth import get_user_model
+    from django.core.mail import send_mail
+
+    staff = list(
+        get_user_model()
+        .objects.filter(is_staff=True, is_active=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+    if not staff:
+        return 0
+    return send_mail(
+        f"[OpenCodex] Deployment {name} taken out of service",
+        f"The gateway stopped sending requests to {name}: {reason}.\n\n"
+        "It is probed every minute and comes back by itself when it answers; the admin's "
+        "Deployments page shows it and can test it now.",
+        None,
+        staff,
+    )

@@ -33,6 +33,23 @@ FIRST_BYTE_SECONDS = Histogram(
     ["protocol"],
     buckets=LATENCY_BUCKETS,
 )
+UPSTREAM_ATTEMPTS = Counter(
+    "ocx_upstream_attempts_total",
+    "Attempts at an upstream deployment, by the status it answered (0: no answer)",
+    ["deployment", "status"],
+)
+UPSTREAM_ATTEMPT_SECONDS = Histogram(
+    "ocx_upstream_attempt_seconds",
+    "Time to an upstream deployment's answer (headers), per attempt",
+    ["deployment"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+DEPLOYMENT_COOLDOWNS = Counter(
+    "ocx_deployment_cooldowns_total",
+    "Deployments taken out of rotation: rate_limited (a 429), disabled (a refused key or "
+    "quota), failing (a burst of errors)",
+    ["deployment", "reason"],
+)
 SETTLEMENT_FAILURES = Counter(
     "ocx_settlement_failures_total", "Settlement attempts that failed (and were retried)"
 )

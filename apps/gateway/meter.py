@@ -229,6 +229,8 @@ class Meter:
                     "latency_ms": outcome.latency_ms,
                     "ttft_ms": outcome.ttft_ms,
                     "stream": outcome.stream,
+                    "deployment": outcome.deployment,
+                    "attempts": outcome.attempts,
                 },
             )
         if ctx.keep_prompt is not None:  # the user keeps prompts and answers: off the hot path

@@ -28,7 +28,8 @@ from collections import deque
 
 from django.conf import settings
 
-from apps.catalog.selectors import COOL_PREFIX, Route, Target
+from apps.catalog.selectors import COOL_PREFIX, DISABLED_PREFIX, Route, Target
+from apps.core import metrics
 
 from .upstream import QUOTA_CODES
 
@@ -62,6 +63,23 @@ def _single(route: Route) -> Target:
         upstream_id=route.upstream_id,
         protocols=route.protocols,
     )
+
+
+async def _alert(name: str, reason: str) -> None:
+    import asyncio
+
+    await asyncio.get_running_loop().run_in_executor(None, _enqueue_alert, name, reason)
+
+
+def _enqueue_alert(name: str, reason: str) -> None:
+    from django.db import connections
+
+    from apps.core.queue import enqueue
+
+    try:
+        enqueue("apps.catalog.tasks.deployment_disabled_alert", name, reason)
+    finally:
+        connections.close_all()  # a task run in place (tests) leaves no connection here
 
 
 class Router:
@@ -135,7 +153,11 @@ class Router:
         for name, value in zip(names, values, strict=True):
             if value:
                 until = float(value) - now_wall + now  # stored as wall-clock time
-                self.cool[name] = max(self.cool.get(name, 0), until)
+                if until <= now:  # ended on purpose (a probe or staff enabled it again)
+                    self.cool.pop(name, None)
+                    self.disabled.pop(name, None)
+                else:
+                    self.cool[name] = max(self.cool.get(name, 0), until)
 
     # --- learning ------------------------------------------------------------------------------
     def report(self, route: Route, target: Target, error=None, session: str | None = None):
@@ -164,11 +186,16 @@ class Router:
         seconds = 0.0
         if status in (401, 403) or code in QUOTA_CODES:
             seconds = settings.GATEWAY_DISABLE_SECONDS
-            self.disabled[target.name] = "key refused" if status in (401, 403) else "no quota"
+            first = target.name not in self.disabled
+            reason = "key refused" if status in (401, 403) else "no quota"
+            self.disabled[target.name] = reason
             log.error(
-                "deployment %s disabled for %ds: %s (HTTP %s)",
-                target.name, seconds, self.disabled[target.name], status,
-            )  # fmt: skip
+                "deployment %s disabled for %ds: %s (HTTP %s)", target.name, seconds, reason, status
+            )
+            store = self.get_store()
+            self.spawn(store.put(DISABLED_PREFIX + target.name, reason, seconds * 1000))
+            if first:  # staff are told (Celery: an e-mail), the beat probes it
+                self.spawn(_alert(target.name, f"{reason} (HTTP {status})"))
         elif status == 429:
             retry_after = getattr(error, "retry_after", None)
             seconds = retry_after if retry_after else settings.GATEWAY_COOLDOWN_SECONDS
@@ -177,6 +204,11 @@ class Router:
             if len(window) >= 5 and failed * 2 > len(window):
                 seconds = settings.GATEWAY_COOLDOWN_SECONDS
         if seconds:
+            reason = (
+                "disabled" if target.name in self.disabled
+                else "rate_limited" if status == 429 else "failing"
+            )  # fmt: skip
+            metrics.DEPLOYMENT_COOLDOWNS.labels(target.name, reason).inc()
             self.cool[target.name] = max(self.cool.get(target.name, 0), now + seconds)
             until = str(time.time() + seconds)
             self.spawn(self.get_store().put(COOL_PREFIX + target.name, until, seconds * 1000))

@@ -20,6 +20,7 @@ import orjson
 from django.conf import settings
 
 from apps.catalog.selectors import Route
+from apps.core import metrics
 
 log = logging.getLogger("opencodex.gateway.upstream")
 # Headers of an upstream error answer that the client needs to see as they are.
@@ -173,7 +174,11 @@ class Attempts:
 
     def note(self, target, status: int, started: float) -> None:
         name = getattr(target, "name", "") or ""
-        self.chain.append((name, status, int((time.perf_counter() - started) * 1000)))
+        seconds = time.perf_counter() - started
+        self.chain.append((name, status, int(seconds * 1000)))
+        if name:
+            metrics.UPSTREAM_ATTEMPTS.labels(name, str(status)).inc()
+            metrics.UPSTREAM_ATTEMPT_SECONDS.labels(name).observe(seconds)
 
     def next_delay(self, error: UpstreamError, attempt: int) -> float | None:
         """Seconds to wait before retrying after ``error``, or None to give up."""

@@ -243,6 +243,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.usage.tasks.recover_settlement_journals",
         "schedule": 60.0,
     },
+    "probe-disabled-deployments": {
+        "task": "apps.catalog.tasks.probe_disabled_deployments",
+        "schedule": 60.0,
+    },
     "release-expired-holds": {
         "task": "apps.usage.tasks.release_expired_holds",
         "schedule": 60.0,

@@ -97,3 +97,20 @@ def test_the_admin_lists_the_pools_with_what_is_cooling_down_and_staff_can_disab
         assert pool is None or deployment.label not in [t.name for t in pool.deployments]
     finally:
         os.environ.pop(provider.api_key_env or "ANTHROPIC_API_KEY", None)
+
+
+def test_staff_can_test_a_deployment_now(client, provider):
+    from apps.catalog.models import Deployment
+
+    deployment = Deployment.objects.filter(provider=provider).first()
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    response = client.post(
+        "/admin/catalog/deployment/",
+        {"action": "test_now", "_selected_action": [deployment.pk], "index": 0},
+        follow=True,
+    )
+    assert response.status_code == 200
+    # (the admin capitalises its messages' first letter)
+    expected = f"{deployment.label}: not configured (no key)".lower()
+    assert expected in response.content.decode().lower()

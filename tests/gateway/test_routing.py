@@ -79,6 +79,13 @@ def test_a_rate_limited_deployment_fails_over_and_cools_down_for_its_retry_after
     assert fake_upstream.attempts["pool-429"] == before + 1
     drain(api)
     assert ledger_problems() == [] and usage_charge_problems() == []
+    # Seen in /metrics, per deployment.
+    from apps.core.metrics import exposition
+
+    text = exposition().decode()
+    limited = 'deployment="fake:FAKE_UPSTREAM_KEY:pool-429"'
+    assert f'ocx_upstream_attempts_total{{{limited},status="429"}}' in text
+    assert f'ocx_deployment_cooldowns_total{{{limited},reason="rate_limited"}}' in text
 
 
 def test_a_failing_deployment_fails_over_plain_and_streamed(api, customer, client_for, router):
@@ -293,3 +300,47 @@ def test_fallback_models_through_the_anthropic_sdk_and_bad_lists_refused(api, cu
     refused = post(api, secret, {"model": "fake-ok", "messages": HELLO, "models": "fake-large"})
     assert refused.status_code == 400 and refused.json()["error"]["param"] == "models"
     drain(api)
+
+
+def test_a_disabled_deployment_alerts_staff_is_probed_and_comes_back_when_it_answers(
+    api, customer, router, monkeypatch
+):
+    """A refused key takes its deployment out of service for every process (Redis), staff get
+    an e-mail; the beat's probe keeps it out while it refuses, and brings it back when the key
+    works again (here: the operator fixed the key)."""
+    from django.core import mail
+
+    from apps.catalog.selectors import deployments_disabled
+    from apps.catalog.services import deployments_probe_disabled
+    from tests.factories import UserFactory
+
+    UserFactory(is_staff=True, email="ops@example.com")
+    mail.outbox.clear()
+    _, _, secret = customer
+    dead = next(t for t in catalog_routes()["pool-keys"].deployments if "DEAD" in t.name)
+    for _ in range(30):
+        post(api, secret, {"model": "pool-keys", "messages": HELLO})
+        if router.state(dead)["disabled"]:
+            break
+    drain(api)
+    deadline = time.monotonic() + 5
+    while dead.name not in deployments_disabled() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert deployments_disabled() == {dead.name: "key refused"}
+    while not mail.outbox and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert mail.outbox and dead.name in mail.outbox[-1].subject
+    assert mail.outbox[-1].to == ["ops@example.com"]
+    # The probe: still refused, so still out; the key fixed, back in service everywhere.
+    assert deployments_probe_disabled() == {dead.name: "HTTP 401"}
+    assert dead.name in deployments_disabled()
+    monkeypatch.setenv("POOL_KEY_DEAD", "live-key")
+    assert deployments_probe_disabled() == {dead.name: "HTTP 200"}
+    assert deployments_disabled() == {}
+    router.synced.clear()
+    deadline = time.monotonic() + 5
+    while router.state(dead)["disabled"] and time.monotonic() < deadline:
+        post(api, secret, {"model": "pool-keys", "messages": HELLO})  # the gateway re-reads it
+        time.sleep(0.05)
+        router.synced.clear()
+    assert router.state(dead) == {**router.state(dead), "disabled": "", "cooling_for": 0.0}
