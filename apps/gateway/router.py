@@ -55,9 +55,10 @@ def session_key(ctx_headers, body) -> str | None:
 
 
 def _single(route: Route) -> Target:
+    provider = "demo" if route.demo else route.provider  # the built-in demo answers it
     return Target(
-        name=f"{route.provider}:-:{route.upstream_id}",
-        provider=route.provider,
+        name=f"{provider}:-:{route.upstream_id}",
+        provider=provider,
         base_url=route.base_url,
         api_key=route.api_key,
         upstream_id=route.upstream_id,

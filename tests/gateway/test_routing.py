@@ -344,3 +344,15 @@ def test_a_disabled_deployment_alerts_staff_is_probed_and_comes_back_when_it_ans
         time.sleep(0.05)
         router.synced.clear()
     assert router.state(dead) == {**router.state(dead), "disabled": "", "cooling_for": 0.0}
+
+
+def test_a_model_the_demo_answers_names_the_demo_as_its_upstream(api):
+    """A catalog model whose provider has no key is answered by the built-in demo on make run:
+    the header and the usage record say so, not the provider it would have had."""
+    from dataclasses import replace
+
+    from apps.gateway.router import _single
+
+    route = replace(catalog_routes()["pool-failover"], demo=True, deployments=())
+    target = _single(route)
+    assert target.provider == "demo" and target.name.startswith("demo:")
