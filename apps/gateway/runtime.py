@@ -186,13 +186,15 @@ class Runtime:
         database cannot say)."""
         from apps.core.installation import installation_identity
 
+        wait = 1.0
         while True:
             try:
                 identity = await self.db(installation_identity)
             except Exception as exc:
                 if not database_unavailable(exc):
-                    raise
-                await asyncio.sleep(1)
+                    log.exception("the database's identity could not be read; retrying")
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, 60.0)
                 continue
             self.journal.identify(identity)
             return identity

@@ -416,3 +416,19 @@ def test_one_hour_cache_writes_are_held_and_charged_at_their_own_price(api, cust
     latest = UsageRecord.objects.filter(user=user).order_by("-id").first()
     assert latest.cost == 50 * NATIVE_IN + 1000 * 30 + 200 * 375 + 12 * NATIVE_OUT
     assert ledger_problems() == [] and usage_charge_problems() == []
+
+
+def test_history_of_hosted_tools_is_sized_not_held_at_the_context_window(api, customer, client_for):
+    """A Codex conversation that once used a hosted tool carries its call in the history: its
+    content is in the item, so it is sized as such (no context-window hold)."""
+    client = client_for(customer[2])
+    history = [
+        {"type": "web_search_call", "id": "ws_1", "status": "completed",
+         "action": {"type": "search", "query": "weather"}},
+        {"role": "user", "content": [{"type": "input_text", "text": "and now?"}]},
+    ]  # fmt: skip
+    raw = client.responses.with_raw_response.create(model="native", input=history)
+    assert raw.parse().output_text == "Native hello"
+    assert "x-opencodex-held-context" not in raw.headers
+    assert hold_of(raw).amount < CONTEXT * NATIVE_IN
+    drain(api)

@@ -162,6 +162,12 @@ JSON_BLOCKS = frozenset(
         "tool_reference",
         "web_search_tool_result",
         "web_fetch_tool_result",
+        # Results of server tools in the conversation's history: their text is in the block.
+        "code_execution_tool_result",
+        "bash_code_execution_tool_result",
+        "text_editor_code_execution_tool_result",
+        "mcp_tool_use",
+        "mcp_tool_result",
     }
 )
 
@@ -410,6 +416,15 @@ RESPONSES_JSON_ITEMS = frozenset(
         "computer_call",
         "computer_call_output",
         "compaction",
+        # Hosted tools' calls in the conversation's history: what they returned is in the item.
+        "web_search_call",
+        "file_search_call",
+        "image_generation_call",
+        "code_interpreter_call",
+        "mcp_call",
+        "mcp_list_tools",
+        "mcp_approval_request",
+        "mcp_approval_response",
     }
 )
 
