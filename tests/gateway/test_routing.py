@@ -224,7 +224,6 @@ def test_fifty_concurrent_requests_failing_over_are_each_charged_once(api, custo
     account.refresh_from_db()
     assert account.held == 0
     assert ledger_problems() == [] and usage_charge_problems() == []
-    assert time  # the attempt chain's milliseconds are recorded per attempt
 
 
 def test_the_owner_sees_which_provider_served_and_every_attempt_without_our_keys(
