@@ -161,17 +161,31 @@ def catalog_ready() -> None:
 # wall-clock time it ends; the key's TTL: what is left).
 COOL_PREFIX = "ocx:cool:"
 DISABLED_PREFIX = "ocx:disabled:"  # why a deployment is out of service (our key refused…)
+_routing_redis = None
+
+
+def routing_redis():
+    """The shared routing state's Redis client for the portal and Celery (one per process;
+    None without REDIS_URL)."""
+    global _routing_redis
+    if not settings.REDIS_URL:
+        return None
+    if _routing_redis is None:
+        import redis
+
+        _routing_redis = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.5)
+    return _routing_redis
 
 
 def deployment_cooldowns(names: list[str]) -> dict[str, float]:
     """Seconds each deployment still cools down for, as every gateway process sees it (from
     Redis; empty without it, or while it is unreachable)."""
-    if not settings.REDIS_URL or not names:
+    client = routing_redis()
+    if client is None or not names:
         return {}
     import redis
 
     try:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.5)
         with client.pipeline() as pipe:
             for name in names:
                 pipe.pttl(COOL_PREFIX + name)
@@ -183,20 +197,21 @@ def deployment_cooldowns(names: list[str]) -> dict[str, float]:
 
 def deployments_disabled() -> dict[str, str]:
     """Deployments the gateway took out of service (name → why), as Redis says."""
-    if not settings.REDIS_URL:
+    client = routing_redis()
+    if client is None:
         return {}
     import redis
 
     try:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.5)
-        out = {}
-        for key in client.scan_iter(match=DISABLED_PREFIX + "*", count=500):
-            value = client.get(key)
-            if value is not None:
-                out[key.decode()[len(DISABLED_PREFIX) :]] = value.decode()
-        return out
+        keys = list(client.scan_iter(match=DISABLED_PREFIX + "*", count=500))
+        values = client.mget(keys) if keys else []
     except (redis.RedisError, OSError):
         return {}
+    return {
+        key.decode()[len(DISABLED_PREFIX) :]: value.decode()
+        for key, value in zip(keys, values, strict=True)
+        if value is not None
+    }
 
 
 def deployment_targets() -> dict[str, Target]:

@@ -269,14 +269,11 @@ def deployment_enable(*, name: str) -> None:
     a second): the cooldown is replaced by one that has already ended."""
     import time
 
-    import redis
-    from django.conf import settings
+    from .selectors import COOL_PREFIX, DISABLED_PREFIX, routing_redis
 
-    from .selectors import COOL_PREFIX, DISABLED_PREFIX
-
-    if not settings.REDIS_URL:
+    client = routing_redis()
+    if client is None:
         return
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.5)
     with client.pipeline() as pipe:
         pipe.delete(DISABLED_PREFIX + name)
         pipe.set(COOL_PREFIX + name, str(time.time() - 1), px=10_000)  # "ended": a marker

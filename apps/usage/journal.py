@@ -150,6 +150,17 @@ def journal_recover(
     return found
 
 
+def _recorded(ids: list[str]) -> set[str]:
+    """Which of these requests have a usage record (by the request-id index, in chunks)."""
+    from .models import UsageRecord
+
+    found = set()
+    for start in range(0, len(ids), 1000):
+        records = UsageRecord.objects.filter(request_id__in=ids[start : start + 1000])
+        found.update(records.values_list("request_id", flat=True))
+    return found
+
+
 def settle_entries(entries: list[dict], found: dict) -> int:
     """Settle the outcomes no usage record has yet (each through the ordinary, idempotent
     service); counts go to ``found``. Returns how many could not be settled."""
@@ -157,12 +168,8 @@ def settle_entries(entries: list[dict], found: dict) -> int:
     from .services import RequestOutcome, request_settle
 
     failed = 0
-    settled = set()  # most were settled by their own process: look them up in bulk
-    ids = [entry["request_id"] for entry in entries]
-    for start in range(0, len(ids), 1000):
-        chunk = ids[start : start + 1000]
-        records = UsageRecord.objects.filter(request_id__in=chunk)
-        settled.update(records.values_list("request_id", flat=True))
+    # Most were settled by their own process: looked up in bulk.
+    settled = _recorded([entry["request_id"] for entry in entries])
     for entry in entries:
         if entry["request_id"] in settled:
             found["already"] += 1
@@ -210,18 +217,10 @@ def journal_replay(*, path: Path, force: bool = False) -> dict:
     """Replay one journal file into this database. Without ``force`` nothing is written: the
     counts say what would be (users, outcomes, credits, already recorded). With it, every
     outcome not recorded yet is settled here, once, and the file is renamed ``*.replayed``."""
-    from .models import UsageRecord
 
     path = Path(path)
     entries = _entries(path)
-    ids = [e["request_id"] for e in entries]
-    recorded = set()
-    for start in range(0, len(ids), 1000):
-        recorded.update(
-            UsageRecord.objects.filter(request_id__in=ids[start : start + 1000]).values_list(
-                "request_id", flat=True
-            )
-        )
+    recorded = _recorded([e["request_id"] for e in entries])
     missing = [e for e in entries if e["request_id"] not in recorded]
     report = {
         "outcomes": len(entries),

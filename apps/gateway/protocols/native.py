@@ -200,11 +200,19 @@ def _anthropic_document(block: dict, where: str, sizer: _Sizer) -> dict | None:
     return None
 
 
-def _anthropic_blocks(content, where: str, sizer: _Sizer) -> list[dict]:
+def _scalar(content) -> list[dict] | None:
+    """The parts of content that is not a list of blocks (a string, anything else as JSON),
+    or None for a list."""
     if isinstance(content, str):
         return [{"type": "text", "text": content}]
     if not isinstance(content, list):
         return [_json_text(content)] if content is not None else []
+    return None
+
+
+def _anthropic_blocks(content, where: str, sizer: _Sizer) -> list[dict]:
+    if (scalar := _scalar(content)) is not None:
+        return scalar
     parts = []
     for index, block in enumerate(content):
         here = f"{where}[{index}]"
@@ -430,10 +438,8 @@ RESPONSES_JSON_ITEMS = frozenset(
 
 
 def _openai_parts(content, where: str, sizer: _Sizer) -> list[dict]:
-    if isinstance(content, str):
-        return [{"type": "text", "text": content}]
-    if not isinstance(content, list):
-        return [_json_text(content)] if content is not None else []
+    if (scalar := _scalar(content)) is not None:
+        return scalar
     parts = []
     for index, part in enumerate(content):
         here = f"{where}[{index}]"
