@@ -93,6 +93,12 @@ class Deployment(models.Model):
     api_key_env = models.CharField(max_length=100, blank=True)
     priority = models.PositiveSmallIntegerField(default=0, help_text="0 first, then 1, …")
     weight = models.PositiveIntegerField(default=1, help_text="share of traffic in its tier")
+    rpm = models.PositiveIntegerField(
+        default=0, help_text="requests per minute it may take (0: no limit)"
+    )
+    tpm = models.PositiveIntegerField(
+        default=0, help_text="tokens (input and output) per minute it may take (0: no limit)"
+    )
     position = models.PositiveSmallIntegerField(default=0)
     enabled = models.BooleanField(default=True)
 

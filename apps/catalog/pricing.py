@@ -46,6 +46,8 @@ class Usage:
     cache_write: int = 0
     reasoning: int = 0
     cache_write_long: int = 0  # of ``cache_write``: written to a 1-hour cache (priced apart)
+    # Nothing useful came back (no output, no finish reason): not even the request's price.
+    insured: bool = False
 
     @property
     def uncached(self) -> int:
@@ -122,7 +124,7 @@ def usage_cost(route, usage: Usage) -> int:
         + tokens_cost(usage.cache_write - usage.cache_write_long, route.write_price)
         + tokens_cost(usage.cache_write_long, route.long_write_price)
         + tokens_cost(usage.completion, route.output_price)
-        + route.request_price
+        + (0 if usage.insured else route.request_price)
     )
 
 

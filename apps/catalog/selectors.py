@@ -20,6 +20,8 @@ class Target:
     protocols: tuple[str, ...] = ()
     priority: int = 0
     weight: int = 1
+    rpm: int = 0  # requests per minute it may take (0: no limit of ours)
+    tpm: int = 0  # tokens (input and output) per minute
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ class Route:
         return max(2 * self.input_price, self.write_price)
 
 
-def _target(provider, upstream_id: str, env: str, priority: int = 0, weight: int = 1):
+def _target(provider, upstream_id: str, env: str, priority=0, weight=1, rpm=0, tpm=0):
     """The deployment as a target, or None while its key is not configured (or its provider is
     off)."""
     if not provider.enabled:
@@ -80,6 +82,8 @@ def _target(provider, upstream_id: str, env: str, priority: int = 0, weight: int
         protocols=tuple(provider.protocols or ()),
         priority=priority,
         weight=weight,
+        rpm=rpm or 0,
+        tpm=tpm or 0,
     )
 
 
@@ -96,7 +100,8 @@ def _targets(model) -> tuple[Target, ...]:
         )
     else:
         found = (
-            _target(d.provider, d.upstream_id, d.api_key_env, d.priority, d.weight) for d in rows
+            _target(d.provider, d.upstream_id, d.api_key_env, d.priority, d.weight, d.rpm, d.tpm)
+            for d in rows
         )
     return tuple(sorted((t for t in found if t is not None), key=lambda t: t.priority))
 

@@ -53,12 +53,24 @@ def _keys(provider: dict) -> list[str]:
     )
 
 
+def _limits(entry: dict, where: str) -> dict:
+    """``rpm`` and ``tpm``: how much a deployment may take per minute (0 or absent: no limit)."""
+    out = {}
+    for name in ("rpm", "tpm"):
+        value = entry.get(name, 0)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise CatalogError(f"{where}: '{name}' must be a whole number >= 0")
+        out[name] = value
+    return out
+
+
 def _deployments(entry: dict, provider: str, upstream_id: str, providers: dict, where: str):
     """The model's deployments: one per key of its own provider (tier 0), then those it lists
     (``[[models.deployments]]``: provider, upstream_id, priority, weight, api_key_env)."""
+    own = _limits(entry, where)  # the model's own deployments' limits
     out = [
         {"provider": provider, "upstream_id": upstream_id, "api_key_env": env, "priority": 0,
-         "weight": 1}
+         "weight": 1, **own}
         for env in _keys(providers[provider])
     ]  # fmt: skip
     listed = entry.get("deployments") or []
@@ -89,6 +101,7 @@ def _deployments(entry: dict, provider: str, upstream_id: str, providers: dict, 
                     "api_key_env": env,
                     "priority": priority,
                     "weight": weight,
+                    **_limits(item, here),
                 }
             )
     seen = set()
@@ -220,7 +233,13 @@ def _deployments_sync(model: Model, listed: list[dict], by_slug: dict) -> None:
             provider=by_slug[item["provider"]],
             api_key_env=item["api_key_env"],
             upstream_id=item["upstream_id"],
-            defaults={"priority": item["priority"], "weight": item["weight"], "position": position},
+            defaults={
+                "priority": item["priority"],
+                "weight": item["weight"],
+                "position": position,
+                "rpm": item["rpm"],
+                "tpm": item["tpm"],
+            },
         )
         kept.add(deployment.pk)
     Deployment.objects.filter(model=model).exclude(pk__in=kept).delete()

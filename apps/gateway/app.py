@@ -32,6 +32,7 @@ from .runtime import (
     log,
     new_request_id,
 )
+from .validation import ROUTING_FIELDS
 
 
 class Gateway:
@@ -101,9 +102,10 @@ class Gateway:
                         ctx.headers["x-opencodex-ignored"] = ",".join(ctx.native.ignored)[:1000]
                 else:
                     body = await self.rt.cpu_bound(ctx, face.to_chat, original)
-                    fallbacks = original.get("models") if isinstance(original, dict) else None
-                    if face.translated and fallbacks is not None:  # the client's
-                        body["models"] = fallbacks
+                    if face.translated and isinstance(original, dict):
+                        for name in ROUTING_FIELDS:  # the client's models and providers
+                            if original.get(name) is not None:
+                                body[name] = original[name]
             except ApiError:
                 if recent is not None:
                     await self.auth.authenticate(request, ctx)  # a bad key is told so first

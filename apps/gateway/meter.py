@@ -148,6 +148,14 @@ class Meter:
     def checked(cls, ctx: Ctx, body, routes) -> tuple[ChatRequest, int]:
         """The request validated and routed, and its prompt's tokens for the hold."""
         chat = validate_chat(body, routes, translated=ctx.face.translated)
+        if chat.route.public_id != ctx.model:  # the client's max_price or providers ruled it out
+            if ctx.native is not None and ctx.protocol not in chat.route.protocols:
+                raise bad_request(
+                    f"The model '{chat.route.public_id}' that 'provider' leaves cannot take "
+                    f"this request as it is ({ctx.protocol}).",
+                    param="provider",
+                )
+            ctx.model = chat.route.public_id
         if ctx.native is not None:  # passed through: every fallback must speak the protocol
             for index, model in enumerate(chat.fallbacks):
                 if ctx.protocol not in model.protocols:
@@ -209,6 +217,13 @@ class Meter:
             attempts=[list(a) for a in ctx.attempts[:20]],
             **fields,
         )
+        if status == 200 and ctx.deployment:  # for clients that sort by latency or throughput
+            first = outcome.ttft_ms  # the whole answer's time when it was not streamed
+            after = (latency - ctx.ttft_ms if ctx.ttft_ms else latency) / 1000
+            tokens = outcome.completion_tokens
+            speed = tokens / after if tokens and after > 0.001 else None
+            taken = outcome.prompt_tokens + tokens
+            self.rt.router.observe(ctx.deployment, first, speed, taken)
         if settings.GATEWAY_ACCESS_LOG:
             access_log.info(
                 "%s %s %s %d",

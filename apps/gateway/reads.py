@@ -174,6 +174,9 @@ def model_json(route) -> dict:
         "created": route.created,
         "owned_by": route.provider,
         "family": route.family,
+        # Who may serve it: the names 'provider' preferences (order, only, ignore) take.
+        "providers": sorted({t.provider for t in route.deployments})
+        or ["demo" if route.demo else route.provider],
         "context_length": route.context_length,
         "max_output_tokens": route.max_output,
         "pricing": {

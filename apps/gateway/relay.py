@@ -99,9 +99,12 @@ class Relay:
             for choice in data.get("choices") or []:
                 message = (choice or {}).get("message") if isinstance(choice, dict) else None
                 if isinstance(message, dict):
-                    completion += count_output(output_text(message), 1)
+                    text = output_text(message)
+                    completion += count_output(text, 1 if text else 0)
                     reasoning += count_text_tokens(reasoning_text(message))
             usage = Usage(prompt=prompt_estimate, completion=completion, reasoning=reasoning)
+            choices = data.get("choices") or []
+            usage = insured(usage, any(_finished(c) for c in choices if isinstance(c, dict)))
         data = ctx.face.from_chat(data, model=route.public_id, request=chat.original)
         response = json_response(ctx, data, extra)
         if ctx.keep_prompt is not None:
@@ -133,10 +136,10 @@ class Relay:
         router = self.rt.router
         route = chat.route
         await router.restore_session(route, ctx.session)
-        plan = router.plan(route, ctx.session)
+        plan = router.plan(route, ctx.session, chat.prefs)
         owner = {}
         for fallback in chat.fallbacks:
-            more = [t for t in router.plan(fallback) if t not in plan]
+            more = [t for t in router.plan(fallback, None, chat.prefs) if t not in plan]
             owner.update((id(t), fallback) for t in more)
             plan += more
         ctx.owners = owner
@@ -212,7 +215,9 @@ class Relay:
         counted = usage is None
         if counted:
             text = native_text(data.get("content") or data.get("output"))
-            usage = Usage(prompt=prompt_estimate, completion=count_output(text, 1))
+            usage = Usage(prompt=prompt_estimate, completion=count_output(text, 1 if text else 0))
+            finished = data.get("stop_reason") is not None or data.get("status") in ENDED
+            usage = insured(usage, finished)
         data["model"] = route.public_id
         response = json_response(ctx, data, extra)
         if ctx.keep_prompt is not None:
@@ -222,6 +227,23 @@ class Relay:
 
 
 NATIVE_TERMINAL = {"message_stop", "response.completed", "response.incomplete", "response.failed"}
+ENDED = ("completed", "incomplete")  # a Responses answer that ended as the model meant it to
+
+
+def _finished(choice: dict) -> bool:
+    return choice.get("finish_reason") not in (None, "", "error")
+
+
+def insured(usage: Usage, finished: bool) -> Usage:
+    """Nothing useful came back: no output and no finish reason (or an error). The output is
+    not charged, and the input only where the provider billed it, which a count of ours (no
+    usage from the provider) cannot show: nothing is charged then, not even the request's
+    price. (A count is only made when the provider sent no usage.)"""
+    if usage.completion or finished:
+        return usage
+    return Usage(insured=True)
+
+
 NATIVE_ERRORS = {"error", "response.failed"}
 
 
@@ -253,6 +275,7 @@ class StreamRelay(Response):
         self.provider_error = None
         self.native = False  # the provider's own protocol, relayed as it is
         self.ended = False  # a native stream's last event arrived
+        self.finished = False  # the provider said why the answer ended (a finish reason)
 
     def encode_native(self, event) -> tuple[bytes | None, str, int]:
         """An event of the provider's own protocol (Messages or Responses), relayed as it is
@@ -272,6 +295,10 @@ class StreamRelay(Response):
                 self.usage = {**(self.usage or {}), **inner["usage"]}
         if kind == "message_delta" and isinstance(event.get("usage"), dict):
             self.usage = {**(self.usage or {}), **event["usage"]}
+        if kind == "message_delta" and isinstance(event.get("delta"), dict):
+            self.finished = self.finished or event["delta"].get("stop_reason") is not None
+        elif kind in ("response.completed", "response.incomplete"):
+            self.finished = True
         ending = b""
         if kind in NATIVE_ERRORS:
             error = event.get("error") or (inner or {}).get("error")
@@ -312,6 +339,8 @@ class StreamRelay(Response):
         choices = event.get("choices") or []
         text, chunks = [], 0
         for choice in choices:
+            if isinstance(choice, dict) and _finished(choice):
+                self.finished = True
             delta = (choice or {}).get("delta") or {}
             content = delta.get("content")
             if content:
@@ -467,6 +496,8 @@ class StreamRelay(Response):
                 completion=count_output(" ".join(self.delivered_text), self.delivered_chunks),
                 reasoning=count_text_tokens("".join(self.delivered_reasoning)),
             )
+            if status != 499:  # a client that left pays for its prompt
+                usage = insured(usage, self.finished and self.provider_error is None)
         self.meter.finish_usage(
             self.ctx,
             self.chat.route,

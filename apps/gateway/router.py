@@ -10,10 +10,17 @@ first byte reaches the client; ``report`` is told how each attempt went:
 * a 429 cools the deployment down for its ``Retry-After`` (or ``GATEWAY_COOLDOWN_SECONDS``);
 * our key refused (401/403) or out of quota disables it for ``GATEWAY_DISABLE_SECONDS``;
 * a burst of failures (more than half of the last minute's attempts, at least 5) cools it down;
-* a success makes it the session's deployment for ``GATEWAY_STICKY_SECONDS`` of idleness.
+* a success makes it the session's deployment for ``GATEWAY_STICKY_SECONDS`` of idleness;
+* a deployment with its own limits (``rpm``, ``tpm`` in the catalog) that took them this
+  minute rests until the next one, with those cooling down.
+
+The client may narrow and order the pool (``provider: {order, sort}``; ``only``, ``ignore`` and
+``max_price`` were applied by validation): ``order`` and a ``sort`` by measured latency or
+throughput come before stickiness.
 
 State is kept in this process and shared through Redis (one key per deployment with the
-cooldown as its TTL, one per session), refreshed in the background at most once a second per
+cooldown as its TTL, one per session, two counters per limited deployment and minute whose
+increments answer every process's total), refreshed in the background at most once a second per
 model, so routing adds no round trip to a request; with Redis down each process routes on its
 own, as rate limits do. The policy (what cools for how long) is here, the state in ``state.py``,
 the pick is plain weighted shuffling: the router is handed a pool and a store, never the
@@ -35,6 +42,8 @@ from .upstream import QUOTA_CODES
 
 log = logging.getLogger("opencodex.gateway.router")
 STICKY_PREFIX = "ocx:sticky:"
+LOAD_PREFIX = "ocx:load:"  # a limited deployment's requests (r) and tokens (t) in one minute
+SPEED_WEIGHT = 0.2  # of the newest request in a deployment's measured latency and throughput
 
 
 def session_key(ctx_headers, body) -> str | None:
@@ -92,16 +101,27 @@ class Router:
         self.sticky: dict[str, tuple[float, str]] = {}  # session hash → (until, deployment)
         self.synced: dict[str, float] = {}  # model → when its cooldowns were last read
         self.recent: dict[str, deque] = {}  # deployment → (time, ok) of the last minute
+        # deployment → (first-byte ms, output tokens/s), moving averages of served requests
+        self.speed: dict[str, tuple[float, float]] = {}
+        self.limited: dict[str, Target] = {}  # deployments with rpm or tpm limits
+        # limited deployment → [minute, requests, tokens here, requests, tokens everywhere]
+        self.load: dict[str, list[int]] = {}
 
     # --- choosing ------------------------------------------------------------------------------
-    def plan(self, route: Route, session: str | None = None) -> list[Target]:
+    def plan(self, route: Route, session: str | None = None, prefs=None) -> list[Target]:
+        """The deployments to try, in order. ``prefs`` (the client's ``provider``): its
+        ``order`` first, or sorted by measured ``latency``/``throughput``; either comes before
+        the session's deployment (the client asked for it)."""
         pool = route.deployments
         if len(pool) <= 1:
             return list(pool) or [_single(route)]
         now = time.monotonic()
         self._sync(route, now)
-        cooling = sorted((t for t in pool if self.cool.get(t.name, 0) > now), key=self._until)
-        healthy = [t for t in pool if self.cool.get(t.name, 0) <= now]
+        minute = int(time.time() // 60)
+        # At its cooldown or its own per-minute limits (rpm, tpm): tried last, soonest first.
+        resting = [t for t in pool if self.cool.get(t.name, 0) > now or self._full(t, minute)]
+        cooling = sorted(resting, key=self._until)
+        healthy = [t for t in pool if t not in resting]
         ordered = []
         for tier in sorted({t.priority for t in healthy}):
             members = [t for t in healthy if t.priority == tier]
@@ -109,7 +129,9 @@ class Router:
             # often, and every one appears once.
             members.sort(key=lambda t: -(random.random() ** (1 / max(t.weight, 1e-9))))  # noqa: S311
             ordered += [t for t in members if t.weight > 0] + [t for t in members if t.weight == 0]
-        if session is not None:
+        if prefs is not None and (prefs.order or prefs.sort in ("latency", "throughput")):
+            ordered.sort(key=self._preference(prefs))  # stable: tiers and weights break ties
+        elif session is not None:
             kept = self.sticky.get(self._session(route, session))
             if kept is not None and kept[0] > now:
                 first = next((t for t in ordered if t.name == kept[1]), None)
@@ -132,6 +154,76 @@ class Router:
             name = name.decode() if isinstance(name, bytes) else name
             self.sticky[key] = (time.monotonic() + settings.GATEWAY_STICKY_SECONDS, name)
 
+    def _preference(self, prefs):
+        order = {name: index for index, name in enumerate(prefs.order)}
+        last = len(order)
+        speed = self.speed
+
+        def key(target: Target):
+            rank = order.get(target.provider, last)
+            measured = speed.get(target.name)
+            if prefs.sort == "latency":  # one never measured is tried, and so measured
+                return rank, measured[0] if measured else 0.0
+            if prefs.sort == "throughput":
+                return rank, -measured[1] if measured else float("-inf")
+            return rank, 0.0
+
+        return key
+
+    def observe(
+        self, name: str, first_byte_ms: int, tokens_per_second: float | None, tokens: int = 0
+    ) -> None:
+        """What a served request measured at a deployment: its time to the first byte and, for
+        an answer with output, tokens per second after it (moving averages, per process), and
+        the tokens it took (counted against its tpm)."""
+        if not name:
+            return
+        if tokens:
+            self._count(name, 0, tokens)
+        old = self.speed.get(name)
+        if old is None:
+            self.speed[name] = (float(first_byte_ms), tokens_per_second or 0.0)
+            return
+        latency = old[0] + SPEED_WEIGHT * (first_byte_ms - old[0])
+        throughput = old[1]
+        if tokens_per_second is not None:
+            throughput += SPEED_WEIGHT * (tokens_per_second - throughput)
+        self.speed[name] = (latency, throughput)
+
+    # --- per-deployment limits (rpm, tpm) -----------------------------------------------------
+    def _full(self, target: Target, minute: int) -> bool:
+        if not (target.rpm or target.tpm):
+            return False
+        self.limited[target.name] = target
+        load = self.load.get(target.name)
+        if load is None or load[0] != minute:
+            return False
+        requests, tokens = max(load[1], load[3]), max(load[2], load[4])
+        over_rpm = bool(target.rpm) and requests >= target.rpm
+        return over_rpm or (bool(target.tpm) and tokens >= target.tpm)
+
+    def _count(self, name: str, requests: int, tokens: int) -> None:
+        """Count what a limited deployment took this minute, here and (in the background) in
+        Redis, whose answer is every process's count."""
+        if name not in self.limited:
+            return
+        minute = int(time.time() // 60)
+        load = self.load.get(name)
+        if load is None or load[0] != minute:
+            load = self.load[name] = [minute, 0, 0, 0, 0]  # minute, ours, ours, all, all
+        load[1] += requests
+        load[2] += tokens
+        self.spawn(self._share(name, minute, requests, tokens))
+
+    async def _share(self, name: str, minute: int, requests: int, tokens: int) -> None:
+        store = self.get_store()
+        for index, kind, amount in ((3, "r", requests), (4, "t", tokens)):
+            if amount:
+                total = await store.add(f"{LOAD_PREFIX}{name}:{minute}:{kind}", amount, 120_000)
+                load = self.load.get(name)
+                if total is not None and load is not None and load[0] == minute:
+                    load[index] = max(load[index], total)
+
     def _until(self, target: Target) -> float:
         return self.cool.get(target.name, 0)
 
@@ -148,8 +240,21 @@ class Router:
         self.spawn(self._read_cooldowns(route))
 
     async def _read_cooldowns(self, route: Route) -> None:
+        """The pool's cooldowns, and what its limited deployments took this minute in every
+        process (one MGET)."""
         names = [t.name for t in route.deployments]
-        values = await self.get_store().get_many([COOL_PREFIX + n for n in names])
+        minute = int(time.time() // 60)
+        limited = [t.name for t in route.deployments if t.rpm or t.tpm]
+        counters = [f"{LOAD_PREFIX}{n}:{minute}:{k}" for n in limited for k in "rt"]
+        values = await self.get_store().get_many([COOL_PREFIX + n for n in names] + counters)
+        values, counts = values[: len(names)], values[len(names) :]
+        for index, name in enumerate(limited):
+            load = self.load.get(name)
+            if load is None or load[0] != minute:
+                load = self.load[name] = [minute, 0, 0, 0, 0]
+            for slot, value in ((3, counts[2 * index]), (4, counts[2 * index + 1])):
+                if value is not None:
+                    load[slot] = max(load[slot], int(value))
         now_wall, now = time.time(), time.monotonic()
         for name, value in zip(names, values, strict=True):
             if value:
@@ -164,6 +269,7 @@ class Router:
     def report(self, route: Route, target: Target, error=None, session: str | None = None):
         """How an attempt at ``target`` went (``error`` None: it answered)."""
         now = time.monotonic()
+        self._count(target.name, 1, 0)  # a request it took (also when it failed)
         window = self.recent.setdefault(target.name, deque())
         window.append((now, error is None))
         while window and window[0][0] < now - 60:

@@ -69,6 +69,9 @@ class MemoryStore:
     async def put(self, key: str, value: str, ttl_ms: int) -> None:
         return None
 
+    async def add(self, key: str, amount: int, ttl_ms: int) -> int | None:
+        return None
+
     async def close(self) -> None:
         return None
 
@@ -161,6 +164,20 @@ class RedisStore:
             await self.redis.set(key, value, px=max(int(ttl_ms), 1))
         except (RedisError, OSError) as exc:
             self.outage(exc)
+
+    async def add(self, key: str, amount: int, ttl_ms: int) -> int | None:
+        """Add to a counter shared by every process; its new value (None while Redis is down)."""
+        if self.down:
+            return None
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.incrby(key, amount)
+                pipe.pexpire(key, max(int(ttl_ms), 1))
+                total, _ = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            self.outage(exc)
+            return None
+        return int(total)
 
     async def close(self) -> None:
         await self.redis.aclose()

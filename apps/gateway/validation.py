@@ -1,7 +1,9 @@
 """Validation of POST /chat/completions bodies. Unknown fields pass through untouched."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
 
+from apps.catalog.pricing import MICRO_PER_DOLLAR
 from apps.catalog.selectors import Route
 
 from .errors import ApiError, bad_request
@@ -29,6 +31,8 @@ class ChatRequest:
     # Models the client named to try, in order, when ``route``'s deployments all fail
     # (``models: [...]``); the hold covers the dearest, the one that serves is charged.
     fallbacks: tuple = ()
+    # The client's routing preferences (``provider: {...}``), or None.
+    prefs: "Preferences | None" = None
 
     @property
     def candidates(self) -> tuple:
@@ -169,6 +173,175 @@ def _fallbacks(models, primary: str, routes: dict) -> tuple:
     return tuple(out)
 
 
+# The fields a client routes with (OpenRouter's): ours to act on, never sent to a provider.
+ROUTING_FIELDS = ("models", "provider")
+SORTS = ("price", "latency", "throughput")
+PRICE_LIMITS = ("prompt", "completion", "request")
+MAX_PROVIDERS = 20
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """What the client asked of the providers that serve it (OpenRouter's ``provider``):
+    ``order`` tried first and in that order, ``only`` and ``ignore`` to allow and deny,
+    ``allow_fallbacks: false`` to use none but those in ``order``, ``sort`` by price (the model
+    and its fallbacks, cheapest first), latency or throughput (measured per deployment), and a
+    ``max_price`` per 1M prompt and completion tokens and per request, in US$."""
+
+    order: tuple = ()
+    only: frozenset | None = None
+    ignore: frozenset = frozenset()
+    allow_fallbacks: bool = True
+    sort: str | None = None
+    max_price: tuple = ()  # (field, µcr) pairs: prompt and completion per 1M tokens, request
+
+    def allows(self, provider: str) -> bool:
+        if self.only is not None and provider not in self.only:
+            return False
+        if provider in self.ignore:
+            return False
+        return self.allow_fallbacks or not self.order or provider in self.order
+
+    def within_price(self, route: Route) -> bool:
+        prices = {
+            "prompt": route.input_price,
+            "completion": route.output_price,
+            "request": route.request_price,
+        }
+        return all(prices[name] <= limit for name, limit in self.max_price)
+
+    def narrow(self, candidates: tuple) -> tuple:
+        """The candidate models within ``max_price``, each with only the deployments of the
+        providers allowed (a model with none left is dropped), sorted by price if asked."""
+        out = []
+        for route in candidates:
+            if not self.within_price(route):
+                continue
+            if not route.deployments:  # served by its provider alone (or the demo)
+                if self.allows("demo" if route.demo else route.provider):
+                    out.append(route)
+                continue
+            kept = tuple(t for t in route.deployments if self.allows(t.provider))
+            if len(kept) == len(route.deployments):
+                out.append(route)
+            elif kept:
+                first = kept[0]
+                out.append(
+                    replace(
+                        route,
+                        deployments=kept,
+                        provider=first.provider,
+                        base_url=first.base_url,
+                        api_key=first.api_key,
+                        upstream_id=first.upstream_id,
+                    )
+                )
+        if self.sort == "price":  # a stable sort: equal prices keep the client's order
+            out.sort(key=lambda r: (r.input_price + r.output_price, r.request_price))
+        return tuple(out)
+
+
+def _slugs(value, where: str) -> tuple:
+    if (
+        not isinstance(value, list)
+        or len(value) > MAX_PROVIDERS
+        or not all(isinstance(v, str) and v for v in value)
+    ):
+        raise bad_request(
+            f"'{where}' must be an array of up to {MAX_PROVIDERS} provider names.", param=where
+        )
+    return tuple(value)
+
+
+def _preferences(value) -> Preferences | None:
+    """The ``provider`` object, checked: every field known and of its type."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise bad_request("'provider' must be an object.", param="provider", code="invalid_type")
+    known = ("order", "only", "ignore", "allow_fallbacks", "sort", "max_price")
+    for name in value:
+        if name not in known:
+            raise bad_request(
+                f"'provider.{name}' is not supported; 'provider' may have {', '.join(known)}.",
+                param=f"provider.{name}",
+                code="unsupported_parameter",
+            )
+    fields = {}
+    for name in ("order", "only", "ignore"):
+        if value.get(name) is not None:
+            fields[name] = _slugs(value[name], f"provider.{name}")
+    if "only" in fields:
+        fields["only"] = frozenset(fields["only"])
+    if "ignore" in fields:
+        fields["ignore"] = frozenset(fields["ignore"])
+    allow = value.get("allow_fallbacks")
+    if allow is not None:
+        if not isinstance(allow, bool):
+            raise bad_request(
+                "'provider.allow_fallbacks' must be true or false.",
+                param="provider.allow_fallbacks",
+                code="invalid_type",
+            )
+        fields["allow_fallbacks"] = allow
+    sort = value.get("sort")
+    if sort is not None:
+        if sort not in SORTS:
+            raise bad_request(
+                f"'provider.sort' must be one of {', '.join(SORTS)}.", param="provider.sort"
+            )
+        fields["sort"] = sort
+    limits = value.get("max_price")
+    if limits is not None:
+        if not isinstance(limits, dict) or not limits:
+            raise bad_request(
+                "'provider.max_price' must be an object such as {\"prompt\": 1, "
+                "\"completion\": 2} (US$ per 1M tokens; 'request': US$ per request).",
+                param="provider.max_price",
+            )
+        pairs = []
+        for name, price in limits.items():
+            where = f"provider.max_price.{name}"
+            if name not in PRICE_LIMITS:
+                raise bad_request(
+                    f"'{where}' is not supported; 'max_price' may have {', '.join(PRICE_LIMITS)}.",
+                    param=where,
+                    code="unsupported_parameter",
+                )
+            try:
+                amount = Decimal(str(price)) if _is_number(price) else None
+            except InvalidOperation:
+                amount = None
+            if amount is None or not amount.is_finite() or amount < 0:
+                raise bad_request(
+                    f"'{where}' must be a number of US$ (0 or more).", param=where
+                )  # fmt: skip
+            # µcr per 1M tokens (per request for 'request'), rounded down: never above the limit.
+            pairs.append((name, int(amount * MICRO_PER_DOLLAR)))
+        fields["max_price"] = tuple(pairs)
+    return Preferences(**fields)
+
+
+def _narrowed(prefs: Preferences, route: Route, fallbacks: tuple) -> tuple:
+    """(route, fallbacks) as the client's preferences leave them; 400 when nothing is left."""
+    left = prefs.narrow((route, *fallbacks))
+    if not left:
+        providers = sorted(
+            {t.provider for r in (route, *fallbacks) for t in r.deployments}
+            | {("demo" if r.demo else r.provider) for r in (route, *fallbacks) if not r.deployments}
+        )
+        raise ApiError(
+            400,
+            f"No provider of '{route.public_id}'"
+            + (" or its fallback models" if fallbacks else "")
+            + " matches 'provider' (order, only, ignore, allow_fallbacks, max_price); "
+            f"they are served by: {', '.join(providers)}.",
+            code="no_provider_matches",
+            param="provider",
+        )
+    return left[0], left[1:]
+
+
 def validate_chat(body, routes: dict[str, Route], *, translated: bool = False) -> ChatRequest:
     """A chat completions request, checked and routed. ``translated``: it was translated from
     another protocol, so its output limit goes upstream under the model's own field."""
@@ -224,8 +397,12 @@ def validate_chat(body, routes: dict[str, Route], *, translated: bool = False) -
         )
 
     fallbacks = _fallbacks(body.get("models"), model, routes)
+    prefs = _preferences(body.get("provider"))
+    if prefs is not None:
+        route, fallbacks = _narrowed(prefs, route, fallbacks)
     payload = dict(body)
-    payload.pop("models", None)  # ours to act on, not the provider's
+    for name in ROUTING_FIELDS:  # ours to act on, not the provider's
+        payload.pop(name, None)
     payload["model"] = route.upstream_id
     # The client's output limit, sent upstream as exactly one field: the one the client used, or
     # the model's own when it sent both (with the smaller value). None is added on its behalf.
@@ -264,4 +441,5 @@ def validate_chat(body, routes: dict[str, Route], *, translated: bool = False) -
         limit_field=limit_field,
         lowered=lowered,
         fallbacks=fallbacks,
+        prefs=prefs,
     )

@@ -146,6 +146,18 @@ max_output = 8192
             'max_tokens_param = "max_output_tokens"',
             "max_tokens_param",
         ),
+        (
+            '[providers.p]\nbase_url = "https://x"\n[[models]]\nid = "x"\nprovider = "p"\n'
+            'input_price = "1"\noutput_price = "1"\ncontext_length = 10\nmax_output = 5\n'
+            'rpm = "500"',
+            "'rpm' must be a whole number",
+        ),
+        (
+            '[providers.p]\nbase_url = "https://x"\n[[models]]\nid = "x"\nprovider = "p"\n'
+            'input_price = "1"\noutput_price = "1"\ncontext_length = 10\nmax_output = 5\n'
+            '[[models.deployments]]\nprovider = "p"\nupstream_id = "y"\ntpm = -1',
+            "'tpm' must be a whole number",
+        ),
     ],
 )
 def test_bad_catalogs_are_refused_and_change_nothing(tmp_path, text, error):
@@ -206,3 +218,22 @@ def test_tools_and_response_formats_are_part_of_the_prompt_estimate():
     tools = [{"type": "function", "function": {"name": "f", "parameters": {"x": "y" * 3000}}}]
     assert estimate_request_tokens({"messages": messages, "tools": tools}) >= plain + 1000
     assert estimate_request_tokens({"messages": messages, "temperature": 1}) == plain
+
+
+def test_deployment_limits_are_loaded_for_the_router(tmp_path, monkeypatch):
+    from apps.catalog.models import Deployment
+    from apps.catalog.selectors import catalog_routes
+
+    monkeypatch.setenv("P_KEY", "k")
+    path = tmp_path / "limits.toml"
+    path.write_text(
+        '[providers.p]\nbase_url = "https://x"\napi_key_env = "P_KEY"\n'
+        '[[models]]\nid = "x"\nprovider = "p"\nrpm = 60\n'
+        'input_price = "1"\noutput_price = "1"\ncontext_length = 10\nmax_output = 5\n'
+        '[[models.deployments]]\nprovider = "p"\nupstream_id = "y"\ntpm = 1000\npriority = 1\n'
+    )
+    sync(path)
+    rows = {(d.upstream_id, d.rpm, d.tpm) for d in Deployment.objects.all()}
+    assert rows == {("x", 60, 0), ("y", 0, 1000)}
+    own, other = catalog_routes()["x"].deployments
+    assert (own.rpm, own.tpm, other.rpm, other.tpm) == (60, 0, 0, 1000)

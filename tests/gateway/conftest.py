@@ -199,6 +199,62 @@ output_price = "2.00"
 context_length = 8192
 max_output = 1024
 
+[providers.alt]
+base_url = "{upstream}/v1"
+api_key_env = "FAKE_UPSTREAM_KEY"
+
+[[models]]
+id = "pool-providers"
+provider = "fake"
+upstream_id = "pool-ok"
+input_price = "1.00"
+output_price = "2.00"
+context_length = 8192
+max_output = 1024
+
+[[models.deployments]]
+provider = "alt"
+upstream_id = "pool-ok-2"
+
+[[models]]
+id = "pool-rpm"
+provider = "fake"
+upstream_id = "pool-ok"
+rpm = 2
+input_price = "1.00"
+output_price = "2.00"
+context_length = 8192
+max_output = 1024
+
+[[models.deployments]]
+provider = "alt"
+upstream_id = "pool-ok-2"
+priority = 1
+
+[[models]]
+id = "pool-tpm"
+provider = "fake"
+upstream_id = "pool-ok"
+tpm = 10
+input_price = "1.00"
+output_price = "2.00"
+context_length = 8192
+max_output = 1024
+
+[[models.deployments]]
+provider = "alt"
+upstream_id = "pool-ok-2"
+priority = 1
+
+[[models]]
+id = "pool-dear"
+provider = "alt"
+upstream_id = "pool-ok-2"
+input_price = "5.00"
+output_price = "25.00"
+context_length = 8192
+max_output = 1024
+
 [[models]]
 id = "pool-sticky"
 provider = "fake"
@@ -248,6 +304,10 @@ FAKES = {
     "stream-error": {},
     "no-usage-tools": {},
     "no-usage-reasoning": {},
+    # Nothing comes back (zero completion insurance); each with a price per request.
+    "empty": {"extra": 'request_price = "0.001"'},
+    "empty-billed": {"extra": 'request_price = "0.001"'},
+    "empty-stream-error": {"extra": 'request_price = "0.001"'},
     # A scripted coding agent (Claude Code and Codex end-to-end tests).
     "agent": {
         "context_length": 200000,

@@ -77,6 +77,24 @@ def chunk(model, delta, finish=None, usage=None, choices=True):
     return f"data: {json.dumps(event)}\n\n"
 
 
+def empty_answer(model: str, stream: bool):
+    billed_usage = {"prompt_tokens": 9, "completion_tokens": 0, "total_tokens": 9}
+    usage = billed_usage if model == "empty-billed" else None
+    if not stream:
+        return JSONResponse(completion(model, "", usage, finish=None))
+
+    async def events():
+        yield chunk(model, {"role": "assistant", "content": ""})
+        if model == "empty-stream-error":
+            yield f"data: {json.dumps(STREAM_ERROR)}\n\n"
+            return
+        if usage is not None:
+            yield chunk(model, {}, usage=usage, choices=False)
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+
 async def chat(request: Request):
     body = json.loads(await request.body())
     model = body["model"]
@@ -144,6 +162,10 @@ async def chat(request: Request):
         }
     if model == "agent":
         return agent_turn(body, stream)
+    if model in ("empty", "empty-billed", "empty-stream-error"):
+        # Nothing came back: no output and no finish reason ("empty-billed" reports the input
+        # it billed; "empty-stream-error" sends the provider's error event before any output).
+        return empty_answer(model, stream)
     if model == "no-usage-tools":
         return await tool_calls_without_usage(model, stream)
     if model == "no-usage-reasoning" and not stream:

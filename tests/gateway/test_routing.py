@@ -14,6 +14,7 @@ import pytest
 from apps.catalog.selectors import catalog_routes
 from apps.credits.selectors import ledger_problems
 from apps.gateway.router import COOL_PREFIX, Router
+from apps.gateway.router import LOAD_PREFIX as LOAD
 from apps.gateway.state import RedisStore
 from apps.gateway.upstream import UpstreamError
 from apps.usage.models import UsageRecord
@@ -30,15 +31,18 @@ def forget_routing_state(router, settings):
     have cooled a deployment there)."""
     import redis
 
-    from apps.gateway.router import STICKY_PREFIX
+    from apps.gateway.router import LOAD_PREFIX, STICKY_PREFIX
 
     router.cool.clear()
     router.sticky.clear()
     router.disabled.clear()
     router.synced.clear()
     router.recent.clear()
+    router.load.clear()
+    router.limited.clear()
+    router.speed.clear()
     server = redis.Redis.from_url(settings.REDIS_URL)
-    for prefix in (COOL_PREFIX, STICKY_PREFIX):
+    for prefix in (COOL_PREFIX, STICKY_PREFIX, LOAD_PREFIX):
         for key in server.scan_iter(match=prefix + "*"):
             server.delete(key)
 
@@ -355,3 +359,261 @@ def test_a_model_the_demo_answers_names_the_demo_as_its_upstream(api):
     route = replace(catalog_routes()["pool-failover"], demo=True, deployments=())
     target = _single(route)
     assert target.provider == "demo" and target.name.startswith("demo:")
+
+
+# --- the client's provider preferences (OpenRouter's `provider`) -----------------------------
+
+
+def served_by(api, secret, prefs, model="pool-providers", times=6, **extra):
+    providers = set()
+    for _ in range(times):
+        body = {"model": model, "messages": HELLO, "provider": prefs, **extra}
+        response = post(api, secret, body)
+        assert response.status_code == 200, response.text
+        providers.add(response.headers["x-opencodex-upstream"])
+    return providers
+
+
+def test_provider_only_ignore_and_order_choose_who_serves(api, customer, router):
+    _, _, secret = customer
+    assert served_by(api, secret, {"only": ["alt"]}) == {"alt"}
+    assert served_by(api, secret, {"ignore": ["alt"]}) == {"fake"}
+    assert served_by(api, secret, {"order": ["alt", "fake"]}) == {"alt"}
+    assert served_by(api, secret, {"order": ["fake"], "allow_fallbacks": False}) == {"fake"}
+    assert "provider" not in fake_upstream.received[-1]  # ours, not the provider's
+    drain(api)
+    record = UsageRecord.objects.order_by("-created_at").first()
+    assert record.deployment == "fake:FAKE_UPSTREAM_KEY:pool-ok"
+    # Without preferences the pool spreads over both.
+    assert served_by(api, secret, {}, times=30) == {"alt", "fake"}
+    drain(api)
+
+
+def test_an_ordered_provider_that_fails_gives_way_unless_fallbacks_are_refused(
+    api, customer, router
+):
+    _, _, secret = customer
+    # pool-failover: fake's pool-429 (tier 0) and pool-ok (tier 1), both of provider "fake".
+    ok = post(api, secret, {"model": "pool-failover", "messages": HELLO,
+                            "provider": {"order": ["fake"]}})  # fmt: skip
+    assert ok.status_code == 200
+    only_nobody = {"order": ["nobody"], "allow_fallbacks": False}
+    refused = post(api, secret, {"model": "pool-providers", "messages": HELLO,
+                                 "provider": only_nobody})  # fmt: skip
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert error["code"] == "no_provider_matches" and error["param"] == "provider"
+    assert "alt, fake" in error["message"]  # who does serve it
+    drain(api)
+
+
+def test_max_price_and_sort_by_price_choose_among_the_model_and_its_fallbacks(
+    api, customer, client_for, router
+):
+    from apps.catalog.pricing import usage_cost, usage_from_provider
+
+    secret = customer[2]
+    client = client_for(secret)
+    # pool-dear sells output at $25 per 1M: over the client's $10, so its fallback serves.
+    raw = client.chat.completions.with_raw_response.create(
+        model="pool-dear",
+        messages=HELLO,
+        max_tokens=20,
+        extra_body={"models": ["pool-providers"], "provider": {"max_price": {"completion": 10}}},
+    )
+    answer = raw.parse()
+    assert answer.model == "pool-providers"
+    drain(api)
+    record = record_of(raw)
+    assert record.model == "pool-providers"
+    served = catalog_routes()["pool-providers"]
+    assert record.cost == usage_cost(served, usage_from_provider(answer.usage.model_dump()))
+    # Cheapest first when asked, the model named first otherwise.
+    cheap = client.chat.completions.create(
+        model="pool-dear",
+        messages=HELLO,
+        extra_body={"models": ["pool-providers"], "provider": {"sort": "price"}},
+    )
+    assert cheap.model == "pool-providers"
+    dear = client.chat.completions.create(
+        model="pool-dear", messages=HELLO, extra_body={"models": ["pool-providers"]}
+    )
+    assert dear.model == "pool-dear"
+    # Nothing within the price: a 400 naming the field, nothing held or charged.
+    with pytest.raises(openai.BadRequestError) as exc:
+        client.chat.completions.create(
+            model="pool-dear", messages=HELLO, extra_body={"provider": {"max_price": {"prompt": 1}}}
+        )
+    assert exc.value.code == "no_provider_matches"
+    drain(api)
+    assert ledger_problems() == [] and usage_charge_problems() == []
+
+
+def test_sort_by_latency_and_throughput_uses_what_each_deployment_measured(api, customer, router):
+    _, _, secret = customer
+    assert served_by(api, secret, {"only": ["alt"]}, times=1) == {"alt"}
+    assert served_by(api, secret, {"only": ["fake"]}, times=1) == {"fake"}
+    drain(api)
+    fast, slow = "fake:FAKE_UPSTREAM_KEY:pool-ok", "alt:FAKE_UPSTREAM_KEY:pool-ok-2"
+    assert set(router.speed) >= {fast, slow}  # measured by the requests above
+    router.speed[fast], router.speed[slow] = (5.0, 10.0), (500.0, 900.0)
+    assert served_by(api, secret, {"sort": "latency"}, times=4) == {"fake"}
+    router.speed[fast], router.speed[slow] = (5.0, 10.0), (500.0, 900.0)
+    assert served_by(api, secret, {"sort": "throughput"}, times=4) == {"alt"}
+    drain(api)
+
+
+def test_provider_preferences_through_the_anthropic_sdk_and_bad_ones_refused(api, customer, router):
+    import anthropic
+
+    _, _, secret = customer
+    claude = anthropic.Anthropic(api_key=secret, base_url=f"{api.url}/api", max_retries=0)
+    raw = claude.messages.with_raw_response.create(
+        model="pool-providers",
+        max_tokens=20,
+        messages=HELLO,
+        extra_body={"provider": {"only": ["alt"]}},
+    )
+    assert raw.headers["x-opencodex-upstream"] == "alt"
+    assert raw.parse().model == "pool-providers"
+    with pytest.raises(anthropic.BadRequestError) as exc:
+        claude.messages.create(
+            model="pool-providers",
+            max_tokens=20,
+            messages=HELLO,
+            extra_body={"provider": {"only": ["nobody"]}},
+        )
+    assert "matches 'provider'" in exc.value.message
+    bad = [
+        ({"provider": "alt"}, "provider"),
+        ({"provider": {"sort": "cheapest"}}, "provider.sort"),
+        ({"provider": {"order": "alt"}}, "provider.order"),
+        ({"provider": {"data_collection": "deny"}}, "provider.data_collection"),
+        ({"provider": {"allow_fallbacks": "no"}}, "provider.allow_fallbacks"),
+        ({"provider": {"max_price": {"prompt": -1}}}, "provider.max_price.prompt"),
+        ({"provider": {"max_price": {"image": 1}}}, "provider.max_price.image"),
+        ({"provider": {"max_price": {"prompt": "1"}}}, "provider.max_price.prompt"),
+    ]
+    for extra, param in bad:
+        refused = post(api, secret, {"model": "pool-providers", "messages": HELLO, **extra})
+        assert refused.status_code == 400, (extra, refused.text)
+        assert refused.json()["error"]["param"] == param
+    drain(api)
+
+
+# --- zero completion insurance ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_nothing_useful_came_back_nothing_is_charged(api, customer, stream):
+    """No output and no finish reason, and no usage from the provider: not the prompt, not
+    the request's price."""
+    _, _, secret = customer
+    response = post(api, secret, {"model": "fake-empty", "messages": HELLO, "stream": stream})
+    assert response.status_code == 200, response.text
+    drain(api)
+    record = record_of(response)
+    assert (record.cost, record.prompt_tokens, record.completion_tokens) == (0, 0, 0)
+    assert ledger_problems() == [] and usage_charge_problems() == []
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_empty_answer_the_provider_billed_is_charged_for_its_input_only(api, customer, stream):
+    _, _, secret = customer
+    body = {"model": "fake-empty-billed", "messages": HELLO, "stream": stream}
+    response = post(api, secret, body)
+    assert response.status_code == 200
+    drain(api)
+    record = record_of(response)
+    route = catalog_routes()["fake-empty-billed"]
+    assert (record.prompt_tokens, record.completion_tokens) == (9, 0)
+    assert record.cost == 9 * route.input_price // 1_000_000 + route.request_price
+
+
+def test_a_stream_that_errs_before_any_output_costs_nothing(api, customer):
+    _, _, secret = customer
+    body = {"model": "fake-empty-stream-error", "messages": HELLO, "stream": True}
+    response = post(api, secret, body)
+    assert response.status_code == 200 and '"error"' in response.text
+    drain(api)
+    record = record_of(response)
+    assert record.status == 502 and record.cost == 0
+    # Output that did arrive before an error is still charged (fake-stream-error).
+    partial = post(api, secret, {"model": "fake-stream-error", "messages": HELLO, "stream": True})
+    drain(api)
+    assert record_of(partial).completion_tokens > 0 and record_of(partial).cost > 0
+    assert ledger_problems() == [] and usage_charge_problems() == []
+
+
+# --- a deployment's own limits (rpm, tpm) -------------------------------------------------
+
+
+def same_minute(seconds_needed=15):
+    """Wait for a fresh minute when fewer than ``seconds_needed`` are left of this one (the
+    limits count per minute)."""
+    left = 60 - time.time() % 60
+    if left < seconds_needed:
+        time.sleep(left + 0.1)
+
+
+def test_a_deployment_at_its_requests_per_minute_gives_way_to_the_next(api, customer, router):
+    _, _, secret = customer
+    same_minute()
+    served = []
+    for _ in range(4):
+        response = post(api, secret, {"model": "pool-rpm", "messages": HELLO})
+        assert response.status_code == 200
+        served.append(response.headers["x-opencodex-upstream"])
+        drain(api)  # the shared count is back from Redis before the next request
+    assert served == ["fake", "fake", "alt", "alt"]  # rpm = 2 at fake, then tier 1
+
+
+def test_a_deployment_at_its_tokens_per_minute_gives_way_to_the_next(api, customer, router):
+    _, _, secret = customer
+    same_minute()
+    first = post(api, secret, {"model": "pool-tpm", "messages": HELLO})
+    drain(api)
+    second = post(api, secret, {"model": "pool-tpm", "messages": HELLO})
+    drain(api)
+    # The first took 17 tokens (7 in, 10 out) of fake's 10 a minute.
+    assert [first.headers["x-opencodex-upstream"], second.headers["x-opencodex-upstream"]] == [
+        "fake",
+        "alt",
+    ]
+
+
+def test_limits_are_counted_across_processes_through_redis(api, settings):
+    """Requests another process sent count against a deployment's rpm here: every increment's
+    answer is the total of all processes."""
+    import asyncio
+
+    route = catalog_routes()["pool-rpm"]
+    limited, spare = route.deployments
+    store_a, store_b = RedisStore(settings.REDIS_URL), RedisStore(settings.REDIS_URL)
+
+    async def scenario():
+        pending = []
+        spawn = lambda coro: pending.append(asyncio.ensure_future(coro))  # noqa: E731
+        here, there = Router(lambda: store_a, spawn), Router(lambda: store_b, spawn)
+        minute = int(time.time() // 60)
+        for kind in "rt":
+            await store_a.redis.delete(f"{LOAD}{limited.name}:{minute}:{kind}")
+        assert here.plan(route)[0] == limited and there.plan(route)[0] == limited
+        here.report(route, limited)  # one request here...
+        await asyncio.gather(*pending)
+        there.report(route, limited)  # ...and one there: 2 in all, its rpm
+        await asyncio.gather(*pending)
+        here.synced.clear()  # a second on: this process reads the shared state again
+        here.plan(route)
+        await asyncio.gather(*pending)
+        order = here.plan(route), there.plan(route)
+        for kind in "rt":
+            await store_a.redis.delete(f"{LOAD}{limited.name}:{minute}:{kind}")
+        await store_a.close()
+        await store_b.close()
+        return order
+
+    same_minute(5)
+    with ThreadPoolExecutor(1) as own_loop:
+        here, there = own_loop.submit(asyncio.run, scenario()).result()
+    assert here == [spare, limited] and there == [spare, limited]

@@ -203,6 +203,37 @@ def openapi_document() -> dict:
                             ]
                         },
                         "n": {"type": "integer", "minimum": 1, "maximum": 8},
+                        "models": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "maxItems": 3,
+                            "description": "Fallback models, tried in order when every "
+                            "deployment of 'model' fails before the first byte (also on "
+                            "/messages and /responses)",
+                        },
+                        "provider": {"$ref": "#/components/schemas/ProviderPreferences"},
+                    },
+                },
+                "ProviderPreferences": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "description": "Which providers may serve the request, and in what order "
+                    "(names as in a model's 'providers'); also on /messages and /responses",
+                    "properties": {
+                        "order": {"type": "array", "items": {"type": "string"}, "maxItems": 20},
+                        "only": {"type": "array", "items": {"type": "string"}, "maxItems": 20},
+                        "ignore": {"type": "array", "items": {"type": "string"}, "maxItems": 20},
+                        "allow_fallbacks": {"type": "boolean", "default": True},
+                        "sort": {"enum": ["price", "latency", "throughput"]},
+                        "max_price": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "description": "US$ per 1M tokens (request: per request)",
+                            "properties": {
+                                name: {"type": "number", "minimum": 0}
+                                for name in ("prompt", "completion", "request")
+                            },
+                        },
                     },
                 },
                 "ChatCompletion": {
@@ -265,6 +296,11 @@ def openapi_document() -> dict:
                         "created": {"type": "integer"},
                         "owned_by": {"type": "string"},
                         "family": {"type": "string"},
+                        "providers": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "description": "The providers that may serve it",
+                        },
                         "context_length": {"type": "integer"},
                         "max_output_tokens": {"type": "integer"},
                         "pricing": {

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from ..errors import ApiError, bad_request
+from ..validation import ROUTING_FIELDS
 
 ANTHROPIC_VERSION = "2023-06-01"
 
@@ -298,7 +299,7 @@ def plan_messages(original: dict, headers, *, count_only: bool = False) -> Nativ
                           f"{MESSAGES_REFUSED[name]}.")  # fmt: skip
         if name in MESSAGES_FIELDS:
             body[name] = value
-        elif name != "models":
+        elif name not in ROUTING_FIELDS:
             ignored.append(name)
     if original.get("max_tokens") is None and not count_only:
         raise bad_request("'max_tokens' is required.", param="max_tokens", code="missing_field")
@@ -329,8 +330,9 @@ def plan_messages(original: dict, headers, *, count_only: bool = False) -> Nativ
     if betas:
         out_headers["anthropic-beta"] = betas
     chat = {"model": original.get("model"), "messages": sizer.messages}
-    if original.get("models") is not None:  # the client's fallback models: ours, not forwarded
-        chat["models"] = original["models"]
+    for name in ROUTING_FIELDS:  # the client's fallback models and providers: ours
+        if original.get(name) is not None:
+            chat[name] = original[name]
     for name, target in (("max_tokens", "max_tokens"), ("stream", "stream")):
         if original.get(name) is not None:
             chat[target] = original[name]
@@ -497,7 +499,7 @@ def plan_responses(original: dict, headers) -> Native:
                           f"{RESPONSES_REFUSED[name]}.")  # fmt: skip
         if name in RESPONSES_FIELDS and name not in RESPONSES_REFUSED:
             body[name] = value
-        elif name not in RESPONSES_REFUSED and name != "models":
+        elif name not in RESPONSES_REFUSED and name not in ROUTING_FIELDS:
             ignored.append(name)
     tier = body.get("service_tier")
     if tier not in (None, "auto", "default"):
@@ -538,8 +540,9 @@ def plan_responses(original: dict, headers) -> Native:
     else:
         raise bad_request("'input' must be a string or a non-empty array.", param="input")
     chat = {"model": original.get("model"), "messages": sizer.messages}
-    if original.get("models") is not None:  # the client's fallback models: ours, not forwarded
-        chat["models"] = original["models"]
+    for name in ROUTING_FIELDS:  # the client's fallback models and providers: ours
+        if original.get(name) is not None:
+            chat[name] = original[name]
     if original.get("max_output_tokens") is not None:
         chat["max_tokens"] = original["max_output_tokens"]
     if original.get("stream") is not None:
