@@ -308,6 +308,7 @@ FAKES = {
     "empty": {"extra": 'request_price = "0.001"'},
     "empty-billed": {"extra": 'request_price = "0.001"'},
     "empty-stream-error": {"extra": 'request_price = "0.001"'},
+    "scripted": {},  # answers what the test put in fake_upstream.scripted
     # A scripted coding agent (Claude Code and Codex end-to-end tests).
     "agent": {
         "context_length": 200000,
@@ -358,6 +359,7 @@ def api(live_api, transactional_db, tmp_path, upstream_url):
     fake_upstream.received.clear()
     fake_upstream.headers_seen.clear()
     fake_upstream.billed.clear()
+    fake_upstream.scripted.clear()
     yield live_api
     drain(live_api)
 

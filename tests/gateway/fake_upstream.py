@@ -19,6 +19,9 @@ received: list[dict] = []  # bodies received by the "record" model (and every sc
 headers_seen: list[dict] = []  # request headers, in the same order as ``received``
 # What the scripted "bills" model reports as usage for the next request (a provider's own count).
 billed: dict = {}
+# What the "scripted" model answers, one assistant message (content, tool_calls) per request.
+scripted: list[dict] = []
+SCRIPTED_USAGE = {"prompt_tokens": 40, "completion_tokens": 20, "total_tokens": 60}
 
 RATE_LIMITED = {
     "error": {
@@ -166,6 +169,8 @@ async def chat(request: Request):
         # Nothing came back: no output and no finish reason ("empty-billed" reports the input
         # it billed; "empty-stream-error" sends the provider's error event before any output).
         return empty_answer(model, stream)
+    if model == "scripted":
+        return scripted_turn(body, stream)
     if model == "no-usage-tools":
         return await tool_calls_without_usage(model, stream)
     if model == "no-usage-reasoning" and not stream:
@@ -357,6 +362,45 @@ def agent_turn(body: dict, stream: bool):
         yield chunk("agent", {}, finish=finish)
         if (body.get("stream_options") or {}).get("include_usage"):
             yield chunk("agent", None, usage=usage, choices=False)
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+
+def scripted_turn(body: dict, stream: bool):
+    """The next message of ``scripted`` (a text answer when there is none), plain or streamed
+    with each tool call's arguments split across chunks."""
+    message = {"role": "assistant", "content": None, **(scripted.pop(0) if scripted else {})}
+    if not message["content"] and not message.get("tool_calls"):
+        message["content"] = "OK."
+    finish = "tool_calls" if message.get("tool_calls") else "stop"
+    if not stream:
+        return JSONResponse(
+            {
+                "id": "chatcmpl-scripted",
+                "object": "chat.completion",
+                "created": 1700000000,
+                "model": "scripted",
+                "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+                "usage": SCRIPTED_USAGE,
+            }
+        )
+
+    async def events():
+        yield chunk("scripted", {"role": "assistant", "content": ""})
+        if message["content"]:
+            yield chunk("scripted", {"content": message["content"]})
+        for index, call in enumerate(message.get("tool_calls") or []):
+            function = {"name": call["function"]["name"], "arguments": ""}
+            head = {"index": index, "id": call["id"], "type": "function", "function": function}
+            yield chunk("scripted", {"tool_calls": [head]})
+            arguments = call["function"]["arguments"]
+            for start in range(0, len(arguments), 9):
+                piece = {"index": index, "function": {"arguments": arguments[start : start + 9]}}
+                yield chunk("scripted", {"tool_calls": [piece]})
+        yield chunk("scripted", {}, finish=finish)
+        if (body.get("stream_options") or {}).get("include_usage"):
+            yield chunk("scripted", None, usage=SCRIPTED_USAGE, choices=False)
         yield "data: [DONE]\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream")

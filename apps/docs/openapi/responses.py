@@ -12,7 +12,9 @@ RESPONSES_SCHEMAS = {
             "input": {
                 "description": "A string, or the whole conversation as items: message, "
                 "function_call, function_call_output, custom_tool_call, "
-                "custom_tool_call_output, reasoning",
+                "custom_tool_call_output, local_shell_call, local_shell_call_output, "
+                "shell_call, shell_call_output, apply_patch_call, apply_patch_call_output, "
+                "reasoning",
                 "oneOf": [
                     {"type": "string"},
                     {
@@ -29,8 +31,10 @@ RESPONSES_SCHEMAS = {
             "tools": {
                 "type": "array",
                 "description": "function and custom tools; namespace tools are flattened to "
-                "their functions; hosted tools (web_search, file_search, code_interpreter...) "
-                "are left out for other providers' models",
+                "their functions; for other providers' models local_shell, shell and "
+                "apply_patch become function tools whose calls come back as local_shell_call, "
+                "shell_call and apply_patch_call items, and hosted tools (web_search, "
+                "file_search, code_interpreter...) are left out",
                 "items": {
                     "type": "object",
                     "required": ["type"],

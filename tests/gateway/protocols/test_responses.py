@@ -464,14 +464,19 @@ def test_items_of_hosted_tools_are_dropped_with_their_outputs():
         input=[
             user("List files"),
             {
-                "type": "local_shell_call",
-                "id": "lsh_1",
-                "call_id": "call_sh",
+                "type": "computer_call",
+                "id": "cu_1",
+                "call_id": "call_cu",
                 "status": "completed",
-                "action": {"type": "exec", "command": ["ls"]},
+                "action": {"type": "screenshot"},
+                "pending_safety_checks": [],
             },
-            output_item("call_sh", "README.md"),  # Codex answers local shell calls this way
-            {"type": "local_shell_call_output", "id": "call_sh", "output": "README.md"},
+            output_item("call_cu", "[screen]"),
+            {
+                "type": "computer_call_output",
+                "call_id": "call_cu",
+                "output": {"type": "computer_screenshot", "image_url": "data:image/png;base64,AA"},
+            },
             {"type": "web_search_call", "id": "ws_1", "status": "completed", "action": {}},
             {"type": "mcp_list_tools", "id": "mcpl_1", "server_label": "x", "tools": []},
             {"type": "compaction", "encrypted_content": "gAAA"},
@@ -641,7 +646,7 @@ def test_function_tools_map_one_to_one_and_hosted_tools_are_dropped():
             {"type": "file_search", "vector_store_ids": ["vs_1"]},
             {"type": "code_interpreter", "container": {"type": "auto"}},
             {"type": "image_generation"},
-            {"type": "local_shell"},
+            {"type": "shell", "environment": {"type": "container_auto"}},  # OpenAI runs it
             {"type": "computer_use_preview", "display_width": 1, "display_height": 1},
             {"type": "mcp", "server_label": "x", "server_url": "https://x"},
             {"type": "some_future_hosted_tool"},
@@ -2030,8 +2035,27 @@ DELTAS = st.fixed_dictionaries(
                         {},
                         optional={
                             "name": st.none()
-                            | st.sampled_from(["get_weather", "apply_patch", "search", ""]),
-                            "arguments": st.none() | st.text(max_size=4) | st.integers(),
+                            | st.sampled_from(
+                                [
+                                    "get_weather",
+                                    "apply_patch",
+                                    "search",
+                                    "",
+                                    "shell",
+                                    "local_shell",
+                                    "builtin_apply_patch",
+                                ]
+                            ),
+                            "arguments": st.none()
+                            | st.text(max_size=4)
+                            | st.integers()
+                            | st.sampled_from(
+                                [
+                                    '{"commands": ["ls"]}',
+                                    '{"command": ["ls"]}',
+                                    '{"type": "delete_file", "path": "a"}',
+                                ]
+                            ),
                         },
                     ),
                 },
@@ -2073,6 +2097,9 @@ STREAM_REQUEST = {
             "description": "",
             "tools": [{"type": "function", "name": "search"}],
         },
+        {"type": "shell"},
+        {"type": "local_shell"},
+        {"type": "apply_patch"},  # builtin_apply_patch: Codex's apply_patch has the name
     ]
 }
 
@@ -2089,3 +2116,417 @@ def test_any_chunks_make_valid_events(chunks, fail):
         accumulate(events, STREAM_REQUEST)
     ids = [item["id"] for item in events[-1]["response"]["output"]]
     assert len(ids) == len(set(ids))
+
+
+# --- client tools: local_shell, shell, apply_patch ----------------------------------------------
+
+CLIENT_TOOLS = [
+    {"type": "local_shell"},
+    {"type": "shell", "environment": {"type": "local"}},
+    {"type": "apply_patch"},
+]
+LOCAL_SHELL_CALL = {
+    "type": "local_shell_call",
+    "id": "lsh_1",
+    "call_id": "call_l",
+    "status": "completed",
+    "action": {
+        "type": "exec",
+        "command": ["ls", "-a"],
+        "env": {"LANG": "C"},
+        "timeout_ms": 5000,
+        "working_directory": "/repo",
+        "user": None,
+    },
+}
+SHELL_CALL = {
+    "type": "shell_call",
+    "id": "sh_1",
+    "call_id": "call_s",
+    "status": "completed",
+    "action": {"commands": ["make", "make test"], "timeout_ms": None, "max_output_length": 4096},
+}
+PATCH_CALL = {
+    "type": "apply_patch_call",
+    "id": "apc_1",
+    "call_id": "call_p",
+    "status": "completed",
+    "operation": {"type": "create_file", "path": "hello.txt", "diff": "+hello\n"},
+}
+SHELL_OUTPUT = {
+    "type": "shell_call_output",
+    "call_id": "call_s",
+    "max_output_length": 4096,
+    "output": [
+        {
+            "stdout": "built\n",
+            "stderr": "warning: x\n",
+            "outcome": {"type": "exit", "exit_code": 0},
+        },
+        {"stdout": "", "stderr": "", "outcome": {"type": "timeout"}},
+    ],
+}
+
+
+def test_client_tools_become_function_tools_taking_the_calls_action():
+    body = chat_body(input="Hi", tools=CLIENT_TOOLS)
+    functions = [t["function"] for t in body["tools"]]
+    assert [f["name"] for f in functions] == ["local_shell", "shell", "apply_patch"]
+    assert {t["type"] for t in body["tools"]} == {"function"}
+    local, shell, patch = (f["parameters"] for f in functions)
+    assert set(local["properties"]) == {"command", "working_directory", "timeout_ms", "env", "user"}
+    assert set(shell["properties"]) == {"commands", "timeout_ms", "max_output_length"}
+    assert patch["properties"]["type"]["enum"] == ["create_file", "update_file", "delete_file"]
+    assert all(f["description"] and "strict" not in f for f in functions)
+    # The shell of OpenAI's containers is not run by the client: left out like hosted tools.
+    container = chat_body(
+        input="Hi", tools=[{"type": "shell", "environment": {"type": "container_auto"}}]
+    )
+    assert "tools" not in container
+
+
+def test_client_tools_never_take_a_name_of_the_clients_own_tools():
+    own = [
+        {"type": "function", "name": "shell"},
+        {"type": "custom", "name": "apply_patch"},
+        {"type": "function", "name": "builtin_apply_patch"},
+        {"type": "namespace", "name": "ns", "tools": [{"type": "function", "name": "local_shell"}]},
+    ]
+    body = chat_body(input="Hi", tools=[*CLIENT_TOOLS, *CLIENT_TOOLS, *own])  # declared twice too
+    assert [t["function"]["name"] for t in body["tools"]] == [
+        "shell",
+        "apply_patch",
+        "builtin_apply_patch",
+        "local_shell",
+        "builtin_local_shell",
+        "builtin_shell",
+        "builtin_apply_patch_2",
+    ]
+    assert body["tools"][1]["function"]["parameters"]["required"] == ["input"]  # Codex's own
+
+
+@pytest.mark.parametrize(
+    ("choice", "expected", "echo"),
+    [
+        ({"type": "shell"}, {"type": "function", "function": {"name": "builtin_shell"}}, "shell"),
+        (
+            {"type": "apply_patch"},
+            {"type": "function", "function": {"name": "apply_patch"}},
+            "apply_patch",
+        ),
+        ({"type": "local_shell"}, "auto", "auto"),  # not declared
+    ],
+)
+def test_tool_choice_naming_a_client_tool_names_its_function(choice, expected, echo):
+    tools = [{"type": "function", "name": "shell"}, {"type": "shell"}, {"type": "apply_patch"}]
+    request = {"model": "demo", "input": "Hi", "tools": tools, "tool_choice": choice}
+    assert rp.to_chat(request)["tool_choice"] == expected
+    data = rp.from_chat(completion({"content": "x"}), model="m", request=request)
+    response = Response.model_validate(data)
+    assert data["tool_choice"] == (echo if echo == "auto" else {"type": echo})
+    assert [t.type for t in response.tools] == ["function", "shell", "apply_patch"]
+
+
+def test_client_tool_calls_and_outputs_in_the_history_become_tool_calls_and_tool_messages():
+    body = chat_body(
+        tools=CLIENT_TOOLS,
+        input=[
+            user("Make hello.txt"),
+            LOCAL_SHELL_CALL,
+            {**LOCAL_SHELL_CALL, "id": "lsh_2", "call_id": None, "action": {"command": ["pwd"]}},
+            SHELL_CALL,
+            PATCH_CALL,
+            {"type": "function_call_output", "call_id": "call_l", "output": "a.txt\n"},  # Codex
+            {"type": "local_shell_call_output", "id": "lsh_2", "output": '{"stdout": "/repo"}'},
+            SHELL_OUTPUT,
+            {
+                "type": "apply_patch_call_output",
+                "call_id": "call_p",
+                "status": "failed",
+                "output": "hello.txt exists",
+            },
+            {"role": "assistant", "content": "It exists already."},
+        ],
+    )
+    _, assistant, *tools, last = body["messages"]
+    assert [(c["id"], c["function"]["name"]) for c in assistant["tool_calls"]] == [
+        ("call_l", "local_shell"),
+        ("lsh_2", "local_shell"),
+        ("call_s", "shell"),
+        ("call_p", "apply_patch"),
+    ]
+    assert [json.loads(c["function"]["arguments"]) for c in assistant["tool_calls"]] == [
+        {
+            "command": ["ls", "-a"],
+            "working_directory": "/repo",
+            "timeout_ms": 5000,
+            "env": {"LANG": "C"},
+        },
+        {"command": ["pwd"]},
+        {"commands": ["make", "make test"], "max_output_length": 4096},
+        {"type": "create_file", "path": "hello.txt", "diff": "+hello\n"},
+    ]
+    assert tools == [
+        {"role": "tool", "tool_call_id": "call_l", "content": "a.txt\n"},
+        {"role": "tool", "tool_call_id": "lsh_2", "content": '{"stdout": "/repo"}'},
+        {
+            "role": "tool",
+            "tool_call_id": "call_s",
+            "content": "command 1: exit code: 0\nstdout:\nbuilt\n\nstderr:\nwarning: x\n\n\n"
+            "command 2: timed out\n(no output)",
+        },
+        {
+            "role": "tool",
+            "tool_call_id": "call_p",
+            "content": "The patch failed:\nhello.txt exists",
+        },
+    ]
+    assert last == {"role": "assistant", "content": "It exists already."}
+
+
+@pytest.mark.parametrize(
+    ("output", "text"),
+    [
+        (
+            [{"stdout": "ok", "stderr": "", "outcome": {"type": "exit", "exit_code": 3}}],
+            "exit code: 3\nstdout:\nok",
+        ),
+        ([], "(no output)"),
+        ([{"stdout": "", "stderr": "", "outcome": {"type": "timeout"}}], "timed out\n(no output)"),
+    ],
+)
+def test_shell_outputs_are_told_as_text(output, text):
+    body = chat_body(input=[SHELL_CALL, {**SHELL_OUTPUT, "output": output}])
+    assert body["messages"][1]["content"] == text
+
+
+@pytest.mark.parametrize(
+    ("status", "output", "text"),
+    [
+        ("completed", None, "The patch was applied."),
+        ("completed", "Done", "Done"),
+        ("failed", None, "The patch failed."),
+    ],
+)
+def test_apply_patch_outputs_are_told_as_text(status, output, text):
+    result = {"type": "apply_patch_call_output", "call_id": "call_p", "status": status}
+    body = chat_body(input=[PATCH_CALL, {**result, "output": output}])
+    assert body["messages"][1]["content"] == text
+
+
+@pytest.mark.parametrize(
+    ("items", "param"),
+    [
+        ([{**SHELL_CALL, "action": None}], "input[0].action"),
+        ([{**SHELL_CALL, "action": {"commands": "ls"}}], "input[0].action.commands"),
+        ([{**LOCAL_SHELL_CALL, "action": {"command": [1]}}], "input[0].action.command"),
+        ([{**LOCAL_SHELL_CALL, "call_id": None, "id": None}], "input[0].call_id"),
+        ([{**PATCH_CALL, "call_id": 5}], "input[0].call_id"),
+        ([{**PATCH_CALL, "operation": {"type": "rename", "path": "a"}}], "input[0].operation.type"),
+        ([{**PATCH_CALL, "operation": {"type": "delete_file"}}], "input[0].operation.path"),
+        (
+            [{**PATCH_CALL, "operation": {"type": "update_file", "path": "a"}}],
+            "input[0].operation.diff",
+        ),
+        ([SHELL_CALL, {**SHELL_OUTPUT, "output": "ok"}], "input[1].output"),
+        ([SHELL_CALL, {**SHELL_OUTPUT, "output": [{"stdout": 1}]}], "input[1].output[0].stdout"),
+        (
+            [PATCH_CALL, {"type": "apply_patch_call_output", "call_id": "call_p", "output": 1}],
+            "input[1].output",
+        ),
+        ([LOCAL_SHELL_CALL, {"type": "local_shell_call_output", "id": "lsh_1"}], "input[1].output"),
+        ([{**SHELL_OUTPUT, "call_id": "nope"}], "input[0].call_id"),
+        ([SHELL_CALL, SHELL_OUTPUT, SHELL_OUTPUT], "input[2].call_id"),
+        ([SHELL_CALL, {**SHELL_CALL, "id": "sh_2"}], "input[1].call_id"),
+    ],
+)
+def test_bad_client_tool_items_are_named(items, param):
+    error = refused(
+        {"model": "demo", "input": [user(), *items]} if False else {"model": "demo", "input": items}
+    )
+    assert error.param == param and f"'{param}'" in error.message
+
+
+def test_a_client_tool_call_without_its_output_is_refused_naming_the_output():
+    error = refused({"model": "demo", "input": [user(), SHELL_CALL]})
+    assert error.param == "input[1]" and "no shell_call_output" in error.message
+
+
+def function_call(call_id: str, name: str, arguments) -> dict:
+    """A chat completion's tool call."""
+    function = {"name": name, "arguments": json.dumps(arguments)}
+    return {"id": call_id, "type": "function", "function": function}
+
+
+def test_client_tool_calls_from_the_upstream_become_their_items():
+    calls = [
+        function_call(
+            "c1", "local_shell", {"command": ["ls"], "env": {"A": "1"}, "user": "me", "x": 1}
+        ),
+        function_call("c2", "shell", {"commands": ["ls", "pwd"], "max_output_length": 100}),
+        function_call("c3", "apply_patch", {"type": "delete_file", "path": "old", "diff": "x"}),
+    ]
+    request = {"model": "demo", "input": "Hi", "tools": CLIENT_TOOLS}
+    data = rp.from_chat(completion({"tool_calls": calls}, "tool_calls"), model="m", request=request)
+    local, shell, patch = Response.model_validate(data).output
+    assert local.type == "local_shell_call" and local.id.startswith("lsh_")
+    assert local.action.model_dump(exclude_none=True) == {
+        "type": "exec",
+        "command": ["ls"],
+        "env": {"A": "1"},
+        "user": "me",
+    }
+    assert shell.type == "shell_call" and shell.id.startswith("sh_") and shell.call_id == "c2"
+    assert shell.action.model_dump(exclude_none=True) == {
+        "commands": ["ls", "pwd"],
+        "max_output_length": 100,
+    }
+    assert patch.type == "apply_patch_call" and patch.id.startswith("apc_")
+    assert patch.operation.model_dump() == {"type": "delete_file", "path": "old"}
+    assert {local.status, shell.status, patch.status} == {"completed"}
+    # cut by the output limit: incomplete (an apply_patch_call is in_progress: it has no other)
+    cut = rp.from_chat(completion({"tool_calls": calls}, "length"), model="m", request=request)
+    assert [item["status"] for item in cut["output"]] == ["incomplete", "incomplete", "in_progress"]
+    Response.model_validate(cut)
+
+
+@pytest.mark.parametrize(
+    ("name", "arguments"),
+    [
+        ("local_shell", '{"command": "ls"}'),
+        ("local_shell", '{"command": []}'),
+        ("local_shell", '{"command": ["ls"], "env": {"A": 1}}'),
+        ("local_shell", '{"command": ["ls"], "working_directory": 5}'),
+        ("shell", '{"commands": ["ls"], "timeout_ms": "soon"}'),
+        ("shell", '{"commands": ["ls"], "max_output_length": -1}'),
+        ("shell", '["ls"]'),
+        ("shell", '{"commands": ["ls"'),
+        ("apply_patch", '{"type": "create_file", "path": "a"}'),
+        ("apply_patch", '{"type": "move_file", "path": "a", "diff": ""}'),
+        ("apply_patch", '{"type": "update_file", "path": "", "diff": ""}'),
+        ("apply_patch", ""),
+    ],
+)
+def test_arguments_that_do_not_fit_a_client_tool_come_back_as_a_function_call(name, arguments):
+    call = {**function_call("c1", name, None), "function": {"name": name, "arguments": arguments}}
+    request = {"model": "demo", "input": "Hi", "tools": CLIENT_TOOLS}
+    data = rp.from_chat(
+        completion({"tool_calls": [call]}, "tool_calls"), model="m", request=request
+    )
+    item = Response.model_validate(data).output[0]
+    assert (item.type, item.name, item.call_id) == ("function_call", name, "c1")
+    assert item.arguments == (arguments or "{}") and item.id.startswith("fc_")
+    events, _ = run(
+        [chunk({"tool_calls": [tool_delta(0, "c1", name, arguments)]})], request=request
+    )
+    accumulate(events, request)
+    done = [e["item"] for e in events if e["type"] == "response.output_item.done"]
+    assert [(i["type"], i["arguments"]) for i in done] == [("function_call", arguments or "{}")]
+
+
+def test_client_tool_calls_stream_as_their_items_and_go_back_into_input():
+    request = {"model": "demo", "input": "Hi", "tools": [*CLIENT_TOOLS, WEATHER]}
+    shell_args = json.dumps({"commands": ["ls", "cat README.md"]})
+    patch_args = json.dumps({"type": "create_file", "path": "a.txt", "diff": "+a\n"})
+    chunks = [
+        chunk({"tool_calls": [tool_delta(0, "call_s", "shell", shell_args[:10])]}),
+        chunk({"tool_calls": [tool_delta(1, "call_w", "get_weather", '{"city":')]}),
+        chunk({"tool_calls": [tool_delta(0, args=shell_args[10:])]}),
+        chunk({"tool_calls": [tool_delta(2, "call_p", "apply_patch", patch_args)]}),
+        chunk({"tool_calls": [tool_delta(1, args='"Oslo"}')]}),
+        chunk({}, finish="tool_calls"),
+    ]
+    events, _ = run(chunks, request=request)
+    accumulate(events, request)
+    kinds = [(e["type"], e.get("output_index")) for e in events]
+    # The weather call streams; the shell call is told whole when it ends (its item type depends
+    # on its arguments), in its place in the output, its commands one by one.
+    assert kinds[2:] == [
+        ("response.output_item.added", 1),
+        ("response.function_call_arguments.delta", 1),
+        ("response.function_call_arguments.delta", 1),
+        ("response.output_item.added", 0),
+        *[(f"response.shell_call_command.{step}", 0) for step in ("added", "delta", "done")] * 2,
+        ("response.output_item.done", 0),
+        ("response.function_call_arguments.done", 1),
+        ("response.output_item.done", 1),
+        ("response.output_item.added", 2),
+        ("response.output_item.done", 2),
+        ("response.completed", None),
+    ]
+    added = events[5]["item"]
+    assert added["type"] == "shell_call" and added["status"] == "in_progress"
+    assert added["action"]["commands"] == []
+    commands = [e for e in events if e["type"] == "response.shell_call_command.done"]
+    assert [(e["command_index"], e["command"]) for e in commands] == [
+        (0, "ls"),
+        (1, "cat README.md"),
+    ]
+    final = Response.model_validate(events[-1]["response"])
+    assert [item.type for item in final.output] == [
+        "shell_call",
+        "function_call",
+        "apply_patch_call",
+    ]
+    # what Codex sends back: the items, then their outputs
+    history = [item.model_dump(exclude_none=True) for item in final.output]
+    outputs = [
+        {**SHELL_OUTPUT, "output": SHELL_OUTPUT["output"][:1]},
+        output_item("call_w"),
+        {"type": "apply_patch_call_output", "call_id": "call_p", "status": "completed"},
+    ]
+    messages = chat_body(input=[user(), *history, *outputs], tools=request["tools"])["messages"]
+    assert [
+        (c["id"], c["function"]["name"], json.loads(c["function"]["arguments"]))
+        for c in messages[1]["tool_calls"]
+    ] == [
+        ("call_s", "shell", json.loads(shell_args)),
+        ("call_w", "get_weather", {"city": "Oslo"}),
+        ("call_p", "apply_patch", json.loads(patch_args)),
+    ]
+    assert [m["role"] for m in messages[2:]] == ["tool"] * 3
+
+
+def test_a_failure_mid_stream_closes_a_client_tool_call_as_incomplete():
+    request = {"model": "demo", "input": "Hi", "tools": CLIENT_TOOLS}
+    chunks = [
+        chunk({"tool_calls": [tool_delta(0, "c1", "apply_patch", '{"type":"delete_file",')]}),
+        chunk({"tool_calls": [tool_delta(0, args='"path":"a"}')]}),
+        chunk({"tool_calls": [tool_delta(1, "c2", "local_shell", '{"command":["ls"]}')]}),
+    ]
+    events, _ = run(chunks, request=request, end=(502, "Gone."))
+    done = [e["item"] for e in events if e["type"] == "response.output_item.done"]
+    assert [(i["type"], i["status"]) for i in done] == [
+        ("apply_patch_call", "in_progress"),
+        ("local_shell_call", "incomplete"),
+    ]
+    assert events[-1]["type"] == "response.failed"
+
+
+CLIENT_TOOLS_REQUEST = {
+    "model": "gpt-5-codex",
+    "input": [
+        user("Make hello.txt"),
+        LOCAL_SHELL_CALL,
+        {"type": "function_call_output", "call_id": "call_l", "output": "a.txt"},
+        SHELL_CALL,
+        SHELL_OUTPUT,
+        PATCH_CALL,
+        {"type": "apply_patch_call_output", "call_id": "call_p", "status": "completed"},
+    ],
+    "tools": [*CLIENT_TOOLS, {"type": "function", "name": "shell"}],
+    "tool_choice": {"type": "apply_patch"},
+    "stream": True,
+}
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(st.sampled_from(list(paths(CLIENT_TOOLS_REQUEST))), JSON)
+def test_a_client_tools_request_with_any_part_replaced_is_translated_or_refused(path, value):
+    body = replaced(CLIENT_TOOLS_REQUEST, path, value)
+    if translated_or_refused(body) is not None:
+        Response.model_validate(
+            rp.from_chat(completion({"content": "ok"}), model="m", request=body)
+        )
+        stream = rp.ResponsesStream(model="demo", request=body)
+        parse(stream.start() + stream.finish())

@@ -25,18 +25,32 @@ Choices worth knowing:
 - Reasoning items: their summary text becomes the ``reasoning_content`` of the next assistant
   message (thinking models such as DeepSeek's want it back within a tool loop). Items with
   ``encrypted_content`` came from OpenAI's own models and are left out.
-- Items of tools the upstream cannot run (``local_shell_call``, ``web_search_call``, ``mcp_call``,
-  ``computer_call``...) are dropped, with their outputs (a ``function_call_output`` that answers a
-  dropped call included).
+- Items of tools the upstream cannot run (``web_search_call``, ``mcp_call``, ``computer_call``...)
+  are dropped, with their outputs (a ``function_call_output`` that answers a dropped call
+  included).
+- Client tools: OpenAI's ``local_shell``, ``shell`` and ``apply_patch`` tools, which the client
+  runs (Codex declares them for OpenAI's models), become function tools named after them
+  (``builtin_<type>`` when one of the client's own tools has that name, ``builtin_<type>_2``...),
+  whose arguments are the call's ``action`` (``command``, ``env``, ``timeout_ms``,
+  ``working_directory``, ``user``; ``commands``, ``timeout_ms``, ``max_output_length``) or, for
+  apply_patch, its ``operation`` (``type``, ``path``, ``diff``). A ``shell`` tool whose
+  environment is OpenAI's container is a hosted tool. Their ``*_call`` items in ``input`` become
+  tool calls of these functions, and their outputs tool messages (a ``function_call_output``, as
+  Codex answers a local shell call, a ``local_shell_call_output`` naming the call by ``id``;
+  a ``shell_call_output``'s stdout, stderr and exit code or time-out per command, and an
+  ``apply_patch_call_output``'s status and log, told as text). A ``tool_choice`` naming one
+  names its function. The upstream's calls of these functions come back as the tools' own
+  items (``local_shell_call``, ``shell_call``, ``apply_patch_call``); arguments that do not fit
+  the tool come back as a ``function_call`` of the function, as the model wrote them.
 - Tools: ``function`` tools map one to one (``strict`` kept). ``namespace`` tools (Codex groups
   MCP tools this way) are flattened to their function tools under their own names (a name taken
   by an earlier tool becomes ``<namespace>__<name>``), and calls to them come back with their
   ``namespace``. ``custom`` (freeform) tools such as Codex's ``apply_patch`` become function tools
   taking ``{"input": string}`` (their grammar goes in the description); a call to one comes back as
   a ``custom_tool_call`` item with that ``input``. Hosted tools (``web_search``, ``file_search``,
-  ``code_interpreter``, ``image_generation``, ``local_shell``, ``mcp``, ``computer_use_preview``...)
-  and tool types this module does not know are dropped. Responses list the function, custom and
-  namespace tools the model had, in the SDK's shapes.
+  ``code_interpreter``, ``image_generation``, ``mcp``, ``computer_use_preview``...) and tool types
+  this module does not know are dropped. Responses list the function, custom, namespace and
+  client tools the model had, in the SDK's shapes.
 - ``reasoning.effort``: ``none`` is left out, ``minimal`` becomes ``low``, ``xhigh``/``max``
   become ``high``.
 """

@@ -20,9 +20,6 @@ HOSTED_TOOLS = frozenset(
         "file_search",
         "code_interpreter",
         "image_generation",
-        "local_shell",
-        "shell",
-        "apply_patch",
         "computer",
         "computer_use_preview",
         "mcp",
@@ -33,9 +30,6 @@ HOSTED_TOOLS = frozenset(
 # Input items of tools the upstream cannot run: dropped, and so are their outputs.
 DROPPED_CALLS = frozenset(
     {
-        "local_shell_call",
-        "shell_call",
-        "apply_patch_call",
         "computer_call",
         "web_search_call",
         "file_search_call",
@@ -48,9 +42,6 @@ DROPPED_CALLS = frozenset(
 )
 DROPPED_ITEMS = frozenset(
     {
-        "local_shell_call_output",
-        "shell_call_output",
-        "apply_patch_call_output",
         "computer_call_output",
         "tool_search_output",
         "program_output",
@@ -61,6 +52,79 @@ DROPPED_ITEMS = frozenset(
         "compaction",
     }
 )
+# OpenAI's tools that the client runs (Codex declares them for OpenAI's models): a chat upstream
+# gets a function tool whose arguments are the call's action (operation for apply_patch), and its
+# calls come back as these items. Tool type -> the type of its call item.
+CLIENT_TOOLS = {
+    "local_shell": "local_shell_call",
+    "shell": "shell_call",
+    "apply_patch": "apply_patch_call",
+}
+CALL_KINDS = {call: kind for kind, call in CLIENT_TOOLS.items()}
+CLIENT_OUTPUTS = frozenset(f"{call}_output" for call in CLIENT_TOOLS.values())
+_STRINGS = {"type": "array", "items": {"type": "string"}}
+_MILLISECONDS = {"type": "integer", "description": "A time limit in milliseconds (optional)."}
+CLIENT_FUNCTIONS = {
+    "local_shell": {
+        "description": "Runs a command on the user's computer and returns its output. "
+        "'command' is the program and its arguments, one per string; for a shell command line "
+        'use ["bash", "-lc", "<command line>"].',
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "command": {**_STRINGS, "description": "The program and its arguments."},
+                "working_directory": {
+                    "type": "string",
+                    "description": "The directory to run it in (optional).",
+                },
+                "timeout_ms": _MILLISECONDS,
+                "env": {
+                    "type": "object",
+                    "additionalProperties": {"type": "string"},
+                    "description": "Environment variables to set (optional).",
+                },
+                "user": {"type": "string", "description": "The user to run it as (optional)."},
+            },
+            "required": ["command"],
+            "additionalProperties": False,
+        },
+    },
+    "shell": {
+        "description": "Runs shell commands on the user's computer, one after the other, and "
+        "returns each one's output and exit code.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "commands": {**_STRINGS, "description": "Shell command lines, run in order."},
+                "timeout_ms": _MILLISECONDS,
+                "max_output_length": {
+                    "type": "integer",
+                    "description": "The most characters of output to return (optional).",
+                },
+            },
+            "required": ["commands"],
+            "additionalProperties": False,
+        },
+    },
+    "apply_patch": {
+        "description": "Creates, updates or deletes one file on the user's computer. "
+        "create_file: 'diff' is the new file's content with every line starting with '+'. "
+        "update_file: 'diff' holds the changes as V4A diff hunks (each starting with '@@', "
+        "context lines starting with a space, removed lines with '-', added lines with '+'). "
+        "delete_file: no 'diff'.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "type": {"type": "string", "enum": ["create_file", "update_file", "delete_file"]},
+                "path": {"type": "string", "description": "The file's path."},
+                "diff": {"type": "string", "description": "The diff (not for delete_file)."},
+            },
+            "required": ["type", "path"],
+            "additionalProperties": False,
+        },
+    },
+}
+PATCH_OPERATIONS = ("create_file", "update_file", "delete_file")
 EFFORTS = {
     "none": None,
     "minimal": "low",
@@ -224,12 +288,97 @@ def _tool_output(output, where: str) -> tuple[str, list]:
     return "\n".join(texts), attachments
 
 
+def _is_strings(value) -> bool:
+    return isinstance(value, list) and all(isinstance(entry, str) for entry in value)
+
+
+def _client_arguments(kind: str, item: dict, where: str) -> dict:
+    """A client tool's call in the history → its function's arguments (the action, or the
+    operation of an apply_patch call), as the model would have written them."""
+    if kind == "apply_patch":
+        operation = item.get("operation")
+        if not isinstance(operation, dict):
+            raise _missing(f"{where}.operation", "an object with type, path and diff")
+        if operation.get("type") not in PATCH_OPERATIONS:
+            raise bad_request(
+                f"'{where}.operation.type' must be create_file, update_file or delete_file.",
+                param=f"{where}.operation.type",
+            )
+        arguments = {
+            "type": operation["type"],
+            "path": _string(operation, "path", f"{where}.operation"),
+        }
+        if operation["type"] != "delete_file":
+            if not isinstance(operation.get("diff"), str):
+                raise _invalid(f"{where}.operation.diff", "a string")
+            arguments["diff"] = operation["diff"]
+        return arguments
+    action = item.get("action")
+    if not isinstance(action, dict):
+        raise _missing(f"{where}.action", "an object")
+    key = "command" if kind == "local_shell" else "commands"
+    if not _is_strings(action.get(key)):
+        raise _invalid(f"{where}.action.{key}", "an array of strings")
+    arguments = {key: action[key]}
+    if kind == "local_shell":
+        optional = {"working_directory": str, "timeout_ms": int, "env": dict, "user": str}
+    else:
+        optional = {"timeout_ms": int, "max_output_length": int}
+    for name, kinds in optional.items():
+        value = action.get(name)
+        if isinstance(value, kinds) and not isinstance(value, bool) and value != {}:
+            arguments[name] = value
+    return arguments
+
+
+def _shell_output(output, where: str) -> str:
+    """A shell_call_output's output (one entry per command) → the tool message's text."""
+    if not isinstance(output, list):
+        raise _invalid(where, "an array of {stdout, stderr, outcome} objects")
+    blocks = []
+    for index, entry in enumerate(output):
+        at = f"{where}[{index}]"
+        if not isinstance(entry, dict):
+            raise _invalid(at, "an object with stdout, stderr and outcome")
+        for stream in ("stdout", "stderr"):
+            if entry.get(stream) is not None and not isinstance(entry[stream], str):
+                raise _invalid(f"{at}.{stream}", "a string")
+        outcome = entry.get("outcome") if isinstance(entry.get("outcome"), dict) else {}
+        if outcome.get("type") == "timeout":
+            lines = ["timed out"]
+        elif _is_int(outcome.get("exit_code")):
+            lines = [f"exit code: {outcome['exit_code']}"]
+        else:
+            lines = []
+        if len(output) > 1:
+            lines = [f"command {index + 1}: {lines[0]}" if lines else f"command {index + 1}:"]
+        for stream in ("stdout", "stderr"):
+            if entry.get(stream):
+                lines.append(f"{stream}:\n{entry[stream]}")
+        if not entry.get("stdout") and not entry.get("stderr"):
+            lines.append("(no output)")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) if blocks else "(no output)"
+
+
+def _patch_output(item: dict, where: str) -> str:
+    """An apply_patch_call_output (status, optional log) → the tool message's text."""
+    text = item.get("output")
+    if text is not None and not isinstance(text, str):
+        raise _invalid(f"{where}.output", "a string")
+    if item.get("status") == "failed":
+        return f"The patch failed:\n{text}" if text else "The patch failed."
+    return text or "The patch was applied."
+
+
 class _Conversation:
     """Chat messages built from Responses input items, in order."""
 
-    def __init__(self, renames: dict):
+    def __init__(self, renames: dict, client_names: dict):
         self.messages: list[dict] = []
-        self.calls: dict[str, dict] = {}  # call_id -> {"message", "where", "answered"}
+        self.calls: dict[str, dict] = {}  # call_id -> {"message", "where", "answered", "output"}
+        self.aliases: dict[str, str] = {}  # a local_shell_call's id -> its call_id
+        self.client_names = client_names  # client tool type -> its chat function's name
         self.dropped: set = set()  # call ids of dropped items (their outputs go too)
         self.reasoning: list[str] = []  # for the next assistant message
         self.attachments: list[dict] = []  # tool outputs' images: a user message after them
@@ -271,11 +420,6 @@ class _Conversation:
     def call(self, item: dict, where: str, custom: bool) -> None:
         call_id = _string(item, "call_id", where)
         name = _string(item, "name", where)
-        if call_id in self.calls:
-            raise bad_request(
-                f"'{where}.call_id': '{call_id}' is the call_id of an earlier call.",
-                param=f"{where}.call_id",
-            )
         if custom:
             if not isinstance(item.get("input"), str):
                 raise _invalid(f"{where}.input", "a string")
@@ -289,6 +433,31 @@ class _Conversation:
         namespace = item.get("namespace")
         if isinstance(namespace, str):
             name = self.renames.get((namespace, name), name)
+        output = "custom_tool_call_output" if custom else "function_call_output"
+        self._call(call_id, name, arguments, where, output)
+
+    def client_call(self, item: dict, where: str, kind: str) -> None:
+        """A local_shell_call, shell_call or apply_patch_call: a call of its function."""
+        call_id = item.get("call_id")
+        if call_id is None and kind == "local_shell":  # an id alone names it (Codex's rule)
+            call_id = item.get("id")
+        if call_id is None:
+            raise _missing(f"{where}.call_id", "a string")
+        if not isinstance(call_id, str) or not call_id:
+            raise _invalid(f"{where}.call_id", "a non-empty string")
+        arguments = orjson.dumps(_client_arguments(kind, item, where)).decode()
+        self._call(
+            call_id, self.client_names[kind], arguments, where, f"{CLIENT_TOOLS[kind]}_output"
+        )
+        if isinstance(item.get("id"), str) and item["id"] not in self.calls:
+            self.aliases[item["id"]] = call_id  # local_shell_call_output names the call by id
+
+    def _call(self, call_id: str, name: str, arguments: str, where: str, output: str) -> None:
+        if call_id in self.calls:
+            raise bad_request(
+                f"'{where}.call_id': '{call_id}' is the call_id of an earlier call.",
+                param=f"{where}.call_id",
+            )
         last = self.messages[-1] if self.messages else None
         if (
             last is not None
@@ -304,30 +473,51 @@ class _Conversation:
         target.setdefault("tool_calls", []).append(
             {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
         )
-        self.calls[call_id] = {"message": target, "where": where, "answered": False}
+        self.calls[call_id] = {
+            "message": target,
+            "where": where,
+            "answered": False,
+            "output": output,
+        }
 
-    def result(self, item: dict, where: str) -> None:
-        call_id = item.get("call_id")
+    def result(self, item: dict, where: str, kind: str = "function_call_output") -> None:
+        """The output of a call: function_call_output (the answer to any call),
+        custom_tool_call_output, or the output item of a client tool's call."""
+        key = "call_id"
+        if kind == "local_shell_call_output" and item.get("call_id") is None:
+            key = "id"  # its id is the call's
+        call_id = item.get(key)
         if call_id is None:
-            raise _missing(f"{where}.call_id", "the call_id of the call this answers")
+            raise _missing(f"{where}.{key}", "the call_id of the call this answers")
         if not isinstance(call_id, str):
-            raise _invalid(f"{where}.call_id", "a string")
+            raise _invalid(f"{where}.{key}", "a string")
         if call_id in self.dropped:
             return
+        call_id = self.aliases.get(call_id, call_id)
         call = self.calls.get(call_id)
         if call is None:
             raise bad_request(
-                f"'{where}.call_id': no function_call with call_id '{call_id}' comes before this "
+                f"'{where}.{key}': no call with call_id '{call_id}' comes before this "
                 "output. This gateway does not store responses: send the whole conversation in "
                 "'input', each call before its output.",
-                param=f"{where}.call_id",
+                param=f"{where}.{key}",
             )
         if call["answered"]:
             raise bad_request(
-                f"'{where}.call_id': the call '{call_id}' already has an output.",
-                param=f"{where}.call_id",
+                f"'{where}.{key}': the call '{call_id}' already has an output.",
+                param=f"{where}.{key}",
             )
-        content, attachments = _tool_output(item.get("output"), f"{where}.output")
+        attachments: list = []
+        if kind == "shell_call_output":
+            content = _shell_output(item.get("output"), f"{where}.output")
+        elif kind == "apply_patch_call_output":
+            content = _patch_output(item, where)
+        elif kind == "local_shell_call_output":
+            content = item.get("output")
+            if not isinstance(content, str):
+                raise _invalid(f"{where}.output", "a string")
+        else:
+            content, attachments = _tool_output(item.get("output"), f"{where}.output")
         message = {"role": "tool", "tool_call_id": call_id, "content": content}
         # After its call's earlier results, also when other messages came between.
         self.results.setdefault(id(call["message"]), []).append(message)
@@ -369,7 +559,7 @@ class _Conversation:
             if not call["answered"]:
                 where = call["where"]
                 raise bad_request(
-                    f"'{where}': the call '{call_id}' has no function_call_output. Send each "
+                    f"'{where}': the call '{call_id}' has no {call['output']}. Send each "
                     "call's output after it in 'input'.",
                     param=where,
                 )
@@ -380,8 +570,8 @@ class _Conversation:
         return out
 
 
-def _messages(items: list, renames: dict) -> list[dict]:
-    conversation = _Conversation(renames)
+def _messages(items: list, renames: dict, client_names: dict) -> list[dict]:
+    conversation = _Conversation(renames, client_names)
     for index, item in enumerate(items):
         where = f"input[{index}]"
         if not isinstance(item, dict):
@@ -395,6 +585,10 @@ def _messages(items: list, renames: dict) -> list[dict]:
             conversation.call(item, where, custom=kind == "custom_tool_call")
         elif kind == "function_call_output" or kind == "custom_tool_call_output":
             conversation.result(item, where)
+        elif kind in CALL_KINDS:
+            conversation.client_call(item, where, CALL_KINDS[kind])
+        elif kind in CLIENT_OUTPUTS:
+            conversation.result(item, where, kind)
         elif kind == "reasoning":
             conversation.reasoning_item(item, where)
         elif kind in DROPPED_CALLS or kind in DROPPED_ITEMS:
@@ -465,16 +659,52 @@ def _tool(tool: dict, where: str, namespace: str | None, out: list, table: dict)
     if chat_name in table:
         return  # the same name twice: the first one stands
     function["name"] = chat_name
-    table[chat_name] = (name, namespace, kind == "custom")
+    table[chat_name] = (name, namespace, kind)
     out.append({"type": "function", "function": function})
 
 
+def _client_name(kind: str, table: dict) -> str:
+    """The chat function of a client tool: its own name, unless one of the client's tools has
+    it (then builtin_<name>, then builtin_<name>_2...)."""
+    for candidate in (kind, f"builtin_{kind}"):
+        if candidate not in table:
+            return candidate
+    number = 2
+    while f"builtin_{kind}_{number}" in table:
+        number += 1
+    return f"builtin_{kind}_{number}"
+
+
+def _client_names(table: dict) -> dict:
+    """Client tool type → the chat function that stands for it (whether the request declares
+    the tool or only has its calls in the history)."""
+    names = {entry[2]: chat for chat, entry in table.items() if entry[2] in CLIENT_TOOLS}
+    taken = dict(table)
+    for kind in CLIENT_TOOLS:
+        if kind not in names:
+            names[kind] = _client_name(kind, taken)
+            taken[names[kind]] = None
+    return names
+
+
+def _runs_on_client(tool: dict) -> bool:
+    """local_shell and apply_patch always; shell unless its environment is OpenAI's container."""
+    environment = tool.get("environment")
+    return (
+        tool["type"] != "shell"
+        or not isinstance(environment, dict)
+        or environment.get("type") in (None, "local")
+    )
+
+
 def _tools(tools) -> tuple[list[dict], dict]:
-    """Responses tools → chat tools, and {chat name: (name, namespace, custom)}."""
+    """Responses tools → chat tools, and {chat name: (name, namespace, kind)} where kind is
+    function, custom, or the type of a client tool (local_shell, shell, apply_patch)."""
     if not isinstance(tools, list):
         raise _invalid("tools", "an array of tools")
     out: list[dict] = []
     table: dict = {}
+    client: list[str] = []
     for index, tool in enumerate(tools):
         where = f"tools[{index}]"
         if not isinstance(tool, dict):
@@ -495,9 +725,17 @@ def _tools(tools) -> tuple[list[dict], dict]:
                     _tool(member, at, namespace, out, table)
                 elif not isinstance(member.get("type"), str):
                     raise _missing(f"{at}.type", "function or custom")
+        elif isinstance(kind, str) and kind in CLIENT_TOOLS:
+            if kind not in client and _runs_on_client(tool):
+                client.append(kind)
         elif not isinstance(kind, str):
             raise _missing(f"{where}.type", "function, custom or namespace")
         # Hosted tools (HOSTED_TOOLS) and types unknown here: the upstream cannot run them.
+    # Named after the client's own tools, so that those keep their names.
+    for kind in client:
+        name = _client_name(kind, table)
+        table[name] = (kind, None, kind)
+        out.append({"type": "function", "function": {"name": name, **CLIENT_FUNCTIONS[kind]}})
     return out, table
 
 
@@ -522,6 +760,11 @@ def _tool_choice(choice, table: dict):
         return choice
     if not isinstance(choice, dict):
         raise _invalid("tool_choice", "a string or an object")
+    if isinstance(choice.get("type"), str) and choice["type"] in CLIENT_TOOLS:
+        for chat_name, (_, _, kind) in table.items():
+            if kind == choice["type"]:
+                return {"type": "function", "function": {"name": chat_name}}
+        return "auto"  # a tool the request does not declare (or OpenAI's container shell)
     if choice.get("type") in ("function", "custom"):
         name = _string(choice, "name", "tool_choice")
         namespace = choice.get("namespace")
@@ -613,7 +856,7 @@ def to_chat(body) -> dict:
     elif isinstance(items, list):
         if not items:
             raise bad_request("'input' must not be empty.", param="input")
-        messages.extend(_messages(items, renames))
+        messages.extend(_messages(items, renames, _client_names(table)))
     elif items is None:
         raise _missing("input", "a string or an array of input items")
     else:

@@ -5,7 +5,17 @@ import time
 import orjson
 
 from ...errors import ApiError
-from .parse import EFFORTS, SUMMARIES, _is_int, _is_number, _table, new_id
+from .parse import (
+    CLIENT_TOOLS,
+    EFFORTS,
+    PATCH_OPERATIONS,
+    SUMMARIES,
+    _is_int,
+    _is_number,
+    _is_strings,
+    _table,
+    new_id,
+)
 
 # --- answers ---------------------------------------------------------------------------------
 
@@ -65,10 +75,20 @@ def _echo_text(text) -> dict:
 
 
 def _echo_tool(tool) -> dict | None:
-    """A function, custom or namespace tool as the response lists it (None for the others)."""
-    if not isinstance(tool, dict) or not isinstance(tool.get("name"), str):
+    """A function, custom, namespace or client tool as the response lists it (None for the
+    others)."""
+    if not isinstance(tool, dict):
         return None
     kind = tool.get("type")
+    if isinstance(kind, str) and kind in CLIENT_TOOLS:
+        environment = tool.get("environment")
+        if kind == "shell" and isinstance(environment, dict):
+            if environment.get("type") not in (None, "local"):
+                return None  # OpenAI's container: not given to the model
+            return {"type": "shell", "environment": {"type": "local"}}
+        return {"type": kind}
+    if not isinstance(tool.get("name"), str):
+        return None
     echo = {"type": kind, "name": tool["name"]}
     if isinstance(tool.get("description"), str):
         echo["description"] = tool["description"]
@@ -104,6 +124,8 @@ def _echo_tool(tool) -> dict | None:
 def _echo_choice(choice):
     if choice in ("auto", "none", "required"):
         return choice
+    if isinstance(choice, dict) and choice.get("type") in ("shell", "apply_patch"):
+        return {"type": choice["type"]}
     if (
         isinstance(choice, dict)
         and choice.get("type") in ("function", "custom")
@@ -214,32 +236,98 @@ def _custom_input(arguments: str) -> str:
     return value if isinstance(value, str) else arguments
 
 
+def _integer(value) -> bool:
+    return value is None or (_is_int(value) and value >= 0)
+
+
+def _client_call(kind: str, arguments: str) -> dict | None:
+    """A client tool's call from its function's JSON arguments: {"action": ...} or
+    {"operation": ...}, None when they do not fit the tool (keys it does not have are left
+    out)."""
+    try:
+        value = orjson.loads(arguments)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    if kind == "apply_patch":
+        operation, path = value.get("type"), value.get("path")
+        if operation not in PATCH_OPERATIONS or not isinstance(path, str) or not path:
+            return None
+        if operation == "delete_file":
+            return {"operation": {"type": operation, "path": path}}
+        if not isinstance(value.get("diff"), str):
+            return None
+        return {"operation": {"type": operation, "path": path, "diff": value["diff"]}}
+    key = "command" if kind == "local_shell" else "commands"
+    if not _is_strings(value.get(key)) or not value[key] or not _integer(value.get("timeout_ms")):
+        return None
+    action = {key: value[key]}
+    if value.get("timeout_ms") is not None:
+        action["timeout_ms"] = value["timeout_ms"]
+    if kind == "shell":
+        if not _integer(value.get("max_output_length")):
+            return None
+        if value.get("max_output_length") is not None:
+            action["max_output_length"] = value["max_output_length"]
+        return {"action": action}
+    env = value.get("env") or {}
+    if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+        return None
+    action = {"type": "exec", **action, "env": env}
+    for name in ("working_directory", "user"):
+        if value.get(name) is not None:
+            if not isinstance(value[name], str):
+                return None
+            action[name] = value[name]
+    return {"action": action}
+
+
+CALL_PREFIXES = {
+    "function_call": "fc",
+    "custom_tool_call": "ctc",
+    "local_shell_call": "lsh",
+    "shell_call": "sh",
+    "apply_patch_call": "apc",
+}
+
+
+def _kind(table: dict, chat_name: str) -> str:
+    """function, custom or a client tool's type: what a call of this chat tool becomes."""
+    entry = table.get(chat_name)
+    return entry[2] if entry else "function"
+
+
 def _call_item(
-    table: dict, item_id: str, call_id: str, chat_name: str, arguments: str, status: str
+    table: dict, item_id: str | None, call_id: str, chat_name: str, arguments: str, status: str
 ) -> dict:
-    """A chat tool call → a function_call item (or a custom_tool_call for a custom tool)."""
-    name, namespace, custom = table.get(chat_name) or (chat_name, None, False)
-    if custom:
+    """A chat tool call → a function_call item (or a custom_tool_call for a custom tool, the
+    call item of a client tool when its arguments fit). ``item_id``: None for a new one."""
+    name, namespace, kind = table.get(chat_name) or (chat_name, None, "function")
+    client = _client_call(kind, arguments) if kind in CLIENT_TOOLS else None
+    if client is not None:
+        if kind == "apply_patch" and status != "completed":
+            status = "in_progress"  # the only other status an apply_patch_call has
+        item = {"type": CLIENT_TOOLS[kind], "call_id": call_id, **client, "status": status}
+    elif kind == "custom":
         item = {
-            "id": item_id,
             "type": "custom_tool_call",
             "call_id": call_id,
             "name": name,
             "input": _custom_input(arguments),
             "status": status,
         }
-    else:
+    else:  # a function, or a client tool's call whose arguments do not fit it
         item = {
-            "id": item_id,
             "type": "function_call",
             "call_id": call_id,
-            "name": name,
+            "name": name if kind in ("function", "custom") else chat_name,
             "arguments": arguments or "{}",
             "status": status,
         }
     if namespace:
         item["namespace"] = namespace
-    return item
+    return {"id": item_id or new_id(CALL_PREFIXES[item["type"]]), **item}
 
 
 def from_chat(response: dict, *, model: str, request: dict) -> dict:
@@ -287,10 +375,7 @@ def from_chat(response: dict, *, model: str, request: dict) -> dict:
         if not isinstance(arguments, str):
             arguments = orjson.dumps(arguments).decode() if arguments is not None else "{}"
         name = function.get("name") if isinstance(function.get("name"), str) else ""
-        item = _call_item(table, new_id("fc"), call_id, name, arguments, item_status)
-        if item["type"] == "custom_tool_call":
-            item["id"] = new_id("ctc")
-        output.append(item)
+        output.append(_call_item(table, None, call_id, name, arguments, item_status))
     now = int(time.time())
     created = response.get("created")
     return {

@@ -4,8 +4,16 @@ import time
 
 import orjson
 
-from .parse import FAILURE_CODES, _is_int, _table, new_id
-from .render import _call_item, _echo, _reasoning_item, _status, _text_part, usage_from_chat
+from .parse import CLIENT_TOOLS, FAILURE_CODES, _is_int, _table, new_id
+from .render import (
+    _call_item,
+    _echo,
+    _kind,
+    _reasoning_item,
+    _status,
+    _text_part,
+    usage_from_chat,
+)
 
 # --- streams ---------------------------------------------------------------------------------
 
@@ -24,8 +32,10 @@ class ResponsesStream:
     ``start()`` first, then ``feed(chunk)`` per chunk and ``finish(usage)`` at the end, or
     ``failed(status, message)`` instead (also mid-stream). Reasoning deltas become a
     ``reasoning`` item, content a ``message`` item, each tool call (by its chat ``index``) a
-    ``function_call`` item; switching from reasoning or text to the next item closes it, and tool
-    calls stay open until the end (parallel calls interleave). ``delivered_text`` holds every
+    ``function_call`` item (``custom_tool_call`` for a custom tool, and the tool's own item for
+    a client tool: whole when it ends, as its arguments decide whether it fits the tool);
+    switching from reasoning or text to the next item closes it, and tool calls stay open until
+    the end (parallel calls interleave). ``delivered_text`` holds every
     piece of output sent (text, reasoning, tool names and arguments), for counting when no usage
     arrives; ``delivered_reasoning`` the reasoning alone.
     """
@@ -209,23 +219,26 @@ class ResponsesStream:
 
     # tool calls
     def _add_call(self, state: dict) -> bytes:
-        """The call's output_item.added, once its name is known (and what it held back)."""
+        """The call's output_item.added, once its name is known (and what it held back). A
+        client tool's call only takes its place: its item type depends on whether its
+        arguments fit the tool, so it is announced when it closes."""
         state["added"] = True
         state["index"] = self._slot()
         call_id = state["call_id"]
         if not call_id or call_id in self.call_ids:
             call_id = state["call_id"] = new_id("call")
         self.call_ids.add(call_id)
-        item = _call_item(self.table, state["id"], call_id, state["name"], "", "in_progress")
-        state["custom"] = item["type"] == "custom_tool_call"
-        if state["custom"]:
-            item["id"] = state["id"] = new_id("ctc")
-        else:
+        state["kind"] = _kind(self.table, state["name"])
+        if state["kind"] in CLIENT_TOOLS:
+            return b""
+        item = _call_item(self.table, None, call_id, state["name"], "", "in_progress")
+        state["id"] = item["id"]
+        if state["kind"] == "function":
             item["arguments"] = ""
         out = self._event(
             "response.output_item.added", {"output_index": state["index"], "item": item}
         )
-        if state["chunks"] and not state["custom"]:
+        if state["chunks"] and state["kind"] == "function":
             out += self._arguments(state, "".join(state["chunks"]))
         return out
 
@@ -235,26 +248,57 @@ class ResponsesStream:
             {"item_id": state["id"], "output_index": state["index"], "delta": piece},
         )
 
+    def _client_call_events(self, item: dict, index: int) -> bytes:
+        """A client tool's call, whole: output_item.added (a shell_call's commands then
+        stream as shell_call_command events)."""
+        added = {**item, "status": "in_progress"}
+        if item["type"] == "shell_call":
+            added["action"] = {**item["action"], "commands": []}
+        out = self._event("response.output_item.added", {"output_index": index, "item": added})
+        if item["type"] == "shell_call":
+            for position, command in enumerate(item["action"]["commands"]):
+                where = {"output_index": index, "command_index": position}
+                out += (
+                    self._event("response.shell_call_command.added", {**where, "command": ""})
+                    + self._event("response.shell_call_command.delta", {**where, "delta": command})
+                    + self._event("response.shell_call_command.done", {**where, "command": command})
+                )
+        return out
+
     def _close_call(self, state: dict, status: str) -> bytes:
         out = b"" if state["added"] else self._add_call(state)
         arguments = "".join(state["chunks"])
         index = state["index"]
-        where = {"item_id": state["id"], "output_index": index}
+        client = state["kind"] in CLIENT_TOOLS
         item = _call_item(
-            self.table, state["id"], state["call_id"], state["name"], arguments, status
+            self.table,
+            None if client else state["id"],
+            state["call_id"],
+            state["name"],
+            arguments,
+            status,
         )
-        if state["custom"]:
+        state["id"] = item["id"]
+        where = {"item_id": state["id"], "output_index": index}
+        if item["type"] == "custom_tool_call":
             out += self._event(
                 "response.custom_tool_call_input.delta", {**where, "delta": item["input"]}
             ) + self._event(
                 "response.custom_tool_call_input.done", {**where, "input": item["input"]}
             )
-        else:
-            if not arguments:  # a call without arguments: "{}", so that it parses
+        elif item["type"] == "function_call":
+            if client:  # arguments that do not fit the client tool: a plain function call
+                added = {**item, "arguments": "", "status": "in_progress"}
+                out += self._event(
+                    "response.output_item.added", {"output_index": index, "item": added}
+                )
+            if not arguments or client:  # a call without arguments: "{}", so that it parses
                 out += self._arguments(state, item["arguments"])
             out += self._event(
                 "response.function_call_arguments.done", {**where, "arguments": item["arguments"]}
             )
+        else:
+            out += self._client_call_events(item, index)
         self.output[index] = item
         return out + self._event("response.output_item.done", {"output_index": index, "item": item})
 
@@ -281,7 +325,7 @@ class ResponsesStream:
                 "name": "",
                 "chunks": [],
                 "added": False,
-                "custom": False,
+                "kind": "function",
             }
             self.calls[key] = state
             self.open_calls.append(state)
@@ -297,7 +341,7 @@ class ResponsesStream:
         if isinstance(piece, str) and piece:
             state["chunks"].append(piece)
             self.delivered_text.append(piece)
-            if state["added"] and not state["custom"]:
+            if state["added"] and state["kind"] == "function":
                 out += self._arguments(state, piece)
         if not state["added"] and state["name"]:
             out += self._add_call(state)
