@@ -407,3 +407,57 @@ def usage_charge_problems(*, limit: int = 100, windows: int = 60) -> list[str]:
         for reference in expired.values_list("reference", flat=True)[:limit]:
             problems.append(f"hold {reference}: expired charging nothing for a delivered request")
     return problems[:limit]
+
+
+@dataclass
+class DeploymentHealth:
+    """A deployment over the last hour, from the usage records' attempt chains: attempts made
+    to it, how many failed (and the last failure), its p50 time to answer, and the p50 time to
+    the first token of the streamed requests it served."""
+
+    attempts: int = 0
+    errors: int = 0
+    last_error: str = ""  # "HTTP 429 at 14:02:11"
+    p50_ms: int | None = None
+    p50_ttft_ms: int | None = None
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.attempts if self.attempts else 0.0
+
+
+def _median(values: list[int]) -> int | None:
+    values = sorted(values)
+    return values[len(values) // 2] if values else None
+
+
+def deployment_health(*, since: datetime | None = None) -> dict[str, DeploymentHealth]:
+    """Every deployment tried since ``since`` (default: an hour ago), by name. One pass over
+    the hour's records (the partitioned table's created_at index), aggregated here: the same
+    on PostgreSQL and SQLite."""
+    since = since or timezone.now() - timedelta(hours=1)
+    rows = UsageRecord.objects.filter(created_at__gte=since).exclude(attempts=[])
+    rows = rows.values_list("created_at", "deployment", "ttft_ms", "stream", "attempts")
+    found: dict[str, DeploymentHealth] = {}
+    times: dict[str, list[int]] = {}
+    ttfts: dict[str, list[int]] = {}
+    last: dict[str, datetime] = {}
+    for created_at, served, ttft, stream, attempts in rows.iterator(chunk_size=5000):
+        for attempt in attempts or ():
+            if not isinstance(attempt, list) or len(attempt) < 3 or not attempt[0]:
+                continue
+            name, status, ms = attempt[0], attempt[1], attempt[2]
+            health = found.setdefault(name, DeploymentHealth())
+            health.attempts += 1
+            times.setdefault(name, []).append(ms)
+            if status != 200:
+                health.errors += 1
+                if name not in last or created_at >= last[name]:
+                    last[name] = created_at
+                    health.last_error = f"HTTP {status} at {created_at:%H:%M:%S} UTC"
+        if served and stream and ttft:
+            ttfts.setdefault(served, []).append(ttft)
+    for name, health in found.items():
+        health.p50_ms = _median(times.get(name, []))
+        health.p50_ttft_ms = _median(ttfts.get(name, []))
+    return found

@@ -247,6 +247,20 @@ upstream_id = "pool-ok-2"
 priority = 1
 
 [[models]]
+id = "pool-agent"
+provider = "fake"
+upstream_id = "agent"
+input_price = "3.00"
+output_price = "15.00"
+cached_input_price = "0.30"
+context_length = 200000
+max_output = 32000
+
+[[models.deployments]]
+provider = "alt"
+upstream_id = "agent"
+
+[[models]]
 id = "pool-dear"
 provider = "alt"
 upstream_id = "pool-ok-2"

@@ -49,11 +49,11 @@ def offline_env(home: Path) -> dict:
     }
 
 
-def charged_exactly_the_scripted_usage(user):
+def charged_exactly_the_scripted_usage(user, model="fake-agent"):
     drain(api_server[0])
     records = list(UsageRecord.objects.filter(user=user))
     assert records and all(r.status == 200 for r in records)
-    route = catalog_routes()["fake-agent"]
+    route = catalog_routes()[model]
     each = usage_cost(route, usage_from_provider(fake_upstream.AGENT_USAGE))
     assert all(r.cost == each for r in records)
     account = Account.objects.get(user=user)
@@ -81,11 +81,12 @@ def test_claude_code_writes_a_file_through_the_messages_api(api, customer, clis,
         {
             "ANTHROPIC_BASE_URL": f"{api.url}/api",
             "ANTHROPIC_AUTH_TOKEN": secret,
-            "ANTHROPIC_MODEL": "fake-agent",
-            "ANTHROPIC_DEFAULT_HAIKU_MODEL": "fake-agent",
-            "ANTHROPIC_DEFAULT_SONNET_MODEL": "fake-agent",
-            "ANTHROPIC_DEFAULT_OPUS_MODEL": "fake-agent",
-            "ANTHROPIC_SMALL_FAST_MODEL": "fake-agent",
+            # A pool of two deployments: the session stays on one of them.
+            "ANTHROPIC_MODEL": "pool-agent",
+            "ANTHROPIC_DEFAULT_HAIKU_MODEL": "pool-agent",
+            "ANTHROPIC_DEFAULT_SONNET_MODEL": "pool-agent",
+            "ANTHROPIC_DEFAULT_OPUS_MODEL": "pool-agent",
+            "ANTHROPIC_SMALL_FAST_MODEL": "pool-agent",
         }
     )
     result = subprocess.run(
@@ -108,8 +109,14 @@ def test_claude_code_writes_a_file_through_the_messages_api(api, customer, clis,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert target.read_text() == fake_upstream.AGENT_CONTENT
-    records = charged_exactly_the_scripted_usage(user)
+    records = charged_exactly_the_scripted_usage(user, "pool-agent")
     assert {r.protocol for r in records} == {"messages"}
+    # Claude Code names its session (metadata.user_id): every turn went to one deployment, the
+    # one the router keeps for that session, so the provider's prompt cache stays warm.
+    served = {r.deployment for r in records}
+    assert len(served) == 1, served
+    sticky = {name for _, name in api.gateway.rt.router.sticky.values()}
+    assert served <= sticky
 
 
 def test_codex_exec_writes_a_file_through_the_responses_api(api, customer, clis, tmp_path):
