@@ -135,6 +135,8 @@ class Relay:
         models), and how to tell the router each outcome."""
         router = self.rt.router
         route = chat.route
+        for model in chat.candidates:  # a model not routed here lately: its shared state first
+            await router.refresh(model)
         await router.restore_session(route, ctx.session)
         plan = router.plan(route, ctx.session, chat.prefs)
         owner = {}

@@ -43,6 +43,7 @@ from .upstream import QUOTA_CODES
 log = logging.getLogger("opencodex.gateway.router")
 STICKY_PREFIX = "ocx:sticky:"
 LOAD_PREFIX = "ocx:load:"  # a limited deployment's requests (r) and tokens (t) in one minute
+STALE_SECONDS = 5.0  # a model's shared state older than this is read before routing it
 SPEED_WEIGHT = 0.2  # of the newest request in a deployment's measured latency and throughput
 
 
@@ -139,6 +140,19 @@ class Router:
                     ordered.remove(first)
                     ordered.insert(0, first)
         return ordered + cooling
+
+    async def refresh(self, route: Route) -> None:
+        """A pooled model this process has not routed for ``STALE_SECONDS`` (or ever): its
+        shared state is read before the plan (one round trip, only after idleness), so a
+        cooldown another node set is honoured from the first request on. A busy model is
+        refreshed in the background instead (``_sync``)."""
+        if len(route.deployments) <= 1:
+            return
+        now = time.monotonic()
+        if now - self.synced.get(route.public_id, float("-inf")) < STALE_SECONDS:
+            return
+        self.synced[route.public_id] = now
+        await self._read_cooldowns(route)
 
     async def restore_session(self, route: Route, session: str | None) -> None:
         """Another process may have served this session: its deployment, from Redis (only for

@@ -28,7 +28,8 @@ from tests.servers import free_port
 HELLO = [{"role": "user", "content": "Hello!"}]
 
 
-def start_gateway(port: int, journal: Path) -> subprocess.Popen:
+def start_gateway(port: int, journal: Path, **overrides: str) -> subprocess.Popen:
+    """A gateway process of its own on the test database (``overrides``: more environment)."""
     db = connection.settings_dict
     env = {
         **os.environ,
@@ -39,6 +40,7 @@ def start_gateway(port: int, journal: Path) -> subprocess.Popen:
         "GATEWAY_JOURNAL_DIR": str(journal),
         "DEMO_UPSTREAM_BASE_URL": f"http://127.0.0.1:{port}/_demo/v1",
         "PORT": str(port),
+        **overrides,
     }
     uvicorn = Path(sys.executable).with_name("uvicorn")
     process = subprocess.Popen(

@@ -8,6 +8,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import openai
 import pytest
 
@@ -22,8 +23,9 @@ from apps.usage.selectors import usage_charge_problems
 from tests.keys.factories import make_key
 
 from . import fake_upstream
-from .conftest import drain
+from .conftest import drain, wait_for
 from .test_api import HELLO, post
+from .test_outages import private_redis  # noqa: F401 (a fixture)
 
 
 def forget_routing_state(router, settings):
@@ -617,3 +619,65 @@ def test_limits_are_counted_across_processes_through_redis(api, settings):
     with ThreadPoolExecutor(1) as own_loop:
         here, there = own_loop.submit(asyncio.run, scenario()).result()
     assert here == [spare, limited] and there == [spare, limited]
+
+
+# --- two nodes ----------------------------------------------------------------------------
+
+
+def test_two_nodes_on_one_redis_share_cooldowns_and_route_alone_without_it(
+    api,
+    customer,
+    router,
+    tmp_path,
+    private_redis,  # noqa: F811 (the fixture imported above)
+):
+    """Node A (this process's server) sees a 429; node B (a gateway process of its own on the
+    same database and Redis) sends its next request straight to the healthy deployment. With
+    Redis stopped, both keep routing on what they know."""
+    from apps.gateway.state import RedisStore
+
+    from .test_crash import start_gateway
+    from .test_outages import free_port
+
+    _, _, secret = customer
+    shared = f"redis://127.0.0.1:{private_redis['port']}/0"
+    rt = api.gateway.rt
+    saved = rt.store
+    rt.store = RedisStore(shared)
+    port = free_port()
+    node_b = start_gateway(
+        port,
+        tmp_path,
+        REDIS_URL=shared,
+        FAKE_UPSTREAM_KEY="fake-upstream-key",
+        GATEWAY_SETTLE_WINDOW_MS="2",
+    )
+    body = {"model": "pool-failover", "messages": HELLO}
+    headers = {"Authorization": f"Bearer {secret}"}
+    try:
+        before = fake_upstream.attempts["pool-429"]
+        at_a = post(api, secret, body)
+        assert at_a.status_code == 200 and fake_upstream.attempts["pool-429"] == before + 1
+        time.sleep(0.3)  # node A writes the cooldown in the background
+        at_b = httpx.post(f"http://127.0.0.1:{port}/api/v1/chat/completions", json=body,
+                          headers=headers, timeout=30)  # fmt: skip
+        assert at_b.status_code == 200
+        assert fake_upstream.attempts["pool-429"] == before + 1  # B never tried it
+        request_id = at_b.headers["x-request-id"]
+        wait_for(lambda: UsageRecord.objects.filter(request_id=request_id).exists())
+        assert [a[1] for a in record_of(at_b).attempts] == [200]
+        # Redis goes away: each node routes on its own state and keeps answering.
+        private_redis["process"].terminate()
+        private_redis["process"].wait(timeout=10)
+        for url in (api.url, f"http://127.0.0.1:{port}"):
+            for _ in range(3):
+                again = httpx.post(f"{url}/api/v1/chat/completions", json=body,
+                                   headers=headers, timeout=30)  # fmt: skip
+                assert again.status_code == 200, again.text
+        assert fake_upstream.attempts["pool-429"] == before + 1  # still cooling on both
+    finally:
+        node_b.terminate()
+        node_b.wait(timeout=20)
+        rt.store = saved
+    drain(api)
+    assert ledger_problems() == [] and usage_charge_problems() == []
