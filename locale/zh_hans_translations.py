@@ -476,4 +476,5 @@ ZH_HANS = {
     "Nothing kept for this request: it was made before you turned keeping on, or its days are over.": "此请求没有保存内容：它发生在你开启保留之前，或保留期已过。",
     "Prompts and answers are not stored.": "提示词与回答不会被保存。",
     "Keep them for a few days": "保留几天",
+    "Price changed on %(date)s.": "价格已于 %(date)s 调整。",
 }

@@ -1,9 +1,10 @@
 from django import forms
 from django.contrib import admin
 
-from .models import Deployment, Model, Provider
+from .guard import PRICE_FIELDS, price_diffs
+from .models import Deployment, Model, PriceChange, Provider
 from .selectors import deployment_cooldowns
-from .services import catalog_key_variables
+from .services import COST_FIELDS, catalog_key_variables
 
 # Where a provider's requests go and which secret they carry come from the catalog file; in the
 # admin only superusers may change them (each change is in the admin's history), and only to a
@@ -100,9 +101,99 @@ class DeploymentAdmin(admin.ModelAdmin):
         return f"{left:.0f} s" if left else "—"
 
 
+class ModelForm(forms.ModelForm):
+    """Prices edited here pass the same guard rails as sync_catalog (guard.py): a change below
+    an upstream cost, or by more than the factor, needs "apply anyway" ticked."""
+
+    force_prices = forms.BooleanField(
+        required=False,
+        label="Apply price changes anyway",
+        help_text="Needed for a change below an upstream cost or by more than "
+        "CATALOG_PRICE_FACTOR; it is kept in the price history as forced.",
+    )
+
+    class Meta:
+        model = Model
+        fields = [
+            "public_id", "provider", "upstream_id", "display_name", "family", *PRICE_FIELDS,
+            "max_tokens_param", "context_length", "max_output", "enabled",
+        ]  # fmt: skip
+
+    def clean(self):
+        cleaned = super().clean()
+        self.price_diffs = []
+        if self.instance.pk is None or self.errors:
+            return cleaned
+        stored = Model.objects.get(pk=self.instance.pk)
+        old = {name: getattr(stored, name) for name in PRICE_FIELDS}
+        new = {name: cleaned.get(name) for name in PRICE_FIELDS}
+        deployments = [
+            {**{f: getattr(d, f) for f in COST_FIELDS.values()}, "label": d.label}
+            for d in stored.deployments.select_related("provider")
+        ]
+        self.price_diffs = price_diffs(stored.public_id, old, new, deployments)
+        refused = [d for d in self.price_diffs if d.refused]
+        if refused and not cleaned.get("force_prices"):
+            raise forms.ValidationError(
+                ["Refused by the price guard rails (tick “Apply price changes anyway”):"]
+                + [str(d) for d in refused]
+            )
+        return cleaned
+
+
 @admin.register(Model)
 class ModelAdmin(admin.ModelAdmin):
+    form = ModelForm
     inlines = [DeploymentInline]
+    actions = ["sync_from_file"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        PriceChange.objects.bulk_create(
+            PriceChange(
+                model=obj,
+                field=d.field,
+                old=d.old,
+                new=d.new,
+                changed_by=f"admin: {request.user.get_username()}"[:200],
+                forced=d.refused,
+                reasons="; ".join(d.reasons),
+            )
+            for d in getattr(form, "price_diffs", [])
+        )
+
+    @admin.action(description="Sync from the catalog file (refused price changes: see the list)")
+    def sync_from_file(self, request, queryset):
+        from django.conf import settings
+        from django.contrib import messages
+
+        from .services import CatalogError, PriceGuardError, catalog_sync
+
+        actor = f"admin: {request.user.get_username()}"
+        try:
+            report = catalog_sync(path=settings.OPENCODEX_CATALOG, actor=actor)
+        except PriceGuardError as exc:
+            for diff in exc.report.refused:
+                self.message_user(request, str(diff), messages.ERROR)
+            self.message_user(
+                request,
+                "Nothing was written. Apply refused changes with manage.py sync_catalog --force.",
+                messages.WARNING,
+            )
+            return
+        except CatalogError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        for diff in report.prices:
+            if diff.old is not None:
+                self.message_user(request, str(diff), messages.INFO)
+        self.message_user(
+            request,
+            f"Synced: {len(report.created)} created, {len(report.updated)} updated, "
+            f"{len(report.disabled)} disabled.",
+            messages.SUCCESS,
+        )
+
     list_display = [
         "public_id",
         "provider",
@@ -116,3 +207,22 @@ class ModelAdmin(admin.ModelAdmin):
     list_filter = ["provider", "family", "enabled"]
     list_editable = ["enabled"]
     search_fields = ["public_id", "upstream_id"]
+
+
+@admin.register(PriceChange)
+class PriceChangeAdmin(admin.ModelAdmin):
+    """The price history: read only, never changed or deleted here."""
+
+    list_display = ["changed_at", "model", "field", "old", "new", "changed_by", "forced"]
+    list_filter = ["field", "forced"]
+    search_fields = ["model__public_id", "changed_by"]
+    list_select_related = ["model"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -96,6 +96,15 @@ class Deployment(models.Model):
     rpm = models.PositiveIntegerField(
         default=0, help_text="requests per minute it may take (0: no limit)"
     )
+    # What the upstream charges us, µcr per 1M tokens (empty: not declared, margin unknown).
+    cost_input = models.BigIntegerField(null=True, blank=True, help_text="upstream µcr / 1M in")
+    cost_output = models.BigIntegerField(null=True, blank=True, help_text="upstream µcr / 1M out")
+    cost_cached_input = models.BigIntegerField(
+        null=True, blank=True, help_text="upstream µcr / 1M cached input (empty: its input)"
+    )
+    cost_cache_write = models.BigIntegerField(
+        null=True, blank=True, help_text="upstream µcr / 1M cache writes (empty: its input)"
+    )
     tpm = models.PositiveIntegerField(
         default=0, help_text="tokens (input and output) per minute it may take (0: no limit)"
     )
@@ -118,3 +127,23 @@ class Deployment(models.Model):
     def label(self) -> str:
         """A stable name: the provider, the key's variable and the upstream model."""
         return f"{self.provider.slug}:{self.api_key_env or '-'}:{self.upstream_id}"
+
+
+class PriceChange(models.Model):
+    """One price of a model changed: who, when, from what to what (kept forever). A change the
+    guard rails refused is not here; one applied with force says so."""
+
+    model = models.ForeignKey(Model, on_delete=models.CASCADE, related_name="price_changes")
+    field = models.CharField(max_length=40)
+    old = models.BigIntegerField(null=True)
+    new = models.BigIntegerField(null=True)
+    changed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    changed_by = models.CharField(max_length=200, help_text="sync_catalog, or the staff user")
+    forced = models.BooleanField(default=False, help_text="applied past the guard rails")
+    reasons = models.TextField(blank=True, help_text="why the guard rails would have refused it")
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self):
+        return f"{self.model} {self.field}: {self.old} → {self.new}"

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from django.db import transaction
 
-from .models import Deployment, Model, Provider
+from .guard import PRICE_FIELDS, PriceDiff, price_diffs
+from .models import Deployment, Model, PriceChange, Provider
 from .pricing import dollars_per_million_to_micro
 
 
@@ -20,6 +21,24 @@ class SyncReport:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     disabled: list[str] = field(default_factory=list)
+    prices: list[PriceDiff] = field(default_factory=list)  # every price that changes
+    applied: bool = True  # False: a dry run, or refused
+
+    @property
+    def refused(self) -> list[PriceDiff]:
+        return [d for d in self.prices if d.refused]
+
+
+class PriceGuardError(CatalogError):
+    """Price changes the guard rails refuse; nothing was written."""
+
+    def __init__(self, report: SyncReport):
+        self.report = report
+        lines = "\n".join(f"  {d}" for d in report.refused)
+        super().__init__(
+            f"{len(report.refused)} price change(s) refused (apply them with --force after "
+            f"checking):\n{lines}"
+        )
 
 
 def _require(entry: dict, name: str, kind, where: str):
@@ -53,14 +72,41 @@ def _keys(provider: dict) -> list[str]:
     )
 
 
+COST_FIELDS = {  # upstream_cost's keys → the deployment's fields
+    "input": "cost_input",
+    "output": "cost_output",
+    "cached_input": "cost_cached_input",
+    "cache_write": "cost_cache_write",
+}
+
+
 def _limits(entry: dict, where: str) -> dict:
-    """``rpm`` and ``tpm``: how much a deployment may take per minute (0 or absent: no limit)."""
+    """A deployment's own terms: ``rpm`` and ``tpm`` (how much it may take per minute; 0 or
+    absent: no limit) and ``upstream_cost`` (what the upstream charges us, US$ per 1M tokens:
+    input, output, cached_input, cache_write; absent: not declared)."""
     out = {}
     for name in ("rpm", "tpm"):
         value = entry.get(name, 0)
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise CatalogError(f"{where}: '{name}' must be a whole number >= 0")
         out[name] = value
+    cost = entry.get("upstream_cost") or {}
+    if not isinstance(cost, dict):
+        raise CatalogError(f"{where}: 'upstream_cost' must be a table such as "
+                           '{ input = "2.50", output = "10.00" }')  # fmt: skip
+    for name in cost:
+        if name not in COST_FIELDS:
+            raise CatalogError(
+                f"{where}: upstream_cost.{name} is not one of {', '.join(COST_FIELDS)}"
+            )
+    for name, column in COST_FIELDS.items():
+        value = cost.get(name)
+        if value is not None and not isinstance(value, str):
+            raise CatalogError(f'{where}: upstream_cost.{name} must be a string such as "2.50"')
+        try:
+            out[column] = None if value is None else dollars_per_million_to_micro(value)
+        except ValueError as exc:
+            raise CatalogError(f"{where}: upstream_cost.{name}: {exc}") from exc
     return out
 
 
@@ -196,16 +242,41 @@ def parse_catalog(text: str) -> tuple[dict[str, dict], list[dict]]:
     return providers, models
 
 
+def _price_report(models: list[dict]) -> list[PriceDiff]:
+    listed = [m["public_id"] for m in models]
+    existing = {m.public_id: m for m in Model.objects.filter(public_id__in=listed)}
+    diffs = []
+    for entry in models:
+        current = existing.get(entry["public_id"])
+        old = None if current is None else {f: getattr(current, f) for f in PRICE_FIELDS}
+        deployments = [
+            {**d, "label": f"{d['provider']}:{d['api_key_env'] or '-'}:{d['upstream_id']}"}
+            for d in entry["deployments"]
+        ]
+        diffs += price_diffs(entry["public_id"], old, entry, deployments)
+    return diffs
+
+
 @transaction.atomic
-def catalog_sync(*, path: Path) -> SyncReport:
+def catalog_sync(
+    *, path: Path, force: bool = False, dry_run: bool = False, actor: str = "sync_catalog"
+) -> SyncReport:
     """Make the database match the file. Models missing from the file are disabled, not
-    deleted (usage records keep pointing at them)."""
+    deleted (usage records keep pointing at them). Price changes are checked first
+    (``guard.py``): any the guard rails refuse stops the sync (PriceGuardError, nothing
+    written) unless ``force``; each applied change is kept in the price history. ``dry_run``:
+    the report of what would change, nothing written."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise CatalogError(f"cannot read {path}: {exc}") from exc
     providers, models = parse_catalog(text)
-    report = SyncReport(providers=len(providers))
+    report = SyncReport(providers=len(providers), prices=_price_report(models))
+    if dry_run or (report.refused and not force):
+        report.applied = False
+        if report.refused and not dry_run:
+            raise PriceGuardError(report)
+        return report
     by_slug = {}
     for slug, fields in providers.items():
         by_slug[slug], _ = Provider.objects.update_or_create(slug=slug, defaults=fields)
@@ -215,6 +286,20 @@ def catalog_sync(*, path: Path) -> SyncReport:
         deployments = fields.pop("deployments")
         model, created = Model.objects.update_or_create(public_id=public_id, defaults=fields)
         (report.created if created else report.updated).append(public_id)
+        if not created:
+            PriceChange.objects.bulk_create(
+                PriceChange(
+                    model=model,
+                    field=d.field,
+                    old=d.old,
+                    new=d.new,
+                    changed_by=actor[:200],
+                    forced=d.refused,
+                    reasons="; ".join(d.reasons),
+                )
+                for d in report.prices
+                if d.model == public_id
+            )
         _deployments_sync(model, deployments, by_slug)
     listed = [m["public_id"] for m in models]
     stale = Model.objects.filter(enabled=True).exclude(public_id__in=listed)
@@ -239,6 +324,7 @@ def _deployments_sync(model: Model, listed: list[dict], by_slug: dict) -> None:
                 "position": position,
                 "rpm": item["rpm"],
                 "tpm": item["tpm"],
+                **{column: item[column] for column in COST_FIELDS.values()},
             },
         )
         kept.add(deployment.pk)

@@ -3,14 +3,14 @@ request of the user's."""
 
 import hashlib
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from django.core.cache import cache
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from apps.catalog.models import Model
+from apps.catalog.models import Model, PriceChange
 from apps.catalog.pricing import price_per_million_credits, price_per_million_dollars
 from apps.catalog.selectors import Route, catalog_routes
 from apps.usage.models import UsageHour, UsageRecord
@@ -51,6 +51,7 @@ class ModelCard:
     cache_write: Price | None  # only where it differs from the input price
     request: Price | None  # µcr per request, where the model has one
     demo: bool
+    price_changed_at: object = None  # when a price of it last changed (the price history)
 
 
 def _card(route: Route, model: Model | None) -> ModelCard:
@@ -87,7 +88,11 @@ def model_card(public_id: str) -> ModelCard | None:
     if route is None:
         return None
     model = Model.objects.select_related("provider").filter(public_id=public_id).first()
-    return _card(route, model)
+    card = _card(route, model)
+    if model is not None:
+        last = PriceChange.objects.filter(model=model).values_list("changed_at", flat=True)
+        card = replace(card, price_changed_at=last.first())
+    return card
 
 
 @dataclass(frozen=True)

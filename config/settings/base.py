@@ -308,6 +308,8 @@ API_MAX_RPM = int(os.environ.get("API_MAX_RPM", "6000"))
 
 # --- Catalog and gateway -------------------------------------------------------------------------
 OPENCODEX_CATALOG = os.environ.get("OPENCODEX_CATALOG", str(BASE_DIR / "config" / "catalog.toml"))
+# sync_catalog refuses (without --force) a sale price moved by more than this factor either way.
+CATALOG_PRICE_FACTOR = float(os.environ.get("CATALOG_PRICE_FACTOR", "3"))
 # The built-in demo upstream answers catalog models whose provider has no API key configured.
 DEMO_UPSTREAM_ENABLED = env_bool("OPENCODEX_DEMO_UPSTREAM", True)
 DEMO_UPSTREAM_BASE_URL = os.environ.get(
