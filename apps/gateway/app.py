@@ -6,7 +6,6 @@ response, off the client's critical path.
 """
 
 import asyncio
-import time
 from functools import partial
 
 from starlette.requests import ClientDisconnect, Request
@@ -78,13 +77,13 @@ class Gateway:
         held = False
         try:
             digest = self.auth.presented_digest(request)
-            # The key is checked before the body is read: by the shared check, or, for a key
-            # this process admitted moments ago, by that (the shared check then runs alongside
-            # the hold).
+            # The key is checked before the body is read: by the shared check (on the wire from
+            # here), or, for a key this process admitted moments ago, by that (the shared check's
+            # reply is then awaited after the hold).
+            now, pending = self.auth.begin(digest)
             recent = self.auth.recently_seen(digest)
             if recent is None:
-                now = time.time()
-                self.auth.admit(ctx, *await self.auth.lookup(digest, now), now)
+                self.auth.admit(ctx, *await self.auth.lookup(digest, now, pending), now)
             try:
                 original = await self.rt.read_json(request, ctx)
                 if isinstance(original, dict) and isinstance(original.get("model"), str):
@@ -107,10 +106,12 @@ class Gateway:
                             if original.get(name) is not None:
                                 body[name] = original[name]
             except ApiError:
-                if recent is not None:
-                    await self.auth.authenticate(request, ctx)  # a bad key is told so first
+                if recent is not None:  # a bad key is told so first
+                    self.auth.admit(ctx, *await self.auth.lookup(digest, now, pending), now)
                 raise
-            chat, prompt_estimate, held = await self.admit_and_hold(ctx, digest, body, recent)
+            chat, prompt_estimate, held = await self.admit_and_hold(
+                ctx, digest, body, recent, now, pending
+            )
             chat.original = original
             if ctx.facts is not None and ctx.facts.store_days:
                 ctx.keep_prompt = original
@@ -161,21 +162,22 @@ class Gateway:
                 ),
             )
 
-    async def admit_and_hold(self, ctx: Ctx, digest: str, body, recent: KeyFacts | None) -> tuple:
+    async def admit_and_hold(
+        self, ctx: Ctx, digest: str, body, recent: KeyFacts | None, now: float, pending=None
+    ) -> tuple:
         """Validate and hold (the key was admitted already, unless this process saw it moments
         ago: then the hold starts while the shared key check (revocation, rate) is still in
         flight, and is given back if that check refuses the request)."""
-        now = time.time()
         routes = await self.rt.routes()
         if recent is None:
             chat, estimate = await self.rt.cpu_bound(ctx, self.meter.checked, ctx, body, routes)
             return chat, estimate, await self.meter.hold(ctx, chat, estimate)
         try:
             chat, estimate = await self.rt.cpu_bound(ctx, self.meter.checked, ctx, body, routes)
-        except ApiError:
-            self.auth.admit(ctx, *await self.auth.lookup(digest, now), now)  # 401/429 come first
+        except ApiError:  # 401/429 come first
+            self.auth.admit(ctx, *await self.auth.lookup(digest, now, pending), now)
             raise
-        check = asyncio.get_running_loop().create_task(self.auth.lookup(digest, now))
+        check = asyncio.get_running_loop().create_task(self.auth.lookup(digest, now, pending))
         ctx.facts = recent
         refused = None
         try:

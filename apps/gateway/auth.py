@@ -17,7 +17,15 @@ from .errors import ApiError, unauthorized
 from .runtime import Ctx, Runtime
 from .state import WINDOW_SECONDS, decode, encode
 
-RECENT_SECONDS = 5.0
+# A key this process admitted within this long starts its hold before the shared check's reply
+# (which still comes for every request: revocation and rate limits hold); as long as its facts
+# may stay cached anyway.
+RECENT_SECONDS = 60.0
+
+
+def _retrieved(future) -> None:
+    if not future.cancelled():
+        future.exception()  # read, so an unread failure is not reported as lost
 
 
 class Auth:
@@ -57,11 +65,21 @@ class Auth:
             raise unauthorized(exc.message) from None
         return tokens.digest(presented)
 
-    async def lookup(self, digest: str, now: float):
+    def begin(self, digest: str) -> tuple[float, object]:
+        """Put the shared check on the wire now, before the body is read: (now, its reply to
+        come, or None when the store sends it only when asked)."""
+        now = time.time()
+        pending = self.rt.get_store().check_begin(digest, int(now // WINDOW_SECONDS))
+        if pending is not None:
+            pending.add_done_callback(_retrieved)  # also when a refusal leaves it unread
+        return now, pending
+
+    async def lookup(self, digest: str, now: float, pending=None):
         """(key facts or None, requests in this minute, last-used write due): one Redis round
-        trip, and one indexed query when the facts are not cached."""
+        trip (``pending``: the one ``begin`` sent), and one indexed query when the facts are
+        not cached."""
         store = self.rt.get_store()
-        cached, count, touch = await store.check(digest, int(now // WINDOW_SECONDS))
+        cached, count, touch = await store.check(digest, int(now // WINDOW_SECONDS), pending)
         if cached in (None, TOMBSTONE, TOMBSTONE.encode()):
             facts = await self.rt.db(services.key_facts_load, digest=digest)
             await store.remember(digest, encode(facts), settings.GATEWAY_KEY_CACHE_SECONDS)

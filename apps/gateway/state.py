@@ -1,6 +1,8 @@
 """Per-request shared state of the gateway: cached key facts, rate-limit windows and the
 "last used" marker, in one Redis round trip (or in process memory on the embedded default)."""
 
+import contextlib
+import hashlib
 import json
 import logging
 import time
@@ -11,6 +13,8 @@ from redis.exceptions import RedisError
 
 from apps.keys import cache as key_cache
 from apps.keys.selectors import KeyFacts
+
+from .lean_redis import LeanRedis, ReplyError
 
 log = logging.getLogger("opencodex.gateway.state")
 RATE_PREFIX = "ocx:rl:"
@@ -45,7 +49,10 @@ class MemoryStore:
         self.window = 0
         self.touched: dict[str, float] = {}
 
-    async def check(self, digest: str, window: int):
+    def check_begin(self, digest: str, window: int):
+        return None  # nothing to put on a wire
+
+    async def check(self, digest: str, window: int, pending=None):
         if window != self.window:
             self.window, self.windows = window, {}
         count = self.windows[digest] = self.windows.get(digest, 0) + 1
@@ -87,10 +94,16 @@ return {facts or '', count, touch and 1 or 0}
 """
 
 
+CHECK_SHA = hashlib.sha1(CHECK_SCRIPT.encode()).hexdigest()  # noqa: S324 (Redis's script id)
+
+
 class RedisStore:
     """Redis, shared by every process. When it cannot be reached the gateway keeps serving:
     key facts come from PostgreSQL (cached a few seconds in this process) and rate limits are
-    counted per process, with one warning per interval instead of an error per request."""
+    counted per process, with one warning per interval instead of an error per request.
+
+    The per-request check goes over a lean connection of its own (``lean_redis.py``), written
+    as soon as the key is parsed (``check_begin``); everything else over redis-py."""
 
     def __init__(self, url: str):
         import redis.asyncio as aioredis
@@ -99,6 +112,7 @@ class RedisStore:
             url, max_connections=256, socket_connect_timeout=0.5, socket_timeout=1.0
         )
         self.script = self.redis.register_script(CHECK_SCRIPT)
+        self.lean = LeanRedis.from_url(url)
         self.fallback = MemoryStore(max_ttl=OUTAGE_KEY_CACHE_SECONDS)
         self.down_until = 0.0
         self.logged_at = -OUTAGE_LOG_SECONDS
@@ -122,17 +136,42 @@ class RedisStore:
                 self.failures,
             )
 
-    async def check(self, digest: str, window: int):
+    @staticmethod
+    def _keys(digest: str, window: int) -> list[str]:
+        return [key_cache.KEY_PREFIX + digest, f"{RATE_PREFIX}{digest}:{window}",
+                TOUCH_PREFIX + digest]  # fmt: skip
+
+    def check_begin(self, digest: str, window: int):
+        """Put the check on the wire now, when the lean connection is up: the reply's future
+        for ``check``, or None."""
+        lean = self.lean
+        if lean is None or not lean.ready or self.down:
+            return None
+        keys = self._keys(digest, window)
+        return lean.send(b"EVALSHA", CHECK_SHA, 3, *keys, WINDOW_SECONDS + 10, WINDOW_SECONDS)
+
+    async def check(self, digest: str, window: int, pending=None):
         if self.down:
+            if pending is not None:
+                pending.cancel()
             return await self.fallback.check(digest, window)
-        keys = [
-            key_cache.KEY_PREFIX + digest,
-            f"{RATE_PREFIX}{digest}:{window}",
-            TOUCH_PREFIX + digest,
-        ]
+        if pending is None and self.lean is not None:
+            if not self.lean.ready:
+                with contextlib.suppress(ConnectionError, OSError):
+                    await self.lean.connect()
+            pending = self.check_begin(digest, window)
+        if pending is not None:
+            try:
+                cached, count, touch = await pending
+                return cached or None, count, bool(touch)
+            except ReplyError:
+                pass  # NOSCRIPT (Redis restarted): redis-py loads the script again
+            except (ConnectionError, TimeoutError, OSError) as exc:
+                self.outage(exc)
+                return await self.fallback.check(digest, window)
         try:
             cached, count, touch = await self.script(
-                keys=keys, args=[WINDOW_SECONDS + 10, WINDOW_SECONDS]
+                keys=self._keys(digest, window), args=[WINDOW_SECONDS + 10, WINDOW_SECONDS]
             )
         except (RedisError, OSError) as exc:
             self.outage(exc)
@@ -180,6 +219,8 @@ class RedisStore:
         return int(total)
 
     async def close(self) -> None:
+        if self.lean is not None:
+            self.lean.close()
         await self.redis.aclose()
 
 
