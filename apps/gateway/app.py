@@ -130,6 +130,7 @@ class Gateway:
                 request, ctx, chat, prompt_estimate, held, upstream_header
             )
         except ApiError as exc:
+            held = await self.meter.resolved(held)  # a hold still running alongside: its end
             if ctx.facts is not None and exc.status != 429:
                 self.meter.finish(ctx, status=exc.status, held=held, error_code=exc.code or "")
             return error_response(ctx, exc)
@@ -137,6 +138,7 @@ class Gateway:
             self.meter.finish(ctx, status=499, held=held, error_code="client_disconnected")
             return Response(status_code=499)
         except Exception as exc:
+            held = await self.meter.resolved(held)
             if database_unavailable(exc):  # fail fast and say when to come back
                 log.warning("request %s: database unavailable (%s)", ctx.request_id, exc)
                 self.meter.finish(ctx, status=503, held=held, error_code="database_unavailable")
@@ -171,7 +173,8 @@ class Gateway:
         routes = await self.rt.routes()
         if recent is None:
             chat, estimate = await self.rt.cpu_bound(ctx, self.meter.checked, ctx, body, routes)
-            return chat, estimate, await self.meter.hold(ctx, chat, estimate)
+            soon = self.meter.hold_soon(ctx, chat, estimate)  # alongside the upstream call
+            return chat, estimate, soon or await self.meter.hold(ctx, chat, estimate)
         try:
             chat, estimate = await self.rt.cpu_bound(ctx, self.meter.checked, ctx, body, routes)
         except ApiError:  # 401/429 come first
@@ -179,6 +182,25 @@ class Gateway:
             raise
         check = asyncio.get_running_loop().create_task(self.auth.lookup(digest, now, pending))
         ctx.facts = recent
+        soon = self.meter.hold_soon(ctx, chat, estimate)
+        if soon is not None:  # the hold runs alongside the upstream call; the check first
+            try:
+                facts, count, touch = await check
+                self.auth.admit(ctx, facts, count, touch, now)
+            except BaseException:
+                ctx.facts = None  # refused (401/429) or failed: no usage to record
+                if await self.meter.resolved(soon):
+                    await self.meter.release(ctx)
+                raise
+            if facts.credit_limit is None or recent.credit_limit is not None:
+                return chat, estimate, soon
+            # The key got a credit limit meanwhile: held again, reserving on the key too.
+            if await self.meter.resolved(soon):
+                await self.meter.release(ctx)
+            ctx.request_id = new_request_id()
+            request_id_var.set(ctx.request_id)
+            return chat, estimate, await self.meter.hold(ctx, chat, estimate)
+
         refused = None
         try:
             held = await self.meter.hold(ctx, chat, estimate)

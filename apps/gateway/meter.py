@@ -25,12 +25,16 @@ from apps.keys.errors import KeyCreditLimitReached
 from apps.usage import services as usage_services
 
 from . import services
-from .errors import api_error_for, bad_request
+from .errors import ApiError, api_error_for, bad_request
 from .runtime import Ctx, Runtime
 from .validation import ChatRequest, validate_chat
 
 log = logging.getLogger("opencodex.gateway")
 access_log = logging.getLogger("opencodex.gateway.access")
+# The hold runs alongside the upstream call only when the account's room is this many times the
+# hold, as this process last saw it within HEADROOM_SECONDS (less what it started holding since).
+OVERLAP_FACTOR = 8
+HEADROOM_SECONDS = 10.0
 
 
 class Meter:
@@ -40,6 +44,8 @@ class Meter:
 
     def __init__(self, rt: Runtime):
         self.rt = rt
+        # account → (µcr left after its last hold here, until when that is trusted)
+        self.headroom: dict[int, tuple[int, float]] = {}
 
     @staticmethod
     @staticmethod
@@ -123,11 +129,38 @@ class Meter:
             )
         return True
 
+    # --- the hold alongside the upstream call ---------------------------------------------------
+    def hold_soon(self, ctx: Ctx, chat: ChatRequest, estimate: int) -> asyncio.Task | None:
+        """The hold as a task that runs alongside the upstream call (the relay awaits it before
+        the first byte reaches the client), when it cannot fail or lower the request: on the
+        fast path, for a key without a credit limit, an account whose room after its last hold
+        here, less what this process started holding since, is OVERLAP_FACTOR times the hold.
+        Otherwise None: the hold comes first."""
+        if self.rt.pg is None or ctx.native is not None or ctx.facts.credit_limit is not None:
+            return None
+        amount = self.hold_amount(chat, estimate)
+        account = ctx.facts.account_id
+        known = self.headroom.get(account)
+        if known is None or known[1] < time.monotonic() or known[0] < amount * OVERLAP_FACTOR:
+            return None
+        self.headroom[account] = (known[0] - amount, known[1])
+        return asyncio.get_running_loop().create_task(self.hold(ctx, chat, estimate))
+
+    @staticmethod
+    async def resolved(held) -> bool:
+        """Whether a hold was taken, once a hold running alongside has finished."""
+        if isinstance(held, asyncio.Task):
+            try:
+                return await asyncio.shield(held)
+            except ApiError:
+                return False
+        return held
+
     async def pg_hold(self, ctx: Ctx, amount: int) -> None:
         """The hold as one statement on the fast path; refused with the domain errors."""
         facts = ctx.facts
         now = timezone.now()
-        await self.rt.pg.hold(
+        room = await self.rt.pg.hold(
             request_id=ctx.request_id,
             account_id=facts.account_id,
             key_id=facts.budget_id,
@@ -136,6 +169,9 @@ class Meter:
             now=now,
             expires_at=now + timedelta(seconds=settings.HOLD_TTL_SECONDS),
         )
+        if len(self.headroom) > 100_000:
+            self.headroom.clear()
+        self.headroom[facts.account_id] = (room, time.monotonic() + HEADROOM_SECONDS)
 
     async def release(self, ctx: Ctx) -> None:
         """Give back a hold taken for a request that is then refused (401/429)."""

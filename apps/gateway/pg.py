@@ -31,12 +31,15 @@ WITH a AS (
     WHERE id = %(account_id)s AND balance - held >= %(amount)s AND NOT suspended
         AND (monthly_budget IS NULL OR monthly_budget >= held + %(amount)s
              + CASE WHEN budget_month = %(month)s THEN month_spent ELSE 0 END)
-    RETURNING id
+    -- What is left after this hold (balance, and the month's budget if it has one).
+    RETURNING id, LEAST(balance - held, CASE WHEN monthly_budget IS NULL THEN balance - held
+        ELSE monthly_budget - held
+             - CASE WHEN budget_month = %(month)s THEN month_spent ELSE 0 END END) AS room
 )
 INSERT INTO credits_hold
     (account_id, reference, amount, charged, status, api_key_id, created_at, expires_at)
 SELECT id, %(reference)s, %(amount)s, 0, 'active', %(api_key_id)s, %(now)s, %(expires_at)s FROM a
-RETURNING id
+RETURNING id, (SELECT room FROM a)
 """
 
 RESERVE_KEY = """
@@ -205,7 +208,8 @@ class PgMoney:
         amount: int,
         now: datetime,
         expires_at: datetime,
-    ) -> None:
+    ) -> int:
+        """Hold ``amount`` µcr; returns what the account has left after it."""
         params = {
             "amount": amount,
             "account_id": account_id,
@@ -230,19 +234,23 @@ class PgMoney:
                     raise
                 await self.recover()
 
-    async def hold_on(self, conn, params: dict, limited: bool) -> None:
+    async def hold_on(self, conn, params: dict, limited: bool) -> int:
+        """The hold; returns what the account has left after it (µcr)."""
         if not limited:
-            if (await (await conn.execute(HOLD, params)).fetchone()) is None:
+            row = await (await conn.execute(HOLD, params)).fetchone()
+            if row is None:
                 await self.refuse_account(conn, params)
-            return
+            return row[1]
         # Account first, then the key: the order settlement locks them in, so the two cannot
         # deadlock. An exception rolls both reservations back.
         async with conn.transaction():
-            if (await (await conn.execute(HOLD, params)).fetchone()) is None:
+            row = await (await conn.execute(HOLD, params)).fetchone()
+            if row is None:
                 await self.refuse_account(conn, params)
             if (await (await conn.execute(RESERVE_KEY, params)).fetchone()) is None:
                 left = (await (await conn.execute(KEY_LEFT, params)).fetchone())[0]
                 raise KeyCreditLimitReached(needed=params["amount"], left=left)
+            return row[1]
 
     @staticmethod
     async def refuse_account(conn, params) -> None:

@@ -46,6 +46,35 @@ class Relay:
             retries = 0
         return Attempts(retries)
 
+    async def overlapped(self, ctx, chat, held, make, attempts: Attempts):
+        """The upstream call (``make()``), and the hold when it runs alongside (a task, see
+        ``Meter.hold_soon``): awaited before anything reaches the client. A hold refused (402)
+        stops the call; a hold that lowered the output limit makes the call again with it.
+        Returns (the answer, whether a hold was taken)."""
+        if not isinstance(held, asyncio.Task):
+            return await self.call_upstream(ctx, chat, held, make(), attempts), held
+        asked = chat.max_tokens
+        upstream = asyncio.get_running_loop().create_task(make())
+        try:
+            taken = await asyncio.shield(held)  # a client that leaves does not cut a hold short
+        except asyncio.CancelledError:
+            _abandon(upstream)
+            self.rt.spawn(self.left_while_holding(ctx, held))
+            raise
+        except BaseException:
+            _abandon(upstream)
+            raise
+        if chat.max_tokens != asked:  # the call in flight asked for more than the hold covers
+            _abandon(upstream)
+            upstream = make()
+        return await self.call_upstream(ctx, chat, taken, upstream, attempts), taken
+
+    async def left_while_holding(self, ctx, held) -> None:
+        """The client left while its hold was being taken: recorded (and the hold given
+        back by the settlement) once the hold is done."""
+        taken = await self.meter.resolved(held)
+        self.meter.finish(ctx, status=499, held=taken, error_code="client_disconnected")
+
     async def call_upstream(self, ctx, chat, held, call, attempts: Attempts):
         started = time.perf_counter()
         try:
@@ -81,11 +110,11 @@ class Relay:
         route = chat.route
         attempts = self.attempts_for(request)
         plan, report = await self.routing(ctx, chat)
-        data = await self.call_upstream(
+        data, held = await self.overlapped(
             ctx,
             chat,
             held,
-            self.rt.upstream.complete(
+            lambda: self.rt.upstream.complete(
                 route, chat.payload, ctx.request_id, attempts, plan=plan, report=report
             ),
             attempts,
@@ -115,11 +144,11 @@ class Relay:
     async def start_stream(self, request, ctx, chat: ChatRequest, prompt_estimate, held, extra):
         attempts = self.attempts_for(request)
         plan, report = await self.routing(ctx, chat)
-        stream = await self.call_upstream(
+        stream, held = await self.overlapped(
             ctx,
             chat,
             held,
-            self.rt.upstream.open_stream(
+            lambda: self.rt.upstream.open_stream(
                 chat.route, chat.payload, ctx.request_id, attempts, plan=plan, report=report
             ),
             attempts,
@@ -226,6 +255,20 @@ class Relay:
             ctx.keep_answer = data
         self.meter.finish_usage(ctx, route, usage, status=200, held=held, usage_counted=counted)
         return response
+
+
+def _abandon(upstream: asyncio.Task) -> None:
+    """Stop an upstream call started alongside a hold that refused or lowered the request
+    (an open stream it returned is closed)."""
+    upstream.cancel()
+
+    def close(task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is None:
+            result = task.result()
+            if hasattr(result, "close"):
+                result.close()
+
+    upstream.add_done_callback(close)
 
 
 NATIVE_TERMINAL = {"message_stop", "response.completed", "response.incomplete", "response.failed"}

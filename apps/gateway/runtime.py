@@ -41,14 +41,27 @@ def _db_call(fn, kwargs):
     around its own requests, so a connection the server dropped (a PostgreSQL restart) shows up
     here as an error: the thread reconnects and tries once more (the step's transaction was
     rolled back), then gives up."""
-    for attempt in (1, 2):
-        try:
-            return fn(**kwargs)
-        except (InterfaceError, OperationalError):
-            connection.close()  # reconnect on the next call
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+    try:
+        for attempt in (1, 2):
+            try:
+                return fn(**kwargs)
+            except (InterfaceError, OperationalError):
+                connection.close()  # reconnect on the next call
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+    finally:
+        if connection.in_atomic_block or (connection.connection and not connection.autocommit):
+            # A step must never leave its transaction open on this long-lived thread: its row
+            # locks would outlive it. Said loudly, and the connection (with it) closed.
+            log.error("database step %s left a transaction open: closed", _name(fn))
+            connection.close()
+            connection.in_atomic_block, connection.needs_rollback = False, False
+            connection.savepoint_ids, connection.atomic_blocks = [], []
+
+
+def _name(fn) -> str:
+    return getattr(fn, "__qualname__", None) or repr(fn)
 
 
 def database_unavailable(exc: BaseException) -> bool:

@@ -153,6 +153,32 @@ upstream_id = "pool-ok"
 priority = 1
 
 [[models]]
+id = "pool-hang"
+provider = "fake"
+upstream_id = "pool-hang"
+input_price = "1.00"
+output_price = "2.00"
+context_length = 8192
+max_output = 1024
+[[models.deployments]]
+provider = "fake"
+upstream_id = "pool-ok"
+priority = 1
+
+[[models]]
+id = "pool-no-quota"
+provider = "fake"
+upstream_id = "pool-no-quota"
+input_price = "1.00"
+output_price = "2.00"
+context_length = 8192
+max_output = 1024
+[[models.deployments]]
+provider = "fake"
+upstream_id = "pool-ok"
+priority = 1
+
+[[models]]
 id = "pool-5xx"
 provider = "fake"
 upstream_id = "pool-500"

@@ -115,6 +115,13 @@ async def chat(request: Request):
         return JSONResponse(RATE_LIMITED, status_code=429, headers={"retry-after": wait})
     if model == "pool-500":
         return JSONResponse({"error": {"message": "boom", "type": "server_error"}}, 500)
+    if model == "pool-hang":  # a deployment that hangs past the gateway's first-byte timeout
+        await asyncio.sleep(5)
+    if model == "pool-no-quota":  # OpenAI's answer for an account out of quota
+        error = {"message": "You exceeded your current quota, please check your plan and "
+                 "billing details.", "type": "insufficient_quota", "param": None,
+                 "code": "insufficient_quota"}  # fmt: skip
+        return JSONResponse({"error": error}, status_code=429)
     if model == "pool-keyed" and request.headers.get("authorization") == "Bearer dead-key":
         error = {"message": "Incorrect API key provided.", "type": "invalid_request_error",
                  "code": "invalid_api_key"}  # fmt: skip

@@ -681,3 +681,51 @@ def test_two_nodes_on_one_redis_share_cooldowns_and_route_alone_without_it(
         rt.store = saved
     drain(api)
     assert ledger_problems() == [] and usage_charge_problems() == []
+
+
+def test_a_deployment_that_hangs_past_the_timeout_fails_over(api, customer, router, tmp_path):
+    """A gateway process with a 1 s first-byte timeout: the hanging deployment times out (504)
+    and its sibling answers, within the request."""
+    from .test_crash import start_gateway
+    from .test_outages import free_port
+
+    _, _, secret = customer
+    port = free_port()
+    node = start_gateway(
+        port,
+        tmp_path,
+        FAKE_UPSTREAM_KEY="fake-upstream-key",
+        GATEWAY_SETTLE_WINDOW_MS="2",
+        GATEWAY_UPSTREAM_FIRST_BYTE_TIMEOUT="1",
+    )
+    try:
+        started = time.monotonic()
+        reply = httpx.post(f"http://127.0.0.1:{port}/api/v1/chat/completions",
+                           json={"model": "pool-hang", "messages": HELLO},
+                           headers={"Authorization": f"Bearer {secret}"}, timeout=30)  # fmt: skip
+        elapsed = time.monotonic() - started
+        assert reply.status_code == 200, reply.text
+        assert 1 <= elapsed < 4  # the timeout, then the healthy one: not the 5 s hang
+        request_id = reply.headers["x-request-id"]
+        wait_for(lambda: UsageRecord.objects.filter(request_id=request_id).exists())
+        record = record_of(reply)
+        assert [(a[0].rsplit(":", 1)[1], a[1]) for a in record.attempts] == [
+            ("pool-hang", 504),
+            ("pool-ok", 200),
+        ]
+    finally:
+        node.terminate()
+        node.wait(timeout=20)
+
+
+def test_an_upstream_out_of_quota_is_taken_out_and_its_sibling_serves(api, customer, router):
+    _, _, secret = customer
+    before = fake_upstream.attempts["pool-no-quota"]
+    first = post(api, secret, {"model": "pool-no-quota", "messages": HELLO})
+    assert first.status_code == 200
+    quota = catalog_routes()["pool-no-quota"].deployments[0]
+    assert router.state(quota)["disabled"] == "no quota"
+    for _ in range(3):
+        assert post(api, secret, {"model": "pool-no-quota", "messages": HELLO}).status_code == 200
+    assert fake_upstream.attempts["pool-no-quota"] == before + 1  # not tried again
+    drain(api)
