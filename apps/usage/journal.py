@@ -234,7 +234,11 @@ def _settle_one_by_one(entries: list[dict], found: dict) -> int:
     return failed
 
 
-def _settle_set(entries: list[dict]) -> set[str]:
+LOCK_TIMEOUT_MS = 200  # a batch waits this long for a row a live transaction holds, then yields
+TRANSIENT = {"40P01", "55P03"}  # deadlock detected, lock not available: contention, not data
+
+
+def _settle_set(entries: list[dict], *, lock_timeout_ms: int = 0) -> set[str]:
     """Settle these outcomes in one transaction with one statement (``SETTLE_SET``: the
     batcher's rules, idempotent per request id). Returns the request ids it recorded."""
     from django.db import connection, transaction
@@ -245,6 +249,8 @@ def _settle_set(entries: list[dict]) -> set[str]:
     params = settle_set_params(entries, timezone.now())
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(DURABLE)
+        if lock_timeout_ms:
+            cursor.execute(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}")
         # A bad reference (a user or key that is gone) fails here, not at the commit: the
         # batch is then settled outcome by outcome, also inside a caller's transaction.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
@@ -252,11 +258,44 @@ def _settle_set(entries: list[dict]) -> set[str]:
         return {row[0] for row in cursor.fetchall()}
 
 
+def _settle_batch(entries: list[dict]) -> tuple[set[str], int]:
+    """Settle a batch: (the request ids recorded, how many could not be). The batch waits for a
+    live transaction's rows at most LOCK_TIMEOUT_MS, and gives way (rolls back, pauses, tries
+    again) when it waited longer or lost a deadlock: live traffic goes first. A batch that
+    still fails, or fails for its data (one bad row fails the whole statement), is settled
+    outcome by outcome, each in its own transaction and waiting as long as it takes, so only
+    the bad ones are left."""
+    for attempt in range(1, 4):
+        try:
+            return _settle_set(entries, lock_timeout_ms=LOCK_TIMEOUT_MS), 0
+        except Exception as exc:
+            if getattr(exc.__cause__, "sqlstate", None) not in TRANSIENT or attempt == 3:
+                log.warning(
+                    "a batch of %d journal outcome(s) failed; settling them one by one",
+                    len(entries),
+                    exc_info=True,
+                )
+                break
+            log.info("a journal batch gave way to live traffic (%s); again shortly", exc)
+            time.sleep(0.1 * attempt)
+    settled, failed = set(), 0
+    for entry in entries:
+        try:
+            settled |= _settle_set([entry])
+        except Exception:
+            failed += 1
+            log.exception("could not settle %s from a journal", entry["request_id"])
+    return settled, failed
+
+
+def _number(value) -> int:
+    return value if isinstance(value, int) else -1
+
+
 def _settle_in_batches(entries: list[dict], found: dict) -> int:
-    """PostgreSQL: ``GATEWAY_JOURNAL_BATCH`` outcomes at a time, each batch one look-up of
-    those already recorded and one transaction for the rest. A batch that fails (one bad row
-    fails the whole statement) is settled again outcome by outcome, each in its own
-    transaction, so only the bad ones are left unsettled.
+    """PostgreSQL: ``GATEWAY_JOURNAL_BATCH`` outcomes at a time, each batch one statement in
+    one transaction (``_settle_batch``), which looks every outcome up by its request id and
+    time and settles those not recorded yet.
 
     Gentle: after each batch, recovery sleeps ``GATEWAY_JOURNAL_PAUSE`` times as long as the
     batch took (a duty cycle: at the default 1.0 it keeps at most half of one connection busy,
@@ -272,35 +311,23 @@ def _settle_in_batches(entries: list[dict], found: dict) -> int:
         log.error("%d journal line(s) without a request id", failed)
     unique = list({entry["request_id"]: entry for entry in named}.values())
     found["already"] += len(named) - len(unique)  # the same outcome twice: settled once
+    # By user, as the batcher sorts: a batch then touches few accounts and keys (each updated
+    # once per batch), locks them in the batcher's order, and holds fewer rows live traffic
+    # needs.
+    unique.sort(
+        key=lambda e: (_number(e.get("user_id")), _number(e.get("api_key_id")), e["request_id"])
+    )
     for start in range(0, len(unique), batch_size):
         began = time.monotonic()
         batch = unique[start : start + batch_size]
-        recorded = _recorded(batch)
-        missing = [e for e in batch if e["request_id"] not in recorded]
-        found["already"] += len(batch) - len(missing)
-        if missing:
-            try:
-                settled = _settle_set(missing)
-            except Exception:
-                log.warning(
-                    "a batch of %d journal outcome(s) failed; settling them one by one",
-                    len(missing),
-                    exc_info=True,
-                )
-                settled = set()
-                for entry in list(missing):
-                    try:
-                        settled |= _settle_set([entry])
-                    except Exception:
-                        failed += 1
-                        missing.remove(entry)
-                        log.exception("could not settle %s from a journal", entry["request_id"])
-            found["settled"] += len(settled)
-            found["already"] += len(missing) - len(settled)  # recorded meanwhile
-            if settled:
-                log.warning(
-                    "settled %d request(s) from the journal of a process that died", len(settled)
-                )
+        settled, failures = _settle_batch(batch)  # those recorded already are skipped there
+        failed += failures
+        found["settled"] += len(settled)
+        found["already"] += len(batch) - len(settled) - failures
+        if settled:
+            log.warning(
+                "settled %d request(s) from the journal of a process that died", len(settled)
+            )
         if pause and start + batch_size < len(unique):
             time.sleep((time.monotonic() - began) * pause)
     return failed

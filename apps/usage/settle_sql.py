@@ -17,7 +17,15 @@ settlement re-reads the hold, sees it closed and charges nothing); the record is
 - ``SETTLE_SET``: a whole batch in one statement (journal recovery: 10,000s a second), the
   outcomes as one JSON array (``settle_set_params``): the holds are locked in id order and
   closed, each account and key is updated once with the batch's sums, and the statement returns
-  the request ids it recorded (those it did not were recorded already).
+  the request ids it recorded (those it did not were recorded already: an outcome with a record
+  is skipped before its hold is even read, as ``request_settle`` does).
+
+Lock order. ``SETTLE`` locks the hold, then the key (PostgreSQL runs its key update before its
+account update), then the account; the batcher runs outcomes sorted by user. ``SETTLE_SET``
+locks every hold, then every key (by user, then id), then every account (by user), explicitly.
+A batch and the batcher's transactions thus meet on shared keys and accounts in a compatible
+order; the cycles still possible (a user's two keys in both, the same request in both) are
+broken by PostgreSQL's deadlock detection, and recovery retries (``apps.usage.journal``).
 """
 
 from dataclasses import MISSING, fields
@@ -96,12 +104,18 @@ def settle_params(outcome: RequestOutcome, now: datetime) -> dict:
 
 SETTLE_SET = """
 WITH i AS (
-    SELECT * FROM jsonb_to_recordset(%(outcomes)s::jsonb) AS t(
+    -- The outcomes not recorded yet, each looked up by the (request_id, created_at) index
+    -- (only its day's partition): one recorded already is left as it is, as request_settle does.
+    SELECT * FROM json_to_recordset(%(outcomes)s::json) AS t(
         request_id text, user_id bigint, api_key_id bigint, model text, status integer,
         created_at timestamptz, prompt_tokens integer, completion_tokens integer,
         cached_tokens integer, cache_write_tokens integer, reasoning_tokens integer,
         protocol text, cost bigint, error_code text, latency_ms integer, ttft_ms integer,
-        stream boolean, usage_counted boolean, held boolean, deployment text, attempts jsonb)
+        stream boolean, usage_counted boolean, held boolean, deployment text, attempts json)
+    WHERE NOT EXISTS (
+        SELECT FROM usage_usagerecord AS r
+        WHERE r.request_id = t.request_id AND r.created_at = t.created_at
+    )
 ), o AS (
     -- As SETTLE's: the holds still to close, locked in one order (concurrent batches queue).
     SELECT hold.id, hold.amount, hold.status = 'active' AS active, i.cost,
@@ -120,27 +134,44 @@ WITH i AS (
     RETURNING hold.reference, hold.account_id,
         CASE WHEN o.active THEN o.amount ELSE 0 END AS amount, hold.charged, hold.api_key_id,
         o.outcome_key_id
+), k AS (
+    -- Each key once, with the batch's sums; the rows locked in order of user and id.
+    UPDATE keys_apikey AS key
+    SET spent = key.spent + lk.charged, held = key.held - lk.reserved
+    FROM (
+        SELECT key.id, s.charged, s.reserved
+        FROM keys_apikey AS key
+        JOIN (
+            SELECT COALESCE(api_key_id, outcome_key_id) AS key_id,
+                sum(charged)::bigint AS charged,
+                sum(CASE WHEN api_key_id IS NULL THEN 0 ELSE amount END)::bigint AS reserved
+            FROM h GROUP BY 1
+        ) AS s ON s.key_id = key.id
+        ORDER BY key.user_id, key.id
+        FOR UPDATE OF key
+    ) AS lk
+    WHERE key.id = lk.id
+    RETURNING key.id
 ), a AS (
-    -- One update per account with the batch's sums (a row is updated once per statement).
+    -- Each account once, with the batch's sums; the rows locked in order of user, once every
+    -- key is (the count of k: hold, key, account, as SETTLE locks them).
     UPDATE credits_account AS acc
-    SET balance = acc.balance - s.charged, held = acc.held - s.amount, updated_at = %(now)s,
-        month_spent = CASE WHEN acc.budget_month = %(month)s THEN acc.month_spent + s.charged
-                           ELSE s.charged END,
+    SET balance = acc.balance - la.charged, held = acc.held - la.amount, updated_at = %(now)s,
+        month_spent = CASE WHEN acc.budget_month = %(month)s THEN acc.month_spent + la.charged
+                           ELSE la.charged END,
         budget_month = %(month)s
     FROM (
-        SELECT account_id, sum(charged)::bigint AS charged, sum(amount)::bigint AS amount
-        FROM h GROUP BY account_id
-    ) AS s
-    WHERE acc.id = s.account_id
-), k AS (
-    UPDATE keys_apikey AS key
-    SET spent = key.spent + s.charged, held = key.held - s.reserved
-    FROM (
-        SELECT COALESCE(api_key_id, outcome_key_id) AS key_id, sum(charged)::bigint AS charged,
-            sum(CASE WHEN api_key_id IS NULL THEN 0 ELSE amount END)::bigint AS reserved
-        FROM h GROUP BY 1
-    ) AS s
-    WHERE key.id = s.key_id
+        SELECT acc.id, s.charged, s.amount
+        FROM credits_account AS acc
+        JOIN (
+            SELECT account_id, sum(charged)::bigint AS charged, sum(amount)::bigint AS amount
+            FROM h GROUP BY account_id
+        ) AS s ON s.account_id = acc.id
+        WHERE (SELECT count(*) FROM k) >= 0
+        ORDER BY acc.user_id
+        FOR UPDATE OF acc
+    ) AS la
+    WHERE acc.id = la.id
 )
 INSERT INTO usage_usagerecord
     (request_id, user_id, api_key_id, model, prompt_tokens, completion_tokens, cached_tokens,
@@ -149,7 +180,7 @@ INSERT INTO usage_usagerecord
 SELECT i.request_id, i.user_id, i.api_key_id, i.model, i.prompt_tokens, i.completion_tokens,
     i.cached_tokens, i.cache_write_tokens, i.reasoning_tokens, i.protocol,
     COALESCE(h.charged, 0), i.status, i.error_code, i.latency_ms, i.ttft_ms, i.stream,
-    i.usage_counted, i.created_at, i.deployment, i.attempts
+    i.usage_counted, i.created_at, i.deployment, i.attempts::jsonb
 FROM i LEFT JOIN h ON h.reference = i.request_id
 ON CONFLICT (request_id, created_at) DO NOTHING
 RETURNING request_id

@@ -175,23 +175,23 @@ def test_the_charges_reach_the_ledger(funded_account, batches, tmp_path):
     assert ledger_problems() == []
 
 
-def test_an_outcome_recorded_after_the_look_up_is_not_charged_again(
+def test_an_outcome_settled_live_during_recovery_is_not_charged_again(
     funded_account, batches, monkeypatch, tmp_path
 ):
-    """The live process settles one between recovery's look-up and its statement."""
+    """The live process settles one of them after recovery read the journal, just before the
+    batch holding it is written."""
     account = funded_account(credits=100)
     key, _ = make_key(account.user, credit_limit=20 * MICRO)
     outcomes = [held(account, key, hold=MICRO, cost=400_000, limited=True) for _ in range(6)]
     write_journal(tmp_path, outcomes)
-    look_up = journal._recorded
+    settle_set = journal._settle_set
 
-    def then_settled_live(entries):
-        found = look_up(entries)
+    def settled_live_first(entries, **kwargs):
         if any(e["request_id"] == outcomes[3].request_id for e in entries):
             request_settle(outcome=outcomes[3])
-        return found
+        return settle_set(entries, **kwargs)
 
-    monkeypatch.setattr(journal, "_recorded", then_settled_live)
+    monkeypatch.setattr(journal, "_settle_set", settled_live_first)
     found = journal_recover(directory=tmp_path, older_than=0)
     assert (found["settled"], found["already"]) == (5, 1)
     assert state(account, key) == (
@@ -204,13 +204,28 @@ def test_an_outcome_recorded_after_the_look_up_is_not_charged_again(
     call_command("check_ledger")
 
 
+def test_a_request_recorded_already_is_left_as_it_is(funded_account, batches, path, tmp_path):
+    """As request_settle: a request with a usage record is not settled again, whatever its hold
+    says (here one left active, the reaper's to expire)."""
+    account = funded_account(credits=100)
+    key, _ = make_key(account.user)
+    recorded = held(account, key, hold=MICRO, cost=300_000)
+    UsageRecord.objects.create(**recorded.record_fields(), cost=0)
+    write_journal(tmp_path, [recorded, held(account, key, hold=MICRO, cost=100_000)])
+    found = journal_recover(directory=tmp_path, older_than=0)
+    assert (found["settled"], found["already"]) == (1, 1)
+    assert Hold.objects.get(reference=recorded.request_id).status == "active"
+    account.refresh_from_db()
+    assert (account.balance, account.held) == (100 * MICRO - 100_000, MICRO)
+
+
 def _wait_for_a_lock_wait(seconds: float = 20) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         with psycopg.connect(conninfo(), autocommit=True) as conn:
             waiting = conn.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND query LIKE '%%jsonb_to_recordset%%' AND datname = current_database()"
+                "AND query LIKE '%%json_to_recordset%%' AND datname = current_database()"
             ).fetchone()[0]
         if waiting:
             return
@@ -251,6 +266,37 @@ def test_a_settlement_the_live_process_is_committing_is_not_charged_twice(
     total = sum(o.cost for o in outcomes)
     assert state(account, key) == (100 * MICRO - total, 5 * MICRO, total, {key.pk: (total, 0)})
     assert UsageRecord.objects.filter(request_id=racing.request_id).count() == 1
+    call_command("check_ledger")
+
+
+def test_a_batch_gives_way_to_a_live_transaction_then_settles(
+    transactional_db, funded_account, batches, monkeypatch, caplog, tmp_path
+):
+    """A live transaction holds a row the batch needs longer than the batch will wait: the
+    batch rolls back (the live one goes first), pauses, and settles on its next try."""
+    monkeypatch.setattr(journal, "LOCK_TIMEOUT_MS", 50)
+    account = funded_account(credits=100)
+    key, _ = make_key(account.user, credit_limit=30 * MICRO)
+    outcomes = [held(account, key, hold=MICRO, cost=200_000, limited=True) for _ in range(3)]
+    write_journal(tmp_path, outcomes)
+    pauses = []
+    with psycopg.connect(conninfo()) as live:
+        live.execute("SELECT 1 FROM keys_apikey WHERE id = %s FOR UPDATE", [key.pk])
+
+        def pause(seconds):
+            pauses.append(seconds)
+            live.commit()  # the live transaction ends while recovery waits to try again
+
+        monkeypatch.setattr(journal.time, "sleep", pause)
+        safety = threading.Timer(20, live.commit)  # should recovery not give way: no hang
+        safety.start()
+        try:
+            found = journal_recover(directory=tmp_path, older_than=0)
+        finally:
+            safety.cancel()
+    assert pauses == [0.1] and (found["settled"], found.get("failed")) == (3, None)
+    assert "one by one" not in caplog.text  # the batch itself settled, on its second try
+    assert state(account, key) == (100 * MICRO - 600_000, 0, 600_000, {key.pk: (600_000, 0)})
     call_command("check_ledger")
 
 
