@@ -219,13 +219,16 @@ def test_a_request_recorded_already_is_left_as_it_is(funded_account, batches, pa
     assert (account.balance, account.held) == (100 * MICRO - 100_000, MICRO)
 
 
-def _wait_for_a_lock_wait(seconds: float = 20) -> None:
+def _wait_for_a_lock_wait(seconds: float = 20, pid: int | None = None) -> None:
+    """Until a settlement (the backend ``pid``, or any recovery batch) waits for a lock."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         with psycopg.connect(conninfo(), autocommit=True) as conn:
             waiting = conn.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND query LIKE '%%json_to_recordset%%' AND datname = current_database()"
+                "AND datname = current_database() AND (pid = %s OR "
+                "(%s::int IS NULL AND query LIKE '%%json_to_recordset%%'))",
+                [pid, pid],
             ).fetchone()[0]
         if waiting:
             return
@@ -298,6 +301,41 @@ def test_a_batch_gives_way_to_a_live_transaction_then_settles(
     assert "one by one" not in caplog.text  # the batch itself settled, on its second try
     assert state(account, key) == (100 * MICRO - 600_000, 0, 600_000, {key.pk: (600_000, 0)})
     call_command("check_ledger")
+
+
+def test_a_batch_locks_a_key_before_its_account_as_the_batcher_does(
+    transactional_db, funded_account
+):
+    """Lock order is what keeps a recovery batch and the batcher's transactions from
+    deadlocking on shared rows: both take the key, then the account."""
+    from apps.usage.settle_sql import SETTLE_SET, settle_set_params
+
+    account = funded_account(credits=100)
+    key, _ = make_key(account.user, credit_limit=50 * MICRO)
+    one = held(account, key, hold=MICRO, cost=1000, limited=True)
+    other = held(account, key, hold=MICRO, cost=1000, limited=True)
+    entry = json.loads(json.dumps({**one.__dict__, "request_id": other.request_id}, default=str))
+    statements = {
+        "SETTLE": (SETTLE, settle_params(one, timezone.now())),
+        "SETTLE_SET": (SETTLE_SET, settle_set_params([entry], timezone.now())),
+    }
+    for name, (sql, params) in statements.items():
+        with psycopg.connect(conninfo()) as blocker, psycopg.connect(conninfo()) as settler:
+            blocker.execute("SELECT 1 FROM credits_account WHERE id = %s FOR UPDATE", [account.pk])
+            pid = settler.info.backend_pid
+            worker = threading.Thread(target=settler.execute, args=(sql, params))
+            worker.start()
+            try:
+                _wait_for_a_lock_wait(pid=pid)  # the settlement waits for the account
+                with pytest.raises(psycopg.errors.LockNotAvailable):  # and holds the key
+                    blocker.execute(
+                        "SELECT 1 FROM keys_apikey WHERE id = %s FOR UPDATE NOWAIT", [key.pk]
+                    )
+            finally:
+                blocker.rollback()  # the settlement goes on (and is rolled back)
+                worker.join(timeout=30)
+            settler.rollback()
+        assert not worker.is_alive(), name
 
 
 @pytest.mark.parametrize(
