@@ -108,10 +108,15 @@ def _entries(path: Path) -> list[dict]:
 
 
 def journal_recover(
-    *, directory: Path, older_than: float = RECOVER_AFTER_SECONDS, identity: str | None = None
+    *,
+    directory: Path,
+    older_than: float = RECOVER_AFTER_SECONDS,
+    identity: str | None = None,
+    pause: float | None = None,
 ) -> dict:
     """Settle the outcomes of this database's journal files whose writer is gone, and set
-    aside (``*.foreign``) those of another database. Returns counts."""
+    aside (``*.foreign``) those of another database. Returns counts. ``pause``: the pause
+    after each batch, as a multiple of its time (default GATEWAY_JOURNAL_PAUSE)."""
     from apps.core.installation import installation_identity
 
     found = {"files": 0, "settled": 0, "already": 0, "foreign": 0}
@@ -143,7 +148,7 @@ def journal_recover(
                 )  # fmt: skip
                 continue
             found["files"] += 1
-            failed = settle_entries(_entries(path), found)
+            failed = settle_entries(_entries(path), found, pause=pause)
             if failed:  # kept for an operator, out of the way of the next run
                 path.rename(path.with_suffix(".failed"))
                 log.error("%s: %d outcome(s) could not be settled; kept as .failed", path, failed)
@@ -190,14 +195,14 @@ def _recorded(entries: list[dict]) -> set[str]:
     return found
 
 
-def settle_entries(entries: list[dict], found: dict) -> int:
+def settle_entries(entries: list[dict], found: dict, *, pause: float | None = None) -> int:
     """Settle the outcomes no usage record has yet; counts go to ``found``. Returns how many
     could not be settled. On PostgreSQL in batches (``_settle_in_batches``); elsewhere (SQLite,
     ``make run``) one by one through the ordinary, idempotent service."""
     from django.db import connection
 
     if connection.vendor == "postgresql":
-        return _settle_in_batches(entries, found)
+        return _settle_in_batches(entries, found, pause=pause)
     return _settle_one_by_one(entries, found)
 
 
@@ -292,7 +297,7 @@ def _number(value) -> int:
     return value if isinstance(value, int) else -1
 
 
-def _settle_in_batches(entries: list[dict], found: dict) -> int:
+def _settle_in_batches(entries: list[dict], found: dict, *, pause: float | None = None) -> int:
     """PostgreSQL: ``GATEWAY_JOURNAL_BATCH`` outcomes at a time, each batch one statement in
     one transaction (``_settle_batch``), which looks every outcome up by its request id and
     time and settles those not recorded yet.
@@ -304,7 +309,7 @@ def _settle_in_batches(entries: list[dict], found: dict) -> int:
     rather than a fixed rate: it adapts to the machine, and to a database slowed by live load
     (slower batches, longer pauses). In the gateway this runs in one of its database threads."""
     batch_size = max(1, settings.GATEWAY_JOURNAL_BATCH)
-    pause = max(0.0, settings.GATEWAY_JOURNAL_PAUSE)
+    pause = max(0.0, settings.GATEWAY_JOURNAL_PAUSE if pause is None else pause)
     named = [entry for entry in entries if isinstance(entry.get("request_id"), str)]
     failed = len(entries) - len(named)
     if failed:
@@ -353,7 +358,7 @@ def journal_files(directory: Path) -> list[dict]:
     return out
 
 
-def journal_replay(*, path: Path, force: bool = False) -> dict:
+def journal_replay(*, path: Path, force: bool = False, pause: float | None = None) -> dict:
     """Replay one journal file into this database. Without ``force`` nothing is written: the
     counts say what would be (users, outcomes, credits, already recorded). With it, every
     outcome not recorded yet is settled here, once, and the file is renamed ``*.replayed``."""
@@ -373,7 +378,7 @@ def journal_replay(*, path: Path, force: bool = False) -> dict:
     if not force:
         return report
     found = {"settled": 0, "already": 0}
-    failed = settle_entries(missing, found)
+    failed = settle_entries(missing, found, pause=pause)
     report["settled"], report["failed"] = found["settled"], failed
     if not failed:
         path.rename(path.with_suffix(".replayed"))

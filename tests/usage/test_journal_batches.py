@@ -3,6 +3,7 @@ with the gateway batcher's rules: exactly the outcomes not recorded yet are char
 when the live process settles one of them at the same moment); a bad row fails only itself;
 and recovery pauses between batches in proportion to the time they took."""
 
+import io
 import itertools
 import json
 import os
@@ -96,7 +97,10 @@ def path(request, monkeypatch):
     """Both settlement paths must agree to the µcr: the PostgreSQL batches and the ORM one
     (what SQLite uses)."""
     if request.param == "one by one":
-        monkeypatch.setattr(journal, "_settle_in_batches", journal._settle_one_by_one)
+        one_by_one = journal._settle_one_by_one
+        monkeypatch.setattr(
+            journal, "_settle_in_batches", lambda entries, found, **_: one_by_one(entries, found)
+        )
     return request.param
 
 
@@ -383,6 +387,11 @@ def test_recovery_pauses_after_each_batch_in_proportion_to_its_time(
     monkeypatch.setattr(journal.time, "sleep", pauses.append)
     assert journal_recover(directory=tmp_path, older_than=0)["settled"] == 10
     assert pauses == [0.5, 0.5, 0.5]  # between the 4 batches: twice the time each took
+    # An operator's replay at full speed (e.g. while traffic is low): no pause.
+    write_journal(tmp_path, [held(account, key, hold=MICRO, cost=1000) for _ in range(7)])
+    out = io.StringIO()
+    call_command("journal_recover", "--dir", str(tmp_path), "--pause", "0", stdout=out)
+    assert "settled 7" in out.getvalue() and pauses == [0.5, 0.5, 0.5]
 
 
 def test_the_embedded_sqlite_database_still_recovers_one_by_one(tmp_path):
