@@ -14,7 +14,8 @@ settlement re-reads the hold, sees it closed and charges nothing); the record is
 
 - ``SETTLE`` / ``RECORD``: one outcome (with / without a hold), parameters from
   ``settle_params``; the batcher runs many in one transaction with ``executemany``.
-- ``SETTLE_SET``: a whole batch in one statement (journal recovery: 10,000s a second), the
+- ``SETTLE_SET``: a whole batch in one statement (journal recovery: up to ~10,000 a second on
+  the 2-core bench machine, bench/usage/replay.py), the
   outcomes as one JSON array (``settle_set_params``): the holds are locked in id order and
   closed, each account and key is updated once with the batch's sums, and the statement returns
   the request ids it recorded (those it did not were recorded already: an outcome with a record
