@@ -7,13 +7,13 @@ carries its charge until the rollup posts it to the ledger with the account's ot
 as one SQL statement each so a request costs two round trips and two commits on an async
 connection pool, without worker threads or ORM overhead. The
 benchmark in bench/gateway is why; the gateway's tests run through this path, and the services'
-own tests (and the gateway on SQLite) through the ORM one.
+own tests (and the gateway on SQLite) through the ORM one. The settlement's statements live in
+``apps.usage.settle_sql``, which journal recovery settles with too.
 """
 
 import asyncio
 from datetime import datetime
 
-import orjson
 import psycopg
 from django.conf import settings
 from django.utils import timezone
@@ -24,6 +24,7 @@ from psycopg_pool.base import AttemptWithBackoff
 from apps.credits.errors import AccountSuspended, BudgetReached, InsufficientCredits
 from apps.credits.models import month_of
 from apps.keys.errors import KeyCreditLimitReached
+from apps.usage.settle_sql import DURABLE, RECORD, SETTLE, settle_params
 
 HOLD = """
 WITH a AS (
@@ -67,64 +68,6 @@ SELECT balance - held, suspended, monthly_budget,
 FROM credits_account WHERE id = %(account_id)s
 """
 KEY_LEFT = "SELECT GREATEST(credit_limit - spent - held, 0) FROM keys_apikey WHERE id = %(key_id)s"
-
-SETTLE = """
-WITH o AS (
-    -- The hold, active; or expired by the reaper (charging nothing) before a late settlement:
-    -- a delivered request is still charged, its reservation having been given back already.
-    SELECT id, amount, status = 'active' AS active FROM credits_hold
-    WHERE reference = %(request_id)s
-        AND (status = 'active' OR (status = 'expired' AND charged = 0 AND %(cost)s > 0))
-    FOR UPDATE
-), h AS (
-    UPDATE credits_hold AS hold
-    SET status = CASE WHEN %(cost)s > 0 THEN 'settled' ELSE 'released' END,
-        charged = %(cost)s, closed_at = %(now)s
-    FROM o WHERE hold.id = o.id
-    RETURNING hold.account_id, CASE WHEN o.active THEN o.amount ELSE 0 END AS amount,
-        hold.charged, hold.api_key_id
-), a AS (
-    UPDATE credits_account AS acc
-    SET balance = acc.balance - h.charged, held = acc.held - h.amount, updated_at = %(now)s,
-        month_spent = CASE WHEN acc.budget_month = %(month)s THEN acc.month_spent + h.charged
-                           ELSE h.charged END,
-        budget_month = %(month)s
-    FROM h WHERE acc.id = h.account_id
-    RETURNING acc.id
-), k AS (
-    UPDATE keys_apikey AS key
-    SET spent = key.spent + h.charged,
-        held = key.held - CASE WHEN h.api_key_id IS NULL THEN 0 ELSE h.amount END
-    FROM h WHERE key.id = COALESCE(h.api_key_id, %(api_key_id)s)
-)
-INSERT INTO usage_usagerecord
-    (request_id, user_id, api_key_id, model, prompt_tokens, completion_tokens, cached_tokens,
-     cache_write_tokens, reasoning_tokens, protocol, cost, status, error_code, latency_ms, ttft_ms,
-     stream, usage_counted, created_at, deployment, attempts)
-VALUES
-    (%(request_id)s, %(user_id)s, %(api_key_id)s, %(model)s, %(prompt_tokens)s,
-     %(completion_tokens)s, %(cached_tokens)s, %(cache_write_tokens)s, %(reasoning_tokens)s,
-     %(protocol)s, COALESCE((SELECT charged FROM h), 0), %(status)s, %(error_code)s,
-     %(latency_ms)s, %(ttft_ms)s, %(stream)s, %(usage_counted)s, %(created_at)s,
-     %(deployment)s, %(attempts)s::jsonb)
-ON CONFLICT (request_id, created_at) DO NOTHING
-"""
-
-RECORD = """
-INSERT INTO usage_usagerecord
-    (request_id, user_id, api_key_id, model, prompt_tokens, completion_tokens, cached_tokens,
-     cache_write_tokens, reasoning_tokens, protocol, cost, status, error_code, latency_ms, ttft_ms,
-     stream, usage_counted, created_at, deployment, attempts)
-VALUES
-    (%(request_id)s, %(user_id)s, %(api_key_id)s, %(model)s, %(prompt_tokens)s,
-     %(completion_tokens)s, %(cached_tokens)s, %(cache_write_tokens)s, %(reasoning_tokens)s,
-     %(protocol)s, 0, %(status)s, %(error_code)s, %(latency_ms)s, %(ttft_ms)s,
-     %(stream)s, %(usage_counted)s, %(created_at)s, %(deployment)s, %(attempts)s::jsonb)
-ON CONFLICT (request_id, created_at) DO NOTHING
-"""
-
-
-DURABLE = "SET LOCAL synchronous_commit = on"
 
 
 # The fast path refuses a hold with the same domain errors as ``apps.credits.services.
@@ -291,11 +234,7 @@ class PgMoney:
             if unheld:
                 await cursor.executemany(RECORD, unheld)
 
-    @staticmethod
-    def settle_params(outcome, now: datetime) -> dict:
-        fields = outcome.record_fields()
-        fields["attempts"] = orjson.dumps(fields["attempts"]).decode()
-        return {**fields, "cost": outcome.cost, "now": now, "month": month_of(now)}
+    settle_params = staticmethod(settle_params)
 
 
 class SettleBatcher:

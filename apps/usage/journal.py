@@ -5,7 +5,10 @@ byte of the response leaves (one unbuffered ``write``: it is in the kernel's pag
 moment it returns, so it survives the process being killed), and settles it in the background
 as before. A process holds an exclusive lock on the file it writes; a file nobody holds (its
 writer died, or rotated away from it) is *recovered*: every outcome in it that has no usage
-record yet is settled through the ordinary, idempotent service, then the file is deleted.
+record yet is settled, then the file is deleted. On PostgreSQL in batches, each one statement
+in one transaction with the gateway batcher's rules (``apps.usage.settle_sql``), pausing
+between batches so that live traffic keeps the database (``_settle_in_batches``); on SQLite one
+by one through the ordinary, idempotent service. Either way idempotent per request id.
 Holds of requests whose outcome is nowhere (the process died before the response was
 complete) expire and are reported, charging nothing, because nothing was delivered.
 
@@ -19,15 +22,15 @@ backup of that database).
 
 import contextlib
 import fcntl
-import json
 import logging
 import os
 import time
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
+from django.conf import settings
 from django.db import IntegrityError
 
 log = logging.getLogger("opencodex.usage.journal")
@@ -96,17 +99,24 @@ def _entries(path: Path) -> list[dict]:
     entries = []
     for line in path.read_bytes().splitlines():
         try:
-            entries.append(json.loads(line))
+            entry = orjson.loads(line)
         except ValueError:  # a line cut short by the crash: its response never completed
             continue
+        if isinstance(entry, dict):
+            entries.append(entry)
     return entries
 
 
 def journal_recover(
-    *, directory: Path, older_than: float = RECOVER_AFTER_SECONDS, identity: str | None = None
+    *,
+    directory: Path,
+    older_than: float = RECOVER_AFTER_SECONDS,
+    identity: str | None = None,
+    pause: float | None = None,
 ) -> dict:
     """Settle the outcomes of this database's journal files whose writer is gone, and set
-    aside (``*.foreign``) those of another database. Returns counts."""
+    aside (``*.foreign``) those of another database. Returns counts. ``pause``: the pause
+    after each batch, as a multiple of its time (default GATEWAY_JOURNAL_PAUSE)."""
     from apps.core.installation import installation_identity
 
     found = {"files": 0, "settled": 0, "already": 0, "foreign": 0}
@@ -138,7 +148,7 @@ def journal_recover(
                 )  # fmt: skip
                 continue
             found["files"] += 1
-            failed = settle_entries(_entries(path), found)
+            failed = settle_entries(_entries(path), found, pause=pause)
             if failed:  # kept for an operator, out of the way of the next run
                 path.rename(path.with_suffix(".failed"))
                 log.error("%s: %d outcome(s) could not be settled; kept as .failed", path, failed)
@@ -150,26 +160,59 @@ def journal_recover(
     return found
 
 
-def _recorded(ids: list[str]) -> set[str]:
-    """Which of these requests have a usage record (by the request-id index, in chunks)."""
+def _moment(value) -> datetime | None:
+    """An outcome's ``created_at`` (ISO 8601 in the file), aware; None if it is not one."""
+    if not isinstance(value, datetime):
+        try:
+            value = datetime.fromisoformat(value)
+        except (TypeError, ValueError):
+            return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def recorded_query(entries: list[dict]):
+    """The request ids of these outcomes that have a usage record, looked up by the
+    (request_id, created_at) index and bounded by the outcomes' times, so only the partitions
+    of those days are read, not every day's index. None when no outcome has a time."""
     from .models import UsageRecord
 
+    moments = [m for m in (_moment(e.get("created_at")) for e in entries) if m is not None]
+    if not moments:
+        return None  # none can have been recorded
+    return UsageRecord.objects.filter(
+        request_id__in=[e.get("request_id") for e in entries],
+        created_at__range=(min(moments), max(moments)),
+    ).values_list("request_id", flat=True)
+
+
+def _recorded(entries: list[dict]) -> set[str]:
+    """Which of these outcomes have a usage record, a thousand at a time."""
     found = set()
-    for start in range(0, len(ids), 1000):
-        records = UsageRecord.objects.filter(request_id__in=ids[start : start + 1000])
-        found.update(records.values_list("request_id", flat=True))
+    for start in range(0, len(entries), 1000):
+        query = recorded_query(entries[start : start + 1000])
+        if query is not None:
+            found.update(query)
     return found
 
 
-def settle_entries(entries: list[dict], found: dict) -> int:
-    """Settle the outcomes no usage record has yet (each through the ordinary, idempotent
-    service); counts go to ``found``. Returns how many could not be settled."""
+def settle_entries(entries: list[dict], found: dict, *, pause: float | None = None) -> int:
+    """Settle the outcomes no usage record has yet; counts go to ``found``. Returns how many
+    could not be settled. On PostgreSQL in batches (``_settle_in_batches``); elsewhere (SQLite,
+    ``make run``) one by one through the ordinary, idempotent service."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        return _settle_in_batches(entries, found, pause=pause)
+    return _settle_one_by_one(entries, found)
+
+
+def _settle_one_by_one(entries: list[dict], found: dict) -> int:
     from .models import UsageRecord
     from .services import RequestOutcome, request_settle
 
     failed = 0
     # Most were settled by their own process: looked up in bulk.
-    settled = _recorded([entry["request_id"] for entry in entries])
+    settled = _recorded(entries)
     for entry in entries:
         if entry["request_id"] in settled:
             found["already"] += 1
@@ -178,7 +221,10 @@ def settle_entries(entries: list[dict], found: dict) -> int:
             entry["created_at"] = datetime.fromisoformat(entry["created_at"])
             request_settle(outcome=RequestOutcome(**entry))
         except IntegrityError:
-            if UsageRecord.objects.filter(request_id=entry["request_id"]).exists():
+            recorded = UsageRecord.objects.filter(
+                request_id=entry["request_id"], created_at=entry["created_at"]
+            )
+            if recorded.exists():
                 found["already"] += 1  # settled meanwhile by its own process
                 continue
             failed += 1
@@ -190,6 +236,105 @@ def settle_entries(entries: list[dict], found: dict) -> int:
             continue
         found["settled"] += 1
         log.warning("settled %s from the journal of a process that died", entry["request_id"])
+    return failed
+
+
+LOCK_TIMEOUT_MS = 200  # a batch waits this long for a row a live transaction holds, then yields
+TRANSIENT = {"40P01", "55P03"}  # deadlock detected, lock not available: contention, not data
+
+
+def _settle_set(entries: list[dict], *, lock_timeout_ms: int = 0) -> set[str]:
+    """Settle these outcomes in one transaction with one statement (``SETTLE_SET``: the
+    batcher's rules, idempotent per request id). Returns the request ids it recorded."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from .settle_sql import DURABLE, SETTLE_SET, settle_set_params
+
+    params = settle_set_params(entries, timezone.now())
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(DURABLE)
+        if lock_timeout_ms:
+            cursor.execute(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}")
+        # A bad reference (a user or key that is gone) fails here, not at the commit: the
+        # batch is then settled outcome by outcome, also inside a caller's transaction.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(SETTLE_SET, params)
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _settle_batch(entries: list[dict]) -> tuple[set[str], int]:
+    """Settle a batch: (the request ids recorded, how many could not be). The batch waits for a
+    live transaction's rows at most LOCK_TIMEOUT_MS, and gives way (rolls back, pauses, tries
+    again) when it waited longer or lost a deadlock: live traffic goes first. A batch that
+    still fails, or fails for its data (one bad row fails the whole statement), is settled
+    outcome by outcome, each in its own transaction and waiting as long as it takes, so only
+    the bad ones are left."""
+    for attempt in range(1, 4):
+        try:
+            return _settle_set(entries, lock_timeout_ms=LOCK_TIMEOUT_MS), 0
+        except Exception as exc:
+            if getattr(exc.__cause__, "sqlstate", None) not in TRANSIENT or attempt == 3:
+                log.warning(
+                    "a batch of %d journal outcome(s) failed; settling them one by one",
+                    len(entries),
+                    exc_info=True,
+                )
+                break
+            log.info("a journal batch gave way to live traffic (%s); again shortly", exc)
+            time.sleep(0.1 * attempt)
+    settled, failed = set(), 0
+    for entry in entries:
+        try:
+            settled |= _settle_set([entry])
+        except Exception:
+            failed += 1
+            log.exception("could not settle %s from a journal", entry["request_id"])
+    return settled, failed
+
+
+def _number(value) -> int:
+    return value if isinstance(value, int) else -1
+
+
+def _settle_in_batches(entries: list[dict], found: dict, *, pause: float | None = None) -> int:
+    """PostgreSQL: ``GATEWAY_JOURNAL_BATCH`` outcomes at a time, each batch one statement in
+    one transaction (``_settle_batch``), which looks every outcome up by its request id and
+    time and settles those not recorded yet.
+
+    Gentle: after each batch, recovery sleeps ``GATEWAY_JOURNAL_PAUSE`` times as long as the
+    batch took (a duty cycle: at the default 1.0 it keeps at most half of one connection busy,
+    whatever the database's speed), so replaying a large journal leaves the database to live
+    traffic most of the time, and a batch's row locks on accounts are short. A duty cycle
+    rather than a fixed rate: it adapts to the machine, and to a database slowed by live load
+    (slower batches, longer pauses). In the gateway this runs in one of its database threads."""
+    batch_size = max(1, settings.GATEWAY_JOURNAL_BATCH)
+    pause = max(0.0, settings.GATEWAY_JOURNAL_PAUSE if pause is None else pause)
+    named = [entry for entry in entries if isinstance(entry.get("request_id"), str)]
+    failed = len(entries) - len(named)
+    if failed:
+        log.error("%d journal line(s) without a request id", failed)
+    unique = list({entry["request_id"]: entry for entry in named}.values())
+    found["already"] += len(named) - len(unique)  # the same outcome twice: settled once
+    # By user, as the batcher sorts: a batch then touches few accounts and keys (each updated
+    # once per batch), locks them in the batcher's order, and holds fewer rows live traffic
+    # needs.
+    unique.sort(
+        key=lambda e: (_number(e.get("user_id")), _number(e.get("api_key_id")), e["request_id"])
+    )
+    for start in range(0, len(unique), batch_size):
+        began = time.monotonic()
+        batch = unique[start : start + batch_size]
+        settled, failures = _settle_batch(batch)  # those recorded already are skipped there
+        failed += failures
+        found["settled"] += len(settled)
+        found["already"] += len(batch) - len(settled) - failures
+        if settled:
+            log.warning(
+                "settled %d request(s) from the journal of a process that died", len(settled)
+            )
+        if pause and start + batch_size < len(unique):
+            time.sleep((time.monotonic() - began) * pause)
     return failed
 
 
@@ -213,14 +358,14 @@ def journal_files(directory: Path) -> list[dict]:
     return out
 
 
-def journal_replay(*, path: Path, force: bool = False) -> dict:
+def journal_replay(*, path: Path, force: bool = False, pause: float | None = None) -> dict:
     """Replay one journal file into this database. Without ``force`` nothing is written: the
     counts say what would be (users, outcomes, credits, already recorded). With it, every
     outcome not recorded yet is settled here, once, and the file is renamed ``*.replayed``."""
 
     path = Path(path)
     entries = _entries(path)
-    recorded = _recorded([e["request_id"] for e in entries])
+    recorded = _recorded(entries)
     missing = [e for e in entries if e["request_id"] not in recorded]
     report = {
         "outcomes": len(entries),
@@ -233,7 +378,7 @@ def journal_replay(*, path: Path, force: bool = False) -> dict:
     if not force:
         return report
     found = {"settled": 0, "already": 0}
-    failed = settle_entries(missing, found)
+    failed = settle_entries(missing, found, pause=pause)
     report["settled"], report["failed"] = found["settled"], failed
     if not failed:
         path.rename(path.with_suffix(".replayed"))

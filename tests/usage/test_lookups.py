@@ -6,7 +6,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from apps.usage.journal import recorded_query
 from apps.usage.models import UsageRecord
+from apps.usage.partitions import partitions
 from apps.usage.services import usage_record_of
 
 pytestmark = pytest.mark.django_db
@@ -31,6 +33,10 @@ def many_records(owner):
     return owner
 
 
+def record_time(request_id: str):
+    return UsageRecord.objects.get(request_id=request_id).created_at
+
+
 def plan_of(queryset) -> str:
     return queryset.explain()
 
@@ -51,11 +57,25 @@ def test_settlement_journal_and_the_request_page_use_the_request_id_index(many_r
     assert_uses_the_request_index(plan_of(settle))
     assert usage_record_of(missing) is None
     assert usage_record_of("req_bulk_3").created_at <= when
-    # The journal's bulk look-up.
-    bulk = UsageRecord.objects.filter(request_id__in=[missing, "req_bulk_7"]).values_list(
-        "request_id", flat=True
+    # The journal's bulk look-up: by request id and its outcomes' times, so it reads only the
+    # partitions of those days, not the others' indexes (here: not the days created ahead).
+    bulk = recorded_query(
+        [
+            {"request_id": "req_bulk_4", "created_at": "junk"},
+            {"request_id": missing, "created_at": when.isoformat()},
+            {"request_id": "req_bulk_11", "created_at": record_time("req_bulk_11")},
+            {"request_id": "req_bulk_12", "created_at": record_time("req_bulk_12").isoformat()},
+        ]
     )
-    assert_uses_the_request_index(plan_of(bulk))
+    plan = plan_of(bulk)
+    assert_uses_the_request_index(plan)
+    with connection.cursor() as cursor:
+        ahead = [name for day, name in partitions(cursor).items() if day > when.date()]
+    assert ahead and not [name for name in ahead if name in plan], plan
+    assert set(bulk) == {
+        "req_bulk_11",
+        "req_bulk_12",
+    }  # 4 (four days old) is older than any time here
     # The request page's search by x-request-id (the owner's, newest first).
     from apps.console.selectors import usage_record_for_user
 

@@ -5,6 +5,10 @@ and replay one deliberately.
     manage.py journal_recover --list           files set aside (another database's, or failed)
     manage.py journal_recover --replay FILE    what replaying FILE here would charge (dry run)
     manage.py journal_recover --replay FILE --force   replay it (e.g. after restoring a backup)
+
+On PostgreSQL outcomes are settled in batches with a pause after each, in proportion to the time
+it took (GATEWAY_JOURNAL_PAUSE, 1.0: busy at most half the time); ``--pause 0`` settles as fast
+as the database goes, e.g. a large replay while traffic is low.
 """
 
 from pathlib import Path
@@ -25,6 +29,12 @@ class Command(BaseCommand):
         parser.add_argument("--list", action="store_true", help="list the journal files")
         parser.add_argument("--replay", metavar="FILE", help="a set-aside file to replay here")
         parser.add_argument("--force", action="store_true", help="really replay (not a dry run)")
+        parser.add_argument(
+            "--pause",
+            type=float,
+            default=None,
+            help="pause after each batch, as a multiple of its time (GATEWAY_JOURNAL_PAUSE)",
+        )
 
     def handle(self, *args, **options):
         directory = Path(options["dir"] or "")
@@ -48,7 +58,7 @@ class Command(BaseCommand):
                 path = directory / path
             if not path.is_file():
                 raise CommandError(f"No such journal file: {path}")
-            report = journal_replay(path=path, force=options["force"])
+            report = journal_replay(path=path, force=options["force"], pause=options["pause"])
             verb = "settled" if options["force"] else "would settle"
             self.stdout.write(
                 f"{path.name}: {report['outcomes']} outcome(s), {report['already']} recorded "
@@ -61,7 +71,9 @@ class Command(BaseCommand):
             else:
                 self.stdout.write("Dry run: nothing written. Add --force to replay.")
             return
-        found = journal_recover(directory=directory, older_than=0, identity=identity)
+        found = journal_recover(
+            directory=directory, older_than=0, identity=identity, pause=options["pause"]
+        )
         self.stdout.write(
             f"settled {found['settled']}, already recorded {found['already']}, "
             f"set aside {found['foreign']} file(s) of another database"
