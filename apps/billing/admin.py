@@ -8,15 +8,29 @@ class PaymentAdmin(admin.ModelAdmin):
     list_display = [
         "created_at",
         "user",
-        "amount_cents",
+        "amount",
         "currency",
-        "credits",
+        "credits_whole",
+        "payment_method",
         "status",
+        "refunded",
         "automatic",
     ]
-    list_filter = ["status", "currency", "automatic"]
+    list_filter = ["status", "currency", "payment_method", "automatic"]
     search_fields = ["user__email", "checkout_session_id", "payment_intent_id", "invoice_id"]
     list_select_related = ["user"]
+
+    @admin.display(description="Amount", ordering="amount_cents")
+    def amount(self, obj):
+        return obj.amount_display
+
+    @admin.display(description="Credits", ordering="credits")
+    def credits_whole(self, obj):
+        return f"{obj.credits_whole:,}"
+
+    @admin.display(description="Refunded", ordering="amount_refunded_cents")
+    def refunded(self, obj):
+        return obj.refunded_display if obj.amount_refunded_cents else ""
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]

@@ -4,6 +4,11 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core.money import MICRO
 
+from .currencies import money
+
+# How a payment method is named on the pages (translated).
+METHOD_LABELS = {"card": _("card"), "alipay": _("Alipay"), "wechat_pay": _("WeChat Pay")}
+
 
 class Payment(models.Model):
     """A top-up through Stripe Checkout, created before the customer is sent to Stripe."""
@@ -22,9 +27,17 @@ class Payment(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payments"
     )
-    amount_cents = models.PositiveIntegerField()
+    amount_cents = models.PositiveIntegerField(
+        help_text="in the currency's minor unit (cents, fen)"
+    )
     currency = models.CharField(max_length=3)
     credits = models.BigIntegerField(help_text="µcr bought")
+    payment_method = models.CharField(
+        max_length=30, blank=True, help_text="how it was paid (card, alipay, wechat_pay)"
+    )
+    failure_reason = models.CharField(
+        max_length=500, blank=True, help_text="why the payment failed, shown to the user"
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.CREATED)
     checkout_session_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
@@ -46,11 +59,25 @@ class Payment(models.Model):
         indexes = [models.Index(fields=["user", "-created_at"])]
 
     def __str__(self):
-        return f"{self.amount_cents / 100:.2f} {self.currency.upper()} ({self.status})"
+        return f"{self.amount_display} {self.currency.upper()} ({self.status})"
 
     @property
     def amount_dollars(self) -> str:
         return f"{self.amount_cents / 100:,.2f}"
+
+    @property
+    def amount_display(self) -> str:
+        """``HK$80.00``: the amount in its own currency."""
+        return money(self.amount_cents, self.currency)
+
+    @property
+    def refunded_display(self) -> str:
+        return money(self.amount_refunded_cents, self.currency)
+
+    @property
+    def payment_method_display(self) -> str:
+        label = METHOD_LABELS.get(self.payment_method, self.payment_method.replace("_", " "))
+        return str(label)[:1].upper() + str(label)[1:]
 
     @property
     def credits_whole(self) -> int:
@@ -89,6 +116,11 @@ class BillingProfile(models.Model):
     )
     low_balance_threshold = models.BigIntegerField(default=50 * MICRO, help_text="µcr")
     low_balance_notified = models.BooleanField(default=False)
+    currency = models.CharField(
+        max_length=3,
+        blank=True,
+        help_text="the currency chosen on the billing page; empty: from the page's language",
+    )
 
     def __str__(self):
         return f"Billing profile of {self.user}"

@@ -2,7 +2,8 @@
 import ``apps.billing.services`` keep working:
 
 - ``stripe_api``: the Stripe client, whether Stripe is on, a valid top-up amount, shared facts;
-- ``checkout``: top-ups through Stripe Checkout, fulfilled exactly once;
+- ``currencies``: prices per currency and the payment methods offered in each (no writes);
+- ``checkout``: top-ups through Stripe Checkout, fulfilled exactly once, the buyer's currency;
 - ``webhooks``: Stripe's events, refunds and disputes, invoices linked to their payments;
 - ``auto_topup``: a saved card, auto top-up, and its invoice;
 - ``alerts``: low balance and monthly budget e-mails;
@@ -29,8 +30,10 @@ from .auto_topup import (
     payment_intent_fulfil,
 )
 from .checkout import (
+    billing_currency_set,
     checkout_closed,
     checkout_create,
+    checkout_failed,
     checkout_fulfil,
     checkout_session_retrieve,
 )
@@ -76,6 +79,7 @@ __all__ = [
     "auto_topup_run",
     "auto_topup_settings_set",
     "auto_topups_due",
+    "billing_currency_set",
     "billing_forget_user",
     "billing_profile",
     "budget_alerts_send",
@@ -85,6 +89,7 @@ __all__ = [
     "charge_succeeded",
     "checkout_closed",
     "checkout_create",
+    "checkout_failed",
     "checkout_fulfil",
     "checkout_session_retrieve",
     "dispute_closed",
