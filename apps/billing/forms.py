@@ -1,3 +1,4 @@
+import uuid
 from decimal import Decimal
 
 from django import forms
@@ -70,6 +71,17 @@ class CurrencyForm(forms.Form):
         ]
 
 
+class RedeemForm(forms.Form):
+    code = forms.CharField(
+        label=_("Redemption code"),
+        max_length=100,
+        strip=True,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "spellcheck": "false", "placeholder": "ocx-redeem-…"}
+        ),
+    )
+
+
 class LowBalanceForm(forms.Form):
     threshold = forms.DecimalField(
         label=_("Warn me below"),
@@ -130,3 +142,46 @@ class AutoTopUpForm(forms.Form):
     @property
     def threshold_micro(self) -> int:
         return credits_to_micro(self.cleaned_data["threshold"])
+
+
+class RedemptionBatchForm(forms.Form):
+    """Staff create a batch of redemption codes (the admin; English only, like the rest)."""
+
+    count = forms.IntegerField(
+        min_value=1, help_text="How many codes (each is shown once, in the CSV you download)."
+    )
+    credits = forms.DecimalField(
+        label="Credits each",
+        min_value=Decimal("0.000001"),
+        max_value=Decimal(1_000_000),
+        max_digits=13,
+        decimal_places=6,
+    )
+    expires_at = forms.DateTimeField(
+        label="Expires at",
+        required=False,
+        help_text="UTC, e.g. 2026-12-31 23:59. Empty: the codes never expire.",
+    )
+    one_per_account = forms.BooleanField(
+        label="At most one code of this batch per account", required=False
+    )
+    reseller = forms.CharField(
+        max_length=100,
+        required=False,
+        help_text="Who sells or gives the codes; named with the batch in the user's ledger.",
+    )
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    # One per rendered form: a second submission of the same form creates nothing.
+    token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
+
+    def clean_count(self):
+        count = self.cleaned_data["count"]
+        if count > settings.REDEEM_BATCH_MAX_CODES:
+            raise forms.ValidationError(
+                f"At most {settings.REDEEM_BATCH_MAX_CODES:,} codes in one batch."
+            )
+        return count
+
+    @property
+    def credits_micro(self) -> int:
+        return credits_to_micro(self.cleaned_data["credits"])

@@ -221,3 +221,82 @@ class BudgetAlert(models.Model):
 
     def __str__(self):
         return f"Budget alert {self.level}% {self.month:%Y-%m} for account {self.account_id}"
+
+
+class RedemptionBatch(models.Model):
+    """Codes created together by staff (for a reseller, a promotion…), each worth the same
+    credits. Only digests of the codes are kept: the plaintext exists once, in the CSV the
+    creation returns."""
+
+    credits_each = models.BigIntegerField(help_text="µcr each code grants")
+    count = models.PositiveIntegerField(help_text="codes created")
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="codes stop working then; empty = never"
+    )
+    one_per_account = models.BooleanField(
+        default=False, help_text="an account may redeem at most one code of this batch"
+    )
+    reseller = models.CharField(max_length=100, blank=True, help_text="who sells or gives them")
+    note = models.TextField(blank=True, help_text="for staff only")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    create_token = models.UUIDField(
+        unique=True, null=True, blank=True, editable=False, help_text="the form that created it"
+    )
+    voided_at = models.DateTimeField(
+        null=True, blank=True, help_text="voided: its unredeemed codes no longer work"
+    )
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "redemption batches"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(credits_each__gt=0), name="billing_redemption_credits_positive"
+            )
+        ]
+
+    def __str__(self):
+        return self.label
+
+    @property
+    def label(self) -> str:
+        """How the ledger and the admin name the batch: ``batch 12 (Reseller)``."""
+        return f"batch {self.pk}" + (f" ({self.reseller})" if self.reseller else "")
+
+    @property
+    def credits_each_whole(self) -> str:
+        from apps.core.money import format_credits
+
+        return format_credits(self.credits_each)
+
+
+class RedemptionCode(models.Model):
+    """One code of a batch: its HMAC digest, the last 4 characters to recognise it, and who
+    redeemed it, once."""
+
+    batch = models.ForeignKey(RedemptionBatch, on_delete=models.PROTECT, related_name="codes")
+    digest = models.CharField(max_length=64, unique=True, help_text="HMAC-SHA256 of the code")
+    last4 = models.CharField(max_length=4)
+    redeemed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="redemptions",
+    )
+    redeemed_at = models.DateTimeField(null=True, blank=True)
+    # "<batch>:<user>" when the batch allows one code per account: the unique index refuses a
+    # second, also when two codes are redeemed at once.
+    once_key = models.CharField(max_length=50, unique=True, null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"ocx-redeem-…{self.last4} ({self.batch.label})"

@@ -4,6 +4,7 @@ import ``apps.billing.services`` keep working:
 - ``stripe_api``: the Stripe client, whether Stripe is on, a valid top-up amount, shared facts;
 - ``currencies``: prices per currency and the payment methods offered in each (no writes);
 - ``checkout``: top-ups through Stripe Checkout, fulfilled exactly once, the buyer's currency;
+- ``redemption``: redemption code batches, and redeeming a code once;
 - ``webhooks``: Stripe's events, refunds and disputes, invoices linked to their payments;
 - ``auto_topup``: a saved card, auto top-up, and its invoice;
 - ``alerts``: low balance and monthly budget e-mails;
@@ -44,6 +45,13 @@ from .privacy import (
     billing_forget_user,
     stripe_customer_forget,
 )
+from .redemption import (
+    NewBatch,
+    RedemptionRefused,
+    redemption_batch_create,
+    redemption_batch_void,
+    redemption_redeem,
+)
 from .stripe_api import (
     CREDITED,
     MISMATCH,
@@ -71,7 +79,9 @@ __all__ = [
     "MISMATCH",
     "PERSONAL_KEYS",
     "BadSignature",
+    "NewBatch",
     "NotYetFulfilled",
+    "RedemptionRefused",
     "TopUpsOff",
     "auto_topup_close_account",
     "auto_topup_for",
@@ -100,6 +110,9 @@ __all__ = [
     "low_balance_threshold_set",
     "payment_intent_failed",
     "payment_intent_fulfil",
+    "redemption_batch_create",
+    "redemption_batch_void",
+    "redemption_redeem",
     "stripe_client",
     "stripe_customer_forget",
     "stripe_enabled",

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.billing_index, name="index"),
     path("checkout/", views.checkout, name="checkout"),
     path("currency/", views.currency, name="currency"),
+    path("redeem/", views.redeem, name="redeem"),
     path("success/", views.success, name="success"),
     path("cancel/", views.cancel, name="cancel"),
     path("low-balance/", views.low_balance, name="low_balance"),

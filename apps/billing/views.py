@@ -1,6 +1,8 @@
+from allauth.account.adapter import get_adapter
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -10,12 +12,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from apps.core.errors import ServiceError
-from apps.core.money import micro_to_credits
+from apps.core.money import format_credits, micro_to_credits
 from apps.credits.selectors import account_for_user
 from apps.credits.services import credits_budget_set
 
 from . import currencies, selectors, services
-from .forms import AutoTopUpForm, BudgetForm, CurrencyForm, LowBalanceForm, TopUpForm
+from .forms import AutoTopUpForm, BudgetForm, CurrencyForm, LowBalanceForm, RedeemForm, TopUpForm
 from .models import METHOD_LABELS, Payment
 
 
@@ -41,6 +43,7 @@ def _page(
     low_form=None,
     budget_form=None,
     auto_form=None,
+    redeem_form=None,
     status=200,
 ):
     account = account_for_user(user_id=request.user.pk)
@@ -76,6 +79,7 @@ def _page(
         "wallets": len(currencies.payment_methods(currency)) > 1,
         "packs": currencies.packs(currency),
         "topup_form": topup_form or TopUpForm(currency=currency),
+        "redeem_form": redeem_form or RedeemForm(),
         "low_form": low_form or LowBalanceForm(initial={"threshold": micro_to_credits(threshold)}),
         "payments": selectors.payments_for_user(user_id=request.user.pk),
         "custom_low": currencies.money(low * 100, currency, whole=True),
@@ -126,6 +130,31 @@ def checkout(request):
         form.add_error(None, exc.message)
         return _page(request, topup_form=form, status=503)
     return HttpResponse(status=303, headers={"Location": url})  # to Stripe's checkout page
+
+
+@login_required
+@require_POST
+def redeem(request):
+    form = RedeemForm(request.POST)
+    if not form.is_valid():
+        return _page(request, redeem_form=form, status=400)
+    try:
+        ip = get_adapter(request).get_client_ip(request)
+    except PermissionDenied:
+        ip = None
+    try:
+        code = services.redemption_redeem(
+            user_id=request.user.pk, code=form.cleaned_data["code"], ip=ip
+        )
+    except services.RedemptionRefused as exc:
+        form.add_error("code", exc.message)
+        return _page(request, redeem_form=form, status=429 if exc.reason == "rate_limited" else 400)
+    messages.success(
+        request,
+        _("Code redeemed: %(credits)s credits were added to your balance.")
+        % {"credits": format_credits(code.batch.credits_each)},
+    )
+    return redirect("billing:index")
 
 
 @login_required

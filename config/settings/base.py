@@ -416,6 +416,12 @@ BILLING_CURRENCIES = {
     },
 }
 BILLING_LANGUAGE_CURRENCIES = {"zh-hans": "cny"}
+# Redemption codes: failed attempts allowed per account and per client IP address in a window
+# (counted from the first failure), before further attempts are refused until it ends.
+REDEEM_FAILURES_PER_ACCOUNT = int(os.environ.get("REDEEM_FAILURES_PER_ACCOUNT", "10"))
+REDEEM_FAILURES_PER_IP = int(os.environ.get("REDEEM_FAILURES_PER_IP", "30"))
+REDEEM_WINDOW_SECONDS = int(os.environ.get("REDEEM_WINDOW_SECONDS", "3600"))
+REDEEM_BATCH_MAX_CODES = 10_000
 # Auto top-up: at most this many automatic charges per account per UTC day (a loop guard); after
 # this many failed charges in a row it turns itself off; a failed dip is retried after a pause.
 AUTO_TOPUP_DAILY_CAP = int(os.environ.get("AUTO_TOPUP_DAILY_CAP", "5"))
