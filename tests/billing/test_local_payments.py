@@ -376,3 +376,22 @@ def test_history_and_admin_show_amount_and_currency(client, owner, stripe_on):
     for shown in ("US$10.00", "HK$80.00", "¥72.00"):
         assert shown in admin
     assert "hkd" in admin and "cny" in admin
+
+
+def test_the_billing_page_and_the_docs_speak_chinese(owner_client, stripe_on):
+    page = owner_client.get(BILLING, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "以 CNY 支付，可使用银行卡、支付宝或微信支付。" in page
+    assert "价格币种" in page and "¥72<" in page and "每 ¥1 兑换 13 积分" in page
+    assert "自动充值仅支持银行卡" in page
+    refused = owner_client.post(
+        reverse("billing:redeem"), {"code": "ocx-redeem-x"}, HTTP_ACCEPT_LANGUAGE="zh-hans"
+    )
+    assert "这不是兑换码" in refused.content.decode()
+    english = owner_client.get(reverse("docs:page", args=["balance"]), HTTP_ACCEPT_LANGUAGE="en")
+    body = english.content.decode()
+    assert "Alipay" in body and "WeChat Pay" in body and "HK$1 = 12 credits" in body
+    assert "ocx-redeem-" in body
+    chinese = owner_client.get(
+        reverse("docs:page", args=["balance"]), HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9"
+    ).content.decode()
+    assert "支付宝" in chinese and "微信支付" in chinese and "兑换码" in chinese
