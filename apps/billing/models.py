@@ -269,12 +269,6 @@ class RedemptionBatch(models.Model):
         """How the ledger and the admin name the batch: ``batch 12 (Reseller)``."""
         return f"batch {self.pk}" + (f" ({self.reseller})" if self.reseller else "")
 
-    @property
-    def credits_each_whole(self) -> str:
-        from apps.core.money import format_credits
-
-        return format_credits(self.credits_each)
-
 
 class RedemptionCode(models.Model):
     """One code of a batch: its HMAC digest, the last 4 characters to recognise it, and who
