@@ -1,6 +1,24 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
+from django.http import HttpResponse
+from django.template.response import TemplateResponse
 
-from .models import AutoTopUp, AutoTopUpAttempt, BillingProfile, BudgetAlert, Payment, StripeEvent
+from apps.core.errors import ServiceError
+from apps.core.money import format_credits
+
+from .forms import RedemptionBatchForm
+from .models import (
+    AutoTopUp,
+    AutoTopUpAttempt,
+    BillingProfile,
+    BudgetAlert,
+    Payment,
+    RedemptionBatch,
+    RedemptionCode,
+    StripeEvent,
+)
+from .redemption import code_digest, redemption_batch_create, redemption_batch_void
 
 
 @admin.register(Payment)
@@ -8,15 +26,29 @@ class PaymentAdmin(admin.ModelAdmin):
     list_display = [
         "created_at",
         "user",
-        "amount_cents",
+        "amount",
         "currency",
-        "credits",
+        "credits_whole",
+        "payment_method",
         "status",
+        "refunded",
         "automatic",
     ]
-    list_filter = ["status", "currency", "automatic"]
+    list_filter = ["status", "currency", "payment_method", "automatic"]
     search_fields = ["user__email", "checkout_session_id", "payment_intent_id", "invoice_id"]
     list_select_related = ["user"]
+
+    @admin.display(description="Amount", ordering="amount_cents")
+    def amount(self, obj):
+        return obj.amount_display
+
+    @admin.display(description="Credits", ordering="credits")
+    def credits_whole(self, obj):
+        return f"{obj.credits_whole:,}"
+
+    @admin.display(description="Refunded", ordering="amount_refunded_cents")
+    def refunded(self, obj):
+        return obj.refunded_display if obj.amount_refunded_cents else ""
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
@@ -88,3 +120,136 @@ class BudgetAlertAdmin(PaymentAdmin):
     list_filter = ["level", "month"]
     search_fields = ["account__user__email"]
     list_select_related = ["account__user"]
+
+
+@admin.register(RedemptionBatch)
+class RedemptionBatchAdmin(admin.ModelAdmin):
+    """Batches of redemption codes. Adding one downloads its codes as CSV, the only time they
+    exist in plaintext; "Void" stops a batch's unredeemed codes."""
+
+    list_display = [
+        "id",
+        "created_at",
+        "reseller",
+        "count",
+        "credits_each_display",
+        "redeemed",
+        "expires_at",
+        "one_per_account",
+        "voided_at",
+    ]
+    list_filter = ["one_per_account", ("voided_at", admin.EmptyFieldListFilter)]
+    search_fields = ["reseller", "note"]
+    actions = ["void_selected"]
+    readonly_fields = [
+        "count",
+        "credits_each_display",
+        "redeemed",
+        "expires_at",
+        "one_per_account",
+        "reseller",
+        "created_by",
+        "created_at",
+        "voided_at",
+        "voided_by",
+    ]
+    fields = [*readonly_fields, "note"]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(n_redeemed=Count("codes", filter=Q(codes__redeemed_at__isnull=False)))
+        )
+
+    @admin.display(description="Credits each", ordering="credits_each")
+    def credits_each_display(self, obj):
+        return format_credits(obj.credits_each)
+
+    @admin.display(description="Redeemed", ordering="n_redeemed")
+    def redeemed(self, obj):
+        return getattr(obj, "n_redeemed", None)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Void the selected batches (their unredeemed codes stop working)")
+    def void_selected(self, request, queryset):
+        stopped = sum(
+            redemption_batch_void(batch_id=batch.pk, actor_id=request.user.pk) for batch in queryset
+        )
+        self.message_user(
+            request,
+            f"Voided {queryset.count()} batch(es): {stopped} unredeemed code(s) no longer work.",
+            messages.SUCCESS,
+        )
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = RedemptionBatchForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                new = redemption_batch_create(
+                    count=data["count"],
+                    credits_each=form.credits_micro,
+                    expires_at=data["expires_at"],
+                    one_per_account=data["one_per_account"],
+                    reseller=data["reseller"],
+                    note=data["note"],
+                    created_by_id=request.user.pk,
+                    create_token=data["token"],
+                )
+            except ServiceError as exc:
+                form.add_error(None, exc.message)
+            else:
+                # The codes exist in plaintext only in this response: nothing else keeps them.
+                return HttpResponse(
+                    new.csv(),
+                    content_type="text/csv; charset=utf-8",
+                    headers={
+                        "Content-Disposition": (
+                            f'attachment; filename="redemption-batch-{new.batch.pk}.csv"'
+                        ),
+                        "Cache-Control": "no-store",
+                    },
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Create redemption codes",
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/billing/redemptionbatch/create.html", context)
+
+
+@admin.register(RedemptionCode)
+class RedemptionCodeAdmin(admin.ModelAdmin):
+    """Codes by batch and who redeemed them. Search with a whole code to find it (by its
+    digest: the codes themselves are not stored)."""
+
+    list_display = ["id", "masked", "batch", "redeemed_by", "redeemed_at"]
+    list_filter = [("redeemed_at", admin.EmptyFieldListFilter)]
+    search_fields = ["redeemed_by__email"]
+    list_select_related = ["batch", "redeemed_by"]
+    raw_id_fields = ["batch"]
+
+    @admin.display(description="Code")
+    def masked(self, obj):
+        return f"ocx-redeem-…{obj.last4}"
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if term.startswith("ocx-redeem-"):
+            return queryset.filter(digest=code_digest(term)), False
+        return super().get_search_results(request, queryset, search_term)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

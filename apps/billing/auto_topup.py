@@ -56,6 +56,9 @@ def card_setup_start(*, user, success_url: str, cancel_url: str) -> str:
         session = client.v1.checkout.sessions.create(
             params={
                 "mode": "setup",
+                # Only a card can be saved for off-session charges (Alipay and WeChat Pay
+                # cannot), so auto top-up is card-only.
+                "payment_method_types": ["card"],
                 "currency": settings.STRIPE_CURRENCY,
                 "customer": config.customer_id,
                 "client_reference_id": str(user.pk),
@@ -339,7 +342,7 @@ def payment_intent_fulfil(*, intent: dict) -> str:
             amount=payment.credits,
             kind=Kind.TOPUP,
             reference=f"stripe:{intent_id}",
-            memo=f"Auto top-up ${payment.amount_dollars}",
+            memo=f"Auto top-up {payment.amount_display}",
         )
         payment.status = Payment.Status.PAID
         payment.paid_at = timezone.now()

@@ -4,6 +4,11 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core.money import MICRO
 
+from .currencies import money
+
+# How a payment method is named on the pages (translated).
+METHOD_LABELS = {"card": _("card"), "alipay": _("Alipay"), "wechat_pay": _("WeChat Pay")}
+
 
 class Payment(models.Model):
     """A top-up through Stripe Checkout, created before the customer is sent to Stripe."""
@@ -22,9 +27,17 @@ class Payment(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payments"
     )
-    amount_cents = models.PositiveIntegerField()
+    amount_cents = models.PositiveIntegerField(
+        help_text="in the currency's minor unit (cents, fen)"
+    )
     currency = models.CharField(max_length=3)
     credits = models.BigIntegerField(help_text="µcr bought")
+    payment_method = models.CharField(
+        max_length=30, blank=True, help_text="how it was paid (card, alipay, wechat_pay)"
+    )
+    failure_reason = models.CharField(
+        max_length=500, blank=True, help_text="why the payment failed, shown to the user"
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.CREATED)
     checkout_session_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
@@ -46,11 +59,25 @@ class Payment(models.Model):
         indexes = [models.Index(fields=["user", "-created_at"])]
 
     def __str__(self):
-        return f"{self.amount_cents / 100:.2f} {self.currency.upper()} ({self.status})"
+        return f"{self.amount_display} {self.currency.upper()} ({self.status})"
 
     @property
     def amount_dollars(self) -> str:
         return f"{self.amount_cents / 100:,.2f}"
+
+    @property
+    def amount_display(self) -> str:
+        """``HK$80.00``: the amount in its own currency."""
+        return money(self.amount_cents, self.currency)
+
+    @property
+    def refunded_display(self) -> str:
+        return money(self.amount_refunded_cents, self.currency)
+
+    @property
+    def payment_method_display(self) -> str:
+        label = METHOD_LABELS.get(self.payment_method, self.payment_method.replace("_", " "))
+        return str(label)[:1].upper() + str(label)[1:]
 
     @property
     def credits_whole(self) -> int:
@@ -89,6 +116,11 @@ class BillingProfile(models.Model):
     )
     low_balance_threshold = models.BigIntegerField(default=50 * MICRO, help_text="µcr")
     low_balance_notified = models.BooleanField(default=False)
+    currency = models.CharField(
+        max_length=3,
+        blank=True,
+        help_text="the currency chosen on the billing page; empty: from the page's language",
+    )
 
     def __str__(self):
         return f"Billing profile of {self.user}"
@@ -189,3 +221,76 @@ class BudgetAlert(models.Model):
 
     def __str__(self):
         return f"Budget alert {self.level}% {self.month:%Y-%m} for account {self.account_id}"
+
+
+class RedemptionBatch(models.Model):
+    """Codes created together by staff (for a reseller, a promotion…), each worth the same
+    credits. Only digests of the codes are kept: the plaintext exists once, in the CSV the
+    creation returns."""
+
+    credits_each = models.BigIntegerField(help_text="µcr each code grants")
+    count = models.PositiveIntegerField(help_text="codes created")
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="codes stop working then; empty = never"
+    )
+    one_per_account = models.BooleanField(
+        default=False, help_text="an account may redeem at most one code of this batch"
+    )
+    reseller = models.CharField(max_length=100, blank=True, help_text="who sells or gives them")
+    note = models.TextField(blank=True, help_text="for staff only")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    create_token = models.UUIDField(
+        unique=True, null=True, blank=True, editable=False, help_text="the form that created it"
+    )
+    voided_at = models.DateTimeField(
+        null=True, blank=True, help_text="voided: its unredeemed codes no longer work"
+    )
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "redemption batches"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(credits_each__gt=0), name="billing_redemption_credits_positive"
+            )
+        ]
+
+    def __str__(self):
+        return self.label
+
+    @property
+    def label(self) -> str:
+        """How the ledger and the admin name the batch: ``batch 12 (Reseller)``."""
+        return f"batch {self.pk}" + (f" ({self.reseller})" if self.reseller else "")
+
+
+class RedemptionCode(models.Model):
+    """One code of a batch: its HMAC digest, the last 4 characters to recognise it, and who
+    redeemed it, once."""
+
+    batch = models.ForeignKey(RedemptionBatch, on_delete=models.PROTECT, related_name="codes")
+    digest = models.CharField(max_length=64, unique=True, help_text="HMAC-SHA256 of the code")
+    last4 = models.CharField(max_length=4)
+    redeemed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="redemptions",
+    )
+    redeemed_at = models.DateTimeField(null=True, blank=True)
+    # "<batch>:<user>" when the batch allows one code per account: the unique index refuses a
+    # second, also when two codes are redeemed at once.
+    once_key = models.CharField(max_length=50, unique=True, null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"ocx-redeem-…{self.last4} ({self.batch.label})"

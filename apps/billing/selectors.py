@@ -2,6 +2,7 @@ from django.utils import timezone
 
 from apps.credits.models import Account, month_of
 
+from .currencies import currency_for_language, currency_valid
 from .models import AutoTopUp, BillingProfile, Payment
 
 
@@ -23,3 +24,10 @@ def auto_topup(*, user_id: int) -> AutoTopUp:
 def month_spent(account: Account) -> int:
     """µcr the account's API usage cost this UTC month (as settlements counted it)."""
     return account.spent_in(month_of(timezone.now()))
+
+
+def billing_currency(*, user_id: int, language: str | None) -> str:
+    """The currency the user buys in: the one they chose, else the page language's default."""
+    chosen = BillingProfile.objects.filter(user_id=user_id).values_list("currency", flat=True)
+    chosen = chosen.first() or ""
+    return chosen if currency_valid(chosen) else currency_for_language(language)

@@ -2,7 +2,9 @@
 import ``apps.billing.services`` keep working:
 
 - ``stripe_api``: the Stripe client, whether Stripe is on, a valid top-up amount, shared facts;
-- ``checkout``: top-ups through Stripe Checkout, fulfilled exactly once;
+- ``currencies``: prices per currency and the payment methods offered in each (no writes);
+- ``checkout``: top-ups through Stripe Checkout, fulfilled exactly once, the buyer's currency;
+- ``redemption``: redemption code batches, and redeeming a code once;
 - ``webhooks``: Stripe's events, refunds and disputes, invoices linked to their payments;
 - ``auto_topup``: a saved card, auto top-up, and its invoice;
 - ``alerts``: low balance and monthly budget e-mails;
@@ -29,8 +31,10 @@ from .auto_topup import (
     payment_intent_fulfil,
 )
 from .checkout import (
+    billing_currency_set,
     checkout_closed,
     checkout_create,
+    checkout_failed,
     checkout_fulfil,
     checkout_session_retrieve,
 )
@@ -40,6 +44,13 @@ from .privacy import (
     auto_topup_close_account,
     billing_forget_user,
     stripe_customer_forget,
+)
+from .redemption import (
+    NewBatch,
+    RedemptionRefused,
+    redemption_batch_create,
+    redemption_batch_void,
+    redemption_redeem,
 )
 from .stripe_api import (
     CREDITED,
@@ -68,7 +79,9 @@ __all__ = [
     "MISMATCH",
     "PERSONAL_KEYS",
     "BadSignature",
+    "NewBatch",
     "NotYetFulfilled",
+    "RedemptionRefused",
     "TopUpsOff",
     "auto_topup_close_account",
     "auto_topup_for",
@@ -76,6 +89,7 @@ __all__ = [
     "auto_topup_run",
     "auto_topup_settings_set",
     "auto_topups_due",
+    "billing_currency_set",
     "billing_forget_user",
     "billing_profile",
     "budget_alerts_send",
@@ -85,6 +99,7 @@ __all__ = [
     "charge_succeeded",
     "checkout_closed",
     "checkout_create",
+    "checkout_failed",
     "checkout_fulfil",
     "checkout_session_retrieve",
     "dispute_closed",
@@ -95,6 +110,9 @@ __all__ = [
     "low_balance_threshold_set",
     "payment_intent_failed",
     "payment_intent_fulfil",
+    "redemption_batch_create",
+    "redemption_batch_void",
+    "redemption_redeem",
     "stripe_client",
     "stripe_customer_forget",
     "stripe_enabled",

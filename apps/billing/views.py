@@ -1,28 +1,57 @@
+from allauth.account.adapter import get_adapter
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import get_language, pgettext
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from apps.core.errors import ServiceError
-from apps.core.money import CREDITS_PER_DOLLAR, micro_to_credits
+from apps.core.money import format_credits, micro_to_credits
 from apps.credits.selectors import account_for_user
 from apps.credits.services import credits_budget_set
 
-from . import selectors, services
-from .forms import AutoTopUpForm, BudgetForm, LowBalanceForm, TopUpForm
-from .models import Payment
+from . import currencies, selectors, services
+from .forms import AutoTopUpForm, BudgetForm, CurrencyForm, LowBalanceForm, RedeemForm, TopUpForm
+from .models import METHOD_LABELS, Payment
 
 
-def _page(request, *, topup_form=None, low_form=None, budget_form=None, auto_form=None, status=200):
+def _methods_text(methods: list[str]) -> str:
+    """``card, Alipay or WeChat Pay`` (银行卡、支付宝或微信支付)."""
+    names = [str(METHOD_LABELS.get(m, m)) for m in methods]
+    if len(names) == 1:
+        return names[0]
+    return _("%(some)s or %(last)s") % {
+        "some": pgettext("list separator", ", ").join(names[:-1]),
+        "last": names[-1],
+    }
+
+
+def _currency(request) -> str:
+    return selectors.billing_currency(user_id=request.user.pk, language=get_language())
+
+
+def _page(
+    request,
+    *,
+    topup_form=None,
+    low_form=None,
+    budget_form=None,
+    auto_form=None,
+    redeem_form=None,
+    status=200,
+):
     account = account_for_user(user_id=request.user.pk)
     threshold = selectors.low_balance_threshold(user_id=request.user.pk)
     auto = selectors.auto_topup(user_id=request.user.pk)
     budget = account.monthly_budget if account else None
+    currency = topup_form.currency if topup_form is not None else _currency(request)
+    low, high, rate = currencies.custom_range(currency)
     context = {
         "auto": auto,
         "auto_form": auto_form
@@ -43,12 +72,19 @@ def _page(request, *, topup_form=None, low_form=None, budget_form=None, auto_for
         "show_setup": request.user.is_staff or settings.DEBUG,
         "balance": account.balance if account else 0,
         "suspended": bool(account and account.suspended),
-        "packs": [(d, d * CREDITS_PER_DOLLAR) for d in settings.CREDIT_PACKS_DOLLARS],
-        "topup_form": topup_form or TopUpForm(),
+        "currency": currency,
+        "currency_name": currencies.NAMES.get(currency, currency.upper()),
+        "currency_form": CurrencyForm(initial={"currency": currency}),
+        "methods": _methods_text(currencies.payment_methods(currency)),
+        "wallets": len(currencies.payment_methods(currency)) > 1,
+        "packs": currencies.packs(currency),
+        "topup_form": topup_form or TopUpForm(currency=currency),
+        "redeem_form": redeem_form or RedeemForm(),
         "low_form": low_form or LowBalanceForm(initial={"threshold": micro_to_credits(threshold)}),
         "payments": selectors.payments_for_user(user_id=request.user.pk),
-        "min_dollars": settings.CUSTOM_TOPUP_MIN_DOLLARS,
-        "max_dollars": settings.CUSTOM_TOPUP_MAX_DOLLARS,
+        "custom_low": currencies.money(low * 100, currency, whole=True),
+        "custom_high": currencies.money(high * 100, currency, whole=True),
+        "custom_rate": rate,
     }
     return render(request, "billing/index.html", context, status=status)
 
@@ -60,14 +96,33 @@ def billing_index(request):
 
 @login_required
 @require_POST
+def currency(request):
+    """Remember the currency the user chose; the page then shows its prices."""
+    form = CurrencyForm(request.POST)
+    if form.is_valid():
+        services.billing_currency_set(
+            user_id=request.user.pk, currency=form.cleaned_data["currency"]
+        )
+    return redirect("billing:index")
+
+
+@login_required
+@require_POST
 def checkout(request):
-    form = TopUpForm(request.POST)
+    data = request.POST.copy()
+    if not data.get("currency"):
+        data["currency"] = _currency(request)
+    shown = data["currency"] if currencies.currency_valid(data["currency"]) else _currency(request)
+    form = TopUpForm(data, currency=shown)
     if not form.is_valid():
         return _page(request, topup_form=form, status=400)
     try:
         _, url = services.checkout_create(
             user=request.user,
-            dollars=form.cleaned_data["dollars"],
+            currency=form.cleaned_data["currency"],
+            pack=form.cleaned_data["pack"],
+            units=form.cleaned_data["amount"] if form.cleaned_data["pack"] is None else None,
+            language=get_language(),
             success_url=request.build_absolute_uri(reverse("billing:success")),
             cancel_url=request.build_absolute_uri(reverse("billing:cancel")),
         )
@@ -75,6 +130,31 @@ def checkout(request):
         form.add_error(None, exc.message)
         return _page(request, topup_form=form, status=503)
     return HttpResponse(status=303, headers={"Location": url})  # to Stripe's checkout page
+
+
+@login_required
+@require_POST
+def redeem(request):
+    form = RedeemForm(request.POST)
+    if not form.is_valid():
+        return _page(request, redeem_form=form, status=400)
+    try:
+        ip = get_adapter(request).get_client_ip(request)
+    except PermissionDenied:
+        ip = None
+    try:
+        code = services.redemption_redeem(
+            user_id=request.user.pk, code=form.cleaned_data["code"], ip=ip
+        )
+    except services.RedemptionRefused as exc:
+        form.add_error("code", exc.message)
+        return _page(request, redeem_form=form, status=429 if exc.reason == "rate_limited" else 400)
+    messages.success(
+        request,
+        _("Code redeemed: %(credits)s credits were added to your balance.")
+        % {"credits": format_credits(code.batch.credits_each)},
+    )
+    return redirect("billing:index")
 
 
 @login_required
@@ -97,6 +177,18 @@ def success(request):
             request,
             _("Thank you! %(credits)s credits were added to your balance.")
             % {"credits": f"{payment.credits_whole:,}"},
+        )
+    elif payment.status == Payment.Status.PENDING:
+        messages.info(
+            request,
+            _(
+                "Your payment is being confirmed. The credits are added as soon as Stripe "
+                "tells us the money arrived; this page shows the outcome."
+            ),
+        )
+    elif payment.status == Payment.Status.FAILED and payment.failure_reason:
+        messages.error(
+            request, _("The payment failed: %(reason)s") % {"reason": payment.failure_reason}
         )
     else:
         messages.info(

@@ -15,7 +15,13 @@ from apps.credits.models import LedgerEntry
 from apps.credits.services import credits_account_suspend, credits_grant, credits_take_back
 
 from .auto_topup import card_setup_complete, payment_intent_failed, payment_intent_fulfil
-from .checkout import checkout_closed, checkout_fulfil, checkout_session_retrieve
+from .checkout import (
+    checkout_closed,
+    checkout_failed,
+    checkout_fulfil,
+    checkout_session_retrieve,
+)
+from .currencies import money
 from .models import Payment, StripeEvent
 from .stripe_api import CREDITED, MISMATCH, NotYetFulfilled, invoice_store
 
@@ -62,7 +68,7 @@ def _take_back_refund(payment: Payment, *, cents: int, reference: str) -> None:
         amount=amount,
         kind=Kind.REFUND,
         reference=reference,
-        memo=f"Refund of ${cents / 100:.2f}",
+        memo=f"Refund of {money(cents, payment.currency)}",
     )
     if entry is not None:
         payment.credits_refunded += amount
@@ -162,15 +168,19 @@ def dispute_closed(*, dispute: dict) -> str:
 
 
 def charge_succeeded(*, charge: dict) -> str:
+    """Keep the charge's receipt (in the currency paid) and how it was paid (card, alipay,
+    wechat_pay) for the payment history."""
     payment = (
         Payment.objects.filter(payment_intent_id=str(charge.get("payment_intent"))).first()
         if charge.get("payment_intent")
         else None
     )
-    if payment is None or not charge.get("receipt_url"):
+    method = str((charge.get("payment_method_details") or {}).get("type") or "")[:30]
+    if payment is None or not (charge.get("receipt_url") or method):
         return "nothing to record"
-    payment.receipt_url = charge["receipt_url"]
-    payment.save(update_fields=["receipt_url"])
+    payment.receipt_url = charge.get("receipt_url") or payment.receipt_url
+    payment.payment_method = method or payment.payment_method
+    payment.save(update_fields=["receipt_url", "payment_method"])
     return "receipt recorded"
 
 
@@ -230,7 +240,7 @@ def _dispatch(event: dict) -> str | None:
             return f"{MISMATCH}: {payment.error}"
         return f"payment {payment.status}"
     if kind == "checkout.session.async_payment_failed":
-        return checkout_closed(session=obj, status=Payment.Status.FAILED)
+        return checkout_failed(session=obj)
     if kind == "checkout.session.expired":
         return checkout_closed(session=obj, status=Payment.Status.EXPIRED)
     if kind == "charge.refunded":

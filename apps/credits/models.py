@@ -70,6 +70,7 @@ class LedgerEntry(models.Model):
         REFUND = "refund", _("Refund")
         DISPUTE = "dispute", _("Dispute")
         ADJUSTMENT = "adjustment", _("Adjustment")
+        REDEMPTION = "redemption", _("Redemption code")
 
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
     amount = models.BigIntegerField(help_text="µcr, signed")

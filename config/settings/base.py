@@ -391,8 +391,44 @@ STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
 STRIPE_CURRENCY = os.environ.get("STRIPE_CURRENCY", "usd").lower()
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "https://api.stripe.com")
 STRIPE_WEBHOOK_TOLERANCE = int(os.environ.get("STRIPE_WEBHOOK_TOLERANCE", "300"))
-CREDIT_PACKS_DOLLARS = [5, 10, 25, 100]
+# Auto top-up's amounts (whole US dollars, STRIPE_CURRENCY: a saved card, charged off-session).
 CUSTOM_TOPUP_MIN_DOLLARS, CUSTOM_TOPUP_MAX_DOLLARS = 5, 1000
+# What a buyer pays through Checkout, per currency (no live exchange rate): each pack's price in
+# the currency's minor unit (cents, fen) for the credits it buys (the same in every currency);
+# any other amount is whole units from "min" to "max", each buying "credits_per_unit" credits
+# (integers: HK$100 buys exactly 1,200 credits); and the payment methods offered beside cards
+# (those Stripe allows in the currency: apps/billing/currencies.py). The first is the default,
+# except that 简体中文 defaults to CNY.
+BILLING_CURRENCIES = {
+    "usd": {
+        "packs": {500: 500, 1000: 1000, 2500: 2500, 10000: 10000},
+        "credits_per_unit": 100,
+        "min": CUSTOM_TOPUP_MIN_DOLLARS,
+        "max": CUSTOM_TOPUP_MAX_DOLLARS,
+        "methods": ["card", "alipay", "wechat_pay"],
+    },
+    "hkd": {
+        "packs": {500: 4000, 1000: 8000, 2500: 20000, 10000: 80000},
+        "credits_per_unit": 12,
+        "min": 40,
+        "max": 8000,
+        "methods": ["card", "alipay", "wechat_pay"],
+    },
+    "cny": {
+        "packs": {500: 3600, 1000: 7200, 2500: 18000, 10000: 72000},
+        "credits_per_unit": 13,
+        "min": 36,
+        "max": 7200,
+        "methods": ["card", "alipay", "wechat_pay"],
+    },
+}
+BILLING_LANGUAGE_CURRENCIES = {"zh-hans": "cny"}
+# Redemption codes: failed attempts allowed per account and per client IP address in a window
+# (counted from the first failure), before further attempts are refused until it ends.
+REDEEM_FAILURES_PER_ACCOUNT = int(os.environ.get("REDEEM_FAILURES_PER_ACCOUNT", "10"))
+REDEEM_FAILURES_PER_IP = int(os.environ.get("REDEEM_FAILURES_PER_IP", "30"))
+REDEEM_WINDOW_SECONDS = int(os.environ.get("REDEEM_WINDOW_SECONDS", "3600"))
+REDEEM_BATCH_MAX_CODES = 10_000
 # Auto top-up: at most this many automatic charges per account per UTC day (a loop guard); after
 # this many failed charges in a row it turns itself off; a failed dip is retried after a pause.
 AUTO_TOPUP_DAILY_CAP = int(os.environ.get("AUTO_TOPUP_DAILY_CAP", "5"))

@@ -2,7 +2,15 @@
 their pages, customers, SetupIntents, payment methods, off-session PaymentIntents (honouring
 the Idempotency-Key header as Stripe does: the same key answers the same response) and
 invoices. Payment methods behave like Stripe's test ones: pm_card_visa is charged,
-pm_card_chargeDeclined is declined, pm_card_authenticationRequired needs its owner."""
+pm_card_chargeDeclined is declined, pm_card_authenticationRequired needs its owner.
+
+Checkout's page offers the session's payment methods (card, Alipay, WeChat Pay), refusing, as
+Stripe does, a method the currency does not allow and WeChat Pay without its ``client`` option.
+What paying with each does is set per method in ``method_outcomes``: ``succeeded`` (paid at
+once), ``processing`` (the customer is sent back, the session completed unpaid; a test then
+settles it with ``async_outcome``) or ``failed`` (declined on the page; the session stays open).
+Every change queues the events Stripe would send in ``outbox``; tests deliver them signed
+(``tests.billing.webhooks.deliver_outbox``)."""
 
 import json
 import secrets
@@ -12,6 +20,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse
 from starlette.routing import Route
+
+from .webhooks import event
 
 sessions: dict[str, dict] = {}
 requests_seen: list[dict] = []
@@ -27,6 +37,23 @@ deleted_customers: set[str] = set()
 # ("succeeded" at once, or "processing": the webhook tells later). Tests may change both.
 card_to_save = {"id": "pm_card_visa"}
 charge_status = {"value": "succeeded"}
+charges: dict[str, dict] = {}
+outbox: list[dict] = []  # the events Stripe would deliver, in order
+method_outcomes = {"card": "succeeded", "alipay": "succeeded", "wechat_pay": "succeeded"}
+OUTCOMES = dict(method_outcomes)
+# Stripe Checkout's currencies per wallet (cards take any).
+METHOD_CURRENCIES = {
+    "alipay": {"aud", "cad", "cny", "eur", "gbp", "hkd", "jpy", "myr", "nzd", "sgd", "usd"},
+    "wechat_pay": {"aud", "cad", "chf", "cny", "dkk", "eur", "gbp", "hkd", "jpy", "nok", "sek",
+                   "sgd", "usd"},
+}  # fmt: skip
+METHOD_LABELS = {"card": None, "alipay": "Pay with Alipay", "wechat_pay": "Pay with WeChat Pay"}
+SYMBOLS = {"usd": "$", "hkd": "HK$", "cny": "¥"}
+DECLINES = {
+    "card": "Your card was declined.",
+    "alipay": "The customer did not approve the payment in Alipay.",
+    "wechat_pay": "The WeChat Pay QR code expired before the customer paid.",
+}
 CARDS = {
     "pm_card_visa": ("visa", "4242"),
     "pm_card_chargeDeclined": ("visa", "0002"),
@@ -35,9 +62,14 @@ CARDS = {
 
 
 def reset() -> None:
-    for store in (sessions, customers, setup_intents, intents, invoices, invoice_items, idempotent):
+    for store in (
+        sessions, customers, setup_intents, intents, invoices, invoice_items, idempotent, charges
+    ):  # fmt: skip
         store.clear()
     requests_seen.clear()
+    outbox.clear()
+    method_outcomes.clear()
+    method_outcomes.update(OUTCOMES)
     detached.clear()
     deleted_customers.clear()
     card_to_save["id"] = "pm_card_visa"
@@ -71,19 +103,134 @@ def _invoice_for(session: dict) -> dict:
     return invoice
 
 
-def mark_paid(session_id: str, **changes) -> dict:
-    session = sessions[session_id]
-    session.update(
+def _emit(kind: str, obj: dict) -> dict:
+    queued = event(kind, json.loads(json.dumps(obj)))
+    outbox.append(queued)
+    return queued
+
+
+def _intent_for(session: dict, method: str, status: str) -> dict:
+    """The session's PaymentIntent (created on the first attempt to pay), now ``status``."""
+    intent_id = session.get("payment_intent") or f"pi_{secrets.token_hex(8)}"
+    session["payment_intent"] = intent_id
+    intent = intents.setdefault(
+        intent_id,
         {
-            "payment_status": "paid",
-            "status": "complete",
-            "payment_intent": session.get("payment_intent") or f"pi_{secrets.token_hex(8)}",
-        }
+            "id": intent_id,
+            "object": "payment_intent",
+            "amount": session["amount_total"],
+            "amount_received": 0,
+            "currency": session["currency"],
+            "metadata": session.get("metadata") or {},
+            "latest_charge": None,
+            "last_payment_error": None,
+        },
     )
+    intent.update({"status": status, "payment_method_types": [method]})
+    return intent
+
+
+def _charge_for(session: dict, method: str) -> dict:
+    intent = _intent_for(session, method, "succeeded")
+    charge_id = f"ch_{secrets.token_hex(10)}"
+    charge = {
+        "id": charge_id,
+        "object": "charge",
+        "amount": session["amount_total"],
+        "amount_refunded": 0,
+        "currency": session["currency"],
+        "paid": True,
+        "status": "succeeded",
+        "payment_intent": intent["id"],
+        "payment_method_details": {"type": method, method: {}},
+        "receipt_url": f"https://pay.stripe.test/receipts/{charge_id}",
+        "refunds": {"object": "list", "data": []},
+    }
+    charges[charge_id] = charge
+    intent["amount_received"], intent["latest_charge"] = intent["amount"], charge_id
+    intent["last_payment_error"] = None
+    return charge
+
+
+def mark_paid(session_id: str, method: str = "card", **changes) -> dict:
+    """The customer paid (at once, or an asynchronous payment went through): the session is
+    paid, its PaymentIntent succeeded with a charge; queues charge.succeeded and the session's
+    event (checkout.session.completed, or async_payment_succeeded after a delay)."""
+    session = sessions[session_id]
+    was_waiting = session["status"] == "complete" and session["payment_status"] == "unpaid"
+    charge = _charge_for(session, method)
+    session.update({"payment_status": "paid", "status": "complete"})
     if session.get("invoice_creation") and not session.get("invoice"):
         session["invoice"] = _invoice_for(session)["id"]
     session.update(changes)
+    _emit("charge.succeeded", charge)
+    _emit(
+        "checkout.session.async_payment_succeeded" if was_waiting else "checkout.session.completed",
+        session,
+    )
     return session
+
+
+def mark_processing(session_id: str, method: str) -> dict:
+    """An asynchronous method accepted the payment for later: the customer is sent back, the
+    session is complete but unpaid until ``async_outcome`` settles it."""
+    session = sessions[session_id]
+    _intent_for(session, method, "processing")
+    session.update({"status": "complete", "payment_status": "unpaid"})
+    _emit("checkout.session.completed", session)
+    return session
+
+
+def mark_declined(session_id: str, method: str) -> dict:
+    """Declined on Checkout's page: the session stays open (the customer may try again)."""
+    session = sessions[session_id]
+    intent = _intent_for(session, method, "requires_payment_method")
+    intent["last_payment_error"] = {
+        "type": "card_error" if method == "card" else "invalid_request_error",
+        "code": "card_declined" if method == "card" else "payment_method_provider_decline",
+        "message": DECLINES[method],
+        "payment_method": {"type": method},
+    }
+    _emit("payment_intent.payment_failed", intent)
+    return intent
+
+
+def async_outcome(session_id: str, *, succeeded: bool, reason: str | None = None) -> dict:
+    """Settle a session left processing: paid (``async_payment_succeeded``) or failed
+    (``async_payment_failed``, the PaymentIntent saying why)."""
+    session = sessions[session_id]
+    intent = intents[session["payment_intent"]]
+    method = intent["payment_method_types"][0]
+    if succeeded:
+        return mark_paid(session_id, method)
+    intent.update(
+        {
+            "status": "requires_payment_method",
+            "last_payment_error": {
+                "type": "invalid_request_error",
+                "code": "payment_method_provider_decline",
+                "message": reason or DECLINES[method],
+                "payment_method": {"type": method},
+            },
+        }
+    )
+    _emit("payment_intent.payment_failed", intent)
+    _emit("checkout.session.async_payment_failed", session)
+    return session
+
+
+def refund(payment_intent_id: str, amount: int | None = None) -> dict:
+    """Refund (part of) the PaymentIntent's charge in its own currency: charge.refunded."""
+    charge = charges[intents[payment_intent_id]["latest_charge"]]
+    amount = charge["amount"] - charge["amount_refunded"] if amount is None else amount
+    charge["refunds"]["data"].append(
+        {"id": f"re_{secrets.token_hex(8)}", "object": "refund", "amount": amount,
+         "currency": charge["currency"], "status": "succeeded"}
+    )  # fmt: skip
+    charge["amount_refunded"] += amount
+    charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
+    _emit("charge.refunded", charge)
+    return charge
 
 
 def mark_set_up(session_id: str, payment_method: str | None = None) -> dict:
@@ -103,6 +250,24 @@ def mark_set_up(session_id: str, payment_method: str | None = None) -> dict:
     return session
 
 
+def _methods_refused(form: dict, currency: str, setup: bool) -> str | None:
+    """Stripe's refusals: a wallet in a currency it does not take, WeChat Pay without its
+    client, either of them in setup mode."""
+    methods = [v for k, v in sorted(form.items()) if k.startswith("payment_method_types[")]
+    for method in methods:
+        if method == "card":
+            continue
+        if method not in METHOD_CURRENCIES:
+            return f"Invalid payment_method_types: {method}"
+        if setup:
+            return f"The payment method type {method} is not supported in setup mode."
+        if currency not in METHOD_CURRENCIES[method]:
+            return f"The payment method type {method} does not support the currency {currency}."
+    if "wechat_pay" in methods and form.get("payment_method_options[wechat_pay][client]") != "web":
+        return "payment_method_options[wechat_pay][client] is required for wechat_pay."
+    return None
+
+
 async def create_session(request: Request):
     form = await _form(request)
     requests_seen.append(form)
@@ -111,13 +276,20 @@ async def create_session(request: Request):
     setup = form["mode"] == "setup"
     if setup and form.get("customer") not in customers:
         return _error(400, "A setup-mode session needs an existing customer.")
+    currency = form.get("currency") or form["line_items[0][price_data][currency]"]
+    refused = _methods_refused(form, currency, setup)
+    if refused:
+        return _error(400, refused, param="payment_method_types")
+    methods = [v for k, v in sorted(form.items()) if k.startswith("payment_method_types[")]
     session = {
         "id": session_id,
         "object": "checkout.session",
         "mode": form["mode"],
         "url": f"{base}/pay/{session_id}",
         "amount_total": None if setup else int(form["line_items[0][price_data][unit_amount]"]),
-        "currency": form.get("currency") or form["line_items[0][price_data][currency]"],
+        "currency": currency,
+        "payment_method_types": methods or ["card"],
+        "locale": form.get("locale"),
         "customer": form.get("customer"),
         "setup_intent": None,
         "invoice": None,
@@ -155,26 +327,49 @@ async def get_session(request: Request):
     return JSONResponse(session)
 
 
-async def pay_page(request: Request):
+def _price(session: dict) -> str:
+    units, cents = divmod(session["amount_total"], 100)
+    symbol = SYMBOLS.get(session["currency"], session["currency"].upper() + " ")
+    return f"{symbol}{units:,}.{cents:02d}"
+
+
+async def pay_page(request: Request, error: str = ""):
     session = sessions[request.path_params["session_id"]]
     if session["mode"] == "setup":
         return HTMLResponse(
             "<!doctype html><title>Stand-in card setup</title><h1>Save a card</h1>"
             '<form method="post"><button type="submit">Save card</button></form>'
         )
-    amount = session["amount_total"] / 100
+    price = _price(session)
+    buttons = "".join(
+        f'<form method="post"><input type="hidden" name="method" value="{method}">'
+        f'<button type="submit">{METHOD_LABELS.get(method) or f"Pay {price}"}</button></form>'
+        for method in session["payment_method_types"]
+    )
+    alert = f'<p role="alert">{error}</p>' if error else ""
     return HTMLResponse(
-        f"<!doctype html><title>Stand-in checkout</title><h1>Pay ${amount:.2f}</h1>"
-        f'<form method="post"><button type="submit">Pay ${amount:.2f}</button></form>'
+        f"<!doctype html><title>Stand-in checkout</title><h1>Pay {price}</h1>{alert}{buttons}"
+        f'<a href="{session["cancel_url"]}">Back</a>'
     )
 
 
 async def pay(request: Request):
     session_id = request.path_params["session_id"]
-    if sessions[session_id]["mode"] == "setup":
+    session = sessions[session_id]
+    if session["mode"] == "setup":
         session = mark_set_up(session_id)
     else:
-        session = mark_paid(session_id)
+        method = (await _form(request)).get("method") or "card"
+        if method not in session["payment_method_types"]:
+            return _error(400, f"{method} is not offered by this session")
+        outcome = method_outcomes.get(method, "succeeded")
+        if outcome == "failed":
+            intent = mark_declined(session_id, method)
+            return await pay_page(request, error=intent["last_payment_error"]["message"])
+        if outcome == "processing":
+            session = mark_processing(session_id, method)
+        else:
+            session = mark_paid(session_id, method)
     url = session["success_url"].replace("{CHECKOUT_SESSION_ID}", session["id"])
     return RedirectResponse(url, status_code=303)
 

@@ -206,7 +206,7 @@ def test_payment_intent_succeeded_credits_a_processing_top_up_once(saver):
 
 
 def test_a_checkout_payments_intent_is_left_to_its_session(owner_client, owner, stripe_on):
-    response = owner_client.post(reverse("billing:checkout"), {"dollars": "10"})
+    response = owner_client.post(reverse("billing:checkout"), {"amount": "10"})
     payment = Payment.objects.get()
     session = stripe_standin.mark_paid(payment.checkout_session_id)
     intent = {

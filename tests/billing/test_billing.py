@@ -23,7 +23,7 @@ BILLING = reverse("billing:index")
 
 
 def start_checkout(client, dollars="10"):
-    response = client.post(reverse("billing:checkout"), {"dollars": dollars})
+    response = client.post(reverse("billing:checkout"), {"amount": dollars})
     assert response.status_code == 303, response.content
     payment = Payment.objects.latest("id")
     return payment, response["Location"]
@@ -45,7 +45,7 @@ def test_topups_are_off_without_stripe_settings(owner_client, settings):
     body = owner_client.get(BILLING).content.decode()
     assert "Buying credits is not available at the moment" in body
     assert "STRIPE_SECRET_KEY" not in body  # configuration is for operators, not customers
-    response = owner_client.post(reverse("billing:checkout"), {"dollars": "10"})
+    response = owner_client.post(reverse("billing:checkout"), {"amount": "10"})
     assert response.status_code == 503 and "turned off" in response.content.decode()
     assert not Payment.objects.exists()
 
@@ -64,7 +64,8 @@ def test_page_shows_balance_packs_and_history(owner_client, owner, stripe_on):
     body = owner_client.get(BILLING).content.decode()
     assert "500.0000" in body
     for dollars, credits_ in ((5, 500), (10, 1000), (25, 2500), (100, 10000)):
-        assert f'value="{dollars}"' in body and f"{credits_} credits" in body
+        assert f'value="{credits_}"' in body and f"{credits_} credits" in body
+        assert f"US${dollars}<" in body
     assert "No payments yet" in body
 
 
@@ -83,16 +84,16 @@ def test_pack_checkout_creates_the_payment_before_redirecting(owner_client, owne
 @pytest.mark.parametrize(
     ("dollars", "error"),
     [
-        ("4", "Choose from $5 to $1,000"),
-        ("1001", "Choose from $5 to $1,000"),
-        ("5.5", "whole number of dollars"),
-        ("ten", "whole number of dollars"),
-        ("-5", "Choose from $5 to $1,000"),
+        ("4", "Choose from US$5 to US$1,000"),
+        ("1001", "Choose from US$5 to US$1,000"),
+        ("5.5", "Enter a whole amount"),
+        ("ten", "Enter a whole amount"),
+        ("-5", "Choose from US$5 to US$1,000"),
         ("", "This field is required"),
     ],
 )
 def test_custom_amount_validation(owner_client, stripe_on, dollars, error):
-    response = owner_client.post(reverse("billing:checkout"), {"dollars": dollars})
+    response = owner_client.post(reverse("billing:checkout"), {"amount": dollars})
     body = response.content.decode()
     assert response.status_code == 400 and error in body
     if dollars:

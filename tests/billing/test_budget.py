@@ -107,7 +107,7 @@ def test_budget_alerts_go_out_once_each(funded_account):
 def test_checkout_asks_for_an_invoice_and_the_history_links_it(
     owner_client, owner, stripe_on, deliver
 ):
-    response = owner_client.post(reverse("billing:checkout"), {"dollars": "10"})
+    response = owner_client.post(reverse("billing:checkout"), {"amount": "10"})
     assert response.status_code == 303
     sent = stripe_standin.requests_seen[-1]
     assert sent["billing_address_collection"] == "required"
@@ -162,7 +162,7 @@ def test_an_invoice_carrying_a_payments_metadata_is_linked_only_if_stripe_says_i
 ):
     """Anything in the Stripe account can carry metadata: an invoice is linked to a payment only
     when the payment's Checkout Session names it (and its amount and currency match)."""
-    owner_client.post(reverse("billing:checkout"), {"dollars": "10"})
+    owner_client.post(reverse("billing:checkout"), {"amount": "10"})
     payment = Payment.objects.get()
     meta = {"payment_id": str(payment.pk), "user_id": str(owner.pk)}
     forged = {

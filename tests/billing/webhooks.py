@@ -26,3 +26,30 @@ def sign(body: bytes, secret: str = WEBHOOK_SECRET, timestamp: int | None = None
     signed = f"{timestamp}.".encode() + body
     digest = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={digest}"
+
+
+def deliver_outbox(client=None, *, only: set[str] | None = None) -> list[tuple[str, int, str]]:
+    """Deliver, signed, every event the Stripe stand-in queued (or those of the ``only`` types;
+    the rest stay queued), in order, to the webhook: [(type, status, body)]."""
+    import json
+
+    from django.test import Client
+
+    from . import stripe_standin
+
+    client = client or Client()
+    delivered = []
+    for queued in list(stripe_standin.outbox):
+        if only is not None and queued["type"] not in only:
+            continue
+        stripe_standin.outbox.remove(queued)
+        body = json.dumps(queued).encode()
+        response = client.generic(
+            "POST",
+            "/billing/stripe/webhook/",
+            body,
+            content_type="application/json",
+            HTTP_STRIPE_SIGNATURE=sign(body),
+        )
+        delivered.append((queued["type"], response.status_code, response.content.decode()))
+    return delivered
