@@ -13,6 +13,7 @@ from apps.core.errors import ServiceError
 from apps.core.money import CREDITS_PER_DOLLAR, MICRO
 from apps.credits.models import LedgerEntry
 from apps.credits.services import credits_grant
+from apps.webhooks import events as webhook_events
 
 from .models import Payment
 from .stripe_api import TopUpsOff, invoice_store, stripe_client, stripe_enabled, validate_dollars
@@ -124,6 +125,7 @@ def checkout_fulfil(*, session: dict) -> Payment | None:
         payment.status = Payment.Status.PAID
         payment.paid_at = timezone.now()
         payment.save(update_fields=["status", "paid_at", "payment_intent_id"])
+        webhook_events.payment_succeeded(payment)
         invoice = session.get("invoice")
         if isinstance(invoice, dict):
             invoice_store(payment, invoice)
