@@ -89,3 +89,26 @@ def test_a_rolled_secret_signs_beside_the_new_one_for_a_day(owner, receiver, end
         Webhook(new).verify(got.body, got.headers)
         with pytest.raises(WebhookVerificationError):
             Webhook(old).verify(got.body, got.headers)
+
+
+@pytest.mark.parametrize("language", ["en", "zh-CN"])
+def test_the_docs_check_without_a_library_accepts_our_signatures(client, language):
+    """The docs' own Python sample (verifying without a library), run on a real signature."""
+    from tests.docs.test_pages import code_blocks
+
+    page = client.get("/docs/webhooks/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    samples = [code for lang, code in code_blocks(page) if lang == "python"]
+    assert any("from standardwebhooks.webhooks import Webhook" in code for code in samples)
+    namespace: dict = {}
+    exec(compile(samples[-1], "docs-sample", "exec"), namespace)  # noqa: S102 (our own docs)
+    verify = namespace["verify"]
+    secret, body = signing.secret_new(), b'{"type":"webhook.test","data":{}}'
+    now = int(datetime.now(UTC).timestamp())
+    headers = signing.headers(
+        [signing.secret_new(), secret], message_id="msg_1", timestamp=now, body=body
+    )
+    assert verify(secret, headers, body)
+    assert not verify(secret, headers, body + b" ")
+    assert not verify(signing.secret_new(), headers, body)
+    replayed = signing.headers([secret], message_id="msg_1", timestamp=now - 600, body=body)
+    assert not verify(secret, replayed, body)  # well signed, but ten minutes old
