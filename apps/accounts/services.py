@@ -93,9 +93,11 @@ def user_delete(*, user_id: int) -> None:
     from apps.billing.services import auto_topup_close_account, billing_forget_user
     from apps.keys.services import api_keys_close_account
     from apps.usage.services import content_forget_user
+    from apps.webhooks.services import webhook_endpoints_forget_user
 
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user_id)
+        webhook_endpoints_forget_user(user_id=user.pk)  # first: nothing below is sent anywhere
         api_keys_close_account(user_id=user.pk)
         customer_id = auto_topup_close_account(user_id=user.pk)  # the card is never charged again
         addresses = set(EmailAddress.objects.filter(user=user).values_list("email", flat=True))

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from apps.core.money import format_credits
 from apps.credits.models import Account, LedgerEntry, month_of
+from apps.webhooks import events as webhook_events
 
 from .models import BillingProfile, BudgetAlert
 
@@ -56,6 +57,7 @@ def low_balance_notify() -> int:
             ).update(low_balance_notified=True)
             if claimed:  # another run did not get there first
                 transaction.on_commit(lambda profile=profile: _send_low_balance(profile))
+                webhook_events.balance_low(profile)
                 sent += 1
     return sent
 
@@ -98,6 +100,7 @@ def budget_alerts_send(*, now=None) -> int:
             try:
                 with transaction.atomic():
                     BudgetAlert.objects.create(account=account, month=month, level=level)
+                    webhook_events.budget_threshold(account, month=month, level=level)
             except IntegrityError:
                 continue  # sent before
             new.append(level)

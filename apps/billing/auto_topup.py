@@ -17,6 +17,7 @@ from apps.core.money import CREDITS_PER_DOLLAR, MICRO
 from apps.core.queue import enqueue_on_commit
 from apps.credits.models import Account, LedgerEntry
 from apps.credits.services import credits_grant
+from apps.webhooks import events as webhook_events
 
 from .models import AutoTopUp, AutoTopUpAttempt, Payment
 from .stripe_api import (
@@ -291,6 +292,7 @@ def _auto_topup_failed(config, attempt, payment, intent: dict, *, code, error: s
             else f"Auto top-up was turned off after {config.failures} failed charges."
         )
     config.save(update_fields=["failures", "failed_total", "enabled", "notice", "updated_at"])
+    webhook_events.auto_topup_failed(attempt, currency=payment.currency, still_on=config.enabled)
     email = config.user.email
     transaction.on_commit(
         lambda: send_mail(
@@ -350,6 +352,7 @@ def payment_intent_fulfil(*, intent: dict) -> str:
         if isinstance(charge, dict) and charge.get("receipt_url"):
             payment.receipt_url = charge["receipt_url"]
         payment.save(update_fields=["status", "paid_at", "receipt_url"])
+        webhook_events.payment_succeeded(payment)
         AutoTopUpAttempt.objects.filter(payment=payment).update(
             status=AutoTopUpAttempt.Status.SUCCEEDED
         )

@@ -18,6 +18,7 @@ from django.utils import timezone
 from apps.core.errors import ServiceError
 from apps.credits.models import LedgerEntry
 from apps.credits.services import credits_grant
+from apps.webhooks import events as webhook_events
 
 from .currencies import METHOD_NAMES, currency_valid, payment_methods, quote
 from .models import BillingProfile, Payment, StripeEvent
@@ -162,6 +163,7 @@ def checkout_fulfil(*, session: dict) -> Payment | None:
         payment.paid_at = timezone.now()
         payment.failure_reason = ""
         payment.save(update_fields=["status", "paid_at", "payment_intent_id", "failure_reason"])
+        webhook_events.payment_succeeded(payment)
         invoice = session.get("invoice")
         if isinstance(invoice, dict):
             invoice_store(payment, invoice)

@@ -13,6 +13,7 @@ from django.utils import timezone
 from apps.core.errors import ServiceError
 from apps.credits.models import LedgerEntry
 from apps.credits.services import credits_account_suspend, credits_grant, credits_take_back
+from apps.webhooks import events as webhook_events
 
 from .auto_topup import card_setup_complete, payment_intent_failed, payment_intent_fulfil
 from .checkout import (
@@ -72,6 +73,7 @@ def _take_back_refund(payment: Payment, *, cents: int, reference: str) -> None:
     )
     if entry is not None:
         payment.credits_refunded += amount
+        webhook_events.payment_refunded(payment, cents=cents, credits=amount, reference=reference)
 
 
 @transaction.atomic

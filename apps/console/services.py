@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from apps.core.sealed import seal, unseal
 from apps.keys.services import api_key_create, api_key_revoke
+from apps.webhooks import events as webhook_events
 
 from .models import PlaygroundKey
 
@@ -76,14 +77,16 @@ def playground_key_mint(*, user_id: int, reuse: bool = False) -> PlaygroundCrede
         live = PlaygroundKey.objects.filter(
             api_key__user_id=user_id, api_key__revoked_at__isnull=True, api_key__expires_at__gt=now
         ).values_list("api_key_id", flat=True)
-        for key_id in list(live):
-            api_key_revoke(user_id=user_id, key_id=key_id, actor_id=user_id)
-        key, secret = api_key_create(
-            user_id=user_id,
-            name=PLAYGROUND_KEY_NAME,
-            expires_at=now + timedelta(seconds=lifetime),
-            actor_id=user_id,
-        )
+        # The playground's keys come and go by the hour: not the customer's keys to be told of.
+        with webhook_events.muted():
+            for key_id in list(live):
+                api_key_revoke(user_id=user_id, key_id=key_id, actor_id=user_id)
+            key, secret = api_key_create(
+                user_id=user_id,
+                name=PLAYGROUND_KEY_NAME,
+                expires_at=now + timedelta(seconds=lifetime),
+                actor_id=user_id,
+            )
         PlaygroundKey.objects.create(api_key=key, created_at=now)
         credential = PlaygroundCredential(
             key_id=key.pk, secret=secret, expires_at=key.expires_at.timestamp()

@@ -10,6 +10,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from apps.webhooks import events as webhook_events
+
 from . import cache as key_cache
 from . import tokens
 from .errors import (
@@ -98,6 +100,7 @@ def api_key_create(
         ApiKeyEvent.objects.create(
             key=key, kind=Event.CREATED, actor_id=actor_id, detail="Created", created_at=now
         )
+        webhook_events.key_created(key)
     return key, secret
 
 
@@ -117,6 +120,7 @@ def api_key_revoke(*, user_id: int, key_id: int, actor_id: int | None = None) ->
             ApiKeyEvent.objects.create(
                 key=key, kind=Event.REVOKED, actor_id=actor_id, detail="Revoked"
             )
+            webhook_events.key_revoked(key)
     return key
 
 
@@ -164,6 +168,8 @@ def api_key_rotate(
             detail=f"Created by rotating {old.masked}",
             created_at=now,
         )
+        webhook_events.key_rotated(old, successor)
+        webhook_events.key_created(successor)
     return successor, secret
 
 

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.accounts",
     "apps.credits",
+    "apps.webhooks",
     "apps.keys",
     "apps.catalog",
     "apps.usage",
@@ -271,6 +272,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.billing.tasks.send_budget_alerts",
         "schedule": 60.0,
     },
+    "deliver-webhooks": {
+        "task": "apps.webhooks.tasks.deliver_due",
+        "schedule": 5.0,
+    },
+    "expired-key-webhooks": {
+        "task": "apps.keys.tasks.notify_expired_keys",
+        "schedule": 60.0,
+    },
+    "prune-webhooks": {
+        "task": "apps.webhooks.tasks.prune",
+        "schedule": 3600.0,
+    },
 }
 
 # Logs: one JSON object per line with the request id (apps/core/logs.py), or plain text.
@@ -435,3 +448,23 @@ AUTO_TOPUP_DAILY_CAP = int(os.environ.get("AUTO_TOPUP_DAILY_CAP", "5"))
 AUTO_TOPUP_MAX_FAILURES = int(os.environ.get("AUTO_TOPUP_MAX_FAILURES", "3"))
 AUTO_TOPUP_RETRY_SECONDS = int(os.environ.get("AUTO_TOPUP_RETRY_SECONDS", "3600"))
 BUDGET_ALERT_LEVELS = [50, 80, 100]
+
+# --- Customer webhooks ---------------------------------------------------------------------------
+# Endpoints must resolve to public addresses only; this lets loopback and private ones through,
+# for development (a receiver on this machine). Production settings force it off.
+WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", False)
+# One attempt: connect, send and read the answer within this many seconds, at most this many
+# bytes of the answer read (and kept for the delivery log); redirects are never followed.
+WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "5"))
+WEBHOOK_RESPONSE_MAX_BYTES = 4096
+# A failed delivery is tried again after these delays (seconds; the last one repeats) until
+# WEBHOOK_RETRY_WINDOW after its first attempt (one last try at that moment); still failing
+# then, the endpoint is turned off and its owner e-mailed.
+WEBHOOK_RETRY_DELAYS = (5, 30, 120, 300, 900, 1800, 3600, 7200, 14400, 28800)
+WEBHOOK_RETRY_WINDOW = int(os.environ.get("WEBHOOK_RETRY_WINDOW", str(24 * 3600)))
+WEBHOOK_BATCH = 50  # deliveries one sender sends to one endpoint before it lets others go
+WEBHOOK_ENDPOINTS_MAX = int(os.environ.get("WEBHOOK_ENDPOINTS_MAX", "10"))
+WEBHOOK_SECRET_OVERLAP_SECONDS = 24 * 3600  # a rolled secret keeps signing beside the new one
+WEBHOOK_LOG_DAYS = int(os.environ.get("WEBHOOK_LOG_DAYS", "30"))  # events and delivery logs
+# key.expired is sent for keys that expired within this many seconds (the sweep's window).
+WEBHOOK_KEY_EXPIRY_LOOKBACK = 24 * 3600

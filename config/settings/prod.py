@@ -30,6 +30,9 @@ for name, why in (
 if not os.environ.get("ALLOWED_HOSTS"):
     raise ImproperlyConfigured("ALLOWED_HOSTS must list the site's host names in production.")
 
+# Webhooks go to public internet addresses only, whatever the environment says (SSRF).
+WEBHOOK_ALLOW_PRIVATE_URLS = False
+
 # One JSON object per log line, with the request id, unless LOG_FORMAT=plain.
 if os.environ.get("LOG_FORMAT", "json") == "json":
     LOGGING["handlers"]["console"]["formatter"] = "json"  # noqa: F405
