@@ -137,7 +137,7 @@ def test_budget_threshold_at_50_80_and_100_percent_each_once(owner, receiver, en
 
 
 def checkout_paid(client, deliver):
-    response = client.post(reverse("billing:checkout"), {"dollars": "10"})
+    response = client.post(reverse("billing:checkout"), {"amount": "10"})
     assert response.status_code == 303
     payment = Payment.objects.latest("id")
     session = stripe_standin.mark_paid(payment.checkout_session_id)
