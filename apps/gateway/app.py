@@ -77,11 +77,11 @@ class Gateway:
         settlement; answers and errors in the protocol's own shape."""
         held = False
         try:
-            digest = self.auth.presented_digest(request)
+            digest = self.auth.identify(request, ctx)
             # The key is checked before the body is read: by the shared check, or, for a key
             # this process admitted moments ago, by that (the shared check then runs alongside
             # the hold).
-            recent = self.auth.recently_seen(digest)
+            recent = self.auth.recently_seen(digest, ctx.client_ip)
             if recent is None:
                 now = time.time()
                 self.auth.admit(ctx, *await self.auth.lookup(digest, now), now)
@@ -170,13 +170,18 @@ class Gateway:
         if recent is None:
             chat, estimate = await self.rt.cpu_bound(ctx, self.meter.checked, ctx, body, routes)
             return chat, estimate, await self.meter.hold(ctx, chat, estimate)
+        ctx.facts = recent  # the key's guardrails (models) are checked on what was seen
         try:
             chat, estimate = await self.rt.cpu_bound(ctx, self.meter.checked, ctx, body, routes)
         except ApiError:
+            ctx.facts = None
             self.auth.admit(ctx, *await self.auth.lookup(digest, now), now)  # 401/429 come first
-            raise
+            if guarded(ctx.facts) == guarded(recent):
+                raise
+            # The key's guardrails changed meanwhile: the request is checked on its fresh facts.
+            chat, estimate = await self.rt.cpu_bound(ctx, self.meter.checked, ctx, body, routes)
+            return chat, estimate, await self.meter.hold(ctx, chat, estimate)
         check = asyncio.get_running_loop().create_task(self.auth.lookup(digest, now))
-        ctx.facts = recent
         refused = None
         try:
             held = await self.meter.hold(ctx, chat, estimate)
@@ -186,24 +191,31 @@ class Gateway:
             check.cancel()
             raise
         try:
-            facts, count, touch = await check
-            self.auth.admit(ctx, facts, count, touch, now)
+            self.auth.admit(ctx, *await check, now)
         except BaseException:
-            ctx.facts = None  # refused (401/429) or failed: no usage to record
+            ctx.facts = None  # refused (401/403/429) or failed: no usage to record
             if held:
                 await self.meter.release(ctx)
             raise
-        if facts.credit_limit is not None and recent.credit_limit is None:
-            # The key got a credit limit meanwhile: the hold must also reserve on the key. (The
-            # other changes need nothing: the hold checked the limits as the database has them.)
+        if guarded(ctx.facts) != guarded(recent):
+            # The key got a credit or spend limit meanwhile (the hold must also reserve on the
+            # key), or other models: checked and held again on its fresh facts. (Changed limits
+            # need nothing: the hold checked them as the database has them.)
             if held:
                 await self.meter.release(ctx)
             ctx.request_id = new_request_id()
             request_id_var.set(ctx.request_id)
+            chat, estimate = await self.rt.cpu_bound(ctx, self.meter.checked, ctx, body, routes)
             return chat, estimate, await self.meter.hold(ctx, chat, estimate)
         if refused is not None:
             raise refused
         return chat, estimate, held
+
+
+def guarded(facts: KeyFacts) -> tuple:
+    """What of a key's facts decides how a request through it is checked and held, beyond what
+    the hold reads from the database."""
+    return (facts.limited, tuple(facts.models), facts.time_zone)
 
 
 class GatewayApp:

@@ -43,6 +43,8 @@ class MemoryStore:
         self.max_ttl = max_ttl
         self.windows: dict[str, int] = {}
         self.window = 0
+        self.tokens: dict[str, int] = {}  # the tokens of this minute's finished requests
+        self.tokens_window = 0
         self.touched: dict[str, float] = {}
 
     async def check(self, digest: str, window: int):
@@ -55,7 +57,14 @@ class MemoryStore:
             if len(self.touched) > 100_000:
                 self.touched.clear()
             self.touched[digest] = now + WINDOW_SECONDS
-        return key_cache.memory_get(digest), count, touch
+        tokens = self.tokens.get(digest, 0) if window == self.tokens_window else 0
+        return key_cache.memory_get(digest), count, touch, tokens
+
+    async def add_tokens(self, digest: str, window: int, tokens: int) -> None:
+        """Count a finished request's tokens in the key's minute (``window``)."""
+        if window != self.tokens_window:
+            self.tokens_window, self.tokens = window, {}
+        self.tokens[digest] = self.tokens.get(digest, 0) + tokens
 
     async def remember(self, digest: str, value: str, ttl: int) -> None:
         if key_cache.memory_get(digest) is None:  # never over a tombstone
@@ -76,15 +85,18 @@ class MemoryStore:
         return None
 
 
-# One round trip and one command for the three per-request facts: the cached key facts, this
-# minute's request count, and whether "last used" is due for a write.
+# One round trip and one command for the four per-request facts: the cached key facts, this
+# minute's request count, whether "last used" is due for a write, and the tokens this minute's
+# finished requests used (a key's tokens-per-minute limit).
 CHECK_SCRIPT = """
 local facts = redis.call('GET', KEYS[1])
 local count = redis.call('INCR', KEYS[2])
 if count == 1 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
 local touch = redis.call('SET', KEYS[3], 1, 'NX', 'EX', ARGV[2])
-return {facts or '', count, touch and 1 or 0}
+local tokens = redis.call('GET', KEYS[4])
+return {facts or '', count, touch and 1 or 0, tonumber(tokens or '0')}
 """
+TOKENS_PREFIX = "ocx:tpm:"
 
 
 class RedisStore:
@@ -129,15 +141,31 @@ class RedisStore:
             key_cache.KEY_PREFIX + digest,
             f"{RATE_PREFIX}{digest}:{window}",
             TOUCH_PREFIX + digest,
+            f"{TOKENS_PREFIX}{digest}:{window}",
         ]
         try:
-            cached, count, touch = await self.script(
+            cached, count, touch, tokens = await self.script(
                 keys=keys, args=[WINDOW_SECONDS + 10, WINDOW_SECONDS]
             )
         except (RedisError, OSError) as exc:
             self.outage(exc)
             return await self.fallback.check(digest, window)
-        return cached or None, count, bool(touch)
+        return cached or None, count, bool(touch), tokens
+
+    async def add_tokens(self, digest: str, window: int, tokens: int) -> None:
+        """Count a finished request's tokens in the key's minute (``window``), for every
+        process; in this process alone while Redis is down."""
+        if self.down:
+            return await self.fallback.add_tokens(digest, window, tokens)
+        key = f"{TOKENS_PREFIX}{digest}:{window}"
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.incrby(key, tokens)
+                pipe.expire(key, WINDOW_SECONDS + 10)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            self.outage(exc)
+            await self.fallback.add_tokens(digest, window, tokens)
 
     async def remember(self, digest: str, value: str, ttl: int) -> None:
         if self.down:

@@ -21,7 +21,7 @@ def test_a_read_that_raced_a_revocation_cannot_cache_the_old_state(kind, monkeyp
         await store.remember(digest, "old-facts", 60)
         key_cache.invalidate(digest)  # the revocation commits
         await store.remember(digest, "stale-read", 60)  # a read from before the commit
-        cached, count, _ = await store.check(digest, 1)
+        cached, count, _, _ = await store.check(digest, 1)
         if kind == "redis":
             await store.close()
         return cached, count
