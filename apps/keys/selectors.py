@@ -79,6 +79,28 @@ def api_key_for_user(*, user_id: int, key_id: int) -> ApiKey:
     )
 
 
+def api_key_window(*, key: ApiKey, time_zone: str, now=None) -> dict | None:
+    """The key's spend limit in its current window (None without one): the limit, what the
+    line spent in the window so far and when the next window starts, in the owner's zone."""
+    from . import windows
+
+    budget = key.budget
+    if budget.spend_limit is None or not budget.spend_window:
+        return None
+    now = now or timezone.now()
+    start = windows.starts(time_zone, now).of(budget.spend_window)
+    counted = budget.window_start is not None and budget.window_start >= start
+    spent = budget.window_spent if counted else 0
+    return {
+        "limit": budget.spend_limit,
+        "window": budget.spend_window,
+        "spent": spent,
+        "left": max(budget.spend_limit - spent, 0),
+        "resets_at": windows.next_start(budget.spend_window, time_zone, now),
+        "time_zone": str(windows.zone(time_zone)),
+    }
+
+
 def api_key_events(*, key_id: int) -> list[ApiKeyEvent]:
     return list(ApiKeyEvent.objects.filter(key_id=key_id).select_related("actor"))
 

@@ -21,6 +21,15 @@ from .factories import make_key
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def english():
+    """The explanations are translated: these read them in English, whatever ran before."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 # --- parsing -------------------------------------------------------------------------------------
 
 
