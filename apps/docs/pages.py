@@ -25,6 +25,7 @@ PAGES = [
     ("models", _("Models")),
     ("routing", _("Routing")),
     ("balance", _("Balance")),
+    ("keys", _("API Keys")),
     ("errors", _("Error Codes")),
     ("best-practices", _("Best Practices")),
     ("sdks", _("SDK Examples")),

@@ -92,7 +92,7 @@ def openapi_document() -> dict:
                                 }
                             },
                         },
-                        **{k: ERRORS[k] for k in ("401", "429", "500")},
+                        **{k: ERRORS[k] for k in ("401", "403", "429", "500")},
                     },
                 }
             },
@@ -114,7 +114,7 @@ def openapi_document() -> dict:
                                 }
                             },
                         },
-                        **{k: ERRORS[k] for k in ("401", "404", "429", "500")},
+                        **{k: ERRORS[k] for k in ("401", "403", "404", "429", "500")},
                     },
                 }
             },
@@ -131,7 +131,7 @@ def openapi_document() -> dict:
                                 }
                             },
                         },
-                        **{k: ERRORS[k] for k in ("401", "429", "500")},
+                        **{k: ERRORS[k] for k in ("401", "403", "429", "500")},
                     },
                 }
             },
