@@ -129,6 +129,7 @@ WITH o AS (
             + CASE WHEN key.window_start <= %(created_at)s THEN h.charged ELSE 0 END,
         held = key.held - CASE WHEN h.api_key_id IS NULL THEN 0 ELSE h.amount END
     FROM h WHERE key.id = COALESCE(h.api_key_id, %(api_key_id)s)
+        AND EXISTS (SELECT 1 FROM a)  -- the account's row first, as the hold takes them
 )
 INSERT INTO usage_usagerecord
     (request_id, user_id, api_key_id, model, prompt_tokens, completion_tokens, cached_tokens,

@@ -486,3 +486,71 @@ def test_a_key_that_fills_up_while_a_hold_waits_for_the_account_gives_nothing_ba
     assert Account.objects.get(pk=account.pk).held == 0
     assert not Hold.objects.filter(reference="req_race").exists()
     ApiKey.objects.filter(pk=key.pk).update(held=0)
+
+
+@pytest.mark.parametrize("step", ["hold", "settle"])
+def test_the_money_statements_lock_the_account_before_the_key(transactional_db, step):
+    """A hold and a settlement of one limited key, each waiting for the account's row another
+    transaction has, must not have taken the key's row meanwhile: every path locks the account
+    first, then the key, so a hold and a settlement of the same key never deadlock."""
+    import asyncio
+
+    import psycopg
+
+    from apps.credits.services import credits_grant
+    from apps.gateway.pg import PgMoney, conninfo
+    from apps.usage.services import RequestOutcome
+    from tests.factories import UserFactory
+
+    user = UserFactory(verified=True)
+    credits_grant(user_id=user.pk, amount=10 * MICRO, kind="topup", reference="order")
+    key, _ = make_key(user, name="order", spend_limit=5 * MICRO, spend_window="day")
+    account = Account.objects.get(user=user)
+    now = timezone.now()
+
+    async def run(what):
+        money = PgMoney()
+        try:
+            if what == "hold":
+                await money.hold(
+                    request_id="req_order",
+                    account_id=account.pk,
+                    key_id=key.pk,
+                    limited=True,
+                    amount=MICRO,
+                    now=now,
+                    expires_at=now + timedelta(minutes=5),
+                    starts=windows.starts("UTC", now),
+                )
+            else:
+                outcome = RequestOutcome(
+                    request_id="req_order",
+                    user_id=user.pk,
+                    api_key_id=key.pk,
+                    model="fake-ok",
+                    status=200,
+                    created_at=now,
+                    cost=MICRO // 2,
+                )
+                await money.settle(outcome, timezone.now())
+        finally:
+            await money.close()
+
+    if step == "settle":
+        asyncio.run(run("hold"))
+    with psycopg.connect(conninfo()) as other, ThreadPoolExecutor(1) as pool:
+        other.execute("SELECT 1 FROM credits_account WHERE id = %s FOR UPDATE", [account.pk])
+        waiting = pool.submit(asyncio.run, run(step))
+        time.sleep(1.0)
+        assert not waiting.done()  # it waits for the account
+        other.execute("SELECT 1 FROM keys_apikey WHERE id = %s FOR UPDATE NOWAIT", [key.pk])
+        other.rollback()
+        waiting.result(timeout=30)
+    key.refresh_from_db()
+    if step == "settle":
+        assert (key.held, key.window_spent, key.spent) == (0, MICRO // 2, MICRO // 2)
+    else:
+        assert key.held == MICRO
+        ApiKey.objects.filter(pk=key.pk).update(held=0)
+        Account.objects.filter(pk=account.pk).update(held=0)
+        Hold.objects.filter(reference="req_order").update(status="released")
