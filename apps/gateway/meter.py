@@ -306,7 +306,7 @@ class Meter:
             used = outcome.prompt_tokens + outcome.completion_tokens
             if used > 0:
                 window = int(time.time() // WINDOW_SECONDS)
-                self.rt.spawn(self.rt.get_store().add_tokens(ctx.digest, window, used))
+                self.rt.get_store().add_tokens(ctx.digest, window, used)
         if self.rt.journal is not None:
             try:  # durable before the response completes: a process that dies is settled from it
                 self.rt.journal.write(outcome)

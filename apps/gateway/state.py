@@ -1,6 +1,7 @@
 """Per-request shared state of the gateway: cached key facts, rate-limit windows and the
 "last used" marker, in one Redis round trip (or in process memory on the embedded default)."""
 
+import asyncio
 import json
 import logging
 import time
@@ -60,7 +61,7 @@ class MemoryStore:
         tokens = self.tokens.get(digest, 0) if window == self.tokens_window else 0
         return key_cache.memory_get(digest), count, touch, tokens
 
-    async def add_tokens(self, digest: str, window: int, tokens: int) -> None:
+    def add_tokens(self, digest: str, window: int, tokens: int) -> None:
         """Count a finished request's tokens in the key's minute (``window``)."""
         if window != self.tokens_window:
             self.tokens_window, self.tokens = window, {}
@@ -88,15 +89,24 @@ class MemoryStore:
 # One round trip and one command for the four per-request facts: the cached key facts, this
 # minute's request count, whether "last used" is due for a write, and the tokens this minute's
 # finished requests used (a key's tokens-per-minute limit).
+# The tokens this process counted since (ARGV[3]) are added on the way: a key's finished
+# requests reach Redis with its next request here, or within TOKENS_FLUSH_SECONDS.
 CHECK_SCRIPT = """
 local facts = redis.call('GET', KEYS[1])
 local count = redis.call('INCR', KEYS[2])
 if count == 1 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
 local touch = redis.call('SET', KEYS[3], 1, 'NX', 'EX', ARGV[2])
-local tokens = redis.call('GET', KEYS[4])
-return {facts or '', count, touch and 1 or 0, tonumber(tokens or '0')}
+local tokens
+if tonumber(ARGV[3]) > 0 then
+    tokens = redis.call('INCRBY', KEYS[4], ARGV[3])
+    redis.call('EXPIRE', KEYS[4], ARGV[1])
+else
+    tokens = tonumber(redis.call('GET', KEYS[4]) or '0')
+end
+return {facts or '', count, touch and 1 or 0, tokens}
 """
 TOKENS_PREFIX = "ocx:tpm:"
+TOKENS_FLUSH_SECONDS = 1.0
 
 
 class RedisStore:
@@ -112,6 +122,9 @@ class RedisStore:
         )
         self.script = self.redis.register_script(CHECK_SCRIPT)
         self.fallback = MemoryStore(max_ttl=OUTAGE_KEY_CACHE_SECONDS)
+        # Tokens of finished requests not in Redis yet: digest -> (minute, tokens).
+        self.tokens: dict[str, tuple[int, int]] = {}
+        self.flusher: asyncio.Task | None = None
         self.down_until = 0.0
         self.logged_at = -OUTAGE_LOG_SECONDS
         self.failures = 0
@@ -143,29 +156,54 @@ class RedisStore:
             TOUCH_PREFIX + digest,
             f"{TOKENS_PREFIX}{digest}:{window}",
         ]
+        pending = self.tokens.pop(digest, None) if self.tokens else None
+        add = pending[1] if pending is not None and pending[0] == window else 0
         try:
             cached, count, touch, tokens = await self.script(
-                keys=keys, args=[WINDOW_SECONDS + 10, WINDOW_SECONDS]
+                keys=keys, args=[WINDOW_SECONDS + 10, WINDOW_SECONDS, add]
             )
         except (RedisError, OSError) as exc:
             self.outage(exc)
+            if add:
+                self.fallback.add_tokens(digest, window, add)
             return await self.fallback.check(digest, window)
         return cached or None, count, bool(touch), tokens
 
-    async def add_tokens(self, digest: str, window: int, tokens: int) -> None:
+    def add_tokens(self, digest: str, window: int, tokens: int) -> None:
         """Count a finished request's tokens in the key's minute (``window``), for every
-        process; in this process alone while Redis is down."""
+        process: with the key's next check from this process, or within a second (tokens of a
+        minute that is over count no more); in this process alone while Redis is down."""
         if self.down:
-            return await self.fallback.add_tokens(digest, window, tokens)
-        key = f"{TOKENS_PREFIX}{digest}:{window}"
+            return self.fallback.add_tokens(digest, window, tokens)
+        pending = self.tokens.get(digest)
+        if pending is not None and pending[0] == window:
+            tokens += pending[1]
+        self.tokens[digest] = (window, tokens)
+        if self.flusher is None:
+            self.flusher = asyncio.get_running_loop().create_task(self.flush_tokens())
+
+    async def flush_tokens(self) -> None:
+        await asyncio.sleep(TOKENS_FLUSH_SECONDS)
+        self.flusher = None
+        pending, self.tokens = self.tokens, {}
+        window = int(time.time() // WINDOW_SECONDS)
+        pending = {digest: t for digest, (w, t) in pending.items() if w == window}
+        if not pending:
+            return
+        if self.down:
+            for digest, tokens in pending.items():
+                self.fallback.add_tokens(digest, window, tokens)
+            return
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.incrby(key, tokens)
-                pipe.expire(key, WINDOW_SECONDS + 10)
+                for digest, tokens in pending.items():
+                    pipe.incrby(f"{TOKENS_PREFIX}{digest}:{window}", tokens)
+                    pipe.expire(f"{TOKENS_PREFIX}{digest}:{window}", WINDOW_SECONDS + 10)
                 await pipe.execute()
         except (RedisError, OSError) as exc:
             self.outage(exc)
-            await self.fallback.add_tokens(digest, window, tokens)
+            for digest, tokens in pending.items():
+                self.fallback.add_tokens(digest, window, tokens)
 
     async def remember(self, digest: str, value: str, ttl: int) -> None:
         if self.down:
@@ -208,6 +246,8 @@ class RedisStore:
         return int(total)
 
     async def close(self) -> None:
+        if self.flusher is not None:
+            self.flusher.cancel()
         await self.redis.aclose()
 
 
