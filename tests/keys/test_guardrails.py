@@ -259,3 +259,13 @@ def test_the_tighter_of_the_credit_limit_and_the_window_is_named(owner):
     services.api_key_reserve(key_id=key.pk, amount=5 * MICRO, starts=starts)
     with pytest.raises(KeySpendLimitReached):
         services.api_key_reserve(key_id=key.pk, amount=1, starts=starts)
+
+
+def test_a_new_time_zone_reaches_the_gateway_on_the_next_request(owner):
+    from apps.accounts.services import user_time_zone_set
+
+    key, _ = make_key(owner, spend_limit=MICRO, spend_window="day")
+    key_cache.memory.pop(key.digest, None)
+    user_time_zone_set(user_id=owner.pk, time_zone="America/New_York")
+    assert key_cache.memory[key.digest][1] == key_cache.TOMBSTONE
+    assert api_key_facts(digest=key.digest).time_zone == "America/New_York"
