@@ -145,6 +145,8 @@ class Reads:
         def credits(micro):
             return None if micro is None else credits_number(micro)
 
+        window = found["key_window"] or {}
+
         return json_response(
             ctx,
             {
@@ -159,6 +161,11 @@ class Reads:
                     "credit_limit": credits(found["key_limit"]),
                     "spent": credits(found["key_spent"]),
                     "remaining": credits(found["key_left"]),
+                    # The spend limit of the key's window (a day, week or month), if it has one.
+                    "spend_limit": credits(window.get("limit")),
+                    "spend_window": window.get("window"),
+                    "window_spent": credits(window.get("spent")),
+                    "window_resets_at": window["resets_at"].isoformat() if window else None,
                 },
             },
         )

@@ -6,7 +6,7 @@ from django.db import transaction
 from apps.credits.models import Account
 from apps.credits.services import account_ensure, credits_hold
 from apps.keys.models import ApiKey
-from apps.keys.selectors import KeyFacts, api_key_facts
+from apps.keys.selectors import KeyFacts, api_key_facts, api_key_window
 from apps.keys.services import api_key_reserve
 from apps.keys.windows import Starts
 
@@ -40,8 +40,8 @@ def request_hold(
 
 
 def balance_for_key(*, key_id: int, account_id: int) -> dict:
-    """The account's credits and what is left of the key's own limit, in µcr."""
-    key = ApiKey.objects.select_related("budget_key").get(pk=key_id)
+    """The account's credits and what is left of the key's own limits, in µcr."""
+    key = ApiKey.objects.select_related("budget_key", "user").get(pk=key_id)
     account = Account.objects.get(pk=account_id)
     return {
         "balance": account.balance,
@@ -51,4 +51,5 @@ def balance_for_key(*, key_id: int, account_id: int) -> dict:
         "key_limit": key.budget_limit,
         "key_spent": key.budget_spent,
         "key_left": key.remaining_credit,
+        "key_window": api_key_window(key=key, time_zone=key.user.time_zone),
     }

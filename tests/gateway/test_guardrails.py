@@ -554,3 +554,26 @@ def test_the_money_statements_lock_the_account_before_the_key(transactional_db, 
         ApiKey.objects.filter(pk=key.pk).update(held=0)
         Account.objects.filter(pk=account.pk).update(held=0)
         Hold.objects.filter(reference="req_order").update(status="released")
+
+
+def test_the_balance_says_what_the_keys_window_has_spent_and_when_it_starts_again(
+    api, customer, client_for
+):
+    user, _, _ = customer
+    one = cost(estimate_messages_tokens(HELLO), 100)
+    _, secret = make_key(user, name="weekly", spend_limit=10 * one, spend_window="week")
+    client_for(secret).chat.completions.create(
+        model="fake-exact-cost", messages=HELLO, max_tokens=100
+    )
+    drain(api)
+    key = httpx.get(
+        f"{api.url}/api/v1/balance", headers={"Authorization": f"Bearer {secret}"}
+    ).json()["key"]
+    assert key["spend_window"] == "week" and key["spend_limit"] == 10 * one / MICRO
+    assert key["window_spent"] == one / MICRO
+    resets = windows.next_start("week", "UTC", timezone.now())
+    assert key["window_resets_at"] == resets.isoformat()
+    plain = httpx.get(
+        f"{api.url}/api/v1/balance", headers={"Authorization": f"Bearer {customer[2]}"}
+    ).json()["key"]
+    assert plain["spend_limit"] is None and plain["window_resets_at"] is None
