@@ -48,11 +48,16 @@ def user_get_or_create_verified(*, email: str) -> tuple[User, bool]:
 
 
 def user_time_zone_set(*, user_id: int, time_zone: str) -> None:
+    """The zone the user's days are counted in: charts, and the windows of keys' spend limits
+    (the gateway sees the change on the next request)."""
+    from apps.keys.services import api_keys_forget_user
+
     from .selectors import TIME_ZONES
 
     if time_zone not in TIME_ZONES:
         raise ValueError(f"Unknown time zone {time_zone!r}")
     User.objects.filter(pk=user_id).update(time_zone=time_zone)
+    api_keys_forget_user(user_id=user_id)
 
 
 def user_content_storage_set(*, user_id: int, days: int) -> None:

@@ -25,6 +25,7 @@ PAGES = [
     ("models", _("Models")),
     ("routing", _("Routing")),
     ("balance", _("Balance")),
+    ("keys", _("API Keys")),
     ("webhooks", _("Webhooks")),
     ("errors", _("Error Codes")),
     ("best-practices", _("Best Practices")),

@@ -76,12 +76,12 @@ class Gateway:
         settlement; answers and errors in the protocol's own shape."""
         held = False
         try:
-            digest = self.auth.presented_digest(request)
+            digest = self.auth.identify(request, ctx)
             # The key is checked before the body is read: by the shared check (on the wire from
             # here), or, for a key this process admitted moments ago, by that (the shared check's
             # reply is then awaited after the hold).
             now, pending = self.auth.begin(digest)
-            recent = self.auth.recently_seen(digest)
+            recent = self.auth.recently_seen(digest, ctx.client_ip)
             if recent is None:
                 self.auth.admit(ctx, *await self.auth.lookup(digest, now, pending), now)
             try:
@@ -175,32 +175,37 @@ class Gateway:
             chat, estimate = await self.rt.cpu_bound(ctx, self.meter.checked, ctx, body, routes)
             soon = self.meter.hold_soon(ctx, chat, estimate)  # alongside the upstream call
             return chat, estimate, soon or await self.meter.hold(ctx, chat, estimate)
+        ctx.facts = recent  # the key's guardrails (models) are checked on what was seen
         try:
             chat, estimate = await self.rt.cpu_bound(ctx, self.meter.checked, ctx, body, routes)
-        except ApiError:  # 401/429 come first
+        except ApiError:
+            ctx.facts = None
+            # 401/429 come first
             self.auth.admit(ctx, *await self.auth.lookup(digest, now, pending), now)
-            raise
+            if guarded(ctx.facts) == guarded(recent):
+                raise
+            # The key's guardrails changed meanwhile: the request is checked on its fresh facts.
+            chat, estimate = await self.rt.cpu_bound(ctx, self.meter.checked, ctx, body, routes)
+            return chat, estimate, await self.meter.hold(ctx, chat, estimate)
         check = asyncio.get_running_loop().create_task(self.auth.lookup(digest, now, pending))
-        ctx.facts = recent
         soon = self.meter.hold_soon(ctx, chat, estimate)
         if soon is not None:  # the hold runs alongside the upstream call; the check first
             try:
-                facts, count, touch = await check
-                self.auth.admit(ctx, facts, count, touch, now)
+                self.auth.admit(ctx, *await check, now)
             except BaseException:
-                ctx.facts = None  # refused (401/429) or failed: no usage to record
+                ctx.facts = None  # refused (401/403/429) or failed: no usage to record
                 if await self.meter.resolved(soon):
                     await self.meter.release(ctx)
                 raise
-            if facts.credit_limit is None or recent.credit_limit is not None:
+            if guarded(ctx.facts) == guarded(recent):
                 return chat, estimate, soon
-            # The key got a credit limit meanwhile: held again, reserving on the key too.
+            # The key's limits or models changed meanwhile: checked and held again.
             if await self.meter.resolved(soon):
                 await self.meter.release(ctx)
             ctx.request_id = new_request_id()
             request_id_var.set(ctx.request_id)
+            chat, estimate = await self.rt.cpu_bound(ctx, self.meter.checked, ctx, body, routes)
             return chat, estimate, await self.meter.hold(ctx, chat, estimate)
-
         refused = None
         try:
             held = await self.meter.hold(ctx, chat, estimate)
@@ -210,24 +215,31 @@ class Gateway:
             check.cancel()
             raise
         try:
-            facts, count, touch = await check
-            self.auth.admit(ctx, facts, count, touch, now)
+            self.auth.admit(ctx, *await check, now)
         except BaseException:
-            ctx.facts = None  # refused (401/429) or failed: no usage to record
+            ctx.facts = None  # refused (401/403/429) or failed: no usage to record
             if held:
                 await self.meter.release(ctx)
             raise
-        if facts.credit_limit is not None and recent.credit_limit is None:
-            # The key got a credit limit meanwhile: the hold must also reserve on the key. (The
-            # other changes need nothing: the hold checked the limits as the database has them.)
+        if guarded(ctx.facts) != guarded(recent):
+            # The key got a credit or spend limit meanwhile (the hold must also reserve on the
+            # key), or other models: checked and held again on its fresh facts. (Changed limits
+            # need nothing: the hold checked them as the database has them.)
             if held:
                 await self.meter.release(ctx)
             ctx.request_id = new_request_id()
             request_id_var.set(ctx.request_id)
+            chat, estimate = await self.rt.cpu_bound(ctx, self.meter.checked, ctx, body, routes)
             return chat, estimate, await self.meter.hold(ctx, chat, estimate)
         if refused is not None:
             raise refused
         return chat, estimate, held
+
+
+def guarded(facts: KeyFacts) -> tuple:
+    """What of a key's facts decides how a request through it is checked and held, beyond what
+    the hold reads from the database."""
+    return (facts.limited, tuple(facts.models), facts.time_zone)
 
 
 class GatewayApp:

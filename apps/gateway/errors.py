@@ -46,12 +46,36 @@ def unauthorized(message: str, *, code: str = "invalid_api_key"):
     return ApiError(401, message, type="authentication_error", code=code)
 
 
+def forbidden(message: str, *, code: str, param: str | None = None):
+    return ApiError(403, message, type="permission_error", code=code, param=param)
+
+
+def ip_not_allowed(address: str | None):
+    return forbidden(
+        f"This API key may not be used from {address or 'an unknown address'}: the address is "
+        "not in the key's allowed IP addresses and networks. Call from an allowed network, or "
+        "add it on the key's page.",
+        code="ip_not_allowed",
+    )
+
+
+def model_not_allowed(model: str, allowed, *, param: str = "model"):
+    listed = ", ".join(allowed[:20]) + (", …" if len(allowed) > 20 else "")
+    return forbidden(
+        f"This API key may not use the model '{model}'; it may use {listed}. Use one of those, "
+        "or allow the model on the key's page.",
+        code="model_not_allowed",
+        param=param,
+    )
+
+
 # Domain errors → API errors, in one table (looked up along the exception's MRO, as Starlette's
 # exception handlers are): the meter raises domain errors only, this says what the client sees.
 # (status, type, code)
 DOMAIN_ERRORS = {
     "BudgetReached": (402, "insufficient_credits", "monthly_budget_reached"),
     "InsufficientCredits": (402, "insufficient_credits", "insufficient_credits"),
+    "KeySpendLimitReached": (402, "insufficient_credits", "key_spend_limit_reached"),
     "KeyCreditLimitReached": (402, "insufficient_credits", "key_credit_limit_reached"),
     "AccountSuspended": (402, "account_suspended", "account_suspended"),
 }

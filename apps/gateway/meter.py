@@ -21,12 +21,14 @@ from apps.core.queue import enqueue
 from apps.credits.errors import AccountSuspended, BudgetReached, InsufficientCredits
 from apps.credits.models import month_of
 from apps.credits.services import credits_budget_reached
-from apps.keys.errors import KeyCreditLimitReached
+from apps.keys import windows
+from apps.keys.errors import KeyCreditLimitReached, KeySpendLimitReached
 from apps.usage import services as usage_services
 
 from . import services
-from .errors import ApiError, api_error_for, bad_request
+from .errors import ApiError, api_error_for, bad_request, model_not_allowed
 from .runtime import Ctx, Runtime
+from .state import WINDOW_SECONDS
 from .validation import ChatRequest, validate_chat
 
 log = logging.getLogger("opencodex.gateway")
@@ -77,9 +79,10 @@ class Meter:
         return tokens if tokens >= floor else None
 
     async def hold(self, ctx: Ctx, chat: ChatRequest, prompt_estimate: int) -> bool:
-        """Hold the request's worst case. When the balance or the key's credit limit cannot
-        cover its full output, the output limit is lowered to what they cover (a header says
-        so); 402 only when not even the floor is covered."""
+        """Hold the request's worst case. When the balance, the monthly budget or the key's
+        credit limit or spend limit (of its window) cannot cover its full output, the output
+        limit is lowered to what they cover (a header says so); 402 only when not even the floor
+        is covered."""
         amount = self.hold_amount(chat, prompt_estimate)
         try:
             for _ in range(3):  # concurrent requests may take what was there meanwhile
@@ -89,6 +92,7 @@ class Meter:
                     short = exc
                 account = isinstance(short, InsufficientCredits)
                 budget = isinstance(short, BudgetReached)
+                window = isinstance(short, KeySpendLimitReached)
                 left = short.available if account else short.left
                 tokens = self.affordable_output(chat, prompt_estimate, left)
                 if tokens is None:
@@ -98,8 +102,24 @@ class Meter:
                         raise BudgetReached(needed=needed, available=left, budget=short.budget)
                     if account:
                         raise InsufficientCredits(needed=needed, available=left)
+                    if window:
+                        raise KeySpendLimitReached(
+                            needed=needed,
+                            left=left,
+                            limit=short.limit,
+                            window=short.window,
+                            resets_at=short.resets_at,
+                        )
                     raise KeyCreditLimitReached(needed=needed, left=left)
-                reason = "budget" if budget else "balance" if account else "key_credit_limit"
+                reason = (
+                    "budget"
+                    if budget
+                    else "balance"
+                    if account
+                    else "key_spend_limit"
+                    if window
+                    else "key_credit_limit"
+                )
                 chat.lower_output(tokens, reason)
                 amount = self.hold_amount(chat, prompt_estimate)
             raise short
@@ -121,11 +141,33 @@ class Meter:
     async def hold_exact(self, ctx: Ctx, amount: int) -> bool:
         if amount <= 0:
             return False
+        facts = ctx.facts
+        now = timezone.now()
+        # The windows a key's spend limit may count in (its row says which one).
+        starts = windows.starts(facts.time_zone, now) if facts.limited else None
         if self.rt.pg is not None:
-            await self.pg_hold(ctx, amount)
+            room = await self.rt.pg.hold(
+                request_id=ctx.request_id,
+                account_id=facts.account_id,
+                key_id=facts.budget_id,
+                limited=facts.limited,
+                amount=amount,
+                now=now,
+                expires_at=now + timedelta(seconds=settings.HOLD_TTL_SECONDS),
+                starts=starts,
+                time_zone=facts.time_zone,
+            )
+            if room is not None:
+                if len(self.headroom) > 100_000:
+                    self.headroom.clear()
+                self.headroom[facts.account_id] = (room, time.monotonic() + HEADROOM_SECONDS)
         else:
             await self.rt.db(
-                services.request_hold, request_id=ctx.request_id, facts=ctx.facts, amount=amount
+                services.request_hold,
+                request_id=ctx.request_id,
+                facts=facts,
+                amount=amount,
+                starts=starts,
             )
         return True
 
@@ -133,10 +175,10 @@ class Meter:
     def hold_soon(self, ctx: Ctx, chat: ChatRequest, estimate: int) -> asyncio.Task | None:
         """The hold as a task that runs alongside the upstream call (the relay awaits it before
         the first byte reaches the client), when it cannot fail or lower the request: on the
-        fast path, for a key without a credit limit, an account whose room after its last hold
-        here, less what this process started holding since, is OVERLAP_FACTOR times the hold.
-        Otherwise None: the hold comes first."""
-        if self.rt.pg is None or ctx.native is not None or ctx.facts.credit_limit is not None:
+        fast path, for a key without a credit or spend limit, an account whose room after its
+        last hold here, less what this process started holding since, is OVERLAP_FACTOR times
+        the hold. Otherwise None: the hold comes first."""
+        if self.rt.pg is None or ctx.native is not None or ctx.facts.limited:
             return None
         amount = self.hold_amount(chat, estimate)
         account = ctx.facts.account_id
@@ -156,23 +198,6 @@ class Meter:
                 return False
         return held
 
-    async def pg_hold(self, ctx: Ctx, amount: int) -> None:
-        """The hold as one statement on the fast path; refused with the domain errors."""
-        facts = ctx.facts
-        now = timezone.now()
-        room = await self.rt.pg.hold(
-            request_id=ctx.request_id,
-            account_id=facts.account_id,
-            key_id=facts.budget_id,
-            limited=facts.credit_limit is not None,
-            amount=amount,
-            now=now,
-            expires_at=now + timedelta(seconds=settings.HOLD_TTL_SECONDS),
-        )
-        if len(self.headroom) > 100_000:
-            self.headroom.clear()
-        self.headroom[facts.account_id] = (room, time.monotonic() + HEADROOM_SECONDS)
-
     async def release(self, ctx: Ctx) -> None:
         """Give back a hold taken for a request that is then refused (401/429)."""
         if self.rt.pg is not None:
@@ -182,7 +207,10 @@ class Meter:
 
     @classmethod
     def checked(cls, ctx: Ctx, body, routes) -> tuple[ChatRequest, int]:
-        """The request validated and routed, and its prompt's tokens for the hold."""
+        """The request allowed for the key, validated and routed, and its prompt's tokens for
+        the hold."""
+        if ctx.facts is not None and ctx.facts.models:
+            cls.allowed(ctx.facts, body)
         chat = validate_chat(body, routes, translated=ctx.face.translated)
         if chat.route.public_id != ctx.model:  # the client's max_price or providers ruled it out
             if ctx.native is not None and ctx.protocol not in chat.route.protocols:
@@ -201,6 +229,21 @@ class Meter:
                         param=f"models[{index}]",
                     )
         return chat, cls.estimate(ctx, chat)
+
+    @staticmethod
+    def allowed(facts, body) -> None:
+        """403 when the key may not use the request's model or one of its fallbacks (the
+        ``models`` list): before the body is validated, routed or forwarded."""
+        if not isinstance(body, dict):
+            return
+        model = body.get("model")
+        if isinstance(model, str) and model and not facts.model_allowed(model):
+            raise model_not_allowed(model, facts.models)
+        fallbacks = body.get("models")
+        if isinstance(fallbacks, list):
+            for index, name in enumerate(fallbacks):
+                if isinstance(name, str) and not facts.model_allowed(name):
+                    raise model_not_allowed(name, facts.models, param=f"models[{index}]")
 
     @staticmethod
     def estimate(ctx: Ctx, chat: ChatRequest) -> int:
@@ -296,6 +339,11 @@ class Meter:
                     cost=outcome.cost,
                 )
             )
+        if ctx.facts.tpm_limit and ctx.digest:  # the key's tokens per minute, as they were used
+            used = outcome.prompt_tokens + outcome.completion_tokens
+            if used > 0:
+                window = int(time.time() // WINDOW_SECONDS)
+                self.rt.get_store().add_tokens(ctx.digest, window, used)
         if self.rt.journal is not None:
             try:  # durable before the response completes: a process that dies is settled from it
                 self.rt.journal.write(outcome)

@@ -2,12 +2,12 @@
 
 The rules are those of the services (apps.credits: hold only what ``balance - held`` covers,
 charge the real cost — beyond the hold if the provider billed more, taking the balance below
-zero by the overrun; apps.keys: the credit limit; apps.usage: one record per request, which
-carries its charge until the rollup posts it to the ledger with the account's others), written
-as one SQL statement each so a request costs two round trips and two commits on an async
-connection pool, without worker threads or ORM overhead. The
-benchmark in bench/gateway is why; the gateway's tests run through this path, and the services'
-own tests (and the gateway on SQLite) through the ORM one. The settlement's statements live in
+zero by the overrun; apps.keys: the credit limit and a window's spend limit; apps.usage: one
+record per request, which carries its charge until the rollup posts it to the ledger with the
+account's others), written as one SQL statement each so a request costs two round trips and two
+commits on an async connection pool, without worker threads or ORM overhead. The benchmark in
+bench/gateway is why; the gateway's tests run through this path, and the services' own tests
+(and the gateway on SQLite) through the ORM one. The settlement's statements live in
 ``apps.usage.settle_sql``, which journal recovery settles with too.
 """
 
@@ -23,7 +23,8 @@ from psycopg_pool.base import AttemptWithBackoff
 
 from apps.credits.errors import AccountSuspended, BudgetReached, InsufficientCredits
 from apps.credits.models import month_of
-from apps.keys.errors import KeyCreditLimitReached
+from apps.keys.services import raise_refusal
+from apps.keys.windows import Starts
 from apps.usage.settle_sql import DURABLE, RECORD, SETTLE, settle_params
 
 HOLD = """
@@ -43,11 +44,41 @@ SELECT id, %(reference)s, %(amount)s, 0, 'active', %(api_key_id)s, %(now)s, %(ex
 RETURNING id, (SELECT room FROM a)
 """
 
-RESERVE_KEY = """
-UPDATE keys_apikey SET held = held + %(amount)s
-WHERE id = %(key_id)s AND credit_limit >= spent + held + %(amount)s
+# A key with a credit limit or a spend limit: the hold also reserves on the key, in the same
+# statement (apps.keys.services.api_key_reserve is the same rule through the ORM). The key's row
+# says which window it counts in; a count of an earlier window starts this one from nothing.
+KEY_WINDOW = """(CASE key.spend_window WHEN 'day' THEN %(day)s::timestamptz
+    WHEN 'week' THEN %(week)s::timestamptz WHEN 'month' THEN %(month_start)s::timestamptz END)"""
+KEY_THIS_WINDOW = f"CASE WHEN key.window_start >= {KEY_WINDOW} THEN key.window_spent ELSE 0 END"
+KEY_FITS = f"""(key.credit_limit IS NULL OR key.credit_limit >= key.spent + key.held + %(amount)s)
+    AND (key.spend_limit IS NULL
+         OR key.spend_limit >= key.held + %(amount)s + {KEY_THIS_WINDOW})"""
+
+# The account, then the key (the order settlement locks them in): the account's row is taken
+# only if the key has room (read without a lock), the key's only if the account's was taken.
+# Should a concurrent request take the key's last room in between, the hold row gets amount 0,
+# which its check constraint refuses: the whole statement is rolled back (PgMoney.hold_on).
+HOLD_ON_KEY = f"""
+WITH a AS (
+    UPDATE credits_account SET held = held + %(amount)s, updated_at = %(now)s
+    WHERE id = %(account_id)s AND balance - held >= %(amount)s AND NOT suspended
+        AND (monthly_budget IS NULL OR monthly_budget >= held + %(amount)s
+             + CASE WHEN budget_month = %(month)s THEN month_spent ELSE 0 END)
+        AND EXISTS (SELECT 1 FROM keys_apikey AS key WHERE key.id = %(key_id)s AND {KEY_FITS})
+    RETURNING id
+), k AS (
+    UPDATE keys_apikey AS key
+    SET held = key.held + %(amount)s, window_spent = {KEY_THIS_WINDOW},
+        window_start = GREATEST(key.window_start, {KEY_WINDOW})
+    WHERE key.id = %(key_id)s AND {KEY_FITS} AND EXISTS (SELECT 1 FROM a)
+    RETURNING key.id
+)
+INSERT INTO credits_hold
+    (account_id, reference, amount, charged, status, api_key_id, created_at, expires_at)
+SELECT id, %(reference)s, CASE WHEN EXISTS (SELECT 1 FROM k) THEN %(amount)s ELSE 0 END, 0,
+    'active', %(key_id)s, %(now)s, %(expires_at)s FROM a
 RETURNING id
-"""
+"""  # noqa: S608 (built from the constants above)
 
 RELEASE = """
 WITH h AS (
@@ -67,7 +98,10 @@ SELECT balance - held, suspended, monthly_budget,
     monthly_budget - held - CASE WHEN budget_month = %(month)s THEN month_spent ELSE 0 END
 FROM credits_account WHERE id = %(account_id)s
 """
-KEY_LEFT = "SELECT GREATEST(credit_limit - spent - held, 0) FROM keys_apikey WHERE id = %(key_id)s"
+KEY_LEFT = f"""
+SELECT credit_limit, spent, held, spend_limit, spend_window, {KEY_THIS_WINDOW} AS this_window
+FROM keys_apikey AS key WHERE id = %(key_id)s
+"""  # noqa: S608 (built from the constants above)
 
 
 # The fast path refuses a hold with the same domain errors as ``apps.credits.services.
@@ -151,8 +185,11 @@ class PgMoney:
         amount: int,
         now: datetime,
         expires_at: datetime,
-    ) -> int:
-        """Hold ``amount`` µcr; returns what the account has left after it."""
+        starts: Starts | None = None,
+        time_zone: str = "UTC",
+    ) -> int | None:
+        """Hold ``amount`` µcr; returns what the account has left after it (None for a limited
+        key's hold, which does not say)."""
         params = {
             "amount": amount,
             "account_id": account_id,
@@ -162,6 +199,11 @@ class PgMoney:
             "now": now,
             "month": month_of(now or timezone.now()),
             "expires_at": expires_at,
+            "day": starts and starts.day,
+            "week": starts and starts.week,
+            "month_start": starts and starts.month,
+            "starts": starts,
+            "time_zone": time_zone,
         }
         pool = await self.get_pool()
         for attempt in (1, 2):
@@ -177,26 +219,32 @@ class PgMoney:
                     raise
                 await self.recover()
 
-    async def hold_on(self, conn, params: dict, limited: bool) -> int:
+    async def hold_on(self, conn, params: dict, limited: bool) -> int | None:
         """The hold; returns what the account has left after it (µcr)."""
         if not limited:
             row = await (await conn.execute(HOLD, params)).fetchone()
             if row is None:
                 await self.refuse_account(conn, params)
             return row[1]
-        # Account first, then the key: the order settlement locks them in, so the two cannot
-        # deadlock. An exception rolls both reservations back.
-        async with conn.transaction():
-            row = await (await conn.execute(HOLD, params)).fetchone()
-            if row is None:
-                await self.refuse_account(conn, params)
-            if (await (await conn.execute(RESERVE_KEY, params)).fetchone()) is None:
-                left = (await (await conn.execute(KEY_LEFT, params)).fetchone())[0]
-                raise KeyCreditLimitReached(needed=params["amount"], left=left)
-            return row[1]
+        try:  # one statement: the account's and the key's reservations, or neither
+            if (await (await conn.execute(HOLD_ON_KEY, params)).fetchone()) is not None:
+                return None
+        except psycopg.errors.CheckViolation:
+            pass  # the key's last room went to a concurrent request: nothing was reserved
+        await self.refuse_account(conn, params, key_next=True)
+        row = await (await conn.execute(KEY_LEFT, params)).fetchone()
+        names = ("credit_limit", "spent", "held", "spend_limit", "spend_window", "this_window")
+        raise_refusal(
+            dict(zip(names, row, strict=True)) if row else None,
+            amount=params["amount"],
+            starts=params["starts"],
+            time_zone=params["time_zone"],
+        )
 
     @staticmethod
-    async def refuse_account(conn, params) -> None:
+    async def refuse_account(conn, params, key_next: bool = False) -> None:
+        """Raise why the account cannot hold the amount; with ``key_next``, return when it can
+        (the key's limits refused it)."""
         row = (await (await conn.execute(AVAILABLE, params)).fetchone()) or (0, False, None, None)
         left, suspended, budget, budget_left = row
         if suspended:
@@ -204,6 +252,8 @@ class PgMoney:
         needed = params["amount"]
         if budget is not None and budget_left < needed and budget_left <= left:
             raise BudgetReached(needed=needed, available=budget_left, budget=budget)
+        if key_next and left >= needed:
+            return
         raise InsufficientCredits(needed=needed, available=left)
 
     async def release(self, request_id: str) -> None:

@@ -12,7 +12,7 @@ from apps.core.money import CREDITS_PER_DOLLAR, MICRO
 
 from . import services
 from .auth import Auth
-from .errors import ApiError
+from .errors import ApiError, model_not_allowed
 from .protocols import messages as messages_protocol
 from .protocols import native as native_protocol
 from .runtime import Ctx, Runtime, error_response, json_response
@@ -35,8 +35,10 @@ class Reads:
         anthropic = bool(request.headers.get("anthropic-version"))  # Anthropic's SDKs
         ctx = Ctx(protocol="messages" if anthropic else "chat")
         try:
-            await self.auth.authenticate(request, ctx)
+            facts = await self.auth.authenticate(request, ctx)
             route = (await self.rt.routes()).get(model_id)
+            if route is not None and not facts.model_allowed(model_id):
+                raise model_not_allowed(model_id, facts.models)
         except ApiError as exc:
             return error_response(ctx, exc)
         if route is None:
@@ -57,13 +59,14 @@ class Reads:
     async def models(self, request: Request) -> Response:
         ctx = Ctx()
         try:
-            await self.auth.authenticate(request, ctx)
+            facts = await self.auth.authenticate(request, ctx)
             routes = await self.rt.routes()
         except ApiError as exc:
             return error_response(ctx, exc)
-        data = [
+        data = [  # the models this key may use
             model_json(route)
             for route in sorted(routes.values(), key=lambda r: (r.family, r.public_id))
+            if facts.model_allowed(route.public_id)
         ]
         if request.headers.get("anthropic-version"):  # Anthropic's SDKs and Claude Code
             return json_response(ctx, messages_protocol.models_list(data))
@@ -78,6 +81,8 @@ class Reads:
             original = await self.rt.read_json(request, ctx)
             model = original.get("model") if isinstance(original, dict) else None
             route = (await self.rt.routes()).get(model) if isinstance(model, str) else None
+            if route is not None and not ctx.facts.model_allowed(model):
+                raise model_not_allowed(model, ctx.facts.models)
             if route is None:
                 raise ApiError(
                     404,
@@ -140,6 +145,8 @@ class Reads:
         def credits(micro):
             return None if micro is None else credits_number(micro)
 
+        window = found["key_window"] or {}
+
         return json_response(
             ctx,
             {
@@ -154,6 +161,11 @@ class Reads:
                     "credit_limit": credits(found["key_limit"]),
                     "spent": credits(found["key_spent"]),
                     "remaining": credits(found["key_left"]),
+                    # The spend limit of the key's window (a day, week or month), if it has one.
+                    "spend_limit": credits(window.get("limit")),
+                    "spend_window": window.get("window"),
+                    "window_spent": credits(window.get("spent")),
+                    "window_resets_at": window["resets_at"].isoformat() if window else None,
                 },
             },
         )

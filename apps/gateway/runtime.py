@@ -85,6 +85,8 @@ class Ctx:
     created_at: object = field(default_factory=timezone.now)
     headers: dict = field(default_factory=dict)
     facts: KeyFacts | None = None
+    digest: str = ""  # the presented key's
+    client_ip: str | None = None  # the client's address, as the trusted proxies define it
     model: str = ""
     finished: bool = False
     protocol: str = "chat"  # chat, messages or responses: the shape of answers and errors

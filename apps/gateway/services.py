@@ -6,8 +6,9 @@ from django.db import transaction
 from apps.credits.models import Account
 from apps.credits.services import account_ensure, credits_hold
 from apps.keys.models import ApiKey
-from apps.keys.selectors import KeyFacts, api_key_facts
+from apps.keys.selectors import KeyFacts, api_key_facts, api_key_window
 from apps.keys.services import api_key_reserve
+from apps.keys.windows import Starts
 
 
 def key_facts_load(*, digest: str) -> KeyFacts | None:
@@ -18,11 +19,14 @@ def key_facts_load(*, digest: str) -> KeyFacts | None:
     return facts
 
 
-def request_hold(*, request_id: str, facts: KeyFacts, amount: int) -> None:
-    """Reserve the request's worst-case cost on the account (and the key's credit limit, if it
-    has one) in one transaction, or raise InsufficientCredits / KeyCreditLimitReached."""
+def request_hold(
+    *, request_id: str, facts: KeyFacts, amount: int, starts: Starts | None = None
+) -> None:
+    """Reserve the request's worst-case cost on the account (and on the key's credit limit and
+    spend limit, if it has them: ``starts`` are the current windows') in one transaction, or
+    raise InsufficientCredits / KeyCreditLimitReached / KeySpendLimitReached."""
     with transaction.atomic():  # the account, then the key: the order settlement locks them
-        limited = facts.credit_limit is not None
+        limited = facts.limited
         credits_hold(
             account_id=facts.account_id,
             amount=amount,
@@ -30,12 +34,14 @@ def request_hold(*, request_id: str, facts: KeyFacts, amount: int) -> None:
             api_key_id=facts.budget_id if limited else None,
         )
         if limited:
-            api_key_reserve(key_id=facts.budget_id, amount=amount)
+            api_key_reserve(
+                key_id=facts.budget_id, amount=amount, starts=starts, time_zone=facts.time_zone
+            )
 
 
 def balance_for_key(*, key_id: int, account_id: int) -> dict:
-    """The account's credits and what is left of the key's own limit, in µcr."""
-    key = ApiKey.objects.select_related("budget_key").get(pk=key_id)
+    """The account's credits and what is left of the key's own limits, in µcr."""
+    key = ApiKey.objects.select_related("budget_key", "user").get(pk=key_id)
     account = Account.objects.get(pk=account_id)
     return {
         "balance": account.balance,
@@ -45,4 +51,5 @@ def balance_for_key(*, key_id: int, account_id: int) -> dict:
         "key_limit": key.budget_limit,
         "key_spent": key.budget_spent,
         "key_left": key.remaining_credit,
+        "key_window": api_key_window(key=key, time_zone=key.user.time_zone),
     }

@@ -31,3 +31,31 @@ class KeyCreditLimitReached(ServiceError):
 
 class InvalidRpmLimit(ServiceError):
     code = "invalid_rpm_limit"
+
+
+class KeySpendLimitReached(KeyCreditLimitReached):
+    """The key's spend limit for its window (a day, week or month), not its total credit limit,
+    cannot cover the request."""
+
+    code = "key_spend_limit_reached"
+    WINDOW_WORDS = {"day": "daily", "week": "weekly", "month": "monthly"}
+
+    def __init__(self, *, needed: int, left: int, limit: int, window: str, resets_at):
+        from apps.core.money import format_credits
+
+        self.needed, self.left = needed, left
+        self.limit, self.window, self.resets_at = limit, window, resets_at
+        reset = resets_at.strftime("%Y-%m-%d %H:%M") + f" {resets_at.tzinfo}"
+        ServiceError.__init__(
+            self,
+            f"This API key has reached its {self.WINDOW_WORDS.get(window, window)} spend limit "
+            f"of {format_credits(limit)} credits: the request needs {format_credits(needed)} "
+            f"credits and the key has {format_credits(max(left, 0))} left this {window}. The "
+            f"limit resets at {reset}. Raise the key's limit or wait until then.",
+        )
+
+
+class InvalidGuardrail(ServiceError):
+    """A key setting (allowed models, networks, limits) that cannot be applied as given."""
+
+    code = "invalid_guardrail"

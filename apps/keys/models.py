@@ -3,6 +3,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+SPEND_WINDOWS = [("day", _("per day")), ("week", _("per week")), ("month", _("per month"))]
+
 
 class ApiKey(models.Model):
     """An API key. The secret itself is never stored: only its HMAC digest and what is needed to
@@ -29,6 +31,33 @@ class ApiKey(models.Model):
     rpm_limit = models.PositiveIntegerField(
         null=True, blank=True, help_text="requests per minute; empty = the default"
     )
+    # Guardrails (issue #21): what a key may be used for. They belong to the key, not to its
+    # owner, so a key of an organization's account takes the same fields.
+    tpm_limit = models.PositiveIntegerField(
+        null=True, blank=True, help_text="tokens per minute (prompt + output); empty = no limit"
+    )
+    allowed_models = models.JSONField(
+        default=list, blank=True, help_text="public model ids this key may use; empty = all"
+    )
+    allowed_ips = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="IPv4/IPv6 addresses or CIDR networks this key may be used from; empty = any",
+    )
+    # A spend limit per window (a day, a week from Monday, a calendar month, in the owner's time
+    # zone), beside the total ``credit_limit``. Like the credit limit it lives on the budget key
+    # of a rotated line. ``window_spent`` is what requests that started at or after
+    # ``window_start`` were charged; a hold in a later window starts the count afresh.
+    spend_limit = models.BigIntegerField(
+        null=True, blank=True, help_text="µcr this key may spend per window; empty = no limit"
+    )
+    spend_window = models.CharField(
+        max_length=5, blank=True, default="", choices=SPEND_WINDOWS, help_text="the window"
+    )
+    window_start = models.DateTimeField(
+        null=True, blank=True, help_text="the start of the window window_spent counts"
+    )
+    window_spent = models.BigIntegerField(default=0, help_text="µcr charged in that window")
     budget_key = models.ForeignKey(
         "self",
         null=True,
@@ -49,6 +78,11 @@ class ApiKey(models.Model):
                 fields=["user", "create_token"], name="keys_apikey_one_per_form"
             ),
             models.CheckConstraint(condition=models.Q(held__gte=0), name="keys_held_nonneg"),
+            models.CheckConstraint(
+                condition=models.Q(spend_limit__isnull=True, spend_window="")
+                | models.Q(spend_limit__gt=0, spend_window__in=["day", "week", "month"]),
+                name="keys_spend_limit_has_window",
+            ),
         ]
         indexes = [models.Index(fields=["user", "-created_at"])]
 
@@ -88,6 +122,14 @@ class ApiKey(models.Model):
     @property
     def budget_spent(self) -> int:
         return self.budget.spent
+
+    @property
+    def budget_spend_limit(self) -> int | None:
+        return self.budget.spend_limit
+
+    @property
+    def budget_spend_window(self) -> str:
+        return self.budget.spend_window
 
     @property
     def remaining_credit(self) -> int | None:

@@ -1,5 +1,5 @@
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.utils import timezone
 
@@ -79,13 +79,42 @@ def api_key_for_user(*, user_id: int, key_id: int) -> ApiKey:
     )
 
 
+def api_key_window(*, key: ApiKey, time_zone: str, now=None) -> dict | None:
+    """The key's spend limit in its current window (None without one): the limit, what the
+    line spent in the window so far and when the next window starts, in the owner's zone."""
+    from . import windows
+
+    budget = key.budget
+    if budget.spend_limit is None or not budget.spend_window:
+        return None
+    now = now or timezone.now()
+    start = windows.starts(time_zone, now).of(budget.spend_window)
+    counted = budget.window_start is not None and budget.window_start >= start
+    spent = budget.window_spent if counted else 0
+    return {
+        "limit": budget.spend_limit,
+        "window": budget.spend_window,
+        "spent": spent,
+        "left": max(budget.spend_limit - spent, 0),
+        "resets_at": windows.next_start(budget.spend_window, time_zone, now),
+        "time_zone": str(windows.zone(time_zone)),
+    }
+
+
 def api_key_events(*, key_id: int) -> list[ApiKeyEvent]:
     return list(ApiKeyEvent.objects.filter(key_id=key_id).select_related("actor"))
 
 
+# What requests through some keys were charged since a moment (for a spend window that starts
+# counting mid-window): each source is ``(key_ids=[...], since=datetime) -> µcr``. apps.usage
+# registers its request records.
+SPEND_SOURCES: list = []
+
+
 @dataclass(frozen=True)
 class KeyFacts:
-    """What the gateway needs to know about a key, small enough to cache as JSON."""
+    """What the gateway needs to know about a key, small enough to cache as JSON (every field
+    has a default but the first few, so facts cached before a field existed still load)."""
 
     id: int
     user_id: int
@@ -96,10 +125,26 @@ class KeyFacts:
     revoked: bool
     budget_key_id: int | None = None  # the key carrying the credit limit, when not this one
     store_days: int = 0  # the owner keeps prompts and answers this many days (0: not at all)
+    # Guardrails: tokens per minute, the spend limit of a window (on the budget key), the
+    # models and the client networks allowed (empty: all), the owner's time zone (windows).
+    tpm_limit: int | None = None
+    spend_limit: int | None = None
+    spend_window: str = ""
+    models: list = field(default_factory=list)
+    networks: list = field(default_factory=list)
+    time_zone: str = "UTC"
 
     @property
     def budget_id(self) -> int:
         return self.budget_key_id or self.id
+
+    @property
+    def limited(self) -> bool:
+        """Whether a hold also reserves on the key (a credit limit or a spend limit)."""
+        return self.credit_limit is not None or self.spend_limit is not None
+
+    def model_allowed(self, model: str) -> bool:
+        return not self.models or model in self.models
 
     def problem_at(self, now: float) -> tuple[str, str] | None:
         """(reason, message) when the key must be refused at ``now``, else None."""
@@ -125,11 +170,20 @@ def api_key_facts(*, digest: str) -> KeyFacts | None:
             "expires_at",
             "revoked_at",
             "user__store_content_days",
+            "user__time_zone",
+            "tpm_limit",
+            "spend_limit",
+            "spend_window",
+            "budget_key__spend_limit",
+            "budget_key__spend_window",
+            "allowed_models",
+            "allowed_ips",
         )
         .first()
     )
     if row is None:
         return None
+    budget = "budget_key__" if row["budget_key_id"] else ""
     return KeyFacts(
         id=row["id"],
         user_id=row["user_id"],
@@ -142,4 +196,10 @@ def api_key_facts(*, digest: str) -> KeyFacts | None:
         expires_at=row["expires_at"].timestamp() if row["expires_at"] else None,
         revoked=row["revoked_at"] is not None,
         store_days=row["user__store_content_days"],
+        tpm_limit=row["tpm_limit"],
+        spend_limit=row[f"{budget}spend_limit"],
+        spend_window=row[f"{budget}spend_window"] or "",
+        models=row["allowed_models"] or [],
+        networks=row["allowed_ips"] or [],
+        time_zone=row["user__time_zone"] or "UTC",
     )

@@ -1,4 +1,5 @@
 import secrets
+from datetime import UTC, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -90,6 +91,7 @@ def key_list(request):
                 rpm_limit=form.cleaned_data["rpm_limit"],
                 create_token=form.cleaned_data["token"],
                 actor_id=request.user.pk,
+                **form.guardrails,
             )
         except ServiceError as exc:
             form.add_error(None, exc.message)
@@ -105,25 +107,50 @@ def key_list(request):
 def key_detail(request, key_id: int):
     """The key's facts and history; POST changes its name and limits."""
     key = _owned_key(request, key_id)
-    initial = {
-        "name": key.name,
-        "credit_limit": None if key.credit_limit is None else micro_to_credits(key.credit_limit),
-        "rpm_limit": key.rpm_limit,
-    }
-    form = EditKeyForm(request.POST or None, initial=initial)
+    form = EditKeyForm(request.POST or None, initial=_edit_initial(key))
     if request.method == "POST" and form.is_valid():
-        services.api_key_update(
-            user_id=request.user.pk,
-            key_id=key.pk,
-            name=form.cleaned_data["name"],
-            credit_limit=form.credit_limit_micro,
-            rpm_limit=form.cleaned_data["rpm_limit"],
-            actor_id=request.user.pk,
-        )
-        messages.success(request, _("Saved."))
-        return redirect("keys:detail", key_id=key.pk)
+        try:
+            services.api_key_update(
+                user_id=request.user.pk,
+                key_id=key.pk,
+                name=form.cleaned_data["name"],
+                credit_limit=form.credit_limit_micro,
+                rpm_limit=form.cleaned_data["rpm_limit"],
+                actor_id=request.user.pk,
+                **form.guardrails,
+                **form.expiry_changes,
+            )
+        except ServiceError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, _("Saved."))
+            return redirect("keys:detail", key_id=key.pk)
     events = selectors.api_key_events(key_id=key.pk)
-    return render(request, "keys/detail.html", {"key": key, "events": events, "form": form})
+    window = selectors.api_key_window(key=key, time_zone=request.user.time_zone)
+    return render(
+        request,
+        "keys/detail.html",
+        {"key": key, "events": events, "form": form, "window": window},
+    )
+
+
+def _edit_initial(key: ApiKey) -> dict:
+    """The edit form as the key is now (its line's budget carries the credit and spend limits)."""
+    spend_limit = key.budget_spend_limit
+    return {
+        "name": key.name,
+        # The day it stops working (the form's dates end at midnight UTC).
+        "expires_on": (key.expires_at - timedelta(microseconds=1)).astimezone(UTC).date()
+        if key.expires_at
+        else None,
+        "credit_limit": None if key.budget_limit is None else micro_to_credits(key.budget_limit),
+        "rpm_limit": key.rpm_limit,
+        "spend_limit": None if spend_limit is None else micro_to_credits(spend_limit),
+        "spend_window": key.budget_spend_window or "day",
+        "tpm_limit": key.tpm_limit,
+        "allowed_models": ", ".join(key.allowed_models or []),
+        "allowed_ips": ", ".join(key.allowed_ips or []),
+    }
 
 
 @login_required

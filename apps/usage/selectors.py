@@ -317,6 +317,7 @@ def usage_charge_problems(*, limit: int = 100, windows: int = 60) -> list[str]:
       the cost of the requests in its window (while their records are kept);
     - every key line's spend (a rotated key and its successors) equals its requests' cost:
       the hourly rollups (kept forever) plus the records not rolled up yet;
+    - what a key holds of its credit and spend limits equals its requests' active holds;
     - no hold expired, charging nothing, for a request whose usage was recorded as delivered.
 
     Read in one snapshot."""
@@ -398,6 +399,22 @@ def usage_charge_problems(*, limit: int = 100, windows: int = 60) -> list[str]:
                     f"key line {row['line']}: spent {row['spent']} µcr, requests {cost}"
                 )
 
+        # What a key holds of its credit and spend limits is its requests' active holds.
+        holding = dict(
+            Hold.objects.filter(status=Hold.Status.ACTIVE, api_key_id__isnull=False)
+            .values("api_key_id")
+            .annotate(total=Sum("amount"))
+            .values_list("api_key_id", "total")
+            .order_by()
+        )
+        for key_id, held in ApiKey.objects.filter(
+            Q(held__gt=0) | Q(pk__in=list(holding))
+        ).values_list("pk", "held"):
+            if held != holding.get(key_id, 0):
+                problems.append(
+                    f"key {key_id}: held {held} µcr, active holds {holding.get(key_id, 0)} µcr"
+                )
+
         delivered = UsageRecord.objects.filter(
             request_id=OuterRef("reference"), status=200, completion_tokens__gt=0
         )
@@ -461,3 +478,12 @@ def deployment_health(*, since: datetime | None = None) -> dict[str, DeploymentH
         health.p50_ms = _median(times.get(name, []))
         health.p50_ttft_ms = _median(ttfts.get(name, []))
     return found
+
+
+def keys_charged_since(*, key_ids: list[int], since) -> int:
+    """What requests through these keys that started at or after ``since`` were charged, in
+    µcr (a key's spend window counts them when it starts mid-window)."""
+    total = UsageRecord.objects.filter(api_key_id__in=key_ids, created_at__gte=since).aggregate(
+        total=Sum("cost")
+    )["total"]
+    return total or 0

@@ -86,6 +86,7 @@ def request_settle(*, outcome: RequestOutcome) -> UsageRecord:
                     key_id=result.api_key_id or outcome.api_key_id,
                     reserved=result.amount if result.api_key_id else 0,
                     charged=result.charged,
+                    started_at=outcome.created_at,
                 )
         return UsageRecord.objects.create(**outcome.record_fields(), cost=charged)
 

@@ -21,12 +21,13 @@ settlement re-reads the hold, sees it closed and charges nothing); the record is
   the request ids it recorded (those it did not were recorded already: an outcome with a record
   is skipped before its hold is even read, as ``request_settle`` does).
 
-Lock order. ``SETTLE`` locks the hold, then the key (PostgreSQL runs its key update before its
-account update), then the account; the batcher runs outcomes sorted by user. ``SETTLE_SET``
-locks every hold, then every key (by user, then id), then every account (by user), explicitly.
-A batch and the batcher's transactions thus meet on shared keys and accounts in a compatible
-order; the cycles still possible (a user's two keys in both, the same request in both) are
-broken by PostgreSQL's deadlock detection, and recovery retries (``apps.usage.journal``).
+Lock order: the hold, then the account, then the key, as the hold takes them (the gateway's
+``HOLD_ON_KEY``). ``SETTLE``'s key update waits for its account update (``EXISTS (SELECT 1
+FROM a)``); the batcher runs outcomes sorted by user. ``SETTLE_SET`` locks every hold, then
+every account (by user), then every key (by user, then id), explicitly. A batch, the batcher's
+transactions and holds thus meet on shared accounts and keys in a compatible order; the cycles
+still possible (the same request in both) are broken by PostgreSQL's deadlock detection, and
+recovery retries (``apps.usage.journal``).
 """
 
 from dataclasses import MISSING, fields
@@ -64,8 +65,11 @@ WITH o AS (
 ), k AS (
     UPDATE keys_apikey AS key
     SET spent = key.spent + h.charged,
+        window_spent = key.window_spent  -- the spend window the request started in
+            + CASE WHEN key.window_start <= %(created_at)s THEN h.charged ELSE 0 END,
         held = key.held - CASE WHEN h.api_key_id IS NULL THEN 0 ELSE h.amount END
     FROM h WHERE key.id = COALESCE(h.api_key_id, %(api_key_id)s)
+        AND EXISTS (SELECT 1 FROM a)  -- the account's row first, as the hold takes them
 )
 INSERT INTO usage_usagerecord
     (request_id, user_id, api_key_id, model, prompt_tokens, completion_tokens, cached_tokens,
@@ -120,7 +124,7 @@ WITH i AS (
 ), o AS (
     -- As SETTLE's: the holds still to close, locked in one order (concurrent batches queue).
     SELECT hold.id, hold.amount, hold.status = 'active' AS active, i.cost,
-        i.api_key_id AS outcome_key_id
+        i.api_key_id AS outcome_key_id, i.created_at
     FROM i JOIN credits_hold AS hold ON hold.reference = i.request_id
     WHERE i.held
         AND (hold.status = 'active' OR (hold.status = 'expired' AND hold.charged = 0
@@ -134,28 +138,10 @@ WITH i AS (
     FROM o WHERE hold.id = o.id
     RETURNING hold.reference, hold.account_id,
         CASE WHEN o.active THEN o.amount ELSE 0 END AS amount, hold.charged, hold.api_key_id,
-        o.outcome_key_id
-), k AS (
-    -- Each key once, with the batch's sums; the rows locked in order of user and id.
-    UPDATE keys_apikey AS key
-    SET spent = key.spent + lk.charged, held = key.held - lk.reserved
-    FROM (
-        SELECT key.id, s.charged, s.reserved
-        FROM keys_apikey AS key
-        JOIN (
-            SELECT COALESCE(api_key_id, outcome_key_id) AS key_id,
-                sum(charged)::bigint AS charged,
-                sum(CASE WHEN api_key_id IS NULL THEN 0 ELSE amount END)::bigint AS reserved
-            FROM h GROUP BY 1
-        ) AS s ON s.key_id = key.id
-        ORDER BY key.user_id, key.id
-        FOR UPDATE OF key
-    ) AS lk
-    WHERE key.id = lk.id
-    RETURNING key.id
+        o.outcome_key_id, o.created_at
 ), a AS (
-    -- Each account once, with the batch's sums; the rows locked in order of user, once every
-    -- key is (the count of k: hold, key, account, as SETTLE locks them).
+    -- Each account once, with the batch's sums; the rows locked in order of user (hold,
+    -- account, then key: as SETTLE and the hold take them).
     UPDATE credits_account AS acc
     SET balance = acc.balance - la.charged, held = acc.held - la.amount, updated_at = %(now)s,
         month_spent = CASE WHEN acc.budget_month = %(month)s THEN acc.month_spent + la.charged
@@ -168,11 +154,36 @@ WITH i AS (
             SELECT account_id, sum(charged)::bigint AS charged, sum(amount)::bigint AS amount
             FROM h GROUP BY account_id
         ) AS s ON s.account_id = acc.id
-        WHERE (SELECT count(*) FROM k) >= 0
         ORDER BY acc.user_id
         FOR UPDATE OF acc
     ) AS la
     WHERE acc.id = la.id
+    RETURNING acc.id
+), k AS (
+    -- Each key once, with the batch's sums, once every account is locked (the count of a);
+    -- the rows locked in order of user and id. A charge counts in the key's spend window when
+    -- its request started in it (the locked row's window start).
+    UPDATE keys_apikey AS key
+    SET spent = key.spent + lk.charged, held = key.held - lk.reserved,
+        window_spent = key.window_spent + (
+            SELECT COALESCE(sum(h.charged), 0) FROM h
+            WHERE COALESCE(h.api_key_id, h.outcome_key_id) = key.id
+                AND key.window_start <= h.created_at
+        )
+    FROM (
+        SELECT key.id, s.charged, s.reserved
+        FROM keys_apikey AS key
+        JOIN (
+            SELECT COALESCE(api_key_id, outcome_key_id) AS key_id,
+                sum(charged)::bigint AS charged,
+                sum(CASE WHEN api_key_id IS NULL THEN 0 ELSE amount END)::bigint AS reserved
+            FROM h GROUP BY 1
+        ) AS s ON s.key_id = key.id
+        WHERE (SELECT count(*) FROM a) >= 0
+        ORDER BY key.user_id, key.id
+        FOR UPDATE OF key
+    ) AS lk
+    WHERE key.id = lk.id
 )
 INSERT INTO usage_usagerecord
     (request_id, user_id, api_key_id, model, prompt_tokens, completion_tokens, cached_tokens,

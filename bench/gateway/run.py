@@ -1,7 +1,7 @@
 """Gateway benchmark: how much the full gateway adds over the upstream and over a bare
 pass-through, on this machine.
 
-    .venv/bin/python bench/gateway/run.py [--seconds 10] [--quick]
+    .venv/bin/python bench/gateway/run.py [--seconds 10] [--quick] [--guardrails-only]
 
 Starts nginx as a fixed-answer upstream on loopback, a bare Starlette pass-through (baseline)
 and the gateway with `make serve` (uvicorn, $WEB_CONCURRENCY=2 workers, PostgreSQL and Redis),
@@ -9,6 +9,12 @@ then drives each with wrk and prints req/s and p50/p99 latency, the ratios, and 
 every successful gateway request was held, settled and recorded. Needs nginx and wrk
 (`apt-get install nginx-light wrk`), PostgreSQL and Redis on 127.0.0.1. `BENCH_JOURNAL=""` runs
 the gateway without its settlement journal (to see what the journal costs).
+
+The same run compares, at c=1, one key with every guardrail set (expiry, credit limit, a daily
+spend limit, requests and tokens per minute, allowed models, allowed IP addresses) with one key
+of the same account with none, in alternating rounds (`--guardrails-only` runs just that).
+`BENCH_DB`, `BENCH_PORT_BASE` (8901: upstream, +1 pass-through, +2 gateway), `BENCH_PG` and
+`BENCH_REDIS` (its database is flushed) keep runs from different checkouts apart.
 """
 
 import argparse
@@ -27,8 +33,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PY = str(ROOT / ".venv" / "bin" / "python")
-UPSTREAM_PORT, PASSTHROUGH_PORT, GATEWAY_PORT = 8901, 8902, 8903
-DB_NAME = "opencodex_bench"
+PORT_BASE = int(os.environ.get("BENCH_PORT_BASE", "8901"))
+UPSTREAM_PORT, PASSTHROUGH_PORT, GATEWAY_PORT = PORT_BASE, PORT_BASE + 1, PORT_BASE + 2
+DB_NAME = os.environ.get("BENCH_DB", "opencodex_bench")
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/5")
 KEYS = 200
@@ -122,6 +129,8 @@ max_output = 1024
 
 SETUP = """
 import sys
+from datetime import timedelta
+from django.utils import timezone
 from apps.accounts.services import user_get_or_create_verified
 from apps.core.money import MICRO
 from apps.credits.services import credits_adjust
@@ -132,6 +141,20 @@ for i in range(int(sys.argv[2])):
     credits_adjust(user_id=user.pk, amount=1_000_000 * MICRO, reason="bench", actor_id=None)
     _, secret = api_key_create(user_id=user.pk, name="bench", rpm_limit=100_000)
     out.write(secret + "\\n")
+    if i == 0 and len(sys.argv) > 3:  # beside the first key, on its account: every guardrail
+        _, guarded = api_key_create(
+            user_id=user.pk,
+            name="bench-guarded",
+            expires_at=timezone.now() + timedelta(days=30),
+            credit_limit=500_000 * MICRO,
+            rpm_limit=100_000,
+            tpm_limit=100_000_000,
+            spend_limit=500_000 * MICRO,
+            spend_window="day",
+            allowed_models=["bench-plain", "bench-stream"],
+            allowed_ips=["127.0.0.1", "::1"],
+        )
+        open(sys.argv[3], "w").write(guarded + "\\n")
 out.close()
 """
 
@@ -153,11 +176,15 @@ print(json.dumps({
 SEED_SCRIPT = "import django, sys; django.setup(); exec(sys.stdin.read())"
 
 
-def migrate_and_seed(env: dict, keys_file: Path, count: int) -> None:
-    """Migrate the scratch database and write ``count`` funded accounts' keys to a file."""
+def migrate_and_seed(
+    env: dict, keys_file: Path, count: int, guarded_file: Path | None = None
+) -> None:
+    """Migrate the scratch database and write ``count`` funded accounts' keys to a file (and,
+    with ``guarded_file``, a key with every guardrail on the first account to that one)."""
     subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    extra = [str(guarded_file)] if guarded_file else []
     subprocess.run(
-        [PY, "-c", SEED_SCRIPT, str(keys_file), str(count)],
+        [PY, "-c", SEED_SCRIPT, str(keys_file), str(count), *extra],
         input=SETUP,
         text=True,
         cwd=ROOT,
@@ -193,6 +220,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--quick", action="store_true", help="3-second runs")
     parser.add_argument(
+        "--guardrails-only",
+        action="store_true",
+        help="only compare a key with every guardrail against one with none, at c=1",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="alternating rounds of the guardrails comparison"
+    )
+    parser.add_argument(
         "--serve-only",
         action="store_true",
         help="set everything up, print the URLs and key files, and wait (for profiling)",
@@ -208,6 +243,7 @@ def main() -> None:
     (work / "nginx.conf").write_text(nginx_conf(work))
     (work / "catalog.toml").write_text(CATALOG)
     keys_file, one_key = work / "keys.txt", work / "one-key.txt"
+    guarded_key = work / "guarded-key.txt"
 
     import psycopg
 
@@ -238,7 +274,7 @@ def main() -> None:
     try:
         nginx = ["/usr/sbin/nginx", "-c", str(work / "nginx.conf"), "-p", str(work)]
         procs.append(subprocess.Popen([*nginx, "-g", "daemon off;"]))
-        migrate_and_seed(env, keys_file, KEYS)
+        migrate_and_seed(env, keys_file, KEYS, guarded_key)
         one_key.write_text(keys_file.read_text().splitlines()[0] + "\n")
         procs.append(
             subprocess.Popen(
@@ -368,6 +404,24 @@ def main() -> None:
             if name.startswith("gateway"):
                 gateway_ok += figures["requests"] - figures["non2xx"]
                 gateway_runs += 1
+        guardrails = {}
+        chat_url = f"http://127.0.0.1:{GATEWAY_PORT}/api/v1/chat/completions"
+        for kind, body in (("plain", plain), ("stream", stream)):
+            wrk(chat_url, guarded_key, body, 1, 1)  # its facts cached, its pools warm
+            for _ in range(options.rounds):  # alternating: drift on a shared machine hits both
+                for name, keys in (("no guardrails", one_key), ("every guardrail", guarded_key)):
+                    figures = wrk(chat_url, keys, body, 1, seconds)
+                    guardrails.setdefault((kind, name), []).append(figures)
+                    gateway_ok += figures["requests"] - figures["non2xx"]
+                    gateway_runs += 1
+                    print(
+                        f"{kind:9} 1 key, {name:15} c=1   {figures['rps']:9.0f} req/s  "
+                        f"p50 {figures['p50_us'] / 1000:7.3f} ms  p99 "
+                        f"{figures['p99_us'] / 1000:7.2f} ms  non-2xx {figures['non2xx']}",
+                        flush=True,
+                    )
+        if options.guardrails_only:
+            targets = []
         for name, kind, url, keys, body in targets:
             for connections in (1, 32):
                 if connections == 1 and name == "gateway, 1 key":
@@ -409,6 +463,27 @@ def main() -> None:
 
     def get(name, kind, connections):
         return next(f for n, k, c, f in results if (n, k, c) == (name, kind, connections))
+
+    def median(values):
+        values = sorted(values)
+        return values[len(values) // 2]
+
+    print("\nGuardrails (target: <= 30 us added at c=1; medians of the rounds' p50s)")
+    for kind in ("plain", "stream"):
+        none = median([f["p50_us"] for f in guardrails[(kind, "no guardrails")]])
+        every = median([f["p50_us"] for f in guardrails[(kind, "every guardrail")]])
+        errors = sum(f["non2xx"] for runs in guardrails.values() for f in runs)
+        print(
+            f"{kind:6}: p50 {none} us without, {every} us with every guardrail: "
+            f"{every - none:+d} us; non-2xx {errors}"
+        )
+    if options.guardrails_only:
+        print(
+            f"bookkeeping: {verify['ok_records']} usage records with status 200, "
+            f"{verify['active_holds']} holds still active, {verify['ledger_problems']} ledger "
+            "problems"
+        )
+        sys.exit(0)
 
     print("\nSummary (targets: +p50 <= 1.5 ms at c=1; >= 1000 req/s on 200 keys and >= 400 on")
     print("one key at c=32; every request held, settled and recorded; no non-2xx)")

@@ -318,6 +318,8 @@ API_KEYS_MAX_ACTIVE = int(os.environ.get("API_KEYS_MAX_ACTIVE", "50"))
 API_DEFAULT_RPM = int(os.environ.get("API_DEFAULT_RPM", "600"))
 # The most requests per minute a key may be given (its owner sets it on the keys page).
 API_MAX_RPM = int(os.environ.get("API_MAX_RPM", "6000"))
+# The most tokens per minute a key may be given (none by default: only a key's own limit counts).
+API_MAX_TPM = int(os.environ.get("API_MAX_TPM", "100000000"))
 
 # --- Catalog and gateway -------------------------------------------------------------------------
 OPENCODEX_CATALOG = os.environ.get("OPENCODEX_CATALOG", str(BASE_DIR / "config" / "catalog.toml"))

@@ -172,9 +172,34 @@ def test_docs_say_how_errors_retries_limits_and_caching_work(client, language):
 
 def test_error_page_lists_every_status_the_gateway_uses(client):
     body = client.get(reverse("docs:page", args=["errors"])).content.decode()
-    for status in ("400", "401", "402", "404", "429", "500", "502, 503, 504"):
+    for status in ("400", "401", "402", "403", "404", "429", "500", "502, 503, 504"):
         assert f"<td>{status}" in body
     assert "sk-live-" in body
+    for code in ("model_not_allowed", "ip_not_allowed", "key_spend_limit_reached"):
+        assert f"<code>{code}</code>" in body
+    assert "<code>token_rate_limit_exceeded</code>" in body
+
+
+@pytest.mark.parametrize("language", ["en", "zh-CN,zh;q=0.9"])
+def test_the_keys_page_explains_every_guardrail_and_its_refusal(client, language):
+    body = client.get(
+        reverse("docs:page", args=["keys"]), HTTP_ACCEPT_LANGUAGE=language
+    ).content.decode()
+    for code in (
+        "model_not_allowed",
+        "ip_not_allowed",
+        "api_key_expired",
+        "key_credit_limit_reached",
+        "key_spend_limit_reached",
+        "rate_limit_exceeded",
+        "token_rate_limit_exceeded",
+        "X-Forwarded-For",
+        "x-ratelimit-remaining-tokens",
+        "key_spend_limit",
+    ):
+        assert f"<code>{code}</code>" in body, code
+    overview = client.get(reverse("docs:page", args=["overview"]), HTTP_ACCEPT_LANGUAGE=language)
+    assert 'href="/docs/keys/"' in overview.content.decode()
 
 
 def test_code_tabs_and_copy_buttons_are_marked_up(client):

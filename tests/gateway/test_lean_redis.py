@@ -42,9 +42,9 @@ def test_the_lean_check_answers_as_redis_py_does_and_counts_each_request_once(
         return first, second, unknown
 
     first, second, unknown = run(scenario)
-    assert first == (b'{"x": 1}', 1, True)
-    assert second == (b'{"x": 1}', 2, False)  # the same window: counted, "last used" not due
-    assert unknown == (None, 1, True)
+    assert first == (b'{"x": 1}', 1, True, 0)
+    assert second == (b'{"x": 1}', 2, False, 0)  # the same window: counted, "last used" not due
+    assert unknown == (None, 1, True, 0)
     assert int(server.get("ocx:rl:d1:7")) == 2
 
 
@@ -56,13 +56,15 @@ def test_a_restarted_redis_without_the_script_and_a_lost_connection_fall_back(
     async def scenario():
         store = RedisStore(url)
         assert (await store.check("d2", 1))[1] == 1
+        store.add_tokens("d2", 1, 40)  # a finished request's tokens ride on the next check
         Redis.from_url(url).script_flush()  # as after a restart: NOSCRIPT
-        assert (await store.check("d2", 1))[1] == 2  # redis-py loads it again
-        assert (await store.check("d2", 1))[1] == 3  # and the lean path works again
+        again = await store.check("d2", 1)  # redis-py loads it again, tokens and all
+        assert again[1] == 2 and again[3] == 40
+        assert (await store.check("d2", 1))[1:] == (3, False, 40)  # the lean path again
         private_redis["process"].terminate()
         private_redis["process"].wait(timeout=10)
         await asyncio.sleep(0.1)
-        _, count, _ = await store.check("d2", 1)  # Redis away: this process counts
+        _, count, _, _ = await store.check("d2", 1)  # Redis away: this process counts
         assert store.down and count == 1
         await store.close()
 

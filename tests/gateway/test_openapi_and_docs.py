@@ -56,8 +56,18 @@ def test_the_openapi_document_is_valid_and_names_every_endpoint(api):
     assert headers["x-opencodex-max-tokens-reason"]["schema"]["enum"] == [
         "model_limit",
         "balance",
+        "budget",
         "key_credit_limit",
+        "key_spend_limit",
     ]
+    # The keys' guardrails: their refusals, each named.
+    assert {"model_not_allowed", "ip_not_allowed"} <= set(
+        re.findall(r"\w+_allowed", chat["403"]["description"])
+    )
+    assert "key_spend_limit_reached" in chat["402"]["description"]
+    assert "token_rate_limit_exceeded" in chat["429"]["description"]
+    for path in ("/models", "/models/{id}", "/balance"):
+        assert "403" in document["paths"][path]["get"]["responses"]
     assert "x-opencodex-max-tokens" in headers and "x-request-id" in headers
     assert {"Retry-After", "retry-after-ms"} <= set(chat["429"]["headers"])
     assert "x-opencodex-upstream-attempts" in chat["503"]["headers"]
@@ -65,7 +75,8 @@ def test_the_openapi_document_is_valid_and_names_every_endpoint(api):
     assert {"max_tokens", "max_completion_tokens"} <= set(request)
     schemas = document["components"]["schemas"]
     messages = document["paths"]["/messages"]["post"]["responses"]
-    assert {"400", "401", "402", "404", "429", "500", "503"} <= set(messages)
+    assert {"400", "401", "402", "403", "404", "429", "500", "503"} <= set(messages)
+    assert "permission_error" in messages["403"]["description"]
     anthropic_error = {"$ref": "#/components/schemas/AnthropicError"}
     assert messages["402"]["content"]["application/json"]["schema"] == anthropic_error
     assert "billing_error" in messages["402"]["description"]

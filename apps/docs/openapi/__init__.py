@@ -92,7 +92,7 @@ def openapi_document() -> dict:
                                 }
                             },
                         },
-                        **{k: ERRORS[k] for k in ("401", "429", "500")},
+                        **{k: ERRORS[k] for k in ("401", "403", "429", "500")},
                     },
                 }
             },
@@ -114,7 +114,7 @@ def openapi_document() -> dict:
                                 }
                             },
                         },
-                        **{k: ERRORS[k] for k in ("401", "404", "429", "500")},
+                        **{k: ERRORS[k] for k in ("401", "403", "404", "429", "500")},
                     },
                 }
             },
@@ -131,7 +131,7 @@ def openapi_document() -> dict:
                                 }
                             },
                         },
-                        **{k: ERRORS[k] for k in ("401", "429", "500")},
+                        **{k: ERRORS[k] for k in ("401", "403", "429", "500")},
                     },
                 }
             },
@@ -343,7 +343,25 @@ def openapi_document() -> dict:
                         "balance": {"type": "number"},
                         "held": {"type": "number"},
                         "available": {"type": "number"},
-                        "key": {"type": "object"},
+                        "key": {
+                            "type": "object",
+                            "description": "The key's own limits: its credit limit (what it "
+                            "spent and has left of it) and its spend limit per window (what it "
+                            "spent in the current day, week or month, and when the next starts)",
+                            "properties": {
+                                "name": {"type": "string"},
+                                "credit_limit": {"type": ["number", "null"]},
+                                "spent": {"type": "number"},
+                                "remaining": {"type": ["number", "null"]},
+                                "spend_limit": {"type": ["number", "null"]},
+                                "spend_window": {"enum": ["day", "week", "month", None]},
+                                "window_spent": {"type": ["number", "null"]},
+                                "window_resets_at": {
+                                    "type": ["string", "null"],
+                                    "format": "date-time",
+                                },
+                            },
+                        },
                     },
                 },
             },

@@ -41,7 +41,14 @@ ERRORS = {
     "401": _error("Missing, malformed, unknown, revoked or expired API key"),
     "402": _error(
         "Insufficient credits (not even 256 output tokens covered, or the balance below zero), "
-        "key credit limit reached, or account suspended"
+        "the monthly budget reached (monthly_budget_reached), the key's credit limit "
+        "(key_credit_limit_reached) or its spend limit for the day, week or month "
+        "(key_spend_limit_reached) reached, or account suspended"
+    ),
+    "403": _error(
+        "The key may not be used for this: a model (or fallback model) it does not allow "
+        "(model_not_allowed, param names it), or a client address outside its allowed networks "
+        "(ip_not_allowed)"
     ),
     "404": _error(
         "Unknown endpoint or model (model_not_found), or a model the provider does not know "
@@ -49,7 +56,8 @@ ERRORS = {
         ATTEMPTS,
     ),
     "429": _error(
-        "Rate limit reached: this key's, or the provider's (its own error, Retry-After and "
+        "Rate limit reached: this key's requests per minute (rate_limit_exceeded) or tokens per "
+        "minute (token_rate_limit_exceeded), or the provider's (its own error, Retry-After and "
         "x-ratelimit-* headers, never retried by the gateway); see Retry-After",
         {**RETRY_AFTER, **ATTEMPTS},
     ),
@@ -75,8 +83,12 @@ MAX_TOKENS_HEADERS = {
     },
     "x-opencodex-max-tokens-reason": {
         "description": "Why the output limit was lowered: above the model's maximum output, or "
-        "more than the balance or the key's credit limit covers",
-        "schema": {"type": "string", "enum": ["model_limit", "balance", "key_credit_limit"]},
+        "more than the balance, the monthly budget, the key's credit limit or the key's spend "
+        "limit for its window covers",
+        "schema": {
+            "type": "string",
+            "enum": ["model_limit", "balance", "budget", "key_credit_limit", "key_spend_limit"],
+        },
     },
 }
 SSE = {

@@ -26,14 +26,18 @@ ANTHROPIC_ERRORS = {
         "authentication_error: missing, malformed, unknown, revoked or expired API key"
     ),
     "402": _anthropic_error(
-        "billing_error: insufficient credits, the key's credit limit reached, or the account "
-        "suspended"
+        "billing_error: insufficient credits, the monthly budget, the key's credit limit or its "
+        "spend limit for the day, week or month reached, or the account suspended"
+    ),
+    "403": _anthropic_error(
+        "permission_error: the key may not use this model, or not from this client address"
     ),
     "404": _anthropic_error(
         "not_found_error: a model the provider does not know (on count_tokens: an unknown model)"
     ),
     "429": _anthropic_error(
-        "rate_limit_error: this key's limit or the provider's; see retry-after",
+        "rate_limit_error: this key's requests or tokens per minute, or the provider's limit; "
+        "see retry-after",
         ANTHROPIC_RETRY_AFTER,
     ),
     "500": _anthropic_error("api_error: internal error"),
@@ -290,7 +294,7 @@ MESSAGES_PATHS = {
                         }
                     },
                 },
-                **{k: ANTHROPIC_ERRORS[k] for k in ("400", "401", "404", "429", "500")},
+                **{k: ANTHROPIC_ERRORS[k] for k in ("400", "401", "403", "404", "429", "500")},
             },
         }
     },

@@ -7,8 +7,9 @@ from apps.usage.selectors import usage_charge_problems
 class Command(BaseCommand):
     help = (
         "Prove every account's balance equals the sum of its ledger entries and its held amount "
-        "equals its active holds, every delivered request has its charge, and every key's spend "
-        "equals its requests' cost. Exits non-zero and names what does not."
+        "equals its active holds, every delivered request has its charge, every key's spend "
+        "equals its requests' cost and what it holds its active holds. Exits non-zero and names "
+        "what does not."
     )
 
     def handle(self, *args, **options):
