@@ -283,3 +283,10 @@ def test_the_billing_page_shows_masked_invitees_and_earnings(
     # The invitee sees their own (empty) invitations, not the inviter's.
     theirs = invitee[0].get(BILLING).content.decode()
     assert "f***@e***.com" not in theirs and "Nobody has signed up" in theirs
+
+
+def test_the_invitations_in_chinese(owner_client, owner, invitee, stripe_on, deliver):
+    pay(invitee[0], deliver, "10")
+    page = owner_client.get(BILLING, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "邀请好友" in page and "已邀请：1 人。已获得：100.0000 积分。" in page
+    assert "有人通过它注册后的 12 个月内" in page and "10 %" in page
