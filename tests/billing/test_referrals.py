@@ -290,3 +290,50 @@ def test_the_invitations_in_chinese(owner_client, owner, invitee, stripe_on, del
     page = owner_client.get(BILLING, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "邀请好友" in page and "已邀请：1 人。已获得：100.0000 积分。" in page
     assert "有人通过它注册后的 12 个月内" in page and "10 %" in page
+
+
+def test_an_auto_topup_is_a_paid_topup_too(owner, invitee, stripe_on, deliver):
+    from apps.billing import services
+    from apps.credits import services as credits
+
+    from .test_auto_topup import save_card
+
+    friend_client, friend = invitee
+    credits.credits_grant(
+        user_id=friend.pk, amount=150 * MICRO, kind="adjustment", reference="fund-friend"
+    )
+    save_card(friend_client)
+    response = friend_client.post(
+        reverse("billing:auto_topup"),
+        {"auto-enabled": "on", "auto-threshold": "100", "auto-dollars": "20"},
+    )
+    assert response.status_code == 302
+    account = friend.credit_account.__class__.objects.get(user=friend)
+    credits.credits_hold(account_id=account.pk, amount=60 * MICRO, reference="spend")
+    credits.credits_settle(reference="spend", amount=60 * MICRO)  # 90 credits: below 100
+    services.auto_topup_run(user_id=friend.pk)
+    payment = Payment.objects.get(automatic=True, user=friend)
+    assert payment.status == "paid"
+    [intent] = stripe_standin.intents.values()
+    succeeded = event("payment_intent.succeeded", intent)
+    deliver(succeeded)
+    deliver(succeeded)
+    assert referral_entries(owner) == [(200 * MICRO, f"referral:{payment.pk}")]
+    ledger_clean()
+
+
+def test_a_redemption_code_earns_nothing(owner, invitee):
+    from apps.billing.redemption import redemption_batch_create, redemption_redeem
+
+    _, friend = invitee
+    staff = User.objects.create_superuser("staff@example.com", PASSWORD)
+    batch = redemption_batch_create(
+        credits_each=100 * MICRO,
+        count=1,
+        expires_at=None,
+        one_per_account=False,
+        created_by_id=staff.pk,
+    )
+    redemption_redeem(user_id=friend.pk, code=batch.codes[0], ip="127.0.0.1")
+    assert friend.credit_account.__class__.objects.get(user=friend).balance == 100 * MICRO
+    assert referral_entries(owner) == []
