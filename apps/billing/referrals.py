@@ -73,8 +73,8 @@ def referral_tie(*, invitee_id: int, code: str | None) -> Referral | None:
     if not code:
         return None
     referrer = Referrer.objects.select_related("user").filter(code=code).first()
-    if referrer is None or referrer.user_id == invitee_id:
-        return None
+    if referrer is None or referrer.user_id == invitee_id or not referrer.user.is_active:
+        return None  # unknown, the inviter's own account, or a closed account's link
     invitee = get_user_model().objects.filter(pk=invitee_id).first()
     if invitee is None:
         return None
@@ -107,16 +107,20 @@ def _month_posted(referrer_id: int, month: datetime.date) -> int:
 def referral_commission_post(*, payment: Payment) -> ReferralCommission | None:
     """The inviter's commission on a payment just credited: once per payment (call inside the
     transaction that marks it paid). Nothing when the payer was not invited, the period is
-    over, the referrer is suspended, or the month's cap is reached."""
+    over, the referrer is suspended (or closed their account), or the month's cap is reached."""
     referral = Referral.objects.filter(invitee_id=payment.user_id).first()
     if referral is None:
         return None
     now = timezone.now()
     with transaction.atomic():
         # One commission at a time per referrer: the monthly cap holds under concurrency.
-        referrer = Referrer.objects.select_for_update().get(pk=referral.referrer_id)
-        if referrer.suspended:
-            return None
+        referrer = (
+            Referrer.objects.select_for_update(of=("self",))
+            .select_related("user")
+            .get(pk=referral.referrer_id)
+        )
+        if referrer.suspended or not referrer.user.is_active:
+            return None  # suspended by staff, or the inviter closed their account
         if now >= add_months(referral.created_at, settings.REFERRAL_MONTHS):
             return None
         if ReferralCommission.objects.filter(payment=payment).exists():

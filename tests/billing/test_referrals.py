@@ -337,3 +337,17 @@ def test_a_redemption_code_earns_nothing(owner, invitee):
     redemption_redeem(user_id=friend.pk, code=batch.codes[0], ip="127.0.0.1")
     assert friend.credit_account.__class__.objects.get(user=friend).balance == 100 * MICRO
     assert referral_entries(owner) == []
+
+
+def test_a_closed_accounts_link_ties_and_earns_nothing(
+    owner_client, owner, invitee, stripe_on, deliver
+):
+    from apps.accounts.services import user_delete
+
+    path = invite_path(owner_client)
+    user_delete(user_id=owner.pk)
+    pay(invitee[0], deliver, "10")
+    assert referral_entries(owner) == []
+    _, late = sign_up_through(path, "late@example.com")
+    assert not Referral.objects.filter(invitee=late).exists()
+    ledger_clean()
