@@ -266,6 +266,16 @@ def test_a_suspended_referrer_earns_nothing_new(owner, invitee, stripe_on, deliv
     pay(invitee[0], deliver, "10")
     assert earned(owner) == 100 * MICRO  # the earlier commission stays, no new one
     ledger_clean()
+    for name in ("referrer", "referral", "referralcommission"):
+        page = admin.get(reverse(f"admin:billing_{name}_changelist"))
+        assert page.status_code == 200 and "owner@example.com" in page.content.decode()
+    # Resuming lets new commissions through again.
+    admin.post(
+        reverse("admin:billing_referrer_changelist"),
+        {"action": "resume_selected", "_selected_action": [referrer.pk]},
+    )
+    pay(invitee[0], deliver, "10")
+    assert earned(owner) == 200 * MICRO
 
 
 # --- the billing page ------------------------------------------------------------------------
