@@ -148,7 +148,7 @@ def referral_commission_take_back(*, payment: Payment, cents: int, reference: st
     """Take back the part of a payment's commission that ``cents`` of it refunded or disputed
     was worth (once per ``reference``; never more than is left). Returns the µcr taken back."""
     commission = (
-        ReferralCommission.objects.select_for_update()
+        ReferralCommission.objects.select_for_update(of=("self",))
         .select_related("referral__referrer")
         .filter(payment=payment)
         .first()
