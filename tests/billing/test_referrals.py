@@ -361,3 +361,46 @@ def test_a_closed_accounts_link_ties_and_earns_nothing(
     _, late = sign_up_through(path, "late@example.com")
     assert not Referral.objects.filter(invitee=late).exists()
     ledger_clean()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_cap_holds_when_invitees_pay_at_once(stripe_on, settings):
+    import json
+
+    from tests.factories import UserFactory
+    from tests.threads import run_concurrently, unexpected
+
+    from .webhooks import sign
+
+    settings.REFERRAL_MONTHLY_CAP_CREDITS = 250
+    inviter = UserFactory(email="inviter@example.com", verified=True)
+    inviter_client = Client()
+    inviter_client.force_login(inviter)
+    path = invite_path(inviter_client)
+    bodies = []
+    for i in range(4):
+        friend_client, _ = sign_up_through(path, f"friend{i}@example.com")
+        response = friend_client.post(reverse("billing:checkout"), {"amount": "10"})
+        assert response.status_code == 303
+        payment = Payment.objects.latest("id")
+        session = stripe_standin.mark_paid(payment.checkout_session_id)
+        bodies.append(json.dumps(event("checkout.session.completed", session)).encode())
+
+    def hit(i):
+        return (
+            Client()
+            .generic(
+                "POST",
+                "/billing/stripe/webhook/",
+                bodies[i],
+                content_type="application/json",
+                HTTP_STRIPE_SIGNATURE=sign(bodies[i]),
+            )
+            .status_code
+        )
+
+    statuses = run_concurrently(hit, 4)
+    assert not unexpected(statuses, int) and set(statuses) == {200}, statuses
+    assert Payment.objects.filter(status="paid").count() == 4
+    assert sorted(a for a, _ in referral_entries(inviter)) == [50 * MICRO] + [100 * MICRO] * 2
+    ledger_clean()
