@@ -404,3 +404,11 @@ def test_the_cap_holds_when_invitees_pay_at_once(stripe_on, settings):
     assert Payment.objects.filter(status="paid").count() == 4
     assert sorted(a for a, _ in referral_entries(inviter)) == [50 * MICRO] + [100 * MICRO] * 2
     ledger_clean()
+
+
+@pytest.mark.parametrize("language, heading", [("en", "Invite friends"), ("zh-hans", "邀请好友")])
+def test_the_balance_docs_explain_referrals(client, language, heading):
+    body = client.get(
+        reverse("docs:page", args=["balance"]), HTTP_ACCEPT_LANGUAGE=language
+    ).content.decode()
+    assert heading in body and "/invite/" in body
