@@ -23,6 +23,7 @@ urlpatterns = [
     path("readyz", core_views.readyz, name="readyz"),
     path("metrics", core_views.metrics, name="metrics"),
     path("dashboard/", account_views.dashboard, name="dashboard"),
+    path("invite/<str:code>/", account_views.invite, name="invite"),
     path("account/", account_views.account_settings, name="account_settings"),
     path("account/delete/", account_views.account_delete, name="account_delete"),
     path("account/webhooks/", include("apps.webhooks.urls")),

@@ -617,4 +617,16 @@ ZH_HANS = {
     "any address": "任何地址",
     "Name, limits and guardrails": "名称、限额与防护",
     "Guardrails: models, IP addresses, spend per window, tokens per minute": "防护：模型、IP 地址、每周期消费、每分钟 token 数",
+    # Referrals
+    "Referral commission": "推荐奖励",
+    "Invite friends": "邀请好友",
+    "Share your invite link. For %(months)s months after someone signs up through it, you earn %(percent)s %% of every top-up they pay for, as credits (at most %(cap)s credits a month). Free credits and redemption codes earn nothing; a refunded or disputed top-up takes its commission back.": "分享你的邀请链接。有人通过它注册后的 %(months)s 个月内，对方每一笔已支付的充值，你都可获得 %(percent)s %% 的积分奖励（每月最多 %(cap)s 积分）。赠送积分和兑换码不计奖励；被退款或发生争议的充值会收回其奖励。",
+    "Your invite link earns no new commissions: it was suspended.": "你的邀请链接已被暂停，不再产生新的奖励。",
+    "Your invite link": "你的邀请链接",
+    "Invited: %(invited)s. Earned: %(earned)s credits.": "已邀请：%(invited)s 人。已获得：%(earned)s 积分。",
+    "Invitee": "受邀人",
+    "Joined": "注册时间",
+    "Earns until": "奖励截止",
+    "Earned": "已获得",
+    "Nobody has signed up through your link yet.": "还没有人通过你的链接注册。",
 }

@@ -2,9 +2,13 @@ from allauth.account.models import EmailAddress
 from django.core.validators import validate_email
 from django.db import transaction
 
+from apps.billing import referrals
 from apps.credits.services import account_ensure, credits_grant_signup
 
 from .models import User
+
+# Where the invite link keeps its code until the sign-up (apps.accounts.views.invite).
+REFERRAL_SESSION_KEY = referrals.SESSION_KEY
 
 # How long the prompts and answers of API requests may be kept, when the user turns it on.
 CONTENT_DAYS = (0, 1, 7, 30)
@@ -17,6 +21,13 @@ def user_email_verified(*, user_id: int, email: str) -> None:
     once per mailbox (a deleted account's address signing up again gets none).
     """
     credits_grant_signup(user_id=user_id, email=email)
+
+
+def user_signed_up_referred(*, user_id: int, code: str) -> bool:
+    """A new account signed up through an invite link (its code kept in the session): tie it
+    to its inviter, once (self-referrals and unknown codes are ignored). The one place a tie is
+    made."""
+    return referrals.referral_tie(invitee_id=user_id, code=code) is not None
 
 
 def user_get_or_create_verified(*, email: str) -> tuple[User, bool]:

@@ -6,6 +6,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
+from apps.billing.referrals import SESSION_KEY as REFERRAL_SESSION_KEY
+from apps.billing.referrals import code_normalize
 from apps.credits.selectors import account_for_user, ledger_recent
 from apps.keys.selectors import api_key_first_steps
 from apps.usage.selectors import spend_summary
@@ -142,3 +144,14 @@ def usage_time_zone(request):
     else:
         messages.error(request, _("Choose a time zone from the list."))
     return redirect("usage:index")
+
+
+def invite(request, code: str):
+    """An invite link: keep its code for the sign-up that follows (e-mail or social), then go
+    there. A signed-in visitor is already an account: nothing to tie."""
+    if request.user.is_authenticated:
+        return redirect("dashboard")
+    code = code_normalize(code)
+    if code:
+        request.session[REFERRAL_SESSION_KEY] = code
+    return redirect("account_signup")

@@ -16,9 +16,13 @@ from .models import (
     Payment,
     RedemptionBatch,
     RedemptionCode,
+    Referral,
+    ReferralCommission,
+    Referrer,
     StripeEvent,
 )
 from .redemption import code_digest, redemption_batch_create, redemption_batch_void
+from .referrals import referrer_suspend
 
 
 @admin.register(Payment)
@@ -244,6 +248,85 @@ class RedemptionCodeAdmin(admin.ModelAdmin):
         if term.startswith("ocx-redeem-"):
             return queryset.filter(digest=code_digest(term)), False
         return super().get_search_results(request, queryset, search_term)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Referrer)
+class ReferrerAdmin(admin.ModelAdmin):
+    """Invite codes. Suspending a referrer stops new commissions; those posted stay."""
+
+    list_display = ["user", "code", "invitees", "suspended", "suspended_at", "created_at"]
+    list_filter = ["suspended"]
+    search_fields = ["user__email", "code"]
+    list_select_related = ["user"]
+    actions = ["suspend_selected", "resume_selected"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(n_invitees=Count("referrals"))
+
+    @admin.display(description="Invitees", ordering="n_invitees")
+    def invitees(self, obj):
+        return getattr(obj, "n_invitees", None)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Suspend the selected referrers (no new commissions)")
+    def suspend_selected(self, request, queryset):
+        for referrer in queryset:
+            referrer_suspend(referrer_id=referrer.pk, suspended=True)
+        self.message_user(request, f"Suspended {queryset.count()} referrer(s).", messages.SUCCESS)
+
+    @admin.action(description="Resume the selected referrers")
+    def resume_selected(self, request, queryset):
+        for referrer in queryset:
+            referrer_suspend(referrer_id=referrer.pk, suspended=False)
+        self.message_user(request, f"Resumed {queryset.count()} referrer(s).", messages.SUCCESS)
+
+
+@admin.register(Referral)
+class ReferralAdmin(admin.ModelAdmin):
+    list_display = ["invitee", "referrer", "created_at"]
+    search_fields = ["invitee__email", "referrer__user__email", "referrer__code"]
+    list_select_related = ["invitee", "referrer__user"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ReferralCommission)
+class ReferralCommissionAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "referral", "payment", "amount_display", "taken_back_display"]
+    list_select_related = ["referral__invitee", "referral__referrer__user", "payment"]
+    search_fields = ["referral__invitee__email", "referral__referrer__user__email"]
+
+    @admin.display(description="Commission", ordering="amount")
+    def amount_display(self, obj):
+        return format_credits(obj.amount)
+
+    @admin.display(description="Taken back", ordering="taken_back")
+    def taken_back_display(self, obj):
+        return format_credits(obj.taken_back)
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]

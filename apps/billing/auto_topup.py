@@ -20,6 +20,7 @@ from apps.credits.services import credits_grant
 from apps.webhooks import events as webhook_events
 
 from .models import AutoTopUp, AutoTopUpAttempt, Payment
+from .referrals import referral_commission_post
 from .stripe_api import (
     CREDITED,
     MISMATCH,
@@ -352,6 +353,7 @@ def payment_intent_fulfil(*, intent: dict) -> str:
         if isinstance(charge, dict) and charge.get("receipt_url"):
             payment.receipt_url = charge["receipt_url"]
         payment.save(update_fields=["status", "paid_at", "receipt_url"])
+        referral_commission_post(payment=payment)
         webhook_events.payment_succeeded(payment)
         AutoTopUpAttempt.objects.filter(payment=payment).update(
             status=AutoTopUpAttempt.Status.SUCCEEDED

@@ -22,6 +22,7 @@ from apps.webhooks import events as webhook_events
 
 from .currencies import METHOD_NAMES, currency_valid, payment_methods, quote
 from .models import BillingProfile, Payment, StripeEvent
+from .referrals import referral_commission_post
 from .stripe_api import TopUpsOff, invoice_store, stripe_client, stripe_enabled
 
 log = logging.getLogger("opencodex.billing")
@@ -163,6 +164,7 @@ def checkout_fulfil(*, session: dict) -> Payment | None:
         payment.paid_at = timezone.now()
         payment.failure_reason = ""
         payment.save(update_fields=["status", "paid_at", "payment_intent_id", "failure_reason"])
+        referral_commission_post(payment=payment)
         webhook_events.payment_succeeded(payment)
         invoice = session.get("invoice")
         if isinstance(invoice, dict):

@@ -294,3 +294,61 @@ class RedemptionCode(models.Model):
 
     def __str__(self):
         return f"ocx-redeem-…{self.last4} ({self.batch.label})"
+
+
+class Referrer(models.Model):
+    """A user's invite code. Staff may suspend a referrer: no new commissions (those posted
+    stay)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="referrer"
+    )
+    code = models.CharField(max_length=32, unique=True, help_text="what the invite link carries")
+    suspended = models.BooleanField(default=False, help_text="earns no new commissions")
+    suspended_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"Referrer {self.user} ({self.code})"
+
+
+class Referral(models.Model):
+    """An account created through an invite link, tied to its inviter once, for good."""
+
+    referrer = models.ForeignKey(Referrer, on_delete=models.PROTECT, related_name="referrals")
+    invitee = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="referral"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.invitee} invited by {self.referrer.user}"
+
+
+class ReferralCommission(models.Model):
+    """The commission one paid top-up earned the inviter (its ledger entry is
+    ``referral:<payment>``), and how much of it refunds and disputes took back."""
+
+    referral = models.ForeignKey(Referral, on_delete=models.PROTECT, related_name="commissions")
+    payment = models.OneToOneField(
+        Payment, on_delete=models.PROTECT, related_name="referral_commission"
+    )
+    amount = models.BigIntegerField(help_text="µcr posted to the inviter")
+    taken_back = models.BigIntegerField(default=0, help_text="µcr taken back since")
+    month = models.DateField(help_text="the UTC month it counts in for the monthly cap")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["referral", "month"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount__gt=0), name="billing_commission_positive"
+            )
+        ]
+
+    def __str__(self):
+        return f"Commission {self.amount} µcr for payment {self.payment_id}"

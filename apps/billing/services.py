@@ -5,6 +5,7 @@ import ``apps.billing.services`` keep working:
 - ``currencies``: prices per currency and the payment methods offered in each (no writes);
 - ``checkout``: top-ups through Stripe Checkout, fulfilled exactly once, the buyer's currency;
 - ``redemption``: redemption code batches, and redeeming a code once;
+- ``referrals``: invite codes, the tie of a new account to its inviter, commissions;
 - ``webhooks``: Stripe's events, refunds and disputes, invoices linked to their payments;
 - ``auto_topup``: a saved card, auto top-up, and its invoice;
 - ``alerts``: low balance and monthly budget e-mails;
@@ -51,6 +52,13 @@ from .redemption import (
     redemption_batch_create,
     redemption_batch_void,
     redemption_redeem,
+)
+from .referrals import (
+    referral_commission_post,
+    referral_summary,
+    referral_tie,
+    referrer_ensure,
+    referrer_suspend,
 )
 from .stripe_api import (
     CREDITED,
@@ -113,6 +121,11 @@ __all__ = [
     "redemption_batch_create",
     "redemption_batch_void",
     "redemption_redeem",
+    "referral_commission_post",
+    "referral_summary",
+    "referral_tie",
+    "referrer_ensure",
+    "referrer_suspend",
     "stripe_client",
     "stripe_customer_forget",
     "stripe_enabled",

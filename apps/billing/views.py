@@ -52,6 +52,7 @@ def _page(
     budget = account.monthly_budget if account else None
     currency = topup_form.currency if topup_form is not None else _currency(request)
     low, high, rate = currencies.custom_range(currency)
+    referral = services.referral_summary(user_id=request.user.pk)
     context = {
         "auto": auto,
         "auto_form": auto_form
@@ -85,6 +86,9 @@ def _page(
         "custom_low": currencies.money(low * 100, currency, whole=True),
         "custom_high": currencies.money(high * 100, currency, whole=True),
         "custom_rate": rate,
+        "referral": referral,
+        "invite_url": settings.SITE_URL.rstrip("/")
+        + reverse("invite", args=[referral["referrer"].code]),
     }
     return render(request, "billing/index.html", context, status=status)
 

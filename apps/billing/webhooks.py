@@ -24,6 +24,7 @@ from .checkout import (
 )
 from .currencies import money
 from .models import Payment, StripeEvent
+from .referrals import referral_commission_restore, referral_commission_take_back
 from .stripe_api import CREDITED, MISMATCH, NotYetFulfilled, invoice_store
 
 log = logging.getLogger("opencodex.billing")
@@ -72,6 +73,7 @@ def _take_back_refund(payment: Payment, *, cents: int, reference: str) -> None:
         memo=f"Refund of {money(cents, payment.currency)}",
     )
     if entry is not None:
+        referral_commission_take_back(payment=payment, cents=cents, reference=reference)
         payment.credits_refunded += amount
         webhook_events.payment_refunded(payment, cents=cents, credits=amount, reference=reference)
 
@@ -135,6 +137,9 @@ def dispute_created(*, dispute: dict) -> str:
         reference=f"stripe-dispute:{dispute['id']}",
         memo="Payment disputed",
     )
+    referral_commission_take_back(
+        payment=payment, cents=int(dispute["amount"]), reference=f"stripe-dispute:{dispute['id']}"
+    )
     credits_account_suspend(user_id=payment.user_id, suspended=True)
     payment.status = Payment.Status.DISPUTED
     payment.save(update_fields=["status"])
@@ -159,6 +164,7 @@ def dispute_closed(*, dispute: dict) -> str:
         reference=f"stripe-dispute-won:{dispute['id']}",
         memo="Dispute won",
     )
+    referral_commission_restore(payment=payment, reference=f"stripe-dispute:{dispute['id']}")
     payment.status = Payment.Status.PAID
     payment.save(update_fields=["status"])
     still_disputed = Payment.objects.filter(

@@ -71,6 +71,7 @@ class LedgerEntry(models.Model):
         DISPUTE = "dispute", _("Dispute")
         ADJUSTMENT = "adjustment", _("Adjustment")
         REDEMPTION = "redemption", _("Redemption code")
+        REFERRAL = "referral", _("Referral commission")
 
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
     amount = models.BigIntegerField(help_text="µcr, signed")

@@ -186,6 +186,11 @@ MFA_TOTP_ISSUER = "OpenCodex"
 # --- Credits -------------------------------------------------------------------------------------
 # Money is integers: micro-credits (µcr). 1 credit = 1,000,000 µcr = US$0.01.
 SIGNUP_GRANT_CREDITS = int(os.environ.get("SIGNUP_GRANT_CREDITS", "500"))
+# Referrals: the inviter earns this percentage of each paid top-up of an invitee, as credits,
+# for this many months after the invitee signed up, at most this many credits per UTC month.
+REFERRAL_PERCENT = int(os.environ.get("REFERRAL_PERCENT", "10"))
+REFERRAL_MONTHS = int(os.environ.get("REFERRAL_MONTHS", "12"))
+REFERRAL_MONTHLY_CAP_CREDITS = int(os.environ.get("REFERRAL_MONTHLY_CAP_CREDITS", "10000"))
 # A hold must outlive its request: upstream attempts (600 s each, up to 3) plus settlement.
 HOLD_TTL_SECONDS = int(os.environ.get("HOLD_TTL_SECONDS", "3600"))
 
