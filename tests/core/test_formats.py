@@ -66,3 +66,18 @@ def test_the_old_library_name_has_the_same_filters():
         Context({"n": 2_000_000, "d": Decimal("0.5"), "t": 2048})
     )
     assert out == "2.00 $0.50 2,048"
+
+
+@pytest.mark.django_db
+def test_pages_use_the_rule_in_both_languages(owner_client, owner):
+    from django.urls import reverse
+
+    from apps.credits.services import credits_grant_signup
+
+    credits_grant_signup(user_id=owner.pk)
+    for language, footer in (("en", "Times are shown in UTC"), ("zh-hans", "时间按 UTC 显示")):
+        body = owner_client.get(
+            reverse("dashboard"), HTTP_ACCEPT_LANGUAGE=language
+        ).content.decode()
+        assert 'data-testid="balance">500.00 ' in body and "500.0000" not in body
+        assert footer in body
