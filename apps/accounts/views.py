@@ -2,13 +2,14 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.billing.referrals import SESSION_KEY as REFERRAL_SESSION_KEY
 from apps.billing.referrals import code_normalize
-from apps.credits.selectors import account_for_user, ledger_recent
+from apps.credits.selectors import account_for_user, account_standing, ledger_recent
 from apps.keys.selectors import api_key_first_steps
 from apps.usage.selectors import spend_summary
 
@@ -38,6 +39,9 @@ def dashboard(request):
     held = account.held if account else 0
     spend = spend_summary(user_id=request.user.pk, tz=user_time_zone(request.user))
     context = {
+        # The balance is the account row, live (usage is charged to it as requests finish);
+        # the activity below gets each request's ledger row from the rollup, within a minute.
+        "standing": account_standing(account, now=timezone.now()),
         "spent_today": spend["today"],
         "spent_week": sum(spend["week"]),
         "sparkline": sparkline_points(spend["week"]),

@@ -89,7 +89,7 @@ class LowBalanceForm(forms.Form):
         max_value=Decimal(1_000_000),
         max_digits=12,
         decimal_places=4,
-        help_text=_("credits; one e-mail when the balance falls below, 0 turns it off"),
+        help_text=_("Credits; one e-mail when the balance falls below, 0 turns it off."),
     )
 
     @property
@@ -101,11 +101,11 @@ class BudgetForm(forms.Form):
     budget = forms.DecimalField(
         label=_("Monthly budget"),
         required=False,
-        min_value=Decimal("0.0001"),
+        min_value=Decimal(0),
         max_value=Decimal(100_000_000),
         max_digits=13,
         decimal_places=4,
-        help_text=_("credits per calendar month (UTC); empty for no limit"),
+        help_text=_("Credits per calendar month (UTC); 0 stops all API usage, empty for no limit."),
     )
 
     @property
@@ -122,7 +122,7 @@ class AutoTopUpForm(forms.Form):
         max_value=Decimal(10_000_000),
         max_digits=12,
         decimal_places=4,
-        help_text=_("credits"),
+        help_text=_("Credits."),
     )
     dollars = forms.IntegerField(
         label=_("Top up by (US$)"),

@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import get_language, pgettext
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -13,7 +14,8 @@ from django.views.decorators.http import require_POST
 
 from apps.core.errors import ServiceError
 from apps.core.money import format_credits, micro_to_credits
-from apps.credits.selectors import account_for_user
+from apps.core.templatetags.formats import credits as credits_filter
+from apps.credits.selectors import account_for_user, account_standing
 from apps.credits.services import credits_budget_set
 
 from . import currencies, selectors, services
@@ -65,9 +67,10 @@ def _page(
             },
         ),
         "budget": budget,
+        "standing": account_standing(account, now=timezone.now()),
         "month_spent": selectors.month_spent(account) if account else 0,
         "budget_form": budget_form
-        or BudgetForm(initial={"budget": micro_to_credits(budget) if budget else None}),
+        or BudgetForm(initial={"budget": micro_to_credits(budget) if budget is not None else None}),
         "enabled": services.stripe_enabled(),
         # How to turn top-ups on is for operators, not customers.
         "show_setup": request.user.is_staff or settings.DEBUG,
@@ -165,8 +168,14 @@ def redeem(request):
 def success(request):
     """Stripe sends the customer back here; fulfil now rather than wait for the webhook."""
     session_id = request.GET.get("session_id", "")
+    if not session_id:
+        # Opened by hand or from history (also with top-ups off): the billing page, not a 404.
+        messages.info(
+            request, _("There is no checkout to confirm; your payments are listed below.")
+        )
+        return redirect("billing:index")
     payment = Payment.objects.filter(checkout_session_id=session_id, user=request.user).first()
-    if not session_id or payment is None:
+    if payment is None:
         raise Http404("No such checkout.")
     try:
         session = services.checkout_session_retrieve(session_id=session_id)
@@ -225,8 +234,18 @@ def budget(request):
     form = BudgetForm(request.POST)
     if not form.is_valid():
         return _page(request, budget_form=form, status=400)
-    credits_budget_set(user_id=request.user.pk, budget=form.budget_micro)
+    account = credits_budget_set(user_id=request.user.pk, budget=form.budget_micro)
     messages.success(request, _("Monthly budget saved."))
+    spent = selectors.month_spent(account)
+    if form.budget_micro is not None and form.budget_micro <= spent:
+        messages.warning(
+            request,
+            _(
+                "This month's API usage (%(spent)s credits) is already at or above this budget: "
+                "the API refuses requests until the next month (UTC) or until you raise it."
+            )
+            % {"spent": credits_filter(spent)},
+        )
     return redirect("billing:index")
 
 

@@ -11,7 +11,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from apps.catalog.models import Model, PriceChange
-from apps.catalog.pricing import price_per_million_credits, price_per_million_dollars
+from apps.catalog.pricing import price_per_million_dollars
 from apps.catalog.selectors import Route, catalog_routes
 from apps.usage.models import UsageHour, UsageRecord
 
@@ -20,21 +20,24 @@ LATENCY_SAMPLE = 2000
 STATS_CACHE_SECONDS = 60
 
 
-def _plain(value) -> str:
-    """Decimal without trailing zeros: 0.2700 → "0.27", 3.00 → "3" (like the docs' table)."""
-    return format(value.normalize(), "f")
-
-
 @dataclass(frozen=True)
 class Price:
-    credits: str
-    usd: str
+    """A price per 1M tokens (or per request) in µcr; templates format it with the site's
+    filters: ``{{ p.credits|credits }}`` and ``{{ p.usd|usd }}``."""
+
+    micro: int
 
     @classmethod
     def of(cls, micro: int) -> "Price":
-        return cls(
-            _plain(price_per_million_credits(micro)), _plain(price_per_million_dollars(micro))
-        )
+        return cls(int(micro))
+
+    @property
+    def credits(self) -> int:
+        return self.micro  # µcr per 1M tokens = credits per 1M tokens, in µcr
+
+    @property
+    def usd(self):
+        return price_per_million_dollars(self.micro)
 
 
 @dataclass(frozen=True)

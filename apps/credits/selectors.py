@@ -5,11 +5,31 @@ from django.db import connection, transaction
 from django.db.models import F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from .models import Account, Hold, LedgerEntry
+from .models import Account, Hold, LedgerEntry, month_of
 
 
 def account_for_user(*, user_id: int) -> Account | None:
     return Account.objects.filter(user_id=user_id).first()
+
+
+def account_standing(account: Account | None, *, now) -> dict:
+    """Why requests may be refused though the balance is fine, as the pages should say it:
+    ``suspended``, ``budget_reached`` (this UTC month's budget is used up, or a request was
+    refused for it since it was last set), with the budget and the month's spending."""
+    if account is None:
+        return {"suspended": False, "budget_reached": False, "budget": None, "month_spent": 0}
+    month = month_of(now)
+    spent = account.spent_in(month)
+    budget = account.monthly_budget
+    reached = budget is not None and (
+        spent + account.held >= budget or account.budget_reached_month == month
+    )
+    return {
+        "suspended": account.suspended,
+        "budget_reached": reached,
+        "budget": budget,
+        "month_spent": spent,
+    }
 
 
 def expired_hold_references(*, now, limit: int = 500) -> list[str]:

@@ -253,10 +253,14 @@ def credits_budget_set(*, user_id: int, budget: int | None) -> Account:
     """Set (or, with None, remove) the account's monthly budget in µcr. Raising it lets
     requests through again at once; the month's spending so far stays counted."""
     if budget is not None and (
-        not isinstance(budget, int) or isinstance(budget, bool) or budget <= 0
+        not isinstance(budget, int) or isinstance(budget, bool) or budget < 0
     ):
-        raise InvalidAmount("A monthly budget is a positive number of credits.")
+        raise InvalidAmount("A monthly budget is a number of credits, 0 or more.")
     account = account_ensure(user_id=user_id)
+    # A new budget starts unreached: a refusal under the old one says nothing about it.
+    Account.objects.filter(pk=account.pk).exclude(monthly_budget=budget).update(
+        budget_reached_month=None
+    )
     Account.objects.filter(pk=account.pk).update(monthly_budget=budget, updated_at=timezone.now())
     account.refresh_from_db()
     return account

@@ -4,7 +4,7 @@ from django.shortcuts import redirect, render
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 
-from apps.catalog.pricing import price_per_million_credits, price_per_million_dollars
+from apps.catalog.pricing import price_per_million_dollars
 from apps.catalog.selectors import catalog_routes
 
 from . import pages
@@ -39,11 +39,6 @@ def docs_page(request, slug: str):
     return render(request, "docs/page.html", context)
 
 
-def _plain(value) -> str:
-    """Decimal without trailing zeros: 0.2700 → "0.27", 3.00 → "3"."""
-    return format(value.normalize(), "f")
-
-
 def _models() -> list[dict]:
     """The catalog as the docs' model table shows it: prices per 1M tokens in credits and US$;
     a cache-write price only where it differs from input, a price per request only where set."""
@@ -57,19 +52,17 @@ def _models() -> list[dict]:
                 "family": r.family,
                 "context": r.context_length,
                 "max_output": r.max_output,
-                "input_credits": _plain(price_per_million_credits(r.input_price)),
-                "input_usd": _plain(price_per_million_dollars(r.input_price)),
-                "output_credits": _plain(price_per_million_credits(r.output_price)),
-                "output_usd": _plain(price_per_million_dollars(r.output_price)),
-                "cached_credits": _plain(price_per_million_credits(r.cached_price)),
-                "cached_usd": _plain(price_per_million_dollars(r.cached_price)),
-                "write_credits": _plain(price_per_million_credits(r.write_price)) if writes else "",
-                "write_usd": _plain(price_per_million_dollars(r.write_price)) if writes else "",
-                # µcr per request convert like µcr per 1M tokens: credits (US$) per request.
-                "request_credits": _plain(price_per_million_credits(r.request_price))
-                if r.request_price
-                else "",
-                "request_usd": _plain(price_per_million_dollars(r.request_price))
+                "input_credits": r.input_price,
+                "input_usd": price_per_million_dollars(r.input_price),
+                "output_credits": r.output_price,
+                "output_usd": price_per_million_dollars(r.output_price),
+                "cached_credits": r.cached_price,
+                "cached_usd": price_per_million_dollars(r.cached_price),
+                "write_credits": r.write_price if writes else "",
+                "write_usd": price_per_million_dollars(r.write_price) if writes else "",
+                # µcr (the |credits filter) and US$ (the |usd filter); per request likewise.
+                "request_credits": r.request_price if r.request_price else "",
+                "request_usd": price_per_million_dollars(r.request_price)
                 if r.request_price
                 else "",
             }

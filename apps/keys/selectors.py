@@ -47,9 +47,25 @@ def api_keys_for_user(*, user_id: int) -> list[ApiKey]:
         .select_related("successor", "budget_key", *playground_relation())
         .order_by("-created_at")
     )
-    # The playground's keys come and go by the hour: only the live one is listed.
+    # The playground's keys come and go by the hour: only the live one is listed (marked, so
+    # the list offers no Rotate/Revoke for it: the console manages it).
     keys = [k for k in keys if k.status_at(now) == "active" or not is_playground(k)]
+    for k in keys:
+        k.internal = is_playground(k)
     return sorted(keys, key=lambda k: k.status_at(now) != "active")
+
+
+REVOKED_LISTED_DAYS = 30
+
+
+def split_old_revoked(keys: list[ApiKey], *, now=None) -> tuple[list[ApiKey], int]:
+    """The keys to list by default and how many were left out: keys revoked more than
+    ``REVOKED_LISTED_DAYS`` ago are shown only on request ("show revoked")."""
+    from datetime import timedelta
+
+    cutoff = (now or timezone.now()) - timedelta(days=REVOKED_LISTED_DAYS)
+    shown = [k for k in keys if k.revoked_at is None or k.revoked_at > cutoff]
+    return shown, len(keys) - len(shown)
 
 
 def playground_relation() -> tuple[str, ...]:
@@ -62,14 +78,27 @@ def is_playground(key: ApiKey) -> bool:
 
 
 def api_key_first_steps(*, user_id: int) -> dict:
-    """Where a new user is on the way to a first API call (the dashboard shows the next step):
-    one query."""
-    from django.db.models import Count, Q
+    """Where a new user is on the way to a first API call (the dashboard shows the next step),
+    and how many keys are at their credit limit: one query."""
+    from django.db.models import Count, F, Q
 
-    counts = ApiKey.objects.filter(user_id=user_id).aggregate(
-        keys=Count("id"), used=Count("id", filter=Q(last_used_at__isnull=False))
+    now = timezone.now()
+    at_limit = (
+        Q(revoked_at__isnull=True, budget_key__isnull=True, credit_limit__isnull=False)
+        & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        & Q(spent__gte=F("credit_limit"))
     )
-    return {"has_keys": counts["keys"] > 0, "has_used_key": counts["used"] > 0}
+    counts = ApiKey.objects.filter(user_id=user_id).aggregate(
+        keys=Count("id"),
+        used=Count("id", filter=Q(last_used_at__isnull=False)),
+        at_limit=Count("id", filter=at_limit),
+    )
+    return {
+        "has_keys": counts["keys"] > 0,
+        "has_used_key": counts["used"] > 0,
+        # Keys that have spent their whole credit limit: the API refuses them (402).
+        "keys_at_limit": counts["at_limit"],
+    }
 
 
 def api_key_for_user(*, user_id: int, key_id: int) -> ApiKey:

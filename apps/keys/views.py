@@ -57,8 +57,15 @@ def _take_revealed(request) -> tuple[ApiKey | None, str | None]:
 
 
 def _render_list(request, *, form=None, new_key=None, secret=None, partial=None):
+    keys = selectors.api_keys_for_user(user_id=request.user.pk)
+    show_revoked = request.GET.get("revoked") == "1"
+    hidden = 0
+    if not show_revoked:
+        keys, hidden = selectors.split_old_revoked(keys)
     context = {
-        "keys": selectors.api_keys_for_user(user_id=request.user.pk),
+        "keys": keys,
+        "hidden_revoked": hidden,
+        "show_revoked": show_revoked,
         "form": form or CreateKeyForm(),
         "new_key": new_key,
         "secret": secret,

@@ -7,6 +7,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from apps.core.money import format_credits, micro_to_credits
+from apps.core.timezones import user_time_zone
 
 from . import selectors
 from .forms import UsageFilterForm
@@ -123,12 +124,22 @@ def export_requests(request):
     records = selectors.records_for_export(
         user_id=request.user.pk, start=query.start, end=query.end
     )
+    tz = user_time_zone(request.user)
     rows = (
-        (at.isoformat(), rid, key or "", _model_cell(model), pt, ct, format_credits(cost), *rest)
+        (
+            at.astimezone(tz).isoformat(),
+            rid,
+            key or "",
+            _model_cell(model),
+            pt,
+            ct,
+            format_credits(cost),
+            *rest,
+        )
         for at, rid, key, model, pt, ct, cost, *rest in records
     )
     header = [
-        "time",
+        f"time ({tz.key})",
         "request_id",
         "key",
         "model",
@@ -152,9 +163,10 @@ def export_hours(request):
     query = _filters(request).query()
     labels = selectors.key_labels(user_id=request.user.pk)
     hours = selectors.hours_for_export(user_id=request.user.pk, start=query.start, end=query.end)
+    tz = user_time_zone(request.user)
     rows = (
         (
-            hour.isoformat(),
+            hour.astimezone(tz).isoformat(),
             labels.get(key_id, ""),
             _model_cell(model),
             n,
@@ -168,7 +180,7 @@ def export_hours(request):
         for hour, key_id, model, n, errors, pt, ct, cost, cached, written in hours
     )
     header = [
-        "hour_utc",
+        f"hour ({tz.key})",
         "key",
         "model",
         "requests",

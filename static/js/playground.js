@@ -142,7 +142,15 @@
       var error = (data && data.error) || {};
       var message = error.message || "";
       if (error.param) message += " (" + error.param + ")";
-      if (status === 402) {
+      // The title and the way out follow the API error's code: a reached budget, key limit or a
+      // suspended account is not "out of credits", and a top-up would not help.
+      if (error.code === "monthly_budget_reached") {
+        showError(strings.budget_reached, message, { href: root.dataset.billingUrl + "#budget-title", text: strings.raise_budget });
+      } else if (error.code === "key_credit_limit_reached") {
+        showError(strings.key_limit_reached, message, { href: root.dataset.keysUrl, text: strings.see_keys });
+      } else if (error.code === "account_suspended") {
+        showError(strings.suspended, message);
+      } else if (status === 402) {
         showError(strings.out_of_credits, message, { href: root.dataset.billingUrl, text: strings.top_up });
       } else if (status === 429) {
         var wait = retryAfter ? " " + fmt(strings.retry_after, { n: retryAfter }) : "";

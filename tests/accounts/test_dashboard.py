@@ -22,10 +22,10 @@ def test_dashboard_shows_balance_held_and_latest_entries(owner_client, owner):
     services.credits_hold(account_id=account.pk, amount=MICRO, reference="h2")
     services.credits_settle(reference="h2", amount=MICRO // 4)
     body = owner_client.get(reverse("dashboard")).content.decode()
-    assert "499.7500" in body  # balance
-    assert "2.0000" in body  # held
-    assert "497.7500" in body  # available
-    assert "Signup grant" in body and "Usage" in body and "-0.2500" in body
+    assert "499.75" in body  # balance
+    assert "2.00" in body  # held
+    assert "497.75" in body  # available
+    assert "Signup grant" in body and "Usage" in body and "-0.25" in body
 
 
 def test_dashboard_never_shows_another_users_entries(owner_client, outsider):
@@ -35,8 +35,8 @@ def test_dashboard_never_shows_another_users_entries(owner_client, outsider):
     )
     body = owner_client.get(reverse("dashboard")).content.decode()
     assert "outsider-secret-note" not in body
-    assert "507.0000" not in body
-    assert "0.0000" in body
+    assert "507.00" not in body
+    assert "0.00" in body
 
 
 def test_dashboard_query_count_does_not_grow_with_entries(owner_client, owner):

@@ -48,7 +48,7 @@ def test_verification_grants_500_credits_and_lands_on_the_dashboard(client):
     assert not LedgerEntry.objects.exists()
     response = client.post(link, follow=True)
     assert response.redirect_chain[-1][0] == reverse("dashboard")
-    assert "500.0000" in response.content.decode()
+    assert "500.00" in response.content.decode()
     user = User.objects.get(email="new@example.com")
     assert user.credit_account.balance == 500 * MICRO
     entry = LedgerEntry.objects.get(account__user=user)

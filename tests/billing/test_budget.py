@@ -37,8 +37,8 @@ def test_the_budget_is_set_on_the_billing_page(owner_client, owner, funded_accou
     assert account.monthly_budget == 10 * MICRO
     spend(account, 4 * MICRO, "a")
     body = owner_client.get(BILLING).content.decode()
-    assert "This month&#x27;s API usage: 4.0000 credits" in body or "4.0000 credits" in body
-    assert "Budget: 10.0000 credits" in body
+    assert "This month&#x27;s API usage: 4.00 credits" in body or "4.00 credits" in body
+    assert "Budget: 10.00 credits" in body
     assert owner_client.post(reverse("billing:budget"), {"budget": "-1"}).status_code == 400
     owner_client.post(reverse("billing:budget"), {"budget": ""})
     assert Account.objects.get(user=owner).monthly_budget is None

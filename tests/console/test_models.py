@@ -88,13 +88,13 @@ def test_the_models_page_is_public_and_lists_prices_and_the_demo_flag(client, ca
     assert "badge-demo" in demo and "badge-demo" not in real
     assert 'href="/models/real/gpt-4.1/"' in real and "Real AI" in real and "GPT-4.1" in real
     cells = re.findall(r"<td[^>]*>(.*?)</td>", real, re.S)
-    assert cells[2:4] == ["200000", "64000"]
-    assert cells[4].startswith("300 credits") and "($3)" in cells[4]
-    assert "+ 0.5 per request ($0.005)" in cells[4]
-    assert cells[5].startswith("30 ") and "cache write 375 ($3.75)" in cells[5]
-    assert cells[6].startswith("1500 credits") and "($15)" in cells[6]
+    assert cells[2:4] == ["200,000", "64,000"]  # one rule: grouped
+    assert cells[4].startswith("300.00 credits") and "($3.00)" in cells[4]
+    assert "+ 0.50 per request ($0.005)" in cells[4]
+    assert cells[5].startswith("30.00 ") and "cache write 375.00 ($3.75)" in cells[5]
+    assert cells[6].startswith("1,500.00 credits") and "($15.00)" in cells[6]
     demo_cells = re.findall(r"<td[^>]*>(.*?)</td>", demo, re.S)
-    assert demo_cells[5].startswith("100 ") and "cache write" not in demo_cells[5]
+    assert demo_cells[5].startswith("100.00 ") and "cache write" not in demo_cells[5]
 
 
 def test_the_models_page_offers_the_playground_to_members(client, catalog, owner):

@@ -65,13 +65,13 @@ def test_models_page_lists_the_catalog_with_prices(client):
     call_command("sync_catalog", stdout=open("/dev/null", "w"))  # noqa: SIM115
     body = client.get(reverse("docs:page", args=["models"])).content.decode()
     assert "<code>deepseek-chat</code>" in body
-    assert "27 credits" in body and "($0.27)" in body
-    assert "<code>gpt-4o</code>" in body and "250 credits" in body
+    assert "27.00 credits" in body and "($0.27)" in body
+    assert "<code>gpt-4o</code>" in body and "250.00 credits" in body
     # Cached input at its own price; a cache-write price where it differs from input.
     cached = re.findall(r'data-testid="cached-price">(.*?)</td>', body)
-    assert any(c.startswith("7 <span") and "($0.07)" in c for c in cached)  # deepseek-chat
-    assert any("cache write 375 ($3.75)" in c for c in cached)  # claude-3-5-sonnet
-    assert '<td class="num">8192</td>' in body  # max output
+    assert any(c.startswith("7.00 <span") and "($0.07)" in c for c in cached)  # deepseek-chat
+    assert any("cache write 375.00 ($3.75)" in c for c in cached)  # claude-3-5-sonnet
+    assert '<td class="num">8,192</td>' in body  # max output
 
 
 TABLE_CATALOG = """
@@ -123,19 +123,19 @@ def test_model_table_shows_the_catalogs_cached_write_and_request_prices(client, 
     cached, plain = rows["cached-model"], rows["plain-model"]
     cells = re.findall(r"<td[^>]*>(.*?)</td>", cached, re.S)
     # Provider, context, max output, input, cached input, output.
-    assert cells[1:3] == ["200000", "64000"]
-    assert cells[3].startswith("300 ") and "($3)" in cells[3]
-    assert re.search(r'data-testid="cached-price">30 <span class="muted">\(\$0.3\)', cached)
-    write = "cache write 375 ($3.75)" if language == "en" else "缓存写入 375（$3.75）"
-    request = "+ 0.5 per request ($0.005)" if language == "en" else "每次请求另加 0.5（$0.005）"
+    assert cells[1:3] == ["200,000", "64,000"]
+    assert cells[3].startswith("300.00 ") and "($3.00)" in cells[3]
+    assert re.search(r'data-testid="cached-price">30.00 <span class="muted">\(\$0.30\)', cached)
+    write = "cache write 375.00 ($3.75)" if language == "en" else "缓存写入 375.00（$3.75）"
+    request = "+ 0.50 per request ($0.005)" if language == "en" else "每次请求另加 0.50（$0.005）"
     assert write in cached and request in cached
-    assert cells[5].startswith("1500 ") and "($15)" in cells[5]
+    assert cells[5].startswith("1,500.00 ") and "($15.00)" in cells[5]
     # Without its own cache prices a model's cached input costs what input costs; no cache-write
     # or per-request line.
     assert re.search(
-        r'data-testid="cached-price">120 <span class="muted">\(\$1.2\)</span></td>', plain
+        r'data-testid="cached-price">120.00 <span class="muted">\(\$1.20\)</span></td>', plain
     )
-    assert '<td class="num">1024</td>' in plain
+    assert '<td class="num">1,024</td>' in plain
     assert "request-price" not in plain and ("cache write" not in plain) and "缓存写入" not in plain
 
 

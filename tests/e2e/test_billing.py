@@ -24,7 +24,7 @@ def test_top_up_through_the_stand_in_checkout_and_the_signed_webhook(page, strip
     page.get_by_role("button", name="Pay $10.00").click()
     page.wait_for_url("**/billing/")
     assert "1,000 credits were added" in page.content()
-    assert page.get_by_test_id("balance").inner_text().startswith("1,000.0000")
+    assert page.get_by_test_id("balance").inner_text().startswith("1,000.00")
 
     payment = Payment.objects.get(user=user)
     session = stripe_standin.sessions[payment.checkout_session_id]

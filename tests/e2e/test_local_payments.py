@@ -47,7 +47,7 @@ def test_alipay_in_hkd_confirmed_later_is_credited_once_after_the_webhook(page, 
     page.get_by_role("button", name="Pay with Alipay").click()
     page.wait_for_url("**/billing/")
     assert "Your payment is being confirmed" in page.content()
-    assert page.get_by_test_id("balance").inner_text().startswith("0.0000")
+    assert page.get_by_test_id("balance").inner_text().startswith("0.00")
     assert balance(user) == 0
 
     assert [kind for kind, status, _ in deliver_outbox() if status == 200] == [
@@ -61,7 +61,7 @@ def test_alipay_in_hkd_confirmed_later_is_credited_once_after_the_webhook(page, 
     stripe_standin.async_outcome(payment.checkout_session_id, succeeded=True)
     assert {status for _, status, _ in deliver_outbox()} == {200}
     page.reload()
-    assert page.get_by_test_id("balance").inner_text().startswith("1,000.0000")
+    assert page.get_by_test_id("balance").inner_text().startswith("1,000.00")
     row = page.locator("tbody tr").first.inner_text()
     assert "HK$80.00 HKD" in row and "Alipay" in row and "Paid" in row
     assert balance(user) == 1000 * MICRO
@@ -91,7 +91,7 @@ def test_wechat_pay_that_fails_credits_nothing_and_the_user_is_told_why(page, st
     assert page.get_by_test_id("failure-reason").inner_text() == (
         "The WeChat Pay QR code expired before the customer paid."
     )
-    assert page.get_by_test_id("balance").inner_text().startswith("0.0000")
+    assert page.get_by_test_id("balance").inner_text().startswith("0.00")
     assert not LedgerEntry.objects.exists()
     check_ledger()
 
@@ -113,7 +113,7 @@ def test_a_card_top_up_in_cny_refunded_takes_the_credits_back(page, stripe_on):
     stripe_standin.refund(payment.payment_intent_id)
     assert [kind for kind, status, _ in deliver_outbox() if status == 200] == ["charge.refunded"]
     page.reload()
-    assert page.get_by_test_id("balance").inner_text().startswith("0.0000")
+    assert page.get_by_test_id("balance").inner_text().startswith("0.00")
     row = page.locator("tbody tr").first.inner_text()
     assert "¥36.00 CNY" in row and "Refunded" in row and "¥36.00 refunded" in row
     assert list(LedgerEntry.objects.order_by("id").values_list("kind", "amount")) == [

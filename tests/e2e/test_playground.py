@@ -110,3 +110,30 @@ def test_an_empty_account_sees_why_nothing_was_answered(asgi_page, api):  # noqa
     assert error.get_by_role("link", name="Top up").is_visible()
     assert page.get_by_label("Message").input_value() == "Hello?"  # kept, to send again
     drain(api)
+
+
+def test_a_reached_budget_is_not_called_out_of_credits(asgi_page, api):  # noqa: F811
+    """Issue #24, 2: the API's 402 for a reached monthly budget is titled by its code, with
+    the way out (raise the budget), not "Out of credits" with a top-up link."""
+    from apps.credits.services import credits_budget_set
+
+    page = asgi_page
+    user = UserFactory(email="capped@example.com", verified=True)
+    credits_grant(user_id=user.pk, amount=100 * MICRO, kind="adjustment", reference="capped")
+    credits_budget_set(user_id=user.pk, budget=0)
+    page.goto("/accounts/login/")
+    page.get_by_label("Email:").fill("capped@example.com")
+    page.get_by_label("Password:").fill(PASSWORD)
+    page.get_by_role("button", name="Sign In").click()
+    page.wait_for_url("**/dashboard/")
+    assert page.get_by_test_id("account-warning").is_visible()
+    page.goto("/playground/")
+    page.get_by_label("Message").fill("Hello?")
+    page.get_by_role("button", name="Send").click()
+    error = page.get_by_test_id("playground-error")
+    error.wait_for()
+    text = error.inner_text()
+    assert "Monthly budget reached" in text and "Out of credits" not in text
+    assert error.get_by_role("link", name="Raise the budget").is_visible()
+    assert error.get_by_role("link", name="Top up").count() == 0
+    drain(api)

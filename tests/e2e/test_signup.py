@@ -21,5 +21,5 @@ def test_sign_up_verify_from_the_email_and_see_500_credits(page):
     page.goto(link)
     page.get_by_role("button", name="Confirm").click()
     page.wait_for_url("**/dashboard/")
-    assert page.get_by_test_id("balance").inner_text().startswith("500.0000")
+    assert page.get_by_test_id("balance").inner_text().startswith("500.00")
     assert "Signup grant" in page.content()

@@ -44,7 +44,7 @@ def test_report_totals_by_model_and_by_key(owner_client, owner):
     seed(owner, other, 2, model="gpt-4o", status=502, cost=0)
     rollup_step()
     body = owner_client.get(USAGE + "?range=7d").content.decode()
-    assert "usage-chart-data" in body and "3.0000" in body
+    assert "usage-chart-data" in body and "3.00" in body
     assert "demo-chat" in body and "gpt-4o" in body
     by_key = owner_client.get(USAGE + "?range=7d&group=key").content.decode()
     assert f"bot ({key.masked})" in by_key and f"batch ({other.masked})" in by_key
@@ -169,11 +169,11 @@ def test_csv_exports_stream_only_the_users_rows(owner_client, owner, outsider):
     response = owner_client.get(reverse("usage:export_requests") + "?range=7d")
     assert response.streaming and response["Content-Type"].startswith("text/csv")
     lines = b"".join(response.streaming_content).decode().strip().splitlines()
-    assert lines[0].startswith("time,request_id,key,model") and len(lines) == 4
+    assert lines[0].startswith("time (UTC),request_id,key,model") and len(lines) == 4
     assert "secret-model" not in "".join(lines) and ",bot,demo-chat," in lines[1]
     hourly = owner_client.get(reverse("usage:export_hours") + "?range=7d")
     rows = b"".join(hourly.streaming_content).decode().strip().splitlines()
-    assert rows[0].startswith("hour_utc,key,model") and len(rows) == 4
+    assert rows[0].startswith("hour (UTC),key,model") and len(rows) == 4
     assert "secret-model" not in "".join(rows)
 
 
@@ -189,7 +189,7 @@ def test_dashboard_shows_todays_spend_and_the_week(owner_client, owner):
     record(owner, key=key, at=max(now() - timedelta(minutes=5), midnight), cost=2_500_000)
     rollup_step()
     body = owner_client.get(reverse("dashboard")).content.decode()
-    assert 'data-testid="spent-today"' in body and "2.5000" in body
+    assert 'data-testid="spent-today"' in body and "2.50" in body
     assert "<polyline" in body
 
 

@@ -1,13 +1,3 @@
-from django import template
+"""The old name of the site's formatting library (``formats``): ``{% load money %}`` still works."""
 
-from apps.core.money import format_credits
-
-register = template.Library()
-
-
-@register.filter
-def credits(micro):
-    """Render µcr as credits with 4 decimals: ``{{ account.balance|credits }}``."""
-    if micro is None or micro == "":
-        return ""
-    return format_credits(int(micro))
+from .formats import register  # noqa: F401

@@ -1,0 +1,106 @@
+"""The site's one formatting rule for money, numbers and times, used by every template:
+``{% load formats %}`` then ``|credits``, ``|usd``, ``|tokens``, ``|day``, ``|when`` and
+``{% time_zone %}``. Numbers are grouped by the active language's rule (en and zh: ``1,234.5``);
+times are shown in the active time zone (the account's, see ``AccountTimeZoneMiddleware``)."""
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from django import template
+from django.utils import formats, numberformat, timezone
+from django.utils.dateformat import format as date_format
+
+from apps.core.money import micro_to_credits
+
+register = template.Library()
+
+DATE = "Y-m-d"
+DATETIME = "Y-m-d H:i"
+
+
+def _decimal(value) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def _grouped(value, places: int) -> str:
+    """The active language's decimal separator, thousands grouped by three (Django's zh-hans
+    formats do not group at all; the site groups in both languages: ``128,000``)."""
+    return numberformat.format(
+        value,
+        formats.get_format("DECIMAL_SEPARATOR"),
+        places,
+        grouping=3,
+        thousand_sep=",",
+        force_grouping=True,
+    )
+
+
+def _number(value: Decimal, *, least: int, most: int) -> str:
+    """``value`` rounded to ``most`` decimals, trailing zeros dropped down to ``least``."""
+    value = value.quantize(Decimal(1).scaleb(-most), rounding=ROUND_HALF_UP)
+    text = f"{value:f}"
+    places = most
+    while places > least and text.endswith("0"):
+        text, places = text[:-1], places - 1
+    text = text.rstrip(".")
+    return _grouped(Decimal(text), places)
+
+
+@register.filter
+def credits(micro):
+    """µcr as credits: grouped, 2 to 4 decimals (``500.00``, ``0.0123``, ``1,234.50``)."""
+    if micro is None or micro == "":
+        return ""
+    return _number(micro_to_credits(int(micro)), least=2, most=4)
+
+
+@register.filter
+def usd(amount):
+    """US dollars (a number of dollars), cents always shown, exact to 6 decimals (prices per
+    1M tokens can be fractions of a cent): ``$1.10``, ``$0.01875``, ``$1,000.00``."""
+    value = _decimal(amount)
+    if value is None:
+        return ""
+    sign = "-" if value < 0 else ""
+    return f"{sign}${_number(abs(value), least=2, most=6)}"
+
+
+@register.filter
+def tokens(count):
+    """A token count or context length, grouped: ``128,000``."""
+    value = _decimal(count)
+    if value is None:
+        return ""
+    return _grouped(int(value), 0)
+
+
+def _local(value):
+    if value is None or value == "":
+        return None
+    if hasattr(value, "tzinfo") and timezone.is_aware(value):
+        return timezone.localtime(value)
+    return value
+
+
+@register.filter
+def when(value):
+    """A moment, in the active time zone: ``2026-12-05 16:41``."""
+    value = _local(value)
+    return "" if value is None else date_format(value, DATETIME)
+
+
+@register.filter
+def day(value):
+    """A date (or a moment's date in the active time zone): ``2026-12-05``."""
+    value = _local(value)
+    return "" if value is None else date_format(value, DATE)
+
+
+@register.simple_tag
+def time_zone():
+    """The name of the time zone times are shown in (``Asia/Shanghai``)."""
+    return timezone.get_current_timezone_name()
