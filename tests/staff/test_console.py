@@ -328,3 +328,44 @@ def test_upstream_cost_prices_the_same_usage_with_fallbacks():
     assert upstream_usage_cost(None, usage) is None
     assert DeploymentHour._meta.db_table == "usage_deploymenthour"
     assert UsageHour._meta.get_field("unknown_cost")
+
+
+@pytest.mark.django_db
+def test_health_credits_outstanding_and_signups(client, staff, funded_account):
+    from tests.usage.factories import record
+
+    account = funded_account(credits=42)
+    now = timezone.now()
+    a, b = "fast:K:m", "slow:K:m"
+    record(
+        account.user,
+        at=now - timedelta(minutes=5),
+        deployment=a,
+        attempts=[[b, 429, 5], [a, 200, 40]],
+    )
+    record(
+        account.user,
+        at=now - timedelta(minutes=4),
+        deployment=a,
+        stream=True,
+        ttft_ms=90,
+        attempts=[[a, 200, 60]],
+    )
+    record(
+        account.user,
+        at=now - timedelta(minutes=3),
+        deployment="",
+        status=502,
+        attempts=[[b, 500, 10]],
+    )
+    client.force_login(staff)
+    context = client.get(reverse("staff:console")).context
+    health = {h["deployment"]: h for h in context["health"]}
+    assert (health[b]["attempts"], health[b]["errors"], health[b]["rate_limited"]) == (2, 2, 1)
+    assert (health[a]["p50_ms"], health[a]["p50_ttft_ms"], health[a]["errors"]) == (
+        60,
+        90,
+        0,
+    )  # the upper median of 40 and 60
+    assert context["outstanding"]["balance"] == 42 * 10**6
+    assert context["activity"]["signups"]["day"] == 2  # the customer and the staff member
