@@ -369,3 +369,33 @@ def test_health_credits_outstanding_and_signups(client, staff, funded_account):
     )  # the upper median of 40 and 60
     assert context["outstanding"]["balance"] == 42 * 10**6
     assert context["activity"]["signups"]["day"] == 2  # the customer and the staff member
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rebuild_gives_the_same_costs_and_check_rollups_sees_an_altered_cost(traffic):
+    from apps.usage.rollup import rollup_rebuild
+
+    def snapshot():
+        return (
+            sorted(
+                UsageHour.objects.values_list(
+                    "hour", "model", "cost", "upstream_cost", "unknown_cost"
+                )
+            ),
+            sorted(
+                DeploymentHour.objects.values_list(
+                    "hour", "deployment", "model", "cost", "upstream_cost", "unknown_cost"
+                )
+            ),
+        )
+
+    incremental = snapshot()
+    assert sum(row[4] for row in incremental[1]) > 0  # unknown costs are counted
+    rollup_rebuild(since=_day_start() - timedelta(days=1))
+    assert snapshot() == incremental
+    record = UsageRecord.objects.filter(upstream_cost__gt=0).first()
+    UsageRecord.objects.filter(pk=record.pk, created_at=record.created_at).update(
+        upstream_cost=record.upstream_cost + 1
+    )
+    problems = rollup_differences(since=_day_start(), until=timezone.now())
+    assert len(problems) == 2  # its user's bucket and its deployment's
