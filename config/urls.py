@@ -35,5 +35,6 @@ urlpatterns = [
     path("", include("apps.console.urls")),  # playground, models, request details
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("allauth.urls")),
+    path("admin/console/", include("apps.staff.urls")),  # the staff console (staff only)
     path("admin/", admin.site.urls),
 ]

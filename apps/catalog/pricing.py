@@ -128,6 +128,28 @@ def usage_cost(route, usage: Usage) -> int:
     )
 
 
+def upstream_usage_cost(target, usage: Usage) -> int | None:
+    """µcr the upstream charges us for ``usage`` at the serving deployment's cost prices
+    (``Target.cost_*``), priced as ``usage_cost`` prices the sale, from the same usage: uncached
+    input, cached reads (at the input cost when none is declared), cache writes (likewise) and
+    output, each rounded up. None when unknown: no deployment, or it declares no input or
+    output cost."""
+    if target is None:
+        return None
+    cost_input = getattr(target, "cost_input", None)
+    cost_output = getattr(target, "cost_output", None)
+    if cost_input is None or cost_output is None:
+        return None
+    cached = target.cost_cached_input
+    write = target.cost_cache_write
+    return (
+        tokens_cost(usage.uncached, cost_input)
+        + tokens_cost(usage.cached, cost_input if cached is None else cached)
+        + tokens_cost(usage.cache_write, cost_input if write is None else write)
+        + tokens_cost(usage.completion, cost_output)
+    )
+
+
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _TOKENS = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+|[^\w\s]")
 

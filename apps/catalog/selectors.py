@@ -22,6 +22,12 @@ class Target:
     weight: int = 1
     rpm: int = 0  # requests per minute it may take (0: no limit of ours)
     tpm: int = 0  # tokens (input and output) per minute
+    # What the upstream charges us, µcr per 1M tokens (None: not declared; cached reads and
+    # cache writes fall back to the input price). Priced by pricing.upstream_usage_cost.
+    cost_input: int | None = None
+    cost_output: int | None = None
+    cost_cached_input: int | None = None
+    cost_cache_write: int | None = None
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,10 @@ class Route:
         return max(2 * self.input_price, self.write_price)
 
 
-def _target(provider, upstream_id: str, env: str, priority=0, weight=1, rpm=0, tpm=0):
+TARGET_COSTS = ("cost_input", "cost_output", "cost_cached_input", "cost_cache_write")
+
+
+def _target(provider, upstream_id: str, env: str, priority=0, weight=1, rpm=0, tpm=0, costs=None):
     """The deployment as a target, or None while its key is not configured (or its provider is
     off)."""
     if not provider.enabled:
@@ -84,6 +93,7 @@ def _target(provider, upstream_id: str, env: str, priority=0, weight=1, rpm=0, t
         weight=weight,
         rpm=rpm or 0,
         tpm=tpm or 0,
+        **(costs or {}),
     )
 
 
@@ -100,7 +110,16 @@ def _targets(model) -> tuple[Target, ...]:
         )
     else:
         found = (
-            _target(d.provider, d.upstream_id, d.api_key_env, d.priority, d.weight, d.rpm, d.tpm)
+            _target(
+                d.provider,
+                d.upstream_id,
+                d.api_key_env,
+                d.priority,
+                d.weight,
+                d.rpm,
+                d.tpm,
+                {name: getattr(d, name) for name in TARGET_COSTS},
+            )
             for d in rows
         )
     return tuple(sorted((t for t in found if t is not None), key=lambda t: t.priority))

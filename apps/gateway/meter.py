@@ -14,6 +14,7 @@ from apps.catalog.estimate import estimate_request_tokens
 from apps.catalog.pricing import (
     Usage,
     tokens_cost,
+    upstream_usage_cost,
     usage_cost,
 )
 from apps.core import metrics
@@ -262,7 +263,8 @@ class Meter:
 
     def finish_usage(self, ctx: Ctx, route, usage: Usage, **fields) -> None:
         """Settle a request that used the model: what the provider billed at the model's prices
-        (in full, also beyond the hold)."""
+        (in full, also beyond the hold), and beside it what the same usage costs us upstream at
+        the serving deployment's cost prices (None when it declares none)."""
         self.finish(
             ctx,
             prompt_tokens=usage.prompt,
@@ -271,6 +273,7 @@ class Meter:
             cache_write_tokens=usage.cache_write,
             reasoning_tokens=usage.reasoning,
             cost=usage_cost(route, usage),
+            upstream_cost=upstream_usage_cost(ctx.target, usage),
             **fields,
         )
 
@@ -279,6 +282,7 @@ class Meter:
         if ctx.facts is None or ctx.finished:
             return
         ctx.finished = True
+        fields.setdefault("upstream_cost", 0)  # no usage reported: the upstream billed nothing
         known = ctx.model in self.rt._routes[1]
         metrics.REQUESTS.labels(str(status), ctx.model if known else "other", ctx.protocol).inc()
         outcome = usage_services.RequestOutcome(

@@ -187,6 +187,7 @@ class Relay:
         target = attempts.served
         if target is not None and getattr(target, "name", None):
             ctx.deployment = target.name
+            ctx.target = target
             extra["x-opencodex-upstream"] = target.provider
         model = ctx.owners.get(id(target))
         if model is not None:

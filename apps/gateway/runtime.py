@@ -95,6 +95,7 @@ class Ctx:
     body_bytes: int = 0  # the request body's size
     session: str | None = None  # the client's session identity (sticky routing)
     deployment: str = ""  # the deployment that answered
+    target: object = None  # its catalog Target (its cost prices price upstream_cost)
     attempts: list = field(default_factory=list)  # (deployment, status, ms) of each attempt
     owners: dict = field(default_factory=dict)  # id(target) → the fallback model it serves
     # The prompt and answer, kept only for users who asked (KeyFacts.store_days).

@@ -45,6 +45,11 @@ class UsageRecord(models.Model):
         max_length=10, default="chat", help_text="chat, messages or responses"
     )
     cost = models.BigIntegerField(default=0, help_text="µcr charged")
+    upstream_cost = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="µcr the upstream charges us for the same usage (empty: unknown)",
+    )
     status = models.PositiveSmallIntegerField(help_text="HTTP status returned to the client")
     error_code = models.CharField(max_length=50, blank=True)
     latency_ms = models.PositiveIntegerField(default=0)
@@ -99,6 +104,12 @@ class UsageHour(models.Model):
     cached_tokens = models.BigIntegerField(default=0)
     cache_write_tokens = models.BigIntegerField(default=0)
     cost = models.BigIntegerField(default=0, help_text="µcr")
+    upstream_cost = models.BigIntegerField(
+        default=0, db_default=0, help_text="µcr, of the records whose upstream cost is known"
+    )
+    unknown_cost = models.PositiveIntegerField(
+        default=0, db_default=0, help_text="records whose upstream cost is unknown"
+    )
 
     class Meta:
         constraints = [
@@ -110,6 +121,33 @@ class UsageHour(models.Model):
 
     def __str__(self):
         return f"{self.hour:%Y-%m-%d %H}h {self.model} ×{self.requests}"
+
+
+class DeploymentHour(models.Model):
+    """Hourly rollup of UsageRecord per model and serving deployment (no user dimension):
+    what the staff console reads for revenue, upstream cost and margin by provider and
+    deployment. Written by the same rollup run as UsageHour."""
+
+    hour = models.DateTimeField(help_text="start of the hour, UTC")
+    model = models.CharField(max_length=100)
+    deployment = models.CharField(max_length=300, blank=True, help_text="empty: none answered")
+    requests = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    cost = models.BigIntegerField(default=0, help_text="µcr charged")
+    upstream_cost = models.BigIntegerField(default=0, help_text="µcr, where known")
+    unknown_cost = models.PositiveIntegerField(
+        default=0, help_text="records whose upstream cost is unknown"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hour", "model", "deployment"], name="deployment_hour_unique_bucket"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.hour:%Y-%m-%d %H}h {self.deployment or '-'} ×{self.requests}"
 
 
 class UsageCursor(models.Model):

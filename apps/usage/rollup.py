@@ -32,7 +32,7 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
-from .models import UsageCursor, UsageHour, UsageRecord
+from .models import DeploymentHour, UsageCursor, UsageHour, UsageRecord
 
 log = logging.getLogger("opencodex.usage")
 
@@ -41,8 +41,8 @@ CURSOR = "rollup"
 UPSERT = """
 INSERT INTO usage_usagehour
     (hour, user_id, key_id, model, requests, errors, prompt_tokens, completion_tokens,
-     cached_tokens, cache_write_tokens, cost)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+     cached_tokens, cache_write_tokens, cost, upstream_cost, unknown_cost)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (hour, user_id, key_id, model) DO UPDATE SET
     requests = usage_usagehour.requests + excluded.requests,
     errors = usage_usagehour.errors + excluded.errors,
@@ -50,7 +50,9 @@ ON CONFLICT (hour, user_id, key_id, model) DO UPDATE SET
     completion_tokens = usage_usagehour.completion_tokens + excluded.completion_tokens,
     cached_tokens = usage_usagehour.cached_tokens + excluded.cached_tokens,
     cache_write_tokens = usage_usagehour.cache_write_tokens + excluded.cache_write_tokens,
-    cost = usage_usagehour.cost + excluded.cost
+    cost = usage_usagehour.cost + excluded.cost,
+    upstream_cost = usage_usagehour.upstream_cost + excluded.upstream_cost,
+    unknown_cost = usage_usagehour.unknown_cost + excluded.unknown_cost
 """
 
 
@@ -61,13 +63,15 @@ WITH b AS (
         COALESCE(api_key_id, 0) AS key_id, model, count(*) AS requests,
         count(*) FILTER (WHERE status >= 400) AS errors, sum(prompt_tokens) AS prompt_tokens,
         sum(completion_tokens) AS completion_tokens, sum(cached_tokens) AS cached_tokens,
-        sum(cache_write_tokens) AS cache_write_tokens, sum(cost) AS cost
+        sum(cache_write_tokens) AS cache_write_tokens, sum(cost) AS cost,
+        COALESCE(sum(upstream_cost), 0) AS upstream_cost,
+        count(*) FILTER (WHERE upstream_cost IS NULL) AS unknown_cost
     FROM usage_usagerecord WHERE txid >= %(start)s AND txid < %(end)s
     GROUP BY 1, 2, 3, 4
 ), written AS (
     INSERT INTO usage_usagehour
         (hour, user_id, key_id, model, requests, errors, prompt_tokens, completion_tokens,
-         cached_tokens, cache_write_tokens, cost)
+         cached_tokens, cache_write_tokens, cost, upstream_cost, unknown_cost)
     SELECT * FROM b
     ON CONFLICT (hour, user_id, key_id, model) DO UPDATE SET
         requests = usage_usagehour.requests + excluded.requests,
@@ -76,7 +80,9 @@ WITH b AS (
         completion_tokens = usage_usagehour.completion_tokens + excluded.completion_tokens,
         cached_tokens = usage_usagehour.cached_tokens + excluded.cached_tokens,
         cache_write_tokens = usage_usagehour.cache_write_tokens + excluded.cache_write_tokens,
-        cost = usage_usagehour.cost + excluded.cost
+        cost = usage_usagehour.cost + excluded.cost,
+    upstream_cost = usage_usagehour.upstream_cost + excluded.upstream_cost,
+    unknown_cost = usage_usagehour.unknown_cost + excluded.unknown_cost
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM written), (SELECT COALESCE(sum(requests), 0) FROM b)
@@ -92,6 +98,36 @@ FROM usage_usagerecord AS r JOIN credits_account AS a ON a.user_id = r.user_id
 WHERE r.txid >= %(start)s AND r.txid < %(end)s AND r.cost > 0
 GROUP BY a.id, a.balance
 ON CONFLICT (reference) DO NOTHING
+"""
+
+
+# The same window by model and serving deployment (the staff console's margins).
+DEPLOYMENT_UPSERT = """
+INSERT INTO usage_deploymenthour
+    (hour, model, deployment, requests, errors, cost, upstream_cost, unknown_cost)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (hour, model, deployment) DO UPDATE SET
+    requests = usage_deploymenthour.requests + excluded.requests,
+    errors = usage_deploymenthour.errors + excluded.errors,
+    cost = usage_deploymenthour.cost + excluded.cost,
+    upstream_cost = usage_deploymenthour.upstream_cost + excluded.upstream_cost,
+    unknown_cost = usage_deploymenthour.unknown_cost + excluded.unknown_cost
+"""
+
+PG_DEPLOYMENT_BUCKETS = """
+INSERT INTO usage_deploymenthour
+    (hour, model, deployment, requests, errors, cost, upstream_cost, unknown_cost)
+SELECT date_trunc('hour', created_at, 'UTC'), model, deployment, count(*),
+    count(*) FILTER (WHERE status >= 400), sum(cost), COALESCE(sum(upstream_cost), 0),
+    count(*) FILTER (WHERE upstream_cost IS NULL)
+FROM usage_usagerecord WHERE txid >= %(start)s AND txid < %(end)s
+GROUP BY 1, 2, 3
+ON CONFLICT (hour, model, deployment) DO UPDATE SET
+    requests = usage_deploymenthour.requests + excluded.requests,
+    errors = usage_deploymenthour.errors + excluded.errors,
+    cost = usage_deploymenthour.cost + excluded.cost,
+    upstream_cost = usage_deploymenthour.upstream_cost + excluded.upstream_cost,
+    unknown_cost = usage_deploymenthour.unknown_cost + excluded.unknown_cost
 """
 
 
@@ -174,6 +210,8 @@ def bucket_sums(records):
             cached=Sum("cached_tokens"),
             written=Sum("cache_write_tokens"),
             spent=Sum("cost"),
+            upstream=Sum("upstream_cost"),
+            unknown=Count("id", filter=Q(upstream_cost__isnull=True)),
         )
         .order_by()
     )
@@ -195,6 +233,8 @@ def _add_to_buckets(records) -> tuple[int, int]:
             b["cached"] or 0,
             b["written"] or 0,
             b["spent"] or 0,
+            b["upstream"] or 0,
+            b["unknown"],
         )
         for b in bucket_sums(records).iterator(chunk_size=5000)
     ]
@@ -202,6 +242,43 @@ def _add_to_buckets(records) -> tuple[int, int]:
         with connection.cursor() as cursor:
             cursor.executemany(UPSERT, rows)
     return len(rows), sum(row[4] for row in rows)
+
+
+def deployment_sums(records):
+    return (
+        records.annotate(bucket=TruncHour("created_at", tzinfo=UTC))
+        .values("bucket", "model", "deployment")
+        .annotate(
+            n=Count("id"),
+            failed=Count("id", filter=Q(status__gte=400)),
+            spent=Sum("cost"),
+            upstream=Sum("upstream_cost"),
+            unknown=Count("id", filter=Q(upstream_cost__isnull=True)),
+        )
+        .order_by()
+    )
+
+
+def _add_to_deployment_buckets(records) -> int:
+    """Add the records' sums to their (hour, model, deployment) buckets: buckets touched."""
+    adapt = connection.ops.adapt_datetimefield_value
+    rows = [
+        (
+            adapt(b["bucket"]),
+            b["model"],
+            b["deployment"],
+            b["n"],
+            b["failed"],
+            b["spent"] or 0,
+            b["upstream"] or 0,
+            b["unknown"],
+        )
+        for b in deployment_sums(records).iterator(chunk_size=5000)
+    ]
+    if rows:
+        with connection.cursor() as cursor:
+            cursor.executemany(DEPLOYMENT_UPSERT, rows)
+    return len(rows)
 
 
 def _post_to_ledger(records, start: int, end: int) -> int:
@@ -244,8 +321,10 @@ def _count_window(start: int, end: int) -> tuple[int, int, int]:
         with connection.cursor() as cursor:
             cursor.execute(PG_BUCKETS, {"start": start, "end": end})
             buckets, count = cursor.fetchone()
+            cursor.execute(PG_DEPLOYMENT_BUCKETS, {"start": start, "end": end})
     else:
         buckets, count = _add_to_buckets(window(start, end))
+        _add_to_deployment_buckets(window(start, end))
     postings = _post_to_ledger(window(start, end), start, end)
     UsageCursor.objects.filter(name=CURSOR).update(position=end, updated_at=timezone.now())
     return buckets, int(count), postings
@@ -281,9 +360,11 @@ def rollup_rebuild(*, since: datetime, until: datetime | None = None) -> int:
         else:
             high = low
         UsageHour.objects.filter(hour__gte=start, hour__lt=end).delete()
+        DeploymentHour.objects.filter(hour__gte=start, hour__lt=end).delete()
         counted = UsageRecord.objects.filter(
             created_at__gte=start, created_at__lt=end, **{f"{position_field()}__lt": high}
         )
+        _add_to_deployment_buckets(counted)
         return _add_to_buckets(counted)[0]
 
 
@@ -306,7 +387,17 @@ def rollup_differences(*, since: datetime, until: datetime, limit: int = 50) -> 
 
     start = max(since, retention_cutoff()).astimezone(UTC)
     start = start.replace(minute=0, second=0, microsecond=0)
-    fields = ("n", "failed", "prompt", "completion", "cached", "written", "spent")
+    fields = (
+        "n",
+        "failed",
+        "prompt",
+        "completion",
+        "cached",
+        "written",
+        "spent",
+        "upstream",
+        "unknown",
+    )
     with one_snapshot():
         position = cursor_position()
         raw = {
@@ -330,9 +421,29 @@ def rollup_differences(*, since: datetime, until: datetime, limit: int = 50) -> 
                 h.cached_tokens,
                 h.cache_write_tokens,
                 h.cost,
+                h.upstream_cost,
+                h.unknown_cost,
             )
             for h in UsageHour.objects.filter(hour__gte=start, hour__lt=until)
         }
+        dfields = ("n", "failed", "spent", "upstream", "unknown")
+        for b in deployment_sums(
+            UsageRecord.objects.filter(
+                created_at__gte=start,
+                created_at__lt=until,
+                **{f"{position_field()}__lt": position},
+            )
+        ):
+            key = (b["bucket"], "deployment", b["deployment"], b["model"])
+            raw[key] = tuple(b[k] or 0 for k in dfields)
+        for h in DeploymentHour.objects.filter(hour__gte=start, hour__lt=until):
+            stored[(h.hour, "deployment", h.deployment, h.model)] = (
+                h.requests,
+                h.errors,
+                h.cost,
+                h.upstream_cost,
+                h.unknown_cost,
+            )
     problems = []
     for key in sorted(raw.keys() | stored.keys(), key=str):
         if raw.get(key) != stored.get(key):

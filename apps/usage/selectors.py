@@ -434,6 +434,7 @@ class DeploymentHealth:
 
     attempts: int = 0
     errors: int = 0
+    rate_limited: int = 0  # of ``errors``: answered 429
     last_error: str = ""  # "HTTP 429 at 14:02:11"
     p50_ms: int | None = None
     p50_ttft_ms: int | None = None
@@ -469,6 +470,7 @@ def deployment_health(*, since: datetime | None = None) -> dict[str, DeploymentH
             times.setdefault(name, []).append(ms)
             if status != 200:
                 health.errors += 1
+                health.rate_limited += status == 429
                 if name not in last or created_at >= last[name]:
                     last[name] = created_at
                     health.last_error = f"HTTP {status} at {created_at:%H:%M:%S} UTC"

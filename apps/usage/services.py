@@ -35,6 +35,9 @@ class RequestOutcome:
     reasoning_tokens: int = 0
     protocol: str = "chat"
     cost: int = 0  # µcr the request costs: charged in full, also beyond its hold
+    # µcr the same usage costs us upstream, at the serving deployment's cost prices (None:
+    # unknown, the deployment declares none)
+    upstream_cost: int | None = None
     error_code: str = ""
     latency_ms: int = 0
     ttft_ms: int = 0  # time to the first byte of the answer

@@ -74,13 +74,13 @@ WITH o AS (
 INSERT INTO usage_usagerecord
     (request_id, user_id, api_key_id, model, prompt_tokens, completion_tokens, cached_tokens,
      cache_write_tokens, reasoning_tokens, protocol, cost, status, error_code, latency_ms, ttft_ms,
-     stream, usage_counted, created_at, deployment, attempts)
+     stream, usage_counted, created_at, deployment, attempts, upstream_cost)
 VALUES
     (%(request_id)s, %(user_id)s, %(api_key_id)s, %(model)s, %(prompt_tokens)s,
      %(completion_tokens)s, %(cached_tokens)s, %(cache_write_tokens)s, %(reasoning_tokens)s,
      %(protocol)s, COALESCE((SELECT charged FROM h), 0), %(status)s, %(error_code)s,
      %(latency_ms)s, %(ttft_ms)s, %(stream)s, %(usage_counted)s, %(created_at)s,
-     %(deployment)s, %(attempts)s::jsonb)
+     %(deployment)s, %(attempts)s::jsonb, %(upstream_cost)s)
 ON CONFLICT (request_id, created_at) DO NOTHING
 """
 
@@ -88,12 +88,13 @@ RECORD = """
 INSERT INTO usage_usagerecord
     (request_id, user_id, api_key_id, model, prompt_tokens, completion_tokens, cached_tokens,
      cache_write_tokens, reasoning_tokens, protocol, cost, status, error_code, latency_ms, ttft_ms,
-     stream, usage_counted, created_at, deployment, attempts)
+     stream, usage_counted, created_at, deployment, attempts, upstream_cost)
 VALUES
     (%(request_id)s, %(user_id)s, %(api_key_id)s, %(model)s, %(prompt_tokens)s,
      %(completion_tokens)s, %(cached_tokens)s, %(cache_write_tokens)s, %(reasoning_tokens)s,
      %(protocol)s, 0, %(status)s, %(error_code)s, %(latency_ms)s, %(ttft_ms)s,
-     %(stream)s, %(usage_counted)s, %(created_at)s, %(deployment)s, %(attempts)s::jsonb)
+     %(stream)s, %(usage_counted)s, %(created_at)s, %(deployment)s, %(attempts)s::jsonb,
+     %(upstream_cost)s)
 ON CONFLICT (request_id, created_at) DO NOTHING
 """
 
@@ -116,7 +117,8 @@ WITH i AS (
         created_at timestamptz, prompt_tokens integer, completion_tokens integer,
         cached_tokens integer, cache_write_tokens integer, reasoning_tokens integer,
         protocol text, cost bigint, error_code text, latency_ms integer, ttft_ms integer,
-        stream boolean, usage_counted boolean, held boolean, deployment text, attempts json)
+        stream boolean, usage_counted boolean, held boolean, deployment text, attempts json,
+        upstream_cost bigint)
     WHERE NOT EXISTS (
         SELECT FROM usage_usagerecord AS r
         WHERE r.request_id = t.request_id AND r.created_at = t.created_at
@@ -188,11 +190,11 @@ WITH i AS (
 INSERT INTO usage_usagerecord
     (request_id, user_id, api_key_id, model, prompt_tokens, completion_tokens, cached_tokens,
      cache_write_tokens, reasoning_tokens, protocol, cost, status, error_code, latency_ms, ttft_ms,
-     stream, usage_counted, created_at, deployment, attempts)
+     stream, usage_counted, created_at, deployment, attempts, upstream_cost)
 SELECT i.request_id, i.user_id, i.api_key_id, i.model, i.prompt_tokens, i.completion_tokens,
     i.cached_tokens, i.cache_write_tokens, i.reasoning_tokens, i.protocol,
     COALESCE(h.charged, 0), i.status, i.error_code, i.latency_ms, i.ttft_ms, i.stream,
-    i.usage_counted, i.created_at, i.deployment, i.attempts::jsonb
+    i.usage_counted, i.created_at, i.deployment, i.attempts::jsonb, i.upstream_cost
 FROM i LEFT JOIN h ON h.reference = i.request_id
 ON CONFLICT (request_id, created_at) DO NOTHING
 RETURNING request_id

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "apps.billing",
     "apps.docs",
     "apps.console",
+    "apps.staff",
 ]
 
 MIDDLEWARE = [

@@ -446,3 +446,32 @@ print(json.dumps({"vendor": connection.vendor, "first": first, "second": second,
     assert result["vendor"] == "sqlite"
     assert (result["first"]["settled"], result["second"]["already"]) == (1, 1)
     assert (result["balance"], result["held"], result["costs"]) == (8_750_000, 0, [1_250_000])
+
+
+def test_recovery_stores_the_upstream_cost_beside_the_charge(
+    funded_account, batches, path, tmp_path
+):
+    """Issue #23: batch recovery (SETTLE_SET) and the ORM path store each outcome's upstream
+    cost; unknown (NULL) stays unknown, and a line journaled before the field existed too."""
+    a = funded_account(credits=100)
+    key, _ = make_key(a.user)
+    known = [held(a, key, hold=MICRO, cost=500_000, upstream_cost=300_000 + i) for i in range(5)]
+    unknown = held(a, key, hold=MICRO, cost=400_000, upstream_cost=None)
+    free = held(a, key, hold=MICRO, cost=0, status=502, upstream_cost=0)
+    write_journal(tmp_path, [*known, unknown, free])
+    old = held(a, key, hold=MICRO, cost=200_000, upstream_cost=123)
+    line = json.loads(journal._encode(old))
+    del line["upstream_cost"]  # journaled by a gateway that predates the field
+    (tmp_path / f"{installation_identity()}-1-old.jsonl").write_text(json.dumps(line) + "\n")
+
+    found = journal_recover(directory=tmp_path, older_than=0)
+    assert found["settled"] == 8
+    stored = dict(UsageRecord.objects.values_list("request_id", "upstream_cost"))
+    assert stored == {
+        **{o.request_id: 300_000 + i for i, o in enumerate(known)},
+        unknown.request_id: None,
+        free.request_id: 0,
+        old.request_id: None,
+    }
+    costs = dict(UsageRecord.objects.values_list("request_id", "cost"))
+    assert costs[unknown.request_id] == 400_000 and costs[free.request_id] == 0
