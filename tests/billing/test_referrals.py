@@ -289,7 +289,7 @@ def test_the_billing_page_shows_masked_invitees_and_earnings(
     assert "friend@example.com" not in page
     assert email_mask("friend@example.com") == "f***@e***.com"
     assert 'data-testid="invitee">f***@e***.com<' in page
-    assert "100.0000" in re.search(r'data-testid="referral-earned">[^<]*', page).group(0)
+    assert "100.00 credits" in re.search(r'data-testid="referral-earned">[^<]*', page).group(0)
     # The invitee sees their own (empty) invitations, not the inviter's.
     theirs = invitee[0].get(BILLING).content.decode()
     assert "f***@e***.com" not in theirs and "Nobody has signed up" in theirs
@@ -298,7 +298,7 @@ def test_the_billing_page_shows_masked_invitees_and_earnings(
 def test_the_invitations_in_chinese(owner_client, owner, invitee, stripe_on, deliver):
     pay(invitee[0], deliver, "10")
     page = owner_client.get(BILLING, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
-    assert "邀请好友" in page and "已邀请：1 人。已获得：100.0000 积分。" in page
+    assert "邀请好友" in page and "已邀请：1 人。已获得：100.00 积分。" in page
     assert "有人通过它注册后的 12 个月内" in page and "10 %" in page
 
 

@@ -536,8 +536,9 @@ def test_the_money_statements_lock_the_account_before_the_key(transactional_db, 
         finally:
             await money.close()
 
-    if step == "settle":
-        asyncio.run(run("hold"))
+    if step == "settle":  # in a thread: another test's event loop may be running here
+        with ThreadPoolExecutor(1) as own_loop:
+            own_loop.submit(asyncio.run, run("hold")).result()
     with psycopg.connect(conninfo()) as other, ThreadPoolExecutor(1) as pool:
         other.execute("SELECT 1 FROM credits_account WHERE id = %s FOR UPDATE", [account.pk])
         waiting = pool.submit(asyncio.run, run(step))

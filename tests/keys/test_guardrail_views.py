@@ -55,7 +55,7 @@ def test_a_key_is_created_with_every_guardrail(owner_client, owner):
     assert key.allowed_models == ["deepseek-chat", "qwen-plus"]
     assert key.allowed_ips == ["203.0.113.7", "10.0.0.0/8", "2001:db8::/32"]
     page = owner_client.get(reverse("keys:detail", args=[key.pk])).content.decode()
-    assert "2.5000 per week (0.0000 spent this week)" in page
+    assert "2.50 per week (0.00 spent this week)" in page
     assert "<code>deepseek-chat</code>, <code>qwen-plus</code>" in page
     assert "<code>2001:db8::/32</code>" in page and "20000" in page
 
@@ -156,7 +156,7 @@ def test_the_window_shows_what_was_spent_in_it_and_when_it_starts_again(owner_cl
     key, _ = make_key(owner, spend_limit=5 * MICRO, spend_window="month")
     ApiKey.objects.filter(pk=key.pk).update(window_spent=1_250_000)
     body = owner_client.get(reverse("keys:detail", args=[key.pk])).content.decode()
-    assert "5.0000 per month (1.2500 spent this month)" in body
+    assert "5.00 per month (1.25 spent this month)" in body
     now = timezone.now().astimezone(key.window_start.tzinfo)
     first = datetime(now.year + (now.month == 12), now.month % 12 + 1, 1).strftime("%Y-%m-%d")
     assert f"starts again {first} 00:00" in body
