@@ -5,6 +5,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
+from django.views.i18n import set_language as django_set_language
 
 from apps.credits.selectors import account_for_user, ledger_recent
 from apps.keys.selectors import api_key_first_steps
@@ -142,3 +143,14 @@ def usage_time_zone(request):
     else:
         messages.error(request, _("Choose a time zone from the list."))
     return redirect("usage:index")
+
+
+def set_language(request):
+    """Django's language switch; a signed-in user's choice is also the language of their
+    e-mails."""
+    response = django_set_language(request)
+    if request.method == "POST" and request.user.is_authenticated:
+        services.user_language_set(
+            user_id=request.user.pk, language=request.POST.get("language", "")
+        )
+    return response
