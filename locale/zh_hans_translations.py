@@ -344,7 +344,7 @@ ZH_HANS = {
     "No credit activity yet. Your 500 free credits arrive when you verify your email address.": "暂无积分变动。验证邮箱地址后，500 免费积分即到账。",
     "Profile": "个人资料",
     "Language of the site": "网站语言",
-    "Remembered by this browser.": "由此浏览器记住。",
+    "Remembered by this browser, and the language of the e-mails we send you.": "由此浏览器记住，我们发给你的邮件也使用此语言。",
     "Signing in": "登录方式",
     "Email": "邮箱",
     "Manage email addresses": "管理邮箱地址",

@@ -399,7 +399,6 @@ ZH_HANT = {
     "免費點數即到帳。",
     "Profile": "個人資料",
     "Language of the site": "網站語言",
-    "Remembered by this browser.": "由此瀏覽器記住。",
     "Signing in": "登入方式",
     "Email": "電子郵件",
     "Manage email addresses": "管理電子郵件地址",
@@ -765,4 +764,5 @@ ZH_HANT = {
     "Routing": "路由",
     "Served by": "服務方",
     "Upstream attempts": "上游嘗試",
+    "Remembered by this browser, and the language of the e-mails we send you.": "由此瀏覽器記住，我們發給你的郵件也使用此語言。",
 }

@@ -158,3 +158,50 @@ def test_a_user_without_a_language_gets_the_sites_default(owner):
     assert language_of(owner) == "zh-hant"
     owner.language = "ja"
     assert language_of(owner) == "en"
+
+
+@pytest.mark.parametrize(
+    ("language", "subject", "words"),
+    [
+        ("en", "Your automatic top-up failed", "Auto top-up is now turned off."),
+        ("zh-hans", "自动充值失败", "自动充值现已关闭。"),
+        ("zh-hant", "自動儲值失敗", "自動儲值現已關閉。"),
+    ],
+)
+def test_a_failed_auto_top_up_email_is_in_the_recipients_language(owner, language, subject, words):
+    from apps.billing.auto_topup import _send_failed
+
+    owner.language = language
+    _send_failed(
+        user=owner, brand="visa", last4="4242", amount="$20.00", error="declined", turned_off=True
+    )
+    [message] = mail.outbox
+    assert subject in message.subject and words in message.body
+    assert "4242" in message.body and "$20.00" in message.body and "/billing/" in message.body
+
+
+@pytest.mark.parametrize(
+    ("language", "subject", "words"),
+    [
+        ("en", "A webhook endpoint was turned off", "failed for 24 hours"),
+        ("zh-hans", "Webhook 端点已被关闭", "连续失败 24 小时"),
+        ("zh-hant", "Webhook 端點已被關閉", "連續失敗 24 小時"),
+    ],
+)
+def test_the_webhook_turned_off_email_is_in_the_recipients_language(
+    owner, language, subject, words
+):
+    from apps.webhooks.services import _send_turned_off
+
+    owner.language = language
+    values = {
+        "url": "https://hooks.example/x",
+        "hours": 24,
+        "attempts": 20,
+        "last": "HTTP 500",
+        "page": "https://site.example/account/webhooks/1/",
+    }
+    _send_turned_off(owner, values)
+    [message] = mail.outbox
+    assert subject in message.subject and words in message.body
+    assert "https://hooks.example/x" in message.body and "HTTP 500" in message.body
