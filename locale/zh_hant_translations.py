@@ -399,6 +399,7 @@ ZH_HANT = {
     "免費點數即到帳。",
     "Profile": "個人資料",
     "Language of the site": "網站語言",
+    "Remembered by this browser, and the language of the e-mails we send you.": "由此瀏覽器記住，我們發給你的郵件也使用此語言。",
     "Signing in": "登入方式",
     "Email": "電子郵件",
     "Manage email addresses": "管理電子郵件地址",
@@ -554,7 +555,7 @@ ZH_HANT = {
     "統計。",
     "Find a request by its id": "按 ID 查詢請求",
     "Find": "查詢",
-    "The x-request-id header of an API response.": "即 API 回應的 x-request-id 回應頭。",
+    "The x-request-id header of an API response.": "即 API 回應的 x-request-id 回應標頭。",
     "Your session has ended: sign in again to use the playground.": "你的會話已結束：請重新登入後再使用試驗場。",
     "Keep prompts and answers": "保留提示詞與回答",
     "Off: not stored (the default)": "關閉：不儲存（預設）",
@@ -629,9 +630,9 @@ ZH_HANT = {
     "The URL needs a host name.": "URL 需要包含主機名。",
     "The host name %(host)s could not be resolved.": "無法解析主機名 %(host)s。",
     "%(host)s is at %(address)s: webhooks are only sent to public internet addresses (not loopback, private, link-local or reserved ones).": "%(host)s "
-    "的地址是 "
+    "的位址是 "
     "%(address)s：Webhook "
-    "只會傳送到公網地址（不會傳送到迴環、私有、鏈路本地或保留地址）。",
+    "只會傳送到公開網路位址（不會傳送到迴環、私有、鏈路本地或保留位址）。",
     "Endpoint URL": "端點 URL",
     "An https:// address on the public internet. Redirects are not followed.": "公網上的 https:// "
     "地址。不會跟隨重定向。",
@@ -717,6 +718,9 @@ ZH_HANT = {
     "Nothing sent yet. Send a test event to try the endpoint.": "尚未傳送任何內容。傳送一個測試事件來試試這個端點。",
     "The endpoint's signing secret": "端點的簽名金鑰",
     "Your receiver verifies each request's signature with it. If you lose it, roll the secret.": "你的接收端用它驗證每個請求的簽名。如果丟失，請輪換金鑰。",
+    "Routing": "路由",
+    "Served by": "服務方",
+    "Upstream attempts": "上游嘗試",
     "[OpenCodex] Your credit balance is low": "[OpenCodex] 您的點數餘額不足",
     "Your OpenCodex balance is %(balance)s credits, below your warning level of %(threshold)s credits.": "您的 "
     "OpenCodex "
@@ -761,8 +765,4 @@ ZH_HANT = {
     "Fix the receiver, then turn the endpoint back on (and send a test event) at %(page)s": "請修復接收端，然後在 "
     "%(page)s "
     "重新開啟端點（並傳送一個測試事件）",
-    "Routing": "路由",
-    "Served by": "服務方",
-    "Upstream attempts": "上游嘗試",
-    "Remembered by this browser, and the language of the e-mails we send you.": "由此瀏覽器記住，我們發給你的郵件也使用此語言。",
 }

@@ -56,6 +56,15 @@ TERMS = [
     ("銀行卡", "卡片"),
     ("智慧體", "AI 代理"),
     ("協議", "協定"),  # protocol
+    ("請求頭", "請求標頭"),  # HTTP headers
+    ("回應頭", "回應標頭"),
+    ("獲取", "取得"),
+    ("二維碼", "QR Code"),
+    ("公網地址", "公開網路位址"),  # network addresses (an e-mail address stays 地址)
+    ("內網地址", "內網位址"),
+    ("保留地址", "保留位址"),
+    ("主機地址", "主機位址"),
+    ("的地址是", "的位址是"),
     ("簡體中文", "简体中文"),  # a language's own name is written in that language
 ]
 
