@@ -41,6 +41,17 @@ class AccountAdapter(DefaultAccountAdapter):
             account_ensure(user_id=user.pk)
         return user
 
+    def login(self, request, user):
+        """Someone who signed up before e-mails had a language gets the one they sign in with
+        (until they choose one with the language switch)."""
+        super().login(request, user)
+        if not user.language:
+            from .services import user_language_set
+
+            language = supported_language(translation.get_language())
+            user_language_set(user_id=user.pk, language=language)
+            user.language = language
+
     def get_email_verification_redirect_url(self, email_address):
         if self.request.user.is_authenticated:
             return reverse(settings.ACCOUNT_EMAIL_CONFIRMATION_AUTHENTICATED_REDIRECT_URL)

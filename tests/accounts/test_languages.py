@@ -80,6 +80,22 @@ def test_the_language_switch_is_remembered_for_a_signed_in_users_emails(client, 
     assert owner.language == "en"
 
 
+def test_a_user_without_a_language_gets_the_one_they_sign_in_with(client, owner, password):
+    assert owner.language == ""
+    response = client.post(
+        reverse("account_login"),
+        {"login": owner.email, "password": password},
+        HTTP_ACCEPT_LANGUAGE="zh-HK",
+    )
+    assert response.status_code == 302
+    owner.refresh_from_db()
+    assert owner.language == "zh-hant"
+    client.post(reverse("account_logout"))
+    client.post(reverse("account_login"), {"login": owner.email, "password": password})
+    owner.refresh_from_db()
+    assert owner.language == "zh-hant"  # once set, only the language switch changes it
+
+
 @pytest.mark.parametrize(
     ("header", "language", "words"),
     [
