@@ -29,7 +29,8 @@ $(STAMP): requirements.lock pyproject.toml
 install: $(STAMP)
 
 # Translations: compile locale/*/LC_MESSAGES/*.po into .mo (pure Python, no gettext needed).
-# After changing strings: manage.py makemessages -l zh_Hans, then scripts/messages.py --fill.
+# After changing strings: manage.py makemessages -l zh_Hans -l zh_Hant, translate them in
+# locale/zh_hans_translations.py, scripts/zh_hant.py (Traditional from it), scripts/messages.py --fill.
 messages: install
 	$(BIN)/python scripts/messages.py
 

@@ -33,7 +33,8 @@ urlpatterns = [
     path("usage/", include((usage_patterns, usage_urls.app_name))),
     path("docs/", include("apps.docs.urls")),
     path("", include("apps.console.urls")),  # playground, models, request details
-    path("i18n/", include("django.conf.urls.i18n")),
+    # Django's set_language, which also remembers a signed-in user's choice for e-mails.
+    path("i18n/setlang/", account_views.set_language, name="set_language"),
     path("accounts/", include("allauth.urls")),
     path("admin/console/", include("apps.staff.urls")),  # the staff console (staff only)
     path("admin/", admin.site.urls),

@@ -1,5 +1,7 @@
-"""Fill the zh_Hans catalogue from locale/zh_hans_translations.py (with --fill) and compile every
-.po under locale/ into its .mo, in pure Python (polib): no gettext needed to build."""
+"""Fill the zh_Hans and zh_Hant catalogues from locale/zh_hans_translations.py and
+locale/zh_hant_translations.py (with --fill) and compile every .po under locale/ into its .mo, in
+pure Python (polib): no gettext needed to build. zh_Hant's messages are zh_Hans's (makemessages
+writes both; a missing zh_Hant catalogue is made from zh_Hans's)."""
 
 import sys
 from pathlib import Path
@@ -10,18 +12,35 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "locale"))
 
 
-def fill() -> None:
-    from zh_hans_translations import ZH_HANS
+CATALOGUES = {
+    "zh_Hans": ("zh_hans_translations", "ZH_HANS"),
+    "zh_Hant": ("zh_hant_translations", "ZH_HANT"),
+}
 
-    path = ROOT / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
+
+def fill() -> None:
+    import importlib
+
+    for language, (module, name) in CATALOGUES.items():
+        fill_one(language, getattr(importlib.import_module(module), name))
+
+
+def fill_one(language: str, translations: dict[str, str]) -> None:
+    path = ROOT / "locale" / language / "LC_MESSAGES" / "django.po"
+    if not path.exists():
+        template = polib.pofile(str(ROOT / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"))
+        for entry in template:
+            entry.msgstr = ""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        template.save(str(path))
     catalogue = polib.pofile(str(path))
     missing = []
     for entry in catalogue:
         # A message with a context (pgettext, {% translate ... context ... %}) is looked up as
         # "context\x04msgid" first, then as its bare msgid.
         key = f"{entry.msgctxt}\x04{entry.msgid}" if entry.msgctxt else entry.msgid
-        if key in ZH_HANS or entry.msgid in ZH_HANS:
-            entry.msgstr = ZH_HANS.get(key, ZH_HANS.get(entry.msgid))
+        if key in translations or entry.msgid in translations:
+            entry.msgstr = translations.get(key, translations.get(entry.msgid))
             if "fuzzy" in entry.flags:
                 entry.flags.remove("fuzzy")
         else:
@@ -30,11 +49,11 @@ def fill() -> None:
                 entry.msgstr = ""
             if not entry.msgstr:
                 missing.append(key)
-    catalogue.metadata["Language"] = "zh_Hans"
+    catalogue.metadata["Language"] = language
     catalogue.metadata["Content-Type"] = "text/plain; charset=UTF-8"
     catalogue.save(str(path))
     if missing:
-        print("untranslated:", *missing, sep="\n  ")
+        print(f"untranslated ({language}):", *missing, sep="\n  ")
 
 
 def compile_all() -> None:

@@ -3,9 +3,13 @@ from urllib.parse import urlsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template, render_to_string
 from django.urls import reverse
+from django.utils import translation
+
+from apps.core.i18n import supported_language
 
 SITE_NAME = "OpenCodex"
 
@@ -29,10 +33,24 @@ class AccountAdapter(DefaultAccountAdapter):
     def save_user(self, request, user, form, commit=True):
         from apps.credits.services import account_ensure
 
+        # The language the person signed up in is the language of their e-mails until they
+        # choose another with the language switch.
+        user.language = supported_language(translation.get_language())
         user = super().save_user(request, user, form, commit=commit)
         if commit:
             account_ensure(user_id=user.pk)
         return user
+
+    def login(self, request, user):
+        """Someone who signed up before e-mails had a language gets the one they sign in with
+        (until they choose one with the language switch)."""
+        super().login(request, user)
+        if not user.language:
+            from .services import user_language_set
+
+            language = supported_language(translation.get_language())
+            user_language_set(user_id=user.pk, language=language)
+            user.language = language
 
     def get_email_verification_redirect_url(self, email_address):
         if self.request.user.is_authenticated:
@@ -41,11 +59,23 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
         site = email_site()
-        super().send_mail(
-            template_prefix,
-            email,
-            {**context, "current_site": site, "site_name": site.name, "site_url": site.url},
-        )
+        user = context.get("user")
+        if user is None or not getattr(user, "pk", None):
+            user = get_user_model().objects.filter(email__iexact=email).first()
+        # In the recipient's language; someone we do not know (yet) in the page's.
+        language = supported_language(getattr(user, "language", "") or translation.get_language())
+        with translation.override(language):
+            super().send_mail(
+                template_prefix,
+                email,
+                {
+                    **context,
+                    "current_site": site,
+                    "site_name": site.name,
+                    "site_url": site.url,
+                    "LANGUAGE_CODE": language,  # the HTML part's lang
+                },
+            )
 
     def render_mail(self, template_prefix, email, context, headers=None):
         """Every e-mail has a plain text part and an HTML part in the site's colours: the

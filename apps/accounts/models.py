@@ -39,6 +39,13 @@ class User(AbstractUser):
     time_zone = models.CharField(
         "time zone", max_length=64, default="UTC", help_text="for usage charts' day boundaries"
     )
+    language = models.CharField(
+        "language",
+        max_length=16,
+        blank=True,
+        help_text="of the e-mails we send: set at signup and by the language switch; "
+        "empty: the site's default",
+    )
     store_content_days = models.PositiveSmallIntegerField(
         "keep prompts and answers (days)",
         default=0,

@@ -1,4 +1,5 @@
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.core.validators import validate_email
 from django.db import transaction
 
@@ -56,6 +57,13 @@ def user_get_or_create_verified(*, email: str) -> tuple[User, bool]:
             address.save(update_fields=["verified"])
         user_email_verified(user_id=user.pk, email=email)
     return user, created
+
+
+def user_language_set(*, user_id: int, language: str) -> None:
+    """The language of the user's e-mails (one of settings.LANGUAGES; anything else is ignored)."""
+    if language not in dict(settings.LANGUAGES):
+        return
+    User.objects.filter(pk=user_id).exclude(language=language).update(language=language)
 
 
 def user_time_zone_set(*, user_id: int, time_zone: str) -> None:

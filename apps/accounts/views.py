@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
+from django.views.i18n import set_language as django_set_language
 
 from apps.billing.referrals import SESSION_KEY as REFERRAL_SESSION_KEY
 from apps.billing.referrals import code_normalize
@@ -159,3 +160,14 @@ def invite(request, code: str):
     if code:
         request.session[REFERRAL_SESSION_KEY] = code
     return redirect("account_signup")
+
+
+def set_language(request):
+    """Django's language switch; a signed-in user's choice is also the language of their
+    e-mails."""
+    response = django_set_language(request)
+    if request.method == "POST" and request.user.is_authenticated:
+        services.user_language_set(
+            user_id=request.user.pk, language=request.POST.get("language", "")
+        )
+    return response

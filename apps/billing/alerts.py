@@ -6,7 +6,9 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from apps.core.i18n import language_of_recipient
 from apps.core.money import format_credits
 from apps.credits.models import Account, LedgerEntry, month_of
 from apps.webhooks import events as webhook_events
@@ -15,7 +17,7 @@ from .models import BillingProfile, BudgetAlert
 
 
 def billing_profile(*, user_id: int) -> BillingProfile:
-    profile, _ = BillingProfile.objects.get_or_create(user_id=user_id)
+    profile, _created = BillingProfile.objects.get_or_create(user_id=user_id)
     return profile
 
 
@@ -63,14 +65,24 @@ def low_balance_notify() -> int:
 
 
 def _send_low_balance(profile: BillingProfile) -> None:
-    send_mail(
-        "[OpenCodex] Your credit balance is low",
-        f"Your OpenCodex balance is {format_credits(profile.balance)} credits, below your "
-        f"warning level of {format_credits(profile.low_balance_threshold)} credits.\n\n"
-        f"Top up at {settings.SITE_URL}/billing/ to keep your API keys working.\n",
-        None,
-        [profile.user.email],
-    )
+    with language_of_recipient(profile.user):
+        values = {
+            "balance": format_credits(profile.balance),
+            "threshold": format_credits(profile.low_balance_threshold),
+            "url": f"{settings.SITE_URL}/billing/",
+        }
+        subject = _("[OpenCodex] Your credit balance is low")
+        body = (
+            _(
+                "Your OpenCodex balance is %(balance)s credits, below your warning level of "
+                "%(threshold)s credits."
+            )
+            % values
+            + "\n\n"
+            + _("Top up at %(url)s to keep your API keys working.") % values
+            + "\n"
+        )
+    send_mail(subject, body, None, [profile.user.email])
 
 
 def budget_alerts_send(*, now=None) -> int:
@@ -111,17 +123,28 @@ def budget_alerts_send(*, now=None) -> int:
 
 
 def _send_budget_alert(account: Account, level: int) -> None:
-    reached = level >= 100
-    send_mail(
-        f"[OpenCodex] {level}% of your monthly budget used",
-        f"This month your API usage has cost {format_credits(account.month_spent)} credits, "
-        f"{level}% of your monthly budget of {format_credits(account.monthly_budget)} credits.\n\n"
-        + (
-            "API requests are refused until next month (UTC) or until you raise the budget.\n"
-            if reached
-            else ""
+    with language_of_recipient(account.user):
+        values = {
+            "level": level,
+            "spent": format_credits(account.month_spent),
+            "budget": format_credits(account.monthly_budget),
+            "url": f"{settings.SITE_URL}/billing/",
+        }
+        subject = _("[OpenCodex] %(level)s%% of your monthly budget used") % values
+        body = (
+            _(
+                "This month your API usage has cost %(spent)s credits, %(level)s%% of your "
+                "monthly budget of %(budget)s credits."
+            )
+            % values
+            + "\n\n"
+            + (
+                _("API requests are refused until next month (UTC) or until you raise the budget.")
+                + "\n"
+                if level >= 100
+                else ""
+            )
+            + _("Change the budget at %(url)s") % values
+            + "\n"
         )
-        + f"Change the budget at {settings.SITE_URL}/billing/\n",
-        None,
-        [account.user.email],
-    )
+    send_mail(subject, body, None, [account.user.email])

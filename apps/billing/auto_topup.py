@@ -11,14 +11,17 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from apps.core.errors import ServiceError
+from apps.core.i18n import language_of, language_of_recipient
 from apps.core.money import CREDITS_PER_DOLLAR, MICRO
 from apps.core.queue import enqueue_on_commit
 from apps.credits.models import Account, LedgerEntry
 from apps.credits.services import credits_grant
 from apps.webhooks import events as webhook_events
 
+from .checkout import CHECKOUT_LOCALES
 from .models import AutoTopUp, AutoTopUpAttempt, Payment
 from .referrals import referral_commission_post
 from .stripe_api import (
@@ -36,7 +39,7 @@ Kind = LedgerEntry.Kind
 
 
 def auto_topup_for(*, user_id: int) -> AutoTopUp:
-    settings_, _ = AutoTopUp.objects.get_or_create(user_id=user_id)
+    settings_, _created = AutoTopUp.objects.get_or_create(user_id=user_id)
     return settings_
 
 
@@ -50,7 +53,12 @@ def card_setup_start(*, user, success_url: str, cancel_url: str) -> str:
     try:
         if not config.customer_id:
             customer = client.v1.customers.create(
-                params={"email": user.email, "metadata": {"user_id": str(user.pk)}},
+                params={
+                    "email": user.email,
+                    "metadata": {"user_id": str(user.pk)},
+                    # Stripe's invoices and receipts in the user's language.
+                    "preferred_locales": [CHECKOUT_LOCALES.get(language_of(user), "en")],
+                },
                 options={"idempotency_key": f"opencodex-customer-{user.pk}"},
             )
             AutoTopUp.objects.filter(pk=config.pk, customer_id="").update(customer_id=customer.id)
@@ -294,19 +302,40 @@ def _auto_topup_failed(config, attempt, payment, intent: dict, *, code, error: s
         )
     config.save(update_fields=["failures", "failed_total", "enabled", "notice", "updated_at"])
     webhook_events.auto_topup_failed(attempt, currency=payment.currency, still_on=config.enabled)
-    email = config.user.email
+    user = config.user
     transaction.on_commit(
-        lambda: send_mail(
-            "[OpenCodex] Your automatic top-up failed",
-            f"We could not charge your saved card "
-            f"({config.card_brand} ending {config.card_last4}) for the automatic top-up of "
-            f"${attempt.amount_cents / 100:,.2f}: {error}\n\n"
-            + ("Auto top-up is now turned off.\n" if turned_off else "We will try again later.\n")
-            + f"Fix it by saving a card again at {settings.SITE_URL}/billing/\n",
-            None,
-            [email],
+        lambda: _send_failed(
+            user=user,
+            brand=config.card_brand,
+            last4=config.card_last4,
+            amount=f"${attempt.amount_cents / 100:,.2f}",
+            error=error,
+            turned_off=turned_off,
         )
     )
+
+
+def _send_failed(
+    *, user, brand: str, last4: str, amount: str, error: str, turned_off: bool
+) -> None:
+    """The e-mail of a failed automatic top-up, in the user's language."""
+    with language_of_recipient(user):
+        values = {"brand": brand, "last4": last4, "amount": amount, "error": error}
+        values["url"] = f"{settings.SITE_URL}/billing/"
+        subject = _("[OpenCodex] Your automatic top-up failed")
+        body = (
+            _(
+                "We could not charge your saved card (%(brand)s ending %(last4)s) for the "
+                "automatic top-up of %(amount)s: %(error)s"
+            )
+            % values
+            + "\n\n"
+            + (_("Auto top-up is now turned off.") if turned_off else _("We will try again later."))
+            + "\n"
+            + _("Fix it by saving a card again at %(url)s") % values
+            + "\n"
+        )
+    send_mail(subject, body, None, [user.email])
 
 
 def payment_intent_fulfil(*, intent: dict) -> str:

@@ -30,7 +30,7 @@ log = logging.getLogger("opencodex.billing")
 
 Kind = LedgerEntry.Kind
 # Stripe Checkout's page language for ours (others: Stripe picks from the browser).
-CHECKOUT_LOCALES = {"zh-hans": "zh", "en": "en"}
+CHECKOUT_LOCALES = {"zh-hans": "zh", "zh-hant": "zh-TW", "en": "en"}
 
 
 def billing_currency_set(*, user_id: int, currency: str) -> BillingProfile:

@@ -14,6 +14,18 @@ def base_url() -> str:
     return f"{settings.SITE_URL}/api/v1"
 
 
+DOCS_LANGUAGES = ("en", "zh-hans", "zh-hant")
+
+
+def docs_language(language: str | None) -> str:
+    """The docs' language for the site's: its own pages, else Simplified Chinese for another
+    Chinese, else English."""
+    language = (language or "").lower()
+    if language in DOCS_LANGUAGES:
+        return language
+    return "zh-hans" if language.startswith("zh") else "en"
+
+
 def docs_index(request):
     return redirect("docs:page", slug="overview")
 
@@ -21,7 +33,7 @@ def docs_index(request):
 def docs_page(request, slug: str):
     if slug not in pages.SLUGS:
         raise Http404("No such page.")
-    language = "zh-hans" if (get_language() or "").lower().startswith("zh") else "en"
+    language = docs_language(get_language())
     page = pages.render(language, slug, base_url())
     body = page.html
     if "{{ MODELS_TABLE }}" in body:

@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.core.errors import ServiceError
+from apps.core.i18n import language_of_recipient
 from apps.core.queue import enqueue_on_commit
 from apps.core.sealed import seal, unseal
 
@@ -390,24 +391,44 @@ def _endpoint_turn_off_failing(endpoint, delivery, outcome) -> None:
     if not turned_off:
         return
     _cancel_pending(endpoint.pk)
-    email = get_user_model().objects.filter(pk=endpoint.user_id).values_list("email", flat=True)
+    user = get_user_model().objects.filter(pk=endpoint.user_id).first()
     last = f"HTTP {outcome.status}" if outcome.status else outcome.error
     hours = settings.WEBHOOK_RETRY_WINDOW // 3600
     log.warning(
         "webhook endpoint %s turned off after %s failed attempts", endpoint.pk, delivery.attempts
     )
-    transaction.on_commit(
-        lambda: send_mail(
-            "[OpenCodex] A webhook endpoint was turned off",
-            f"Deliveries to your webhook endpoint\n\n    {endpoint.url}\n\nfailed for {hours} "
-            f"hours ({delivery.attempts} attempts; the last one: {last}), so it was turned "
-            "off and its pending events were dropped.\n\n"
-            "Fix the receiver, then turn the endpoint back on (and send a test event) at "
-            f"{settings.SITE_URL}/account/webhooks/{endpoint.pk}/\n",
-            None,
-            list(email),
+    if user is None:
+        return
+    values = {
+        "url": endpoint.url,
+        "hours": hours,
+        "attempts": delivery.attempts,
+        "last": last,
+        "page": f"{settings.SITE_URL}/account/webhooks/{endpoint.pk}/",
+    }
+    transaction.on_commit(lambda: _send_turned_off(user, values))
+
+
+def _send_turned_off(user, values: dict) -> None:
+    """The e-mail that a webhook endpoint was turned off, in its owner's language."""
+    with language_of_recipient(user):
+        subject = _("[OpenCodex] A webhook endpoint was turned off")
+        body = (
+            _(
+                "Deliveries to your webhook endpoint\n\n    %(url)s\n\nfailed for %(hours)s "
+                "hours (%(attempts)s attempts; the last one: %(last)s), so it was turned off "
+                "and its pending events were dropped."
+            )
+            % values
+            + "\n\n"
+            + _(
+                "Fix the receiver, then turn the endpoint back on (and send a test event) at "
+                "%(page)s"
+            )
+            % values
+            + "\n"
         )
-    )
+    send_mail(subject, body, None, [user.email])
 
 
 def endpoint_deliver(*, endpoint_id: int, limit: int | None = None) -> int:
@@ -419,7 +440,7 @@ def endpoint_deliver(*, endpoint_id: int, limit: int | None = None) -> int:
         return 0
     delivered = 0
     try:
-        for _ in range(limit or settings.WEBHOOK_BATCH):
+        for _turn in range(limit or settings.WEBHOOK_BATCH):
             delivery = (
                 WebhookDelivery.objects.filter(endpoint_id=endpoint_id, status=Status.PENDING)
                 .select_related("endpoint", "event")

@@ -198,7 +198,9 @@ HOLD_TTL_SECONDS = int(os.environ.get("HOLD_TTL_SECONDS", "3600"))
 
 # --- Internationalisation ------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
-LANGUAGES = [("en", _("English")), ("zh-hans", _("简体中文"))]
+# zh-hant is chosen for Accept-Language zh-TW, zh-HK, zh-MO and zh-Hant (Django maps them), zh-hans
+# for zh-CN, zh-SG and zh-Hans.
+LANGUAGES = [("en", _("English")), ("zh-hans", _("简体中文")), ("zh-hant", _("繁體中文"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True

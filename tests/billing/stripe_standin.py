@@ -381,7 +381,12 @@ async def create_customer(request: Request):
     if key and key in idempotent:
         return JSONResponse(idempotent[key][1], status_code=idempotent[key][0])
     customer_id = f"cus_{secrets.token_hex(8)}"
-    customers[customer_id] = {"id": customer_id, "object": "customer", "email": form.get("email")}
+    customers[customer_id] = {
+        "id": customer_id,
+        "object": "customer",
+        "email": form.get("email"),
+        "preferred_locales": [v for k, v in form.items() if k.startswith("preferred_locales[")],
+    }
     if key:
         idempotent[key] = (200, customers[customer_id])
     return JSONResponse(customers[customer_id])

@@ -334,3 +334,15 @@ def test_forgetting_at_stripe_twice_is_harmless(stripe_on, saver):
         customer_id=config.customer_id, payment_method_id=config.payment_method_id
     )
     assert first == "card detached, customer deleted" and again == "nothing left at Stripe"
+
+
+@pytest.mark.parametrize(
+    ("language", "locale"), [("en", "en"), ("zh-hans", "zh"), ("zh-hant", "zh-TW")]
+)
+def test_the_stripe_customer_gets_the_users_language_for_its_invoices(stripe_on, language, locale):
+    user = UserFactory(verified=True, language=language)
+    client = Client()
+    client.force_login(user)
+    save_card(client)
+    [customer] = stripe_standin.customers.values()
+    assert customer["email"] == user.email and customer["preferred_locales"] == [locale]

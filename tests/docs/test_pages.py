@@ -108,7 +108,7 @@ def table_rows(body: str) -> dict[str, str]:
     return dict(rows)
 
 
-@pytest.mark.parametrize("language", ["en", "zh-hans"])
+@pytest.mark.parametrize("language", ["en", "zh-hans", "zh-hant"])
 def test_model_table_shows_the_catalogs_cached_write_and_request_prices(client, tmp_path, language):
     from django.core.management import call_command
 
@@ -126,8 +126,16 @@ def test_model_table_shows_the_catalogs_cached_write_and_request_prices(client, 
     assert cells[1:3] == ["200,000", "64,000"]
     assert cells[3].startswith("300.00 ") and "($3.00)" in cells[3]
     assert re.search(r'data-testid="cached-price">30.00 <span class="muted">\(\$0.30\)', cached)
-    write = "cache write 375.00 ($3.75)" if language == "en" else "缓存写入 375.00（$3.75）"
-    request = "+ 0.50 per request ($0.005)" if language == "en" else "每次请求另加 0.50（$0.005）"
+    write = {
+        "en": "cache write 375.00 ($3.75)",
+        "zh-hans": "缓存写入 375.00（$3.75）",
+        "zh-hant": "快取寫入 375.00（$3.75）",
+    }[language]
+    request = {
+        "en": "+ 0.50 per request ($0.005)",
+        "zh-hans": "每次请求另加 0.50（$0.005）",
+        "zh-hant": "每次請求另加 0.50（$0.005）",
+    }[language]
     assert write in cached and request in cached
     assert cells[5].startswith("1,500.00 ") and "($15.00)" in cells[5]
     # Without its own cache prices a model's cached input costs what input costs; no cache-write
@@ -137,9 +145,10 @@ def test_model_table_shows_the_catalogs_cached_write_and_request_prices(client, 
     )
     assert '<td class="num">1,024</td>' in plain
     assert "request-price" not in plain and ("cache write" not in plain) and "缓存写入" not in plain
+    assert "快取寫入" not in plain
 
 
-@pytest.mark.parametrize("language", ["en", "zh-hans"])
+@pytest.mark.parametrize("language", ["en", "zh-hans", "zh-hant"])
 def test_docs_say_how_errors_retries_limits_and_caching_work(client, language):
     def page(slug):
         return client.get(
@@ -163,11 +172,13 @@ def test_docs_say_how_errors_retries_limits_and_caching_work(client, language):
     assert "cached_input_" in models and "cache_write_" in models and "/models/{id}" in models
     streaming = page("streaming")
     assert "keep-alive" in streaming and "upstream_stream_broken" in streaming
-    assert "below zero" in page("balance") or "负数" in page("balance")
+    balance = page("balance")
+    assert "below zero" in balance or "负数" in balance or "負數" in balance
     for slug in SLUGS:
         body = page(slug)
         assert "1 MiB" not in body and "4096" not in body, slug
         assert "never more" not in body.lower() and "不会超过" not in body, slug
+        assert "不會超過" not in body, slug
 
 
 def test_error_page_lists_every_status_the_gateway_uses(client):
@@ -228,6 +239,27 @@ def test_every_page_in_chinese_has_its_translated_title_and_the_same_samples(cli
     assert code_blocks(english.content.decode()) == code_blocks(body)
 
 
+@pytest.mark.parametrize("header", ["zh-TW,zh;q=0.9", "zh-HK", "zh-Hant"])
+@pytest.mark.parametrize("slug", SLUGS)
+def test_every_page_in_traditional_chinese_has_its_title_and_the_same_samples(client, slug, header):
+    from django.utils import translation
+
+    assert (pages.CONTENT / "zh-hant" / f"{slug}.md").exists()
+    english = client.get(reverse("docs:page", args=[slug]), HTTP_ACCEPT_LANGUAGE="en")
+    response = client.get(reverse("docs:page", args=[slug]), HTTP_ACCEPT_LANGUAGE=header)
+    simplified = client.get(reverse("docs:page", args=[slug]), **ZH).content.decode()
+    body = response.content.decode()
+    assert response.status_code == 200 and '<html lang="zh-hant">' in body
+    title = dict(pages.PAGES)[slug]
+    with translation.override("zh-hant"):
+        assert f">{title}<" in body.replace('<a class="headerlink"', "<")
+    assert not re.search(r"\{\{ ?[A-Z_]+ ?\}\}", body)
+    assert code_blocks(english.content.decode()) == code_blocks(body)
+    # Its own page, in Traditional characters: not the Simplified one, nor English.
+    text = TAG.sub("", body[body.index("<h1") :])
+    assert body != simplified and not any(c in text for c in "们这为说请设关于将")
+
+
 def test_the_site_interface_speaks_chinese(client, owner):
     body = client.get("/", **ZH).content.decode()
     assert "注册即送 500 免费积分，无需信用卡。" in body and "免费注册" in body
@@ -249,7 +281,7 @@ def test_every_interface_string_is_translated():
     assert not catalogue.fuzzy_entries()
 
 
-LANGUAGES = {"en": "en", "zh-hans": "zh-CN,zh;q=0.9"}
+LANGUAGES = {"en": "en", "zh-hans": "zh-CN,zh;q=0.9", "zh-hant": "zh-TW,zh;q=0.9"}
 
 
 def tool_page(client, slug: str, language: str) -> str:
@@ -276,11 +308,15 @@ def test_every_coding_tool_page_renders_with_its_title_as_h1(client, slug, langu
     # Each page says whether our CI runs the tool or the settings are the tool's own.
     tested = slug in ("claude-code", "codex")
     marker = (
-        ("Tested on every change", "每次变更都会测试")
+        {
+            "en": "Tested on every change",
+            "zh-hans": "每次变更都会测试",
+            "zh-hant": "每次變更都會測試",
+        }
         if tested
-        else ("Documented settings", "文档中的设置")
+        else {"en": "Documented settings", "zh-hans": "文档中的设置", "zh-hant": "文件中的設定"}
     )
-    assert marker[language == "zh-hans"] in body
+    assert marker[language] in body
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -384,7 +420,7 @@ def test_the_tools_page_links_every_tool_page_and_names_the_others(client, langu
     assert "32,000" in tools and "8,000" in tools
 
 
-@pytest.mark.parametrize("language", ["en", "zh-hans"])
+@pytest.mark.parametrize("language", ["en", "zh-hans", "zh-hant"])
 def test_the_models_page_lists_which_provider_features_pass_and_how_they_are_priced(
     client, language
 ):

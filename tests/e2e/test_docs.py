@@ -28,5 +28,11 @@ def test_code_tabs_remember_the_language_and_the_site_switches_to_chinese(page):
     assert page.get_by_role("link", name="错误码").is_visible()
     assert page.get_by_role("tab", name="JavaScript").get_attribute("aria-selected") == "true"
 
-    page.get_by_label("语言").select_option("en")
+    page.get_by_label("语言").select_option("zh-hant")
+    page.wait_for_selector("h1:has-text('SDK 範例')")
+    assert page.locator("html").get_attribute("lang") == "zh-hant"
+    assert page.get_by_role("link", name="錯誤碼").is_visible()
+    assert page.get_by_role("tab", name="JavaScript").get_attribute("aria-selected") == "true"
+
+    page.get_by_label("語言").select_option("en")
     page.wait_for_selector("h1:has-text('SDK Examples')")

@@ -5,6 +5,7 @@ import random
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -232,3 +233,38 @@ def test_public_pages_fit_from_360_to_1920_px_and_link_the_models(page, live_ser
         page.get_by_role("button", name="Menu").click()
     page.get_by_role("link", name="Models", exact=True).first.click()
     page.wait_for_url("**/models/")
+
+
+PUBLIC_PAGES = ["/", "/models/", "/accounts/login/", "/accounts/signup/"]
+SCREENSHOTS = settings.BASE_DIR / "var" / "screenshots"
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "zh-hant"])
+@pytest.mark.parametrize("viewport", [PHONE, LAPTOP], ids=["390px", "1280px"])
+def test_every_page_in_chinese_fits_and_is_screenshotted(
+    page, live_server, busy_user, viewport, language
+):
+    """Every page, public and signed in, and every docs page in each Chinese script, without
+    sideways scrolling; a screenshot of each under var/screenshots/<language>/<width>/."""
+    from apps.docs.pages import SLUGS
+
+    page.set_viewport_size(viewport)
+    folder = SCREENSHOTS / language / str(viewport["width"])
+    folder.mkdir(parents=True, exist_ok=True)
+    cookie = {"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": live_server.url}
+
+    def check(url):
+        page.goto(url)
+        assert page.locator("html").get_attribute("lang") == language, url
+        name = url.strip("/").replace("/", "_").split("?")[0] or "home"
+        page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+        assert overflow(page) <= 0, (language, viewport["width"], url)
+
+    page.context.add_cookies([cookie])
+    for url in PUBLIC_PAGES:
+        check(url)
+    page.context.clear_cookies()
+    log_in(page, busy_user.email)
+    page.context.add_cookies([cookie])
+    for url in [*SIGNED_IN_PAGES, "/models/", *(f"/docs/{slug}/" for slug in SLUGS)]:
+        check(url)
