@@ -118,27 +118,38 @@ class Router:
             return list(pool) or [_single(route)]
         now = time.monotonic()
         self._sync(route, now)
-        minute = int(time.time() // 60)
-        # At its cooldown or its own per-minute limits (rpm, tpm): tried last, soonest first.
-        resting = [t for t in pool if self.cool.get(t.name, 0) > now or self._full(t, minute)]
-        cooling = sorted(resting, key=self._until)
-        healthy = [t for t in pool if t not in resting]
-        ordered = []
-        for tier in sorted({t.priority for t in healthy}):
-            members = [t for t in healthy if t.priority == tier]
-            # Weighted random order (Efraimidis-Spirakis): a heavier deployment comes first more
-            # often, and every one appears once.
-            members.sort(key=lambda t: -(random.random() ** (1 / max(t.weight, 1e-9))))  # noqa: S311
-            ordered += [t for t in members if t.weight > 0] + [t for t in members if t.weight == 0]
+        cool, minute = self.cool, None
+        healthy, cooling = [], []  # cooling: at its cooldown or its own per-minute limits
+        for t in pool:
+            if cool.get(t.name, 0) > now:
+                cooling.append(t)
+            elif t.rpm or t.tpm:
+                minute = minute or int(time.time() // 60)
+                (cooling if self._full(t, minute) else healthy).append(t)
+            else:
+                healthy.append(t)
+        if len(cooling) > 1:
+            cooling.sort(key=self._until)  # tried last, soonest first
+        tiers = {t.priority for t in healthy}
+        if len(tiers) == 1 and all(t.weight == 1 for t in healthy):
+            ordered = random.sample(healthy, len(healthy))  # the common pool: equal shares
+        else:
+            ordered = []
+            for tier in sorted(tiers):
+                members = [t for t in healthy if t.priority == tier]
+                # Weighted random order (Efraimidis-Spirakis): a heavier deployment comes first
+                # more often, and every one appears once.
+                members.sort(key=lambda t: -(random.random() ** (1 / max(t.weight, 1e-9))))  # noqa: S311
+                ordered += [t for t in members if t.weight > 0]
+                ordered += [t for t in members if t.weight == 0]
         if prefs is not None and (prefs.order or prefs.sort in ("latency", "throughput")):
             ordered.sort(key=self._preference(prefs))  # stable: tiers and weights break ties
         elif session is not None:
             kept = self.sticky.get(self._session(route, session))
             if kept is not None and kept[0] > now:
-                first = next((t for t in ordered if t.name == kept[1]), None)
-                if first is not None:
-                    ordered.remove(first)
-                    ordered.insert(0, first)
+                at = next((i for i, t in enumerate(ordered) if t.name == kept[1]), None)
+                if at:  # not already first
+                    ordered.insert(0, ordered.pop(at))
         return ordered + cooling
 
     async def refresh(self, route: Route) -> None:
