@@ -421,12 +421,10 @@ def test_a_key_with_every_guardrail_serves_what_they_allow(api, customer, client
         allowed_ips=["127.0.0.1", "::1"],
     )
     client = client_for(secret)
-    started = time.monotonic()
     for _ in range(3):
         assert client.chat.completions.create(model="fake-ok", messages=HELLO).choices
     with client.chat.completions.create(model="fake-ok", messages=HELLO, stream=True) as stream:
         assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
-    assert time.monotonic() - started < 30
     raw = httpx.get(f"{api.url}/api/v1/balance", headers={"Authorization": f"Bearer {secret}"})
     assert raw.json()["key"]["credit_limit"] == 50.0
     drain(api)
