@@ -55,7 +55,8 @@ Choices worth knowing:
   become ``high``.
 """
 
-from .parse import FAILURE_CODES, HOSTED_TOOLS, NAME, new_id, to_chat
+from .common import new_id
+from .parse import FAILURE_CODES, HOSTED_TOOLS, NAME, to_chat
 from .render import error_body, from_chat, usage_from_chat
 from .stream import ResponsesStream
 

@@ -5,17 +5,9 @@ import time
 import orjson
 
 from ...errors import ApiError
-from .parse import (
-    CLIENT_TOOLS,
-    EFFORTS,
-    PATCH_OPERATIONS,
-    SUMMARIES,
-    _is_int,
-    _is_number,
-    _is_strings,
-    _table,
-    new_id,
-)
+from .client_tools import CLIENT_TOOLS, PATCH_OPERATIONS, _is_strings
+from .common import _is_int, _is_number, new_id
+from .parse import EFFORTS, SUMMARIES, _table
 
 # --- answers ---------------------------------------------------------------------------------
 

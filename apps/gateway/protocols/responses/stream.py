@@ -4,7 +4,9 @@ import time
 
 import orjson
 
-from .parse import CLIENT_TOOLS, FAILURE_CODES, _is_int, _table, new_id
+from .client_tools import CLIENT_TOOLS
+from .common import _is_int, new_id
+from .parse import FAILURE_CODES, _table
 from .render import (
     _call_item,
     _echo,
