@@ -22,9 +22,7 @@ import argparse
 import asyncio
 import json
 import os
-import secrets
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -36,9 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.gateway.run import (
     COMPLETION,
-    PG,
     ROOT,
+    fresh_environment,
     migrate_and_seed,
+    stop_all,
     wait_http,
     wrk,
 )
@@ -196,21 +195,8 @@ def main() -> None:
     (work / "catalog.toml").write_text(catalog())
     keys_file = work / "keys.txt"
 
-    import psycopg
-
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
-    subprocess.run(["redis-cli", "-u", REDIS, "FLUSHDB"], check=True, capture_output=True)
     env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.prod",
-        "SECRET_KEY": secrets.token_urlsafe(64),
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SECURE_SSL_REDIRECT": "0",
-        "DATABASE_URL": f"{PG}/{DB_NAME}",
-        "REDIS_URL": REDIS,
-        "OPENCODEX_CATALOG": str(work / "catalog.toml"),
+        **fresh_environment(DB_NAME, REDIS, work / "catalog.toml"),
         **{f"BENCH_KEY_{i}": f"bench-{i}" for i in range(1, 6)},
         "WEB_CONCURRENCY": "2",
         "PORT": str(GATEWAY_PORT),
@@ -265,16 +251,7 @@ def main() -> None:
         keys = keys_file.read_text().split()
         load = asyncio.run(open_loop(gateway, keys, body("three"), options.rate, options.seconds))
     finally:
-        for proc in reversed(procs):
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except (ProcessLookupError, PermissionError):
-                proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_all(procs)
         shutil.rmtree(work, ignore_errors=True)
 
     pool = p50["gateway, pool of 5"] - p50["gateway, 1 deployment"]

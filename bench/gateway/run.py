@@ -193,6 +193,41 @@ def migrate_and_seed(
     )
 
 
+def fresh_environment(db_name: str, redis: str, catalog: Path) -> dict:
+    """A new, empty bench database and Redis database, and the production environment of a
+    gateway on them with ``catalog``."""
+    import psycopg
+
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {db_name}")
+    subprocess.run(["redis-cli", "-u", redis, "FLUSHDB"], check=True, capture_output=True)
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.prod",
+        "SECRET_KEY": secrets.token_urlsafe(64),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "0",
+        "DATABASE_URL": f"{PG}/{db_name}",
+        "REDIS_URL": redis,
+        "OPENCODEX_CATALOG": str(catalog),
+    }
+
+
+def stop_all(procs: list) -> None:
+    """Stop the processes (each with its process group), the last started first."""
+    for proc in reversed(procs):
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def wait_http(url: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -245,21 +280,8 @@ def main() -> None:
     keys_file, one_key = work / "keys.txt", work / "one-key.txt"
     guarded_key = work / "guarded-key.txt"
 
-    import psycopg
-
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
-    subprocess.run(["redis-cli", "-u", REDIS, "FLUSHDB"], check=True, capture_output=True)
     env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.prod",
-        "SECRET_KEY": secrets.token_urlsafe(64),
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SECURE_SSL_REDIRECT": "0",
-        "DATABASE_URL": f"{PG}/{DB_NAME}",
-        "REDIS_URL": REDIS,
-        "OPENCODEX_CATALOG": str(work / "catalog.toml"),
+        **fresh_environment(DB_NAME, REDIS, work / "catalog.toml"),
         "BENCH_UPSTREAM_KEY": "bench",
         "BENCH_UPSTREAM": f"http://127.0.0.1:{UPSTREAM_PORT}",
         "WEB_CONCURRENCY": "2",
@@ -449,16 +471,7 @@ def main() -> None:
         )
         verify = json.loads(check.stdout.strip().splitlines()[-1])
     finally:
-        for proc in reversed(procs):
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except (ProcessLookupError, PermissionError):
-                proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_all(procs)
         shutil.rmtree(work, ignore_errors=True)
 
     def get(name, kind, connections):
