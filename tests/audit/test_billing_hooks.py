@@ -1,0 +1,53 @@
+"""Stripe's side of the audit log: top-ups credited and refunds taken back are the system's
+(labelled Stripe), once each however often Stripe delivers; a saved card is the user's, a
+closed account's card goes with the account."""
+
+import pytest
+from django.test import Client
+
+from apps.accounts.services import user_delete
+from apps.audit.models import AuditEvent
+from apps.core.money import MICRO
+from tests.billing.test_auto_topup import save_card
+from tests.billing.test_billing import charge, paid_payment
+from tests.billing.webhooks import event
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_top_up_and_its_refund_are_recorded_once_each(owner_client, owner, stripe_on, deliver):
+    payment = paid_payment(owner_client, deliver)  # $10 = 1000 credits
+    session = {"id": payment.checkout_session_id}
+    topup = AuditEvent.objects.get(action="topup.succeeded")
+    assert (topup.account_id, topup.actor_id, topup.actor_label) == (owner.pk, None, "Stripe")
+    assert topup.after == {"amount": "US$10.00", "credits": 1000 * MICRO}
+    assert topup.target == f"stripe:{session['id']}"
+    refunds = [{"id": "re_1", "amount": 300, "status": "succeeded"}]
+    deliver(event("charge.refunded", charge(payment, refunds, 300)))
+    deliver(event("charge.refunded", charge(payment, refunds, 300)))  # delivered again
+    refund = AuditEvent.objects.get(action="refund.issued")
+    assert refund.after == {"amount": "US$3.00", "credits": -300 * MICRO}
+    assert (refund.target, refund.actor_label) == ("stripe-refund:re_1", "Stripe")
+    assert AuditEvent.objects.filter(action="topup.succeeded").count() == 1
+
+
+def test_saving_a_card_and_closing_the_account(owner, stripe_on):
+    browser = Client(REMOTE_ADDR="2001:db8::7")
+    browser.force_login(owner)
+    session = save_card(browser)
+    saved = AuditEvent.objects.get(action="card.saved")
+    assert (saved.actor_id, saved.ip, saved.before) == (owner.pk, "2001:db8::7", None)
+    assert saved.after == {"card": "visa •••• 4242"}
+    # Stripe's webhook for the same setup changes nothing: no second event.
+    from tests.billing.test_auto_topup import deliver as deliver_event
+
+    assert deliver_event(event("checkout.session.completed", session)).status_code == 200
+    assert AuditEvent.objects.filter(action="card.saved").count() == 1
+    save_card(browser, "pm_card_chargeDeclined")
+    replaced = AuditEvent.objects.filter(action="card.saved").latest("id")
+    assert replaced.before == {"card": "visa •••• 4242"}
+    assert replaced.after == {"card": "visa •••• 0002"}
+    user_delete(user_id=owner.pk, actor=owner)
+    removed = AuditEvent.objects.get(action="card.removed")
+    assert removed.before == {"card": "visa •••• 0002"} and removed.after is None
+    assert AuditEvent.objects.filter(action="account.deleted").count() == 1
