@@ -1,18 +1,52 @@
-"""Stripe's side of the audit log: top-ups credited and refunds taken back are the system's
-(labelled Stripe), once each however often Stripe delivers; a saved card is the user's, a
-closed account's card goes with the account."""
+"""Billing in the audit log: the budget, the low-balance warning and auto top-up are the
+user's changes; top-ups credited and refunds taken back are Stripe's (the system's), once
+each however often Stripe delivers; a saved card is the user's, a closed account's card
+goes with the account."""
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 
 from apps.accounts.services import user_delete
 from apps.audit.models import AuditEvent
 from apps.core.money import MICRO
+from tests.audit.hooks import IP, only_event, owner_browser
 from tests.billing.test_auto_topup import save_card
 from tests.billing.test_billing import charge, paid_payment
 from tests.billing.webhooks import event
+from tests.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def browser(owner):
+    return owner_browser(owner)
+
+
+def test_budget_low_balance_and_auto_top_up_settings(browser, owner):
+    AccountFactory(user=owner)
+    browser.post(reverse("billing:budget"), {"budget": "25"})
+    budget = only_event(action="budget.changed")
+    assert (budget.before, budget.after) == (
+        {"monthly_budget": None},
+        {"monthly_budget": 25 * MICRO},
+    )
+    assert (budget.actor_id, budget.ip) == (owner.pk, IP)
+    browser.post(reverse("billing:budget"), {"budget": ""})
+    removed = AuditEvent.objects.filter(action="budget.changed").order_by("-id").first()
+    assert removed.after == {"monthly_budget": None}
+    browser.post(reverse("billing:low_balance"), {"threshold": "7"})
+    low = only_event(action="settings.changed")
+    assert low.after == {"low_balance_threshold": 7 * MICRO}
+    response = browser.post(
+        reverse("billing:auto_topup"),
+        {"auto-threshold": "50", "auto-dollars": "30"},  # off: no card needed
+    )
+    assert response.status_code == 302, response.content.decode()
+    auto = only_event(action="auto_topup.changed")
+    assert auto.before["threshold"] != auto.after["threshold"] == 50 * MICRO
+    assert auto.after.get("dollars") == 30 and "enabled" not in auto.after
 
 
 def test_a_top_up_and_its_refund_are_recorded_once_each(owner_client, owner, stripe_on, deliver):
