@@ -85,3 +85,24 @@ def test_saving_a_card_and_closing_the_account(owner, stripe_on):
     removed = AuditEvent.objects.get(action="card.removed")
     assert removed.before == {"card": "visa •••• 0002"} and removed.after is None
     assert AuditEvent.objects.filter(action="account.deleted").count() == 1
+
+
+def test_an_automatic_top_up_credited_is_recorded_once(owner):
+    from apps.billing import services
+    from apps.billing.models import Payment
+
+    AccountFactory(user=owner)
+    Payment.objects.create(
+        user=owner,
+        amount_cents=2000,
+        currency="usd",
+        credits=2000 * MICRO,
+        automatic=True,
+        payment_intent_id="pi_auto_1",
+    )
+    intent = {"id": "pi_auto_1", "status": "succeeded", "amount_received": 2000, "currency": "usd"}
+    assert services.payment_intent_fulfil(intent=intent) == "payment paid"
+    services.payment_intent_fulfil(intent=intent)  # the webhook after the run: nothing new
+    event = only_event(action="topup.succeeded")
+    assert (event.target, event.actor_id, event.actor_label) == ("stripe:pi_auto_1", None, "Stripe")
+    assert event.after == {"amount": "US$20.00", "credits": 2000 * MICRO}
