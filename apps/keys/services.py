@@ -247,7 +247,7 @@ def api_key_rotate(
             created_at=now,
         )
         grace_end = now + timedelta(seconds=grace_seconds)
-        expired_at = old.expires_at
+        old_expiry = old.expires_at
         if old.expires_at is None or old.expires_at > grace_end:
             old.expires_at = grace_end
             old.save(update_fields=["expires_at"])
@@ -274,7 +274,7 @@ def api_key_rotate(
             actor=actor_id,
             action="key.rotated",
             target=old.masked,
-            before={"expires_at": expired_at},
+            before={"expires_at": old_expiry},
             after={"expires_at": old.expires_at, "successor": successor.masked},
             ip=ip,
         )
