@@ -27,6 +27,7 @@ urlpatterns = [
     path("account/", account_views.account_settings, name="account_settings"),
     path("account/delete/", account_views.account_delete, name="account_delete"),
     path("account/webhooks/", include("apps.webhooks.urls")),
+    path("account/audit/", include("apps.audit.urls")),
     path("favicon.ico", core_views.favicon, name="favicon"),
     path("keys/", include("apps.keys.urls")),
     path("billing/", include("apps.billing.urls")),

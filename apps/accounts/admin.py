@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db import transaction
 
+from apps.audit import services as audit
+from apps.audit.client import client_ip
 from apps.keys.services import api_keys_forget_user
 
 from .models import User
@@ -28,6 +30,15 @@ class UserAdmin(BaseUserAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         if change and "is_active" in form.changed_data:
+            with audit.staff_actions():
+                audit.record(
+                    account_id=obj.pk,
+                    actor=request.user,
+                    action="account.reactivated" if obj.is_active else "account.deactivated",
+                    before={"is_active": not obj.is_active},
+                    after={"is_active": obj.is_active},
+                    ip=client_ip(request),
+                )
             # A deactivated user's keys stop at once, not when their cached facts expire.
             user_id = obj.pk
             transaction.on_commit(lambda: api_keys_forget_user(user_id=user_id))

@@ -3,6 +3,7 @@ from django.conf import settings
 from django.core.validators import validate_email
 from django.db import transaction
 
+from apps.audit import services as audit
 from apps.billing import referrals
 from apps.credits.services import account_ensure, credits_grant_signup
 
@@ -59,14 +60,33 @@ def user_get_or_create_verified(*, email: str) -> tuple[User, bool]:
     return user, created
 
 
-def user_language_set(*, user_id: int, language: str) -> None:
+def _setting_changed(user_id: int, field: str, before, after, *, actor, ip) -> None:
+    if before != after:
+        audit.record(
+            account_id=user_id,
+            actor=actor,
+            action="settings.changed",
+            before={field: before},
+            after={field: after},
+            ip=ip,
+        )
+
+
+def _locked(user_id: int, field: str):
+    return User.objects.select_for_update().filter(pk=user_id).values_list(field, flat=True)[0]
+
+
+def user_language_set(*, user_id: int, language: str, actor=None, ip=None) -> None:
     """The language of the user's e-mails (one of settings.LANGUAGES; anything else is ignored)."""
     if language not in dict(settings.LANGUAGES):
         return
-    User.objects.filter(pk=user_id).exclude(language=language).update(language=language)
+    with transaction.atomic():
+        before = _locked(user_id, "language")
+        User.objects.filter(pk=user_id).exclude(language=language).update(language=language)
+        _setting_changed(user_id, "language", before, language, actor=actor, ip=ip)
 
 
-def user_time_zone_set(*, user_id: int, time_zone: str) -> None:
+def user_time_zone_set(*, user_id: int, time_zone: str, actor=None, ip=None) -> None:
     """The zone the user's days are counted in: charts, and the windows of keys' spend limits
     (the gateway sees the change on the next request)."""
     from apps.keys.services import api_keys_forget_user
@@ -75,11 +95,14 @@ def user_time_zone_set(*, user_id: int, time_zone: str) -> None:
 
     if time_zone not in TIME_ZONES:
         raise ValueError(f"Unknown time zone {time_zone!r}")
-    User.objects.filter(pk=user_id).update(time_zone=time_zone)
+    with transaction.atomic():
+        before = _locked(user_id, "time_zone")
+        User.objects.filter(pk=user_id).update(time_zone=time_zone)
+        _setting_changed(user_id, "time_zone", before, time_zone, actor=actor, ip=ip)
     api_keys_forget_user(user_id=user_id)
 
 
-def user_content_storage_set(*, user_id: int, days: int) -> None:
+def user_content_storage_set(*, user_id: int, days: int, actor=None, ip=None) -> None:
     """Keep (``days`` > 0) or stop keeping the prompts and answers of the user's API requests.
     Turning it off also deletes what was kept. The gateway sees the change on the next request."""
     from apps.keys.services import api_keys_forget_user
@@ -88,22 +111,27 @@ def user_content_storage_set(*, user_id: int, days: int) -> None:
     if days not in CONTENT_DAYS:
         raise ValueError(f"days must be one of {CONTENT_DAYS}")
     with transaction.atomic():  # the lock a request's content write takes too
+        before = _locked(user_id, "store_content_days")
         User.objects.filter(pk=user_id).update(store_content_days=days)  # locks the row
         content_keep_for(user_id=user_id, days=days)  # shorter keeps shorten what is kept
+        _setting_changed(user_id, "store_content_days", before, days, actor=actor, ip=ip)
     api_keys_forget_user(user_id=user_id)
 
 
-def user_profile_update(*, user_id: int, name: str) -> None:
+def user_profile_update(*, user_id: int, name: str, actor=None, ip=None) -> None:
     name = (name or "").strip()
     if len(name) > 150:
         raise ValueError("A name has at most 150 characters.")
-    User.objects.filter(pk=user_id).update(name=name)
+    with transaction.atomic():
+        before = _locked(user_id, "name")
+        User.objects.filter(pk=user_id).update(name=name)
+        _setting_changed(user_id, "profile_name", before, name, actor=actor, ip=ip)
 
 
 DELETED_EMAIL_DOMAIN = "deleted.invalid"
 
 
-def user_delete(*, user_id: int) -> None:
+def user_delete(*, user_id: int, actor=None, ip: str | None = None) -> None:
     """Close a user's account for good.
 
     Their API keys are revoked (the gateway refuses them from the next request) and every piece
@@ -121,6 +149,9 @@ def user_delete(*, user_id: int) -> None:
 
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user_id)
+        if user.is_active or not user.email.endswith(f"@{DELETED_EMAIL_DOMAIN}"):
+            # Recorded first, while the actor still has their address (the log keeps it).
+            audit.record(account_id=user.pk, actor=actor, action="account.deleted", ip=ip)
         webhook_endpoints_forget_user(user_id=user.pk)  # first: nothing below is sent anywhere
         api_keys_close_account(user_id=user.pk)
         customer_id = auto_topup_close_account(user_id=user.pk)  # the card is never charged again

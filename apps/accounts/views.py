@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.i18n import set_language as django_set_language
 
+from apps.audit.client import client_ip
 from apps.billing.referrals import SESSION_KEY as REFERRAL_SESSION_KEY
 from apps.billing.referrals import code_normalize
 from apps.credits.selectors import account_for_user, account_standing, ledger_recent
@@ -89,14 +90,22 @@ def account_settings(request):
         form = ProfileForm(request.POST)
         if not form.is_valid():
             return _settings_page(request, profile_form=form, status=400)
-        services.user_profile_update(user_id=request.user.pk, name=form.cleaned_data["name"])
+        services.user_profile_update(
+            user_id=request.user.pk,
+            name=form.cleaned_data["name"],
+            actor=request.user,
+            ip=client_ip(request),
+        )
         messages.success(request, _("Profile saved."))
     elif action == "time_zone":
         form = TimeZoneForm(request.POST)
         if not form.is_valid():
             return _settings_page(request, tz_form=form, status=400)
         services.user_time_zone_set(
-            user_id=request.user.pk, time_zone=form.cleaned_data["time_zone"]
+            user_id=request.user.pk,
+            time_zone=form.cleaned_data["time_zone"],
+            actor=request.user,
+            ip=client_ip(request),
         )
         messages.success(request, _("Time zone saved."))
     elif action == "content":
@@ -104,7 +113,9 @@ def account_settings(request):
         if not form.is_valid():
             return _settings_page(request, content_form=form, status=400)
         days = form.cleaned_data["days"]
-        services.user_content_storage_set(user_id=request.user.pk, days=days)
+        services.user_content_storage_set(
+            user_id=request.user.pk, days=days, actor=request.user, ip=client_ip(request)
+        )
         if days:
             messages.success(
                 request,
@@ -126,7 +137,7 @@ def account_delete(request):
     form = DeleteAccountForm(request.POST, user=request.user)
     if not form.is_valid():
         return _settings_page(request, delete_form=form, status=400)
-    services.user_delete(user_id=request.user.pk)
+    services.user_delete(user_id=request.user.pk, actor=request.user, ip=client_ip(request))
     logout(request)
     messages.success(
         request,
@@ -143,7 +154,10 @@ def usage_time_zone(request):
     form = TimeZoneForm(request.POST)
     if form.is_valid():
         services.user_time_zone_set(
-            user_id=request.user.pk, time_zone=form.cleaned_data["time_zone"]
+            user_id=request.user.pk,
+            time_zone=form.cleaned_data["time_zone"],
+            actor=request.user,
+            ip=client_ip(request),
         )
         messages.success(request, _("Time zone saved."))
     else:
@@ -168,6 +182,9 @@ def set_language(request):
     response = django_set_language(request)
     if request.method == "POST" and request.user.is_authenticated:
         services.user_language_set(
-            user_id=request.user.pk, language=request.POST.get("language", "")
+            user_id=request.user.pk,
+            language=request.POST.get("language", ""),
+            actor=request.user,
+            ip=client_ip(request),
         )
     return response

@@ -8,6 +8,7 @@ from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.audit import services as audit
 from apps.core.i18n import language_of_recipient
 from apps.core.money import format_credits
 from apps.credits.models import Account, LedgerEntry, month_of
@@ -21,12 +22,25 @@ def billing_profile(*, user_id: int) -> BillingProfile:
     return profile
 
 
-def low_balance_threshold_set(*, user_id: int, threshold: int) -> BillingProfile:
+def low_balance_threshold_set(
+    *, user_id: int, threshold: int, actor=None, ip: str | None = None
+) -> BillingProfile:
     if threshold < 0:
         raise ValueError("The threshold cannot be negative.")
     profile = billing_profile(user_id=user_id)
-    profile.low_balance_threshold = threshold
-    profile.save(update_fields=["low_balance_threshold"])
+    with transaction.atomic():
+        before = profile.low_balance_threshold
+        profile.low_balance_threshold = threshold
+        profile.save(update_fields=["low_balance_threshold"])
+        if before != threshold:
+            audit.record(
+                account_id=user_id,
+                actor=actor,
+                action="settings.changed",
+                before={"low_balance_threshold": before},
+                after={"low_balance_threshold": threshold},
+                ip=ip,
+            )
     return profile
 
 

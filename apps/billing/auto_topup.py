@@ -13,6 +13,7 @@ from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.audit import services as audit
 from apps.core.errors import ServiceError
 from apps.core.i18n import language_of, language_of_recipient
 from apps.core.money import CREDITS_PER_DOLLAR, MICRO
@@ -83,9 +84,10 @@ def card_setup_start(*, user, success_url: str, cancel_url: str) -> str:
     return session.url
 
 
-def card_setup_complete(*, session: dict) -> AutoTopUp | None:
+def card_setup_complete(*, session: dict, actor=None, ip: str | None = None) -> AutoTopUp | None:
     """Keep the card a completed setup-mode Checkout saved: Stripe's payment method id, its
-    brand and last 4 digits. Safe to call from the return page and the webhook, in any order."""
+    brand and last 4 digits. Safe to call from the return page and the webhook, in any order
+    (``actor``, ``ip``: the user on the return page, for the audit log)."""
     if session.get("mode") != "setup" or session.get("status") != "complete":
         return None
     user_id = str((session.get("metadata") or {}).get("user_id") or "")
@@ -106,20 +108,40 @@ def card_setup_complete(*, session: dict) -> AutoTopUp | None:
     if method_id == config.payment_method_id:
         return config
     card = client.v1.payment_methods.retrieve(method_id).to_dict().get("card") or {}
-    AutoTopUp.objects.filter(pk=config.pk).update(
-        payment_method_id=method_id,
-        card_brand=str(card.get("brand") or "")[:30],
-        card_last4=str(card.get("last4") or "")[:4],
-        failures=0,
-        notice="",
-        updated_at=timezone.now(),
-    )
-    config.refresh_from_db()
+    before = _card(config)
+    with transaction.atomic():
+        saved = AutoTopUp.objects.filter(pk=config.pk).exclude(payment_method_id=method_id)
+        saved = saved.update(
+            payment_method_id=method_id,
+            card_brand=str(card.get("brand") or "")[:30],
+            card_last4=str(card.get("last4") or "")[:4],
+            failures=0,
+            notice="",
+            updated_at=timezone.now(),
+        )
+        config.refresh_from_db()
+        if saved:  # not already saved by the other caller
+            audit.record(
+                account_id=config.user_id,
+                actor=actor,
+                action="card.saved",
+                before={"card": before} if before else None,
+                after={"card": _card(config)},
+                ip=ip,
+                actor_label="Stripe",
+            )
     return config
 
 
+def _card(config: AutoTopUp) -> str:
+    """``visa •••• 4242``: how the audit log names a saved card (never more of it)."""
+    if not config.payment_method_id:
+        return ""
+    return f"{config.card_brand} •••• {config.card_last4}".strip()
+
+
 def auto_topup_settings_set(
-    *, user_id: int, enabled: bool, threshold: int, dollars: int
+    *, user_id: int, enabled: bool, threshold: int, dollars: int, actor=None, ip=None
 ) -> AutoTopUp:
     """Turn auto top-up on or off, with its threshold (µcr) and amount (whole dollars)."""
     dollars = validate_dollars(dollars)
@@ -128,6 +150,8 @@ def auto_topup_settings_set(
     config = auto_topup_for(user_id=user_id)
     if enabled and not config.has_card:
         raise ServiceError("Save a card first: auto top-up charges it.")
+    before = {"enabled": config.enabled, "threshold": config.threshold}
+    before["dollars"] = config.amount_cents // 100
     config.enabled = enabled
     config.threshold = threshold
     config.amount_cents = dollars * 100
@@ -135,7 +159,20 @@ def auto_topup_settings_set(
     if enabled:
         config.failures, config.notice = 0, ""
         fields += ["failures", "notice"]
-    config.save(update_fields=fields)
+    with transaction.atomic():
+        config.save(update_fields=fields)
+        before, after = audit.changes(
+            before, {"enabled": enabled, "threshold": threshold, "dollars": dollars}
+        )
+        if after:
+            audit.record(
+                account_id=user_id,
+                actor=actor,
+                action="auto_topup.changed",
+                before=before,
+                after=after,
+                ip=ip,
+            )
     return config
 
 
@@ -384,6 +421,13 @@ def payment_intent_fulfil(*, intent: dict) -> str:
         payment.save(update_fields=["status", "paid_at", "receipt_url"])
         referral_commission_post(payment=payment)
         webhook_events.payment_succeeded(payment)
+        audit.record(
+            account_id=payment.user_id,
+            action="topup.succeeded",
+            target=f"stripe:{intent_id}",
+            after={"amount": payment.amount_display, "credits": payment.credits},
+            actor_label="Stripe",
+        )
         AutoTopUpAttempt.objects.filter(payment=payment).update(
             status=AutoTopUpAttempt.Status.SUCCEEDED
         )

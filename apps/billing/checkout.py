@@ -15,6 +15,7 @@ import stripe
 from django.db import transaction
 from django.utils import timezone
 
+from apps.audit import services as audit
 from apps.core.errors import ServiceError
 from apps.credits.models import LedgerEntry
 from apps.credits.services import credits_grant
@@ -166,6 +167,13 @@ def checkout_fulfil(*, session: dict) -> Payment | None:
         payment.save(update_fields=["status", "paid_at", "payment_intent_id", "failure_reason"])
         referral_commission_post(payment=payment)
         webhook_events.payment_succeeded(payment)
+        audit.record(
+            account_id=payment.user_id,
+            action="topup.succeeded",
+            target=f"stripe:{session['id']}",
+            after={"amount": payment.amount_display, "credits": payment.credits},
+            actor_label="Stripe",
+        )
         invoice = session.get("invoice")
         if isinstance(invoice, dict):
             invoice_store(payment, invoice)

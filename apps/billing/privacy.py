@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.audit import services as audit
 from apps.core.queue import enqueue_on_commit
 
 from .models import AutoTopUp, BillingProfile, Payment, StripeEvent
@@ -94,6 +95,12 @@ def auto_topup_close_account(*, user_id: int) -> str:
     if config is None:
         return ""
     customer_id, method_id = config.customer_id, config.payment_method_id
+    if method_id:
+        audit.record(
+            account_id=user_id,
+            action="card.removed",
+            before={"card": f"{config.card_brand} •••• {config.card_last4}".strip()},
+        )
     AutoTopUp.objects.filter(pk=config.pk).update(
         enabled=False,
         customer_id="",

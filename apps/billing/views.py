@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from apps.audit.client import client_ip
 from apps.core.errors import ServiceError
 from apps.core.money import format_credits, micro_to_credits
 from apps.core.templatetags.formats import credits as credits_filter
@@ -223,7 +224,12 @@ def low_balance(request):
     form = LowBalanceForm(request.POST)
     if not form.is_valid():
         return _page(request, low_form=form, status=400)
-    services.low_balance_threshold_set(user_id=request.user.pk, threshold=form.threshold_micro)
+    services.low_balance_threshold_set(
+        user_id=request.user.pk,
+        threshold=form.threshold_micro,
+        actor=request.user,
+        ip=client_ip(request),
+    )
     messages.success(request, _("Low-balance warning saved."))
     return redirect("billing:index")
 
@@ -234,7 +240,12 @@ def budget(request):
     form = BudgetForm(request.POST)
     if not form.is_valid():
         return _page(request, budget_form=form, status=400)
-    account = credits_budget_set(user_id=request.user.pk, budget=form.budget_micro)
+    account = credits_budget_set(
+        user_id=request.user.pk,
+        budget=form.budget_micro,
+        actor=request.user,
+        ip=client_ip(request),
+    )
     messages.success(request, _("Monthly budget saved."))
     spent = selectors.month_spent(account)
     if form.budget_micro is not None and form.budget_micro <= spent:
@@ -261,6 +272,8 @@ def auto_topup(request):
             enabled=form.cleaned_data["enabled"],
             threshold=form.threshold_micro,
             dollars=form.cleaned_data["dollars"],
+            actor=request.user,
+            ip=client_ip(request),
         )
     except ServiceError as exc:
         form.add_error(None, exc.message)
@@ -294,7 +307,9 @@ def card_saved(request):
         session = services.checkout_session_retrieve(session_id=session_id)
         if str((session.get("metadata") or {}).get("user_id")) != str(request.user.pk):
             raise Http404("No such setup.")
-        config = services.card_setup_complete(session=session)
+        config = services.card_setup_complete(
+            session=session, actor=request.user, ip=client_ip(request)
+        )
     except Http404:
         raise
     except Exception:

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.audit import services as audit
 from apps.core.errors import ServiceError
 from apps.credits.models import LedgerEntry
 from apps.credits.services import credits_account_suspend, credits_grant, credits_take_back
@@ -76,6 +77,13 @@ def _take_back_refund(payment: Payment, *, cents: int, reference: str) -> None:
         referral_commission_take_back(payment=payment, cents=cents, reference=reference)
         payment.credits_refunded += amount
         webhook_events.payment_refunded(payment, cents=cents, credits=amount, reference=reference)
+        audit.record(
+            account_id=payment.user_id,
+            action="refund.issued",
+            target=reference,
+            after={"amount": money(cents, payment.currency), "credits": -amount},
+            actor_label="Stripe",
+        )
 
 
 @transaction.atomic

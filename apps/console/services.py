@@ -13,6 +13,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from apps.audit import services as audit
 from apps.core.sealed import seal, unseal
 from apps.keys.services import api_key_create, api_key_revoke
 from apps.webhooks import events as webhook_events
@@ -78,7 +79,7 @@ def playground_key_mint(*, user_id: int, reuse: bool = False) -> PlaygroundCrede
             api_key__user_id=user_id, api_key__revoked_at__isnull=True, api_key__expires_at__gt=now
         ).values_list("api_key_id", flat=True)
         # The playground's keys come and go by the hour: not the customer's keys to be told of.
-        with webhook_events.muted():
+        with webhook_events.muted(), audit.muted():
             for key_id in list(live):
                 api_key_revoke(user_id=user_id, key_id=key_id, actor_id=user_id)
             key, secret = api_key_create(

@@ -6,12 +6,14 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from apps.audit.client import client_ip
+from apps.audit.services import staff_actions
 from apps.core.errors import ServiceError
 from apps.core.money import format_credits
 
 from .forms import AdjustCreditsForm
 from .models import Account, Hold, LedgerEntry
-from .services import credits_adjust
+from .services import credits_account_suspend, credits_adjust
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -27,10 +29,31 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Account)
 class AccountAdmin(ReadOnlyAdmin):
-    list_display = ["user", "balance_credits", "held_credits", "updated_at", "adjust_link"]
+    list_display = ["user", "balance_credits", "held_credits", "suspended", "updated_at"]
+    list_display += ["adjust_link"]
     search_fields = ["user__email"]
     list_select_related = ["user"]
-    actions = ["adjust_selected"]
+    actions = ["adjust_selected", "suspend_selected", "resume_selected"]
+
+    def _suspend(self, request, queryset, *, suspended: bool) -> None:
+        with staff_actions():
+            for account in queryset:
+                credits_account_suspend(
+                    user_id=account.user_id,
+                    suspended=suspended,
+                    actor=request.user,
+                    ip=client_ip(request),
+                )
+        state = "suspended" if suspended else "resumed"
+        self.message_user(request, f"API access {state}: {queryset.count()} account(s).")
+
+    @admin.action(description="Suspend API access", permissions=["change"])
+    def suspend_selected(self, request, queryset):
+        self._suspend(request, queryset, suspended=True)
+
+    @admin.action(description="Resume API access", permissions=["change"])
+    def resume_selected(self, request, queryset):
+        self._suspend(request, queryset, suspended=False)
 
     @admin.display(description="Balance (credits)", ordering="balance")
     def balance_credits(self, obj):
@@ -69,13 +92,15 @@ class AccountAdmin(ReadOnlyAdmin):
         form = AdjustCreditsForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                credits_adjust(
-                    user_id=account.user_id,
-                    amount=form.amount_micro,
-                    reason=form.cleaned_data["reason"],
-                    actor_id=request.user.pk,
-                    reference=f"adjustment:{form.cleaned_data['token']}",
-                )
+                with staff_actions():
+                    credits_adjust(
+                        user_id=account.user_id,
+                        amount=form.amount_micro,
+                        reason=form.cleaned_data["reason"],
+                        actor_id=request.user.pk,
+                        reference=f"adjustment:{form.cleaned_data['token']}",
+                        ip=client_ip(request),
+                    )
             except ServiceError as exc:
                 form.add_error(None, exc.message)
             else:

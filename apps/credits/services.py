@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
+from apps.audit import services as audit
 from apps.core.money import MICRO
 
 from .contention import classified
@@ -149,31 +150,63 @@ def credits_take_back(
 
 
 @classified
-def credits_account_suspend(*, user_id: int, suspended: bool) -> None:
-    """Refuse (or allow again) every API request of the account."""
+def credits_account_suspend(
+    *, user_id: int, suspended: bool, actor=None, ip: str | None = None
+) -> None:
+    """Refuse (or allow again) every API request of the account (``actor``: staff, or None
+    for the system, e.g. a payment dispute)."""
     account = account_ensure(user_id=user_id)
-    Account.objects.filter(pk=account.pk).update(suspended=suspended, updated_at=timezone.now())
+    with transaction.atomic():
+        changed = (
+            Account.objects.filter(pk=account.pk)
+            .exclude(suspended=suspended)
+            .update(suspended=suspended, updated_at=timezone.now())
+        )
+        if changed:
+            audit.record(
+                account_id=user_id,
+                actor=actor,
+                action="account.suspended" if suspended else "account.resumed",
+                before={"suspended": not suspended},
+                after={"suspended": suspended},
+                ip=ip,
+            )
 
 
 @classified
 def credits_adjust(
-    *, user_id: int, amount: int, reason: str, actor_id: int | None, reference: str | None = None
+    *,
+    user_id: int,
+    amount: int,
+    reason: str,
+    actor_id: int | None,
+    reference: str | None = None,
+    ip: str | None = None,
 ) -> LedgerEntry:
     """A staff correction: positive grants, negative deducts (never below what is held)."""
     reason = (reason or "").strip()
     if not reason:
         raise InvalidAmount("An adjustment needs a reason.")
     account = account_ensure(user_id=user_id)
-    entry = _ledger_post(
-        account_id=account.pk,
-        amount=amount,
-        kind=Kind.ADJUSTMENT,
-        reference=reference or f"adjustment:{uuid.uuid4()}",
-        memo=reason,
-        created_by_id=actor_id,
-    )
-    if entry is None:
-        raise InvalidAmount("This adjustment was already applied.")
+    with transaction.atomic():
+        entry = _ledger_post(
+            account_id=account.pk,
+            amount=amount,
+            kind=Kind.ADJUSTMENT,
+            reference=reference or f"adjustment:{uuid.uuid4()}",
+            memo=reason,
+            created_by_id=actor_id,
+        )
+        if entry is None:
+            raise InvalidAmount("This adjustment was already applied.")
+        audit.record(
+            account_id=user_id,
+            actor=actor_id,
+            action="credits.adjusted",
+            target=entry.reference,
+            after={"credits": amount, "reason": reason},
+            ip=ip,
+        )
     return entry
 
 
@@ -249,7 +282,9 @@ def credits_budget_reached(*, account_id: int, month) -> None:
 
 
 @classified
-def credits_budget_set(*, user_id: int, budget: int | None) -> Account:
+def credits_budget_set(
+    *, user_id: int, budget: int | None, actor=None, ip: str | None = None
+) -> Account:
     """Set (or, with None, remove) the account's monthly budget in µcr. Raising it lets
     requests through again at once; the month's spending so far stays counted."""
     if budget is not None and (
@@ -257,11 +292,24 @@ def credits_budget_set(*, user_id: int, budget: int | None) -> Account:
     ):
         raise InvalidAmount("A monthly budget is a number of credits, 0 or more.")
     account = account_ensure(user_id=user_id)
-    # A new budget starts unreached: a refusal under the old one says nothing about it.
-    Account.objects.filter(pk=account.pk).exclude(monthly_budget=budget).update(
-        budget_reached_month=None
-    )
-    Account.objects.filter(pk=account.pk).update(monthly_budget=budget, updated_at=timezone.now())
+    with transaction.atomic():
+        old = Account.objects.select_for_update().get(pk=account.pk).monthly_budget
+        # A new budget starts unreached: a refusal under the old one says nothing about it.
+        Account.objects.filter(pk=account.pk).exclude(monthly_budget=budget).update(
+            budget_reached_month=None
+        )
+        Account.objects.filter(pk=account.pk).update(
+            monthly_budget=budget, updated_at=timezone.now()
+        )
+        if old != budget:
+            audit.record(
+                account_id=user_id,
+                actor=actor,
+                action="budget.changed",
+                before={"monthly_budget": old},
+                after={"monthly_budget": budget},
+                ip=ip,
+            )
     account.refresh_from_db()
     return account
 

@@ -1,5 +1,7 @@
 from django.contrib import admin, messages
 
+from apps.audit.client import client_ip
+from apps.audit.services import staff_actions
 from apps.core.money import format_credits
 
 from .models import ApiKey, ApiKeyEvent
@@ -42,6 +44,12 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke_selected(self, request, queryset):
-        for key in queryset:
-            api_key_revoke(user_id=key.user_id, key_id=key.pk, actor_id=request.user.pk)
+        with staff_actions():
+            for key in queryset:
+                api_key_revoke(
+                    user_id=key.user_id,
+                    key_id=key.pk,
+                    actor_id=request.user.pk,
+                    ip=client_ip(request),
+                )
         self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)

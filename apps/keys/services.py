@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, DateTimeField, F, Q, Value, When
 from django.utils import timezone
 
+from apps.audit import services as audit
 from apps.webhooks import events as webhook_events
 
 from . import cache as key_cache
@@ -30,6 +31,9 @@ from .selectors import SPEND_SOURCES
 Event = ApiKeyEvent.Kind
 LAST_USED_WRITE_INTERVAL = 60  # seconds: at most one last_used write per key per minute
 GRACE_PERIODS = {0: "now", 3600: "1 hour", 86400: "24 hours", 604800: "7 days"}
+# What the audit log keeps of a new key (those set): its name, limits and guardrails.
+AUDITED = ("name", "expires_at", "credit_limit", "rpm_limit", "tpm_limit", "spend_limit")
+AUDITED += ("spend_window", "allowed_models", "allowed_ips")
 
 
 def _clean_name(name: str) -> str:
@@ -112,6 +116,7 @@ def api_key_create(
     allowed_ips: list[str] | str | None = None,
     create_token: uuid.UUID | None = None,
     actor_id: int | None = None,
+    ip: str | None = None,
 ) -> tuple[ApiKey, str]:
     """A new key and its secret (the only time the secret exists outside the caller's hands).
 
@@ -166,6 +171,14 @@ def api_key_create(
             key=key, kind=Event.CREATED, actor_id=actor_id, detail="Created", created_at=now
         )
         webhook_events.key_created(key)
+        audit.record(
+            account_id=user_id,
+            actor=actor_id,
+            action="key.created",
+            target=key.masked,
+            after=audit.set_fields(key, AUDITED),
+            ip=ip,
+        )
     return key, secret
 
 
@@ -174,7 +187,9 @@ def _owned_for_update(*, user_id: int, key_id: int) -> ApiKey:
     return ApiKey.objects.select_for_update().get(pk=key_id, user_id=user_id)
 
 
-def api_key_revoke(*, user_id: int, key_id: int, actor_id: int | None = None) -> ApiKey:
+def api_key_revoke(
+    *, user_id: int, key_id: int, actor_id: int | None = None, ip: str | None = None
+) -> ApiKey:
     """Refuse the key from the very next request. Revoking a revoked key changes nothing."""
     with transaction.atomic():
         key = _owned_for_update(user_id=user_id, key_id=key_id)
@@ -186,11 +201,24 @@ def api_key_revoke(*, user_id: int, key_id: int, actor_id: int | None = None) ->
                 key=key, kind=Event.REVOKED, actor_id=actor_id, detail="Revoked"
             )
             webhook_events.key_revoked(key)
+            audit.record(
+                account_id=user_id,
+                actor=actor_id,
+                action="key.revoked",
+                target=key.masked,
+                after={"name": key.name},
+                ip=ip,
+            )
     return key
 
 
 def api_key_rotate(
-    *, user_id: int, key_id: int, grace_seconds: int, actor_id: int | None = None
+    *,
+    user_id: int,
+    key_id: int,
+    grace_seconds: int,
+    actor_id: int | None = None,
+    ip: str | None = None,
 ) -> tuple[ApiKey, str]:
     """A successor with the same settings; the old key keeps working for the grace period."""
     if grace_seconds not in GRACE_PERIODS:
@@ -219,6 +247,7 @@ def api_key_rotate(
             created_at=now,
         )
         grace_end = now + timedelta(seconds=grace_seconds)
+        old_expiry = old.expires_at
         if old.expires_at is None or old.expires_at > grace_end:
             old.expires_at = grace_end
             old.save(update_fields=["expires_at"])
@@ -240,6 +269,15 @@ def api_key_rotate(
         )
         webhook_events.key_rotated(old, successor)
         webhook_events.key_created(successor)
+        audit.record(
+            account_id=user_id,
+            actor=actor_id,
+            action="key.rotated",
+            target=old.masked,
+            before={"expires_at": old_expiry},
+            after={"expires_at": old.expires_at, "successor": successor.masked},
+            ip=ip,
+        )
     return successor, secret
 
 
@@ -257,6 +295,7 @@ def api_key_update(
     allowed_ips=KEEP,
     expires_at=KEEP,
     actor_id: int | None = None,
+    ip: str | None = None,
 ) -> ApiKey:
     """Rename a key or change its limits and guardrails (those not given stay as they are); the
     gateway applies them from the next request. The credit and spend limits belong to the
@@ -297,6 +336,17 @@ def api_key_update(
         ]
         if not changes:
             return key
+        before = {f: getattr(key, f) for f, v in own.items() if getattr(key, f) != v}
+        before |= {f: getattr(budget, f) for f, v in shared.items() if getattr(budget, f) != v}
+        audit.record(
+            account_id=user_id,
+            actor=actor_id,
+            action="key.limits_changed",
+            target=key.masked,
+            before=before,
+            after={f: {**own, **shared}[f] for f in before},
+            ip=ip,
+        )
         for field, value in own.items():
             setattr(key, field, value)
         key.save(update_fields=list(own))

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from apps.audit.client import client_ip
 from apps.core.errors import ServiceError
 from apps.core.money import micro_to_credits
 from apps.core.sealed import seal, unseal
@@ -98,6 +99,7 @@ def key_list(request):
                 rpm_limit=form.cleaned_data["rpm_limit"],
                 create_token=form.cleaned_data["token"],
                 actor_id=request.user.pk,
+                ip=client_ip(request),
                 **form.guardrails,
             )
         except ServiceError as exc:
@@ -124,6 +126,7 @@ def key_detail(request, key_id: int):
                 credit_limit=form.credit_limit_micro,
                 rpm_limit=form.cleaned_data["rpm_limit"],
                 actor_id=request.user.pk,
+                ip=client_ip(request),
                 **form.guardrails,
                 **form.expiry_changes,
             )
@@ -166,7 +169,9 @@ def key_revoke(request, key_id: int):
     key = _owned_key(request, key_id)
     if request.method == "GET":  # the confirmation step for browsers without JavaScript
         return render(request, "keys/revoke_confirm.html", {"key": key})
-    services.api_key_revoke(user_id=request.user.pk, key_id=key.pk, actor_id=request.user.pk)
+    services.api_key_revoke(
+        user_id=request.user.pk, key_id=key.pk, actor_id=request.user.pk, ip=client_ip(request)
+    )
     messages.success(
         request,
         _("Key “%(name)s” (%(masked)s) is revoked.") % {"name": key.name, "masked": key.masked},
@@ -192,6 +197,7 @@ def key_rotate(request, key_id: int):
                 key_id=key.pk,
                 grace_seconds=form.cleaned_data["grace_seconds"],
                 actor_id=request.user.pk,
+                ip=client_ip(request),
             )
         except ServiceError as exc:
             form.add_error(None, exc.message)

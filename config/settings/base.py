@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.credits",
     "apps.webhooks",
+    "apps.audit",
     "apps.keys",
     "apps.catalog",
     "apps.usage",
@@ -293,6 +294,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.webhooks.tasks.prune",
         "schedule": 3600.0,
     },
+    "prune-audit-log": {
+        "task": "apps.audit.tasks.prune",
+        "schedule": 3600.0,
+    },
 }
 
 # Logs: one JSON object per line with the request id (apps/core/logs.py), or plain text.
@@ -479,3 +484,8 @@ WEBHOOK_SECRET_OVERLAP_SECONDS = 24 * 3600  # a rolled secret keeps signing besi
 WEBHOOK_LOG_DAYS = int(os.environ.get("WEBHOOK_LOG_DAYS", "30"))  # events and delivery logs
 # key.expired is sent for keys that expired within this many seconds (the sweep's window).
 WEBHOOK_KEY_EXPIRY_LOOKBACK = 24 * 3600
+
+# --- Audit log -----------------------------------------------------------------------------------
+# Events older than this many days are deleted by an hourly task; unset or 0 keeps them forever.
+AUDIT_RETENTION_DAYS = int(os.environ.get("AUDIT_RETENTION_DAYS") or 0) or None
+AUDIT_PAGE_SIZE = 50
