@@ -15,7 +15,7 @@ from django.utils import timezone
 from apps.billing.models import Payment
 from apps.credits.models import Account
 from apps.usage.models import DeploymentHour, UsageHour
-from apps.usage.selectors import deployment_health
+from apps.usage.selectors import HealthSpan, deployment_health_span
 
 # Payments whose money came in (refunds and disputes are reported beside them).
 CASH_STATUSES = (
@@ -229,11 +229,12 @@ def accounts_activity(now: datetime | None = None) -> dict:
     return {"signups": signups, "active": active}
 
 
-def upstream_health() -> list[dict]:
+def upstream_health() -> tuple[list[dict], HealthSpan]:
     """Every deployment tried in the last hour: attempts, errors, 429s, p50 latency and time to
-    the first token (from the raw records of the hour)."""
-    found = deployment_health()
-    return [
+    the first token (from the raw records of the hour, at most the latest
+    ``apps.usage.selectors.HEALTH_RECORDS`` of them: the span says what was read)."""
+    found, span = deployment_health_span()
+    rows = [
         {
             "deployment": name,
             "provider": name.split(":", 1)[0],
@@ -247,3 +248,4 @@ def upstream_health() -> list[dict]:
         }
         for name, h in sorted(found.items())
     ]
+    return rows, span
