@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from apps.billing.models import Payment
 from apps.credits.models import Account
-from apps.usage.models import DeploymentHour, UsageHour
+from apps.usage.models import DeploymentHour, UsageDay, UsageHour
 from apps.usage.selectors import HealthSpan, deployment_health_span
 
 # Payments whose money came in (refunds and disputes are reported beside them).
@@ -75,7 +75,9 @@ _SUMS = {
 
 
 def _hours(period: Period):
-    return UsageHour.objects.filter(hour__gte=period.since, hour__lt=period.until)
+    """The per-model figures: ``DeploymentHour`` (hours × models × deployments, a few thousand
+    rows a month) holds the same sums as ``UsageHour`` (× customers × keys, millions)."""
+    return DeploymentHour.objects.filter(hour__gte=period.since, hour__lt=period.until)
 
 
 def margin_by_day(period: Period) -> list[dict]:
@@ -147,13 +149,33 @@ def margin_by_provider(rows: list[dict]) -> list[dict]:
 
 
 def margin_by_customer(period: Period, limit: int = TOP_CUSTOMERS) -> list[dict]:
-    rows = (
-        _hours(period)
-        .values("user_id", "user__email")
-        .annotate(**_SUMS)
-        .order_by("-revenue", "user_id")[:limit]
-    )
-    return [_money(row) for row in rows]
+    """The top customers by revenue: from ``UsageDay`` for the period's whole UTC days, plus
+    ``UsageHour`` for a part day at either end (``Period.last_days`` has none before ``until``,
+    and no hour after it holds records yet)."""
+    first = period.since.replace(hour=0)
+    if first != period.since:
+        first += timedelta(days=1)
+    last = period.until.replace(hour=0)
+    sums: dict[int, dict] = {}
+
+    def add(rows):
+        for row in rows:
+            total = sums.setdefault(row["user_id"], {"user_id": row["user_id"]})
+            for name in _SUMS:
+                total[name] = total.get(name, 0) + (row[name] or 0)
+
+    if first < last:
+        days = UsageDay.objects.filter(day__gte=first, day__lt=last)
+        add(days.values("user_id").annotate(**_SUMS).order_by())
+    ends = ((period.since, min(first, period.until)), (max(last, first), period.until))
+    for since, until in ends:
+        if since < until:
+            hours = UsageHour.objects.filter(hour__gte=since, hour__lt=until)
+            add(hours.values("user_id").annotate(**_SUMS).order_by())
+    top = sorted(sums.values(), key=lambda r: (-r["revenue"], r["user_id"]))[:limit]
+    users = get_user_model().objects.filter(pk__in=[r["user_id"] for r in top])
+    emails = dict(users.values_list("pk", "email"))
+    return [_money({**row, "user__email": emails.get(row["user_id"], "")}) for row in top]
 
 
 def totals(rows: list[dict]) -> dict:
@@ -219,14 +241,17 @@ def accounts_activity(now: datetime | None = None) -> dict:
             name: Count("id", filter=Q(date_joined__gte=now - span)) for name, span in spans.items()
         },
     )
-    active = {
-        name: UsageHour.objects.filter(hour__gte=hour_floor(now - span))
-        .values("user_id")
-        .distinct()
-        .count()
-        for name, span in spans.items()
-    }
+    # The last 24 hours from the hourly rollups; a week and a month from the daily ones (whole
+    # UTC days: the first day counts from its midnight).
+    active = {"day": _active(UsageHour, "hour", hour_floor(now - spans["day"]))}
+    for name in ("week", "month"):
+        since = hour_floor(now - spans[name]).replace(hour=0)
+        active[name] = _active(UsageDay, "day", since)
     return {"signups": signups, "active": active}
+
+
+def _active(model, field: str, since: datetime) -> int:
+    return model.objects.filter(**{f"{field}__gte": since}).values("user_id").distinct().count()
 
 
 def upstream_health() -> tuple[list[dict], HealthSpan]:

@@ -5,12 +5,16 @@ reads filled in too: the serving deployment, its upstream cost (unknown for one 
 the attempt chain (a 429 failover on every 50th request), and 30 days of payments.
 
     .venv/bin/python bench/staff/console.py [--records 7200000] [--users 1000] [--reuse]
+        [--history-days 30] [--baseline]
 
 ``--reuse`` keeps the scratch database after the run and, when it is already there, times the
 pages on it without building it again. Server time: Django's test client in this process
-(median of 5 after a warm-up), target <= 300 ms a page. ``--baseline`` also times the upstream
-health as it was read before (every record of the last hour decoded in Python) against the
-reading now (the hour's latest ``HEALTH_RECORDS``, summed by PostgreSQL).
+(median of 5 after a warm-up), target <= 300 ms a page. ``--history-days 30`` adds a month of
+hourly and daily rollups before the records, as dense as this traffic makes them (every user,
+key and model every hour: 2.9M UsageHour rows), what the console reads after a month.
+``--baseline`` also times the upstream health as it was read before (every record of the last
+hour decoded in Python) against the reading now (the hour's latest ``HEALTH_RECORDS``, summed
+by PostgreSQL).
 """
 
 import argparse
@@ -22,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-DB_NAME = "opencodex_bench_console"
+DB_NAME = os.environ.get("BENCH_DB", "opencodex_bench_console")
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 
 DEPLOYMENTS = {  # model -> its deployments (the last of gamma's declares no upstream cost)
@@ -65,6 +69,69 @@ CROSS JOIN LATERAL (
            CASE WHEN g %% 20 = 0 THEN 502 ELSE 200 END AS status
 ) AS c
 """
+
+
+# --history-days: the rollups of the days before the two hours of records, as dense as this
+# traffic makes them (every user, every model, every hour: 1,000 requests a second).
+HISTORY = """
+INSERT INTO usage_usagehour
+    (hour, user_id, key_id, model, requests, errors, prompt_tokens, completion_tokens,
+     cached_tokens, cache_write_tokens, cost, upstream_cost, unknown_cost)
+SELECT h, k.user_id, k.id, m, 900, 45, 230000, 370000, 22000, 0, 45000000, 36000000,
+       CASE WHEN m = 'claude-sonnet-4' THEN 450 ELSE 0 END
+FROM generate_series(%(first)s::timestamptz, %(last)s::timestamptz, interval '1 hour') AS h
+CROSS JOIN keys_apikey AS k
+CROSS JOIN unnest(%(models)s::text[]) AS m;
+INSERT INTO usage_deploymenthour
+    (hour, model, deployment, requests, errors, cost, upstream_cost, unknown_cost)
+SELECT h, d.model, d.deployment, 150000, 7500, 7500000000, 6000000000,
+       CASE WHEN d.deployment LIKE 'bedrock:%%' THEN 150000 ELSE 0 END
+FROM generate_series(%(first)s::timestamptz, %(last)s::timestamptz, interval '1 hour') AS h
+CROSS JOIN unnest(%(pairs_models)s::text[], %(pairs)s::text[]) AS d (model, deployment);
+INSERT INTO usage_usageday (day, user_id, requests, errors, cost, upstream_cost, unknown_cost)
+SELECT date_trunc('day', hour, 'UTC'), user_id, sum(requests), sum(errors), sum(cost),
+       sum(upstream_cost), sum(unknown_cost)
+FROM usage_usagehour WHERE hour <= %(last)s GROUP BY 1, 2
+ON CONFLICT (day, user_id) DO UPDATE SET
+    requests = usage_usageday.requests + excluded.requests,
+    errors = usage_usageday.errors + excluded.errors,
+    cost = usage_usageday.cost + excluded.cost,
+    upstream_cost = usage_usageday.upstream_cost + excluded.upstream_cost,
+    unknown_cost = usage_usageday.unknown_cost + excluded.unknown_cost;
+"""
+
+
+def history(days: int) -> None:
+    from datetime import timedelta
+
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from apps.staff.selectors import hour_floor
+    from apps.usage.models import UsageHour
+
+    last = hour_floor(timezone.now()) - timedelta(hours=3)
+    if UsageHour.objects.filter(hour__lte=last).exists():
+        print("history already there")
+        return
+    pairs = [(m, d) for m, ds in DEPLOYMENTS.items() for d in ds]
+    start = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            HISTORY,
+            {
+                "first": last - timedelta(hours=days * 24 - 1),
+                "last": last,
+                "models": list(DEPLOYMENTS),
+                "pairs_models": [m for m, _ in pairs],
+                "pairs": [d for _, d in pairs],
+            },
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE usage_usagehour")
+        cursor.execute("ANALYZE usage_deploymenthour")
+        cursor.execute("ANALYZE usage_usageday")
+    print(f"history: {days} days of rollups in {time.perf_counter() - start:.0f} s")
 
 
 def timed(fn, repeat=5):
@@ -189,7 +256,7 @@ def measure() -> None:
 
     from apps.accounts.models import User
     from apps.staff.views import EXPORTS
-    from apps.usage.models import DeploymentHour, UsageHour
+    from apps.usage.models import DeploymentHour, UsageDay, UsageHour
 
     staff, _ = User.objects.get_or_create(
         email="staff@bench.example", defaults={"is_staff": True, "is_superuser": True}
@@ -201,8 +268,9 @@ def measure() -> None:
         )
         estimate = cursor.fetchone()[0]
     print(
-        f"\ndata set: ~{estimate:,} usage records, {UsageHour.objects.count():,} UsageHour and "
-        f"{DeploymentHour.objects.count():,} DeploymentHour rows"
+        f"\ndata set: ~{estimate:,} usage records, {UsageHour.objects.count():,} UsageHour, "
+        f"{DeploymentHour.objects.count():,} DeploymentHour and {UsageDay.objects.count():,} "
+        "UsageDay rows"
     )
     client = Client()
     client.force_login(staff)
@@ -229,6 +297,12 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--reuse", action="store_true", help="keep (and reuse) the database")
     parser.add_argument(
+        "--history-days",
+        type=int,
+        default=0,
+        help="add this many days of dense hourly rollups before the records",
+    )
+    parser.add_argument(
         "--baseline", action="store_true", help="also time the previous health reading (slow)"
     )
     options = parser.parse_args()
@@ -253,7 +327,12 @@ def main() -> None:
     if fresh:
         build(options.records, options.users)
     else:
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)  # what changed since it was built
         print(f"reusing the database {DB_NAME}")
+    if options.history_days:
+        history(options.history_days)
     measure()
     if options.baseline:
         baseline()

@@ -456,7 +456,7 @@ def test_a_rebuild_gives_the_same_costs_and_check_rollups_sees_an_altered_cost(t
         upstream_cost=record.upstream_cost + 1
     )
     problems = rollup_differences(since=_day_start(), until=timezone.now())
-    assert len(problems) == 2  # its user's bucket and its deployment's
+    assert len(problems) == 3  # its user's bucket, its deployment's and its user's day
 
 
 @pytest.mark.django_db(transaction=True)
@@ -488,3 +488,40 @@ def test_a_busy_hours_health_reads_its_latest_records_and_says_so(
     assert (health["attempts"], health["errors"], health["rate_limited"]) == (5, 3, 1)
     assert not response.context["health_span"].capped
     assert "Busy hour" not in response.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_top_customers_and_active_accounts_over_days_equal_the_records(client, staff):
+    """Customers over 30 days come from the daily rollup (and the hours of a part day): the
+    same figures as the raw records, for customers active on different days, today included."""
+    from tests.usage.factories import record
+
+    now = timezone.now()
+    people = [UserFactory(email=f"c{i}@example.com") for i in range(4)]
+    ages = {0: [1, 2, 20], 1: [40 * 24], 2: [24 * 5, 24 * 12], 3: [24 * 29, 3]}  # hours ago
+    for i, user in enumerate(people):
+        for n, hours in enumerate(ages[i]):
+            record(user, at=now - timedelta(hours=hours, minutes=n), cost=1000 * (i + 1) + n,
+                   upstream_cost=None if n else 700)  # fmt: skip
+    rollup_step()
+    since = selectors_period()
+    rows = UsageRecord.objects.filter(created_at__gte=since.since).values("user_id")
+    rows = rows.annotate(
+        revenue=Sum("cost"), upstream=Sum("upstream_cost", default=0), requests=Count("id")
+    )
+    raw = {r["user_id"]: (r["revenue"], r["upstream"], r["requests"]) for r in rows}
+    client.force_login(staff)
+    context = client.get(reverse("staff:console")).context
+    shown = {
+        r["user_id"]: (r["revenue"], r["upstream_cost"], r["requests"])
+        for r in context["by_customer"]
+    }
+    assert shown == raw and people[1].pk not in shown  # 40 days ago: outside the month
+    assert context["by_customer"][0]["user__email"] == "c3@example.com"
+    assert context["activity"]["active"] == {"day": 2, "week": 3, "month": 3}
+
+
+def selectors_period():
+    from apps.staff.selectors import Period
+
+    return Period.last_days(30)
