@@ -84,8 +84,22 @@ WITH b AS (
     upstream_cost = usage_usagehour.upstream_cost + excluded.upstream_cost,
     unknown_cost = usage_usagehour.unknown_cost + excluded.unknown_cost
     RETURNING 1
+), days AS (  -- the daily buckets from the hourly sums: no second pass over the records
+    INSERT INTO usage_usageday
+        (day, user_id, requests, errors, cost, upstream_cost, unknown_cost)
+    SELECT date_trunc('day', hour, 'UTC'), user_id, sum(requests), sum(errors), sum(cost),
+        sum(upstream_cost), sum(unknown_cost)
+    FROM b GROUP BY 1, 2
+    ON CONFLICT (day, user_id) DO UPDATE SET
+        requests = usage_usageday.requests + excluded.requests,
+        errors = usage_usageday.errors + excluded.errors,
+        cost = usage_usageday.cost + excluded.cost,
+        upstream_cost = usage_usageday.upstream_cost + excluded.upstream_cost,
+        unknown_cost = usage_usageday.unknown_cost + excluded.unknown_cost
+    RETURNING 1
 )
-SELECT (SELECT count(*) FROM written), (SELECT COALESCE(sum(requests), 0) FROM b)
+SELECT (SELECT count(*) FROM written), (SELECT COALESCE(sum(requests), 0) FROM b),
+    (SELECT count(*) FROM days)
 """
 
 PG_POSTINGS = """
@@ -131,25 +145,11 @@ ON CONFLICT (hour, model, deployment) DO UPDATE SET
 """
 
 
-# The same window by UTC day and user (the staff console's customers over weeks).
+# The same window by UTC day and user (the staff console's customers over weeks; on PostgreSQL
+# written by PG_BUCKETS from its hourly sums).
 DAY_UPSERT = """
 INSERT INTO usage_usageday (day, user_id, requests, errors, cost, upstream_cost, unknown_cost)
 VALUES (%s, %s, %s, %s, %s, %s, %s)
-ON CONFLICT (day, user_id) DO UPDATE SET
-    requests = usage_usageday.requests + excluded.requests,
-    errors = usage_usageday.errors + excluded.errors,
-    cost = usage_usageday.cost + excluded.cost,
-    upstream_cost = usage_usageday.upstream_cost + excluded.upstream_cost,
-    unknown_cost = usage_usageday.unknown_cost + excluded.unknown_cost
-"""
-
-PG_DAY_BUCKETS = """
-INSERT INTO usage_usageday (day, user_id, requests, errors, cost, upstream_cost, unknown_cost)
-SELECT date_trunc('day', created_at, 'UTC'), user_id, count(*),
-    count(*) FILTER (WHERE status >= 400), sum(cost), COALESCE(sum(upstream_cost), 0),
-    count(*) FILTER (WHERE upstream_cost IS NULL)
-FROM usage_usagerecord WHERE txid >= %(start)s AND txid < %(end)s
-GROUP BY 1, 2
 ON CONFLICT (day, user_id) DO UPDATE SET
     requests = usage_usageday.requests + excluded.requests,
     errors = usage_usageday.errors + excluded.errors,
@@ -419,9 +419,8 @@ def _count_window(start: int, end: int) -> tuple[int, int, int]:
     if connection.vendor == "postgresql":  # summed and written by the server
         with connection.cursor() as cursor:
             cursor.execute(PG_BUCKETS, {"start": start, "end": end})
-            buckets, count = cursor.fetchone()
+            buckets, count, _ = cursor.fetchone()
             cursor.execute(PG_DEPLOYMENT_BUCKETS, {"start": start, "end": end})
-            cursor.execute(PG_DAY_BUCKETS, {"start": start, "end": end})
     else:
         buckets, count = _add_to_buckets(window(start, end))
         _add_to_deployment_buckets(window(start, end))
