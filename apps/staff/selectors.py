@@ -150,12 +150,14 @@ def margin_by_provider(rows: list[dict]) -> list[dict]:
 
 def margin_by_customer(period: Period, limit: int = TOP_CUSTOMERS) -> list[dict]:
     """The top customers by revenue: from ``UsageDay`` for the period's whole UTC days, plus
-    ``UsageHour`` for a part day at either end (``Period.last_days`` has none before ``until``,
-    and no hour after it holds records yet)."""
+    ``UsageHour`` for a part day at either end. A period that runs to now (the console's) takes
+    today from ``UsageDay`` too: no record is later than now."""
     first = period.since.replace(hour=0)
     if first != period.since:
         first += timedelta(days=1)
     last = period.until.replace(hour=0)
+    if last != period.until and period.until >= timezone.now():
+        last += timedelta(days=1)
     sums: dict[int, dict] = {}
 
     def add(rows):
@@ -168,6 +170,7 @@ def margin_by_customer(period: Period, limit: int = TOP_CUSTOMERS) -> list[dict]
         days = UsageDay.objects.filter(day__gte=first, day__lt=last)
         add(days.values("user_id").annotate(**_SUMS).order_by())
     ends = ((period.since, min(first, period.until)), (max(last, first), period.until))
+    # (when ``last`` is past ``until``, the second is empty)
     for since, until in ends:
         if since < until:
             hours = UsageHour.objects.filter(hour__gte=since, hour__lt=until)
@@ -230,8 +233,9 @@ def credits_outstanding() -> dict:
 
 
 def accounts_activity(now: datetime | None = None) -> dict:
-    """New sign-ups (last 24 h, 7 and 30 days) and active accounts (with any request in the
-    rollups) over the same spans."""
+    """New sign-ups (last 24 h, 7 and 30 days) and active accounts (with any request), from
+    the daily rollup: today (UTC), and the last 7 and 30 days counted from their first day's
+    midnight."""
     now = now or timezone.now()
     users = get_user_model().objects
     spans = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=30)}
@@ -241,17 +245,14 @@ def accounts_activity(now: datetime | None = None) -> dict:
             name: Count("id", filter=Q(date_joined__gte=now - span)) for name, span in spans.items()
         },
     )
-    # The last 24 hours from the hourly rollups; a week and a month from the daily ones (whole
-    # UTC days: the first day counts from its midnight).
-    active = {"day": _active(UsageHour, "hour", hour_floor(now - spans["day"]))}
+    active = {"day": _active(hour_floor(now).replace(hour=0))}
     for name in ("week", "month"):
-        since = hour_floor(now - spans[name]).replace(hour=0)
-        active[name] = _active(UsageDay, "day", since)
+        active[name] = _active(hour_floor(now - spans[name]).replace(hour=0))
     return {"signups": signups, "active": active}
 
 
-def _active(model, field: str, since: datetime) -> int:
-    return model.objects.filter(**{f"{field}__gte": since}).values("user_id").distinct().count()
+def _active(since: datetime) -> int:
+    return UsageDay.objects.filter(day__gte=since).values("user_id").distinct().count()
 
 
 def upstream_health() -> tuple[list[dict], HealthSpan]:

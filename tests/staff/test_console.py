@@ -518,7 +518,9 @@ def test_top_customers_and_active_accounts_over_days_equal_the_records(client, s
     }
     assert shown == raw and people[1].pk not in shown  # 40 days ago: outside the month
     assert context["by_customer"][0]["user__email"] == "c3@example.com"
-    assert context["activity"]["active"] == {"day": 2, "week": 3, "month": 3}
+    midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = UsageRecord.objects.filter(created_at__gte=midnight).values("user_id").distinct()
+    assert context["activity"]["active"] == {"day": today.count(), "week": 3, "month": 3}
 
 
 def selectors_period():
