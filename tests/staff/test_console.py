@@ -527,3 +527,30 @@ def selectors_period():
     from apps.staff.selectors import Period
 
     return Period.last_days(30)
+
+
+@pytest.mark.django_db
+def test_staff_with_two_factor_reach_the_console_only_after_their_code(client, password):
+    """The console is behind the admin's login, which is allauth's with its second factor."""
+    import time as clock
+
+    from allauth.mfa.totp.internal.auth import (
+        TOTP,
+        format_hotp_value,
+        generate_totp_secret,
+        hotp_value,
+    )
+
+    boss = UserFactory(email="boss@example.com", verified=True, is_staff=True)
+    secret = generate_totp_secret()
+    TOTP.activate(boss, secret)
+    url = reverse("staff:console")
+    to_login = client.get(url)
+    assert to_login.status_code == 302 and reverse("admin:login") in to_login["Location"]
+    step = client.post(reverse("account_login"), {"login": boss.email, "password": password})
+    assert step.status_code == 302 and step.url == reverse("mfa_authenticate")
+    assert client.get(url).status_code == 302  # the password alone does not open it
+    code = format_hotp_value(hotp_value(secret, int(clock.time()) // 30))
+    assert client.post(reverse("mfa_authenticate"), {"code": code}).status_code == 302
+    page = client.get(url)
+    assert page.status_code == 200 and "Staff console" in page.content.decode()
