@@ -74,6 +74,8 @@ for name, url in pages.items():
         models = {r["model"]: [r["revenue"], r["upstream_cost"], r["unknown"]]
                   for r in response.context["by_model"]}
         health = len(response.context["health"])
+        customers = {r["user__email"]: r["revenue"] for r in response.context["by_customer"]}
+        active = response.context["activity"]["active"]
         refunded = sum(r["refunded_cents"] for r in response.context["cash_in"])
     elif response.streaming:
         b"".join(response.streaming_content)
@@ -101,6 +103,8 @@ raw[record.model][0] += record.cost  # as it was when the console read it
 raw[record.model][1] += record.upstream_cost or 0
 raw[record.model][2] += record.upstream_cost is None
 print(json.dumps({"vendor": connection.vendor, "counted": run.records, "statuses": statuses,
+    "customers": customers, "active": active, "today": int(UsageRecord.objects.filter(
+        created_at__gte=now.replace(hour=0, minute=0, second=0, microsecond=0)).exists()),
     "models": models, "raw": raw, "health": health, "refunded": refunded,
     "passed": passed, "altered": altered}))
 """
@@ -123,6 +127,10 @@ def test_the_console_and_reconcile_work_on_the_embedded_sqlite_database(tmp_path
     assert set(result["statuses"].values()) == {200}, result["statuses"]
     assert len(result["statuses"]) == 7  # the console and its six exports
     assert result["models"] == result["raw"]
+    assert result["customers"] == {
+        "customer@example.com": sum(revenue for revenue, _, _ in result["raw"].values())
+    }
+    assert result["active"] == {"day": result["today"], "week": 1, "month": 1}
     assert result["health"] == 2 and result["refunded"] == 400
     assert "reconciled: every figure matches" in result["passed"], result["passed"]
     assert "refunded usd card: 400 / 400" in result["passed"]
