@@ -466,20 +466,25 @@ class HealthSpan:
 
 
 # PostgreSQL: the same reading summed by the server (decoding 10,000 attempt chains in Python
-# costs ~0.25 s). Medians are the upper ones, as ``_median``'s.
+# costs ~0.25 s). Medians are the upper ones, as ``_median``'s; the last error is the first
+# read (newest position first, then the chain's order) of those at the latest time, as there.
 HEALTH_SQL = """
 WITH recent AS (
-    SELECT created_at, deployment, ttft_ms, stream, attempts FROM usage_usagerecord
-    WHERE created_at >= %(since)s AND attempts <> '[]'::jsonb
-    ORDER BY txid DESC LIMIT %(limit)s
+    SELECT *, row_number() OVER (ORDER BY txid DESC, id DESC) AS rank FROM (
+        SELECT id, txid, created_at, deployment, ttft_ms, stream, attempts
+        FROM usage_usagerecord
+        WHERE created_at >= %(since)s AND attempts <> '[]'::jsonb
+        ORDER BY txid DESC LIMIT %(limit)s  -- (the txid index alone: no sort)
+    ) AS latest
 ), tries AS (
-    SELECT r.created_at, (a ->> 0) COLLATE "C" AS name, (a ->> 1)::int AS status,
-        (a ->> 2)::int AS ms
+    SELECT r.created_at, r.rank, a.n, (a.value ->> 0) COLLATE "C" AS name,
+        (a.value ->> 1)::int AS status, (a.value ->> 2)::int AS ms
     FROM recent AS r, jsonb_array_elements(
-        CASE WHEN jsonb_typeof(r.attempts) = 'array' THEN r.attempts ELSE '[]' END) AS a
-    WHERE jsonb_typeof(a) = 'array' AND jsonb_array_length(a) >= 3
-        AND COALESCE(a ->> 0, '') <> '' AND jsonb_typeof(a -> 1) = 'number'
-        AND jsonb_typeof(a -> 2) = 'number'
+        CASE WHEN jsonb_typeof(r.attempts) = 'array' THEN r.attempts ELSE '[]' END
+    ) WITH ORDINALITY AS a (value, n)
+    WHERE jsonb_typeof(a.value) = 'array' AND jsonb_array_length(a.value) >= 3
+        AND COALESCE(a.value ->> 0, '') <> '' AND jsonb_typeof(a.value -> 1) = 'number'
+        AND jsonb_typeof(a.value -> 2) = 'number'
 ), ttfts AS (
     SELECT deployment COLLATE "C" AS name,
         (array_agg(ttft_ms ORDER BY ttft_ms))[count(*) / 2 + 1] AS p50
@@ -489,7 +494,8 @@ WITH recent AS (
         count(*) FILTER (WHERE status = 429) AS rate_limited,
         (array_agg(ms ORDER BY ms))[count(*) / 2 + 1] AS p50,
         max(created_at) FILTER (WHERE status <> 200) AS last_at,
-        (array_agg(status ORDER BY created_at DESC) FILTER (WHERE status <> 200))[1] AS last_status
+        (array_agg(status ORDER BY created_at DESC, rank, n)
+            FILTER (WHERE status <> 200))[1] AS last_status
     FROM tries GROUP BY name
 )
 SELECT 0, '', (SELECT count(*) FROM recent), NULL, NULL, NULL,
@@ -536,7 +542,7 @@ def deployment_health_span(
     if connection.vendor == "postgresql" and not in_python:
         return _health_postgresql(since, limit)
     rows = UsageRecord.objects.filter(created_at__gte=since).exclude(attempts=[])
-    rows = rows.order_by(f"-{position_field()}").values_list(
+    rows = rows.order_by(f"-{position_field()}", "-id").values_list(
         "created_at", "deployment", "ttft_ms", "stream", "attempts"
     )[:limit]
     found: dict[str, DeploymentHealth] = {}
@@ -557,7 +563,7 @@ def deployment_health_span(
             if status != 200:
                 health.errors += 1
                 health.rate_limited += status == 429
-                if name not in last or created_at >= last[name]:
+                if name not in last or created_at > last[name]:  # the first of the latest
                     last[name] = created_at
                     health.last_error = f"HTTP {status} at {created_at:%H:%M:%S} UTC"
         if served and stream and ttft:
