@@ -1,7 +1,8 @@
 """Every figure of the staff console reconciles (``manage.py reconcile``).
 
-Revenue. The console's revenue for [since, until) is the sum of ``UsageHour.cost`` over those
-hours. It must equal:
+Revenue. The console's revenue for [since, until) is the sum of ``DeploymentHour.cost`` over
+those hours (``check_rollups`` proves ``UsageHour`` and ``UsageDay`` hold the same). It must
+equal:
 
 1. the raw records of the window that the rollup has counted (position below its cursor): the
    rollups are exact, also per model;
