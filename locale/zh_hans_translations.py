@@ -513,6 +513,8 @@ ZH_HANS = {
     "Redeem": "兑换",
     "Paid with": "支付方式",
     "%(amount)s refunded": "已退款 %(amount)s",
+    # The operators' docs page
+    "Operating OpenCodex": "运营 OpenCodex",
     # Customer webhooks
     "Webhooks": "Webhook",
     "Enter the URL that receives the webhooks.": "请输入接收 Webhook 的 URL。",

@@ -926,4 +926,5 @@ ZH_HANT = {
     "Page %(number)s of %(total)s": "第 %(number)s 頁，共 %(total)s 頁",
     "Older": "較早",
     "No events match.": "沒有匹配的事件。",
+    "Operating OpenCodex": "營運 OpenCodex",
 }

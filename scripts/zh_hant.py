@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT / "locale"))
 # After s2twp: the product's vocabulary, applied in order (longest first where they overlap).
 TERMS = [
     ("積分", "點數"),  # credits: 點數 is what Taiwanese services call prepaid credits
+    ("運營", "營運"),  # to operate (a business)
     ("賬", "帳"),  # 帳單, 帳戶, 帳號: the Taiwan standard form
     ("充值", "儲值"),  # top up
     ("郵箱地址", "電子郵件地址"),

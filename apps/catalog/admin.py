@@ -162,37 +162,62 @@ class ModelAdmin(admin.ModelAdmin):
             for d in getattr(form, "price_diffs", [])
         )
 
-    @admin.action(description="Sync from the catalog file (refused price changes: see the list)")
+    @admin.action(description="Sync from the catalog file (shows the price changes first)")
     def sync_from_file(self, request, queryset):
+        """First a page with the file's price changes (a dry run: what the guard rails refuse
+        and why); nothing is written until it is confirmed there, refused changes only with
+        "force"."""
         from django.conf import settings
         from django.contrib import messages
+        from django.contrib.admin import helpers
+        from django.template.response import TemplateResponse
 
         from .services import CatalogError, PriceGuardError, catalog_sync
 
+        path = settings.OPENCODEX_CATALOG
+        if not request.POST.get("apply"):
+            try:
+                report = catalog_sync(path=path, dry_run=True)
+            except CatalogError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                return None
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Sync from the catalog file",
+                "opts": self.model._meta,
+                "path": path,
+                "changes": [d for d in report.prices if d.old is not None],
+                "refused": report.refused,
+                "factor": settings.CATALOG_PRICE_FACTOR,
+                "queryset": queryset,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, "admin/catalog/model/sync_catalog.html", context)
+        force = bool(request.POST.get("force"))
         actor = f"admin: {request.user.get_username()}"
         try:
-            report = catalog_sync(path=settings.OPENCODEX_CATALOG, actor=actor)
+            report = catalog_sync(path=path, actor=actor, force=force)
         except PriceGuardError as exc:
             for diff in exc.report.refused:
                 self.message_user(request, str(diff), messages.ERROR)
             self.message_user(
-                request,
-                "Nothing was written. Apply refused changes with manage.py sync_catalog --force.",
-                messages.WARNING,
+                request, "Nothing was written: tick “force” to apply them.", messages.WARNING
             )
-            return
+            return None
         except CatalogError as exc:
             self.message_user(request, str(exc), messages.ERROR)
-            return
+            return None
         for diff in report.prices:
             if diff.old is not None:
-                self.message_user(request, str(diff), messages.INFO)
+                forced = " (forced)" if diff.refused else ""
+                self.message_user(request, f"{diff}{forced}", messages.INFO)
         self.message_user(
             request,
             f"Synced: {len(report.created)} created, {len(report.updated)} updated, "
             f"{len(report.disabled)} disabled.",
             messages.SUCCESS,
         )
+        return None
 
     list_display = [
         "public_id",

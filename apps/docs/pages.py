@@ -30,6 +30,7 @@ PAGES = [
     ("errors", _("Error Codes")),
     ("best-practices", _("Best Practices")),
     ("sdks", _("SDK Examples")),
+    ("operators", _("Operating OpenCodex")),
     ("tools", _("Compatible Tools")),
     # One page per coding tool; Claude Code and Codex CLI are the ones the test suite runs.
     ("claude-code", _("Claude Code")),

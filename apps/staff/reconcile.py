@@ -1,7 +1,8 @@
 """Every figure of the staff console reconciles (``manage.py reconcile``).
 
-Revenue. The console's revenue for [since, until) is the sum of ``UsageHour.cost`` over those
-hours. It must equal:
+Revenue. The console's revenue for [since, until) is the sum of ``DeploymentHour.cost`` over
+those hours (``check_rollups`` proves ``UsageHour`` and ``UsageDay`` hold the same). It must
+equal:
 
 1. the raw records of the window that the rollup has counted (position below its cursor): the
    rollups are exact, also per model;
@@ -10,9 +11,12 @@ hours. It must equal:
    period's records, less the charges of the records in those windows that fall outside the
    period, are the period's revenue; and each posting equals its window's records.
 
-Cash. The console's cash in (payments paid in the window, by method and currency) equals the
-payments table summed directly, and every such payment's credits were granted by exactly one
-``topup`` ledger entry (``stripe:<checkout session or payment intent>``) of that amount.
+Cash. The console's cash in (payments paid in the window, by method and currency: paid,
+refunded and net, credits sold and refunded) equals the payments table summed directly; every
+such payment's credits were granted by exactly one ``topup`` ledger entry (``stripe:<checkout
+session or payment intent>``) of that amount; and for every account that paid in the window, its
+``refund`` ledger entries (``stripe-refund:…``, which name the refund, not the payment) take back
+exactly the credits its payments say were refunded.
 """
 
 import re
@@ -128,27 +132,28 @@ def _cash(result: Reconciliation, period: selectors.Period) -> None:
     paid = Payment.objects.filter(
         status__in=selectors.CASH_STATUSES, paid_at__gte=period.since, paid_at__lt=period.until
     )
+    columns = ("amount_cents", "amount_refunded_cents", "credits", "credits_refunded")
     table: dict[tuple[str, str], list[int]] = {}
     references = {}
-    for payment in paid.only(
-        "payment_method",
-        "currency",
-        "amount_cents",
-        "credits",
-        "checkout_session_id",
-        "payment_intent_id",
-    ):
-        total = table.setdefault((payment.payment_method, payment.currency), [0, 0])
-        total[0] += payment.amount_cents
-        total[1] += payment.credits
+    payers = set()
+    fields = ("user_id", "payment_method", "currency", "checkout_session_id", "payment_intent_id")
+    for payment in paid.only(*fields, *columns):
+        total = table.setdefault((payment.payment_method, payment.currency), [0] * len(columns))
+        for index, name in enumerate(columns):
+            total[index] += getattr(payment, name)
+        payers.add(payment.user_id)
         for ref in (payment.checkout_session_id, payment.payment_intent_id):
             if ref:
                 references[f"stripe:{ref}"] = payment
     for key in sorted(console.keys() | table.keys()):
-        row = console.get(key) or {"amount_cents": 0, "credits": 0}
-        source = table.get(key, [0, 0])
-        result.check(f"cash in {key[1]} {key[0] or 'card'}", row["amount_cents"], source[0])
-        result.check(f"credits sold {key[1]} {key[0] or 'card'}", row["credits"], source[1])
+        row = console.get(key) or {}
+        amount, refunded, sold, taken_back = table.get(key, [0] * len(columns))
+        where = f"{key[1]} {key[0] or 'card'}"
+        result.check(f"cash in {where}", row.get("amount_cents") or 0, amount)
+        result.check(f"refunded {where}", row.get("refunded_cents") or 0, refunded)
+        result.check(f"net cash in {where}", row.get("net_cents") or 0, amount - refunded)
+        result.check(f"credits sold {where}", row.get("credits") or 0, sold)
+        result.check(f"credits refunded {where}", row.get("credits_refunded") or 0, taken_back)
     granted: dict[int, int] = {}
     for reference, amount in LedgerEntry.objects.filter(
         kind=LedgerEntry.Kind.TOPUP, reference__in=list(references)
@@ -161,7 +166,36 @@ def _cash(result: Reconciliation, period: selectors.Period) -> None:
                 f"payment {payment.pk}: {payment.credits} µcr sold, "
                 f"{granted.get(payment.pk, 0)} granted by the ledger"
             )
+    _refunds(result, payers)
     result.figures["payments"] = (paid.count(), len({p.pk for p in references.values()}))
+
+
+def _refunds(result: Reconciliation, payers: set[int]) -> None:
+    """Per paying account: its refund postings equal its payments' credits refunded (all
+    time: a refund posting names the Stripe refund, not the payment, and may come long after
+    the payment's window)."""
+    refunded = dict(
+        Payment.objects.filter(user_id__in=payers, credits_refunded__gt=0)
+        .values("user_id")
+        .annotate(total=Sum("credits_refunded"))
+        .values_list("user_id", "total")
+    )
+    posted = dict(
+        LedgerEntry.objects.filter(kind=LedgerEntry.Kind.REFUND, account__user_id__in=payers)
+        .values("account__user_id")
+        .annotate(total=Sum("amount"))
+        .values_list("account__user_id", "total")
+    )
+    for user_id in sorted(refunded.keys() | posted.keys()):
+        if refunded.get(user_id, 0) != -posted.get(user_id, 0):
+            result.problems.append(
+                f"refunds of user {user_id}: payments say {refunded.get(user_id, 0)} µcr, "
+                f"the ledger took back {-posted.get(user_id, 0)}"
+            )
+    result.figures["credits refunded (payments / ledger)"] = (
+        sum(refunded.values()),
+        -sum(posted.values()),
+    )
 
 
 def reconcile(*, since: datetime, until: datetime) -> Reconciliation:

@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from apps.billing.models import Payment
 from apps.credits.models import Account
-from apps.usage.models import DeploymentHour, UsageHour
-from apps.usage.selectors import deployment_health
+from apps.usage.models import DeploymentHour, UsageDay, UsageHour
+from apps.usage.selectors import HealthSpan, deployment_health_span
 
 # Payments whose money came in (refunds and disputes are reported beside them).
 CASH_STATUSES = (
@@ -75,7 +75,9 @@ _SUMS = {
 
 
 def _hours(period: Period):
-    return UsageHour.objects.filter(hour__gte=period.since, hour__lt=period.until)
+    """The per-model figures: ``DeploymentHour`` (hours × models × deployments, a few thousand
+    rows a month) holds the same sums as ``UsageHour`` (× customers × keys, millions)."""
+    return DeploymentHour.objects.filter(hour__gte=period.since, hour__lt=period.until)
 
 
 def margin_by_day(period: Period) -> list[dict]:
@@ -147,13 +149,36 @@ def margin_by_provider(rows: list[dict]) -> list[dict]:
 
 
 def margin_by_customer(period: Period, limit: int = TOP_CUSTOMERS) -> list[dict]:
-    rows = (
-        _hours(period)
-        .values("user_id", "user__email")
-        .annotate(**_SUMS)
-        .order_by("-revenue", "user_id")[:limit]
-    )
-    return [_money(row) for row in rows]
+    """The top customers by revenue: from ``UsageDay`` for the period's whole UTC days, plus
+    ``UsageHour`` for a part day at either end. A period that runs to now (the console's) takes
+    today from ``UsageDay`` too: no record is later than now."""
+    first = period.since.replace(hour=0)
+    if first != period.since:
+        first += timedelta(days=1)
+    last = period.until.replace(hour=0)
+    if last != period.until and period.until >= timezone.now():
+        last += timedelta(days=1)
+    sums: dict[int, dict] = {}
+
+    def add(rows):
+        for row in rows:
+            total = sums.setdefault(row["user_id"], {"user_id": row["user_id"]})
+            for name in _SUMS:
+                total[name] = total.get(name, 0) + (row[name] or 0)
+
+    if first < last:
+        days = UsageDay.objects.filter(day__gte=first, day__lt=last)
+        add(days.values("user_id").annotate(**_SUMS).order_by())
+    ends = ((period.since, min(first, period.until)), (max(last, first), period.until))
+    # (when ``last`` is past ``until``, the second is empty)
+    for since, until in ends:
+        if since < until:
+            hours = UsageHour.objects.filter(hour__gte=since, hour__lt=until)
+            add(hours.values("user_id").annotate(**_SUMS).order_by())
+    top = sorted(sums.values(), key=lambda r: (-r["revenue"], r["user_id"]))[:limit]
+    users = get_user_model().objects.filter(pk__in=[r["user_id"] for r in top])
+    emails = dict(users.values_list("pk", "email"))
+    return [_money({**row, "user__email": emails.get(row["user_id"], "")}) for row in top]
 
 
 def totals(rows: list[dict]) -> dict:
@@ -208,8 +233,9 @@ def credits_outstanding() -> dict:
 
 
 def accounts_activity(now: datetime | None = None) -> dict:
-    """New sign-ups (last 24 h, 7 and 30 days) and active accounts (with any request in the
-    rollups) over the same spans."""
+    """New sign-ups (last 24 h, 7 and 30 days) and active accounts (with any request), from
+    the daily rollup: today (UTC), and the last 7 and 30 days counted from their first day's
+    midnight."""
     now = now or timezone.now()
     users = get_user_model().objects
     spans = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=30)}
@@ -219,21 +245,22 @@ def accounts_activity(now: datetime | None = None) -> dict:
             name: Count("id", filter=Q(date_joined__gte=now - span)) for name, span in spans.items()
         },
     )
-    active = {
-        name: UsageHour.objects.filter(hour__gte=hour_floor(now - span))
-        .values("user_id")
-        .distinct()
-        .count()
-        for name, span in spans.items()
-    }
+    active = {"day": _active(hour_floor(now).replace(hour=0))}
+    for name in ("week", "month"):
+        active[name] = _active(hour_floor(now - spans[name]).replace(hour=0))
     return {"signups": signups, "active": active}
 
 
-def upstream_health() -> list[dict]:
+def _active(since: datetime) -> int:
+    return UsageDay.objects.filter(day__gte=since).values("user_id").distinct().count()
+
+
+def upstream_health() -> tuple[list[dict], HealthSpan]:
     """Every deployment tried in the last hour: attempts, errors, 429s, p50 latency and time to
-    the first token (from the raw records of the hour)."""
-    found = deployment_health()
-    return [
+    the first token (from the raw records of the hour, at most the latest
+    ``apps.usage.selectors.HEALTH_RECORDS`` of them: the span says what was read)."""
+    found, span = deployment_health_span()
+    rows = [
         {
             "deployment": name,
             "provider": name.split(":", 1)[0],
@@ -247,3 +274,4 @@ def upstream_health() -> list[dict]:
         }
         for name, h in sorted(found.items())
     ]
+    return rows, span

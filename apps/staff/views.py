@@ -28,6 +28,7 @@ def console(request):
     by_day = selectors.margin_by_day(days)
     by_hour = selectors.margin_by_hour(hours)
     by_deployment = selectors.margin_by_deployment(days)
+    health, health_span = selectors.upstream_health()
     context = {
         "days": days,
         "hours": hours,
@@ -42,7 +43,8 @@ def console(request):
         "cash_in": selectors.cash_in(days),
         "outstanding": selectors.credits_outstanding(),
         "activity": selectors.accounts_activity(now),
-        "health": selectors.upstream_health(),
+        "health": health,
+        "health_span": health_span,
         "chart": {
             "day": _chart(by_day, "day", "%m-%d"),
             "hour": _chart(by_hour, "hour", "%d %Hh"),

@@ -150,6 +150,33 @@ class DeploymentHour(models.Model):
         return f"{self.hour:%Y-%m-%d %H}h {self.deployment or '-'} ×{self.requests}"
 
 
+class UsageDay(models.Model):
+    """Daily rollup of UsageRecord per user (no key or model): what the staff console reads for
+    its top customers and active accounts over weeks (``UsageHour`` holds a row per user, key,
+    model and hour: millions a month). Written by the same rollup run as UsageHour; a rebuild
+    recomputes the days it touches from UsageHour."""
+
+    day = models.DateTimeField(help_text="start of the UTC day")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="usage_days"
+    )
+    requests = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    cost = models.BigIntegerField(default=0, help_text="µcr charged")
+    upstream_cost = models.BigIntegerField(default=0, help_text="µcr, where known")
+    unknown_cost = models.PositiveIntegerField(
+        default=0, help_text="records whose upstream cost is unknown"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "user"], name="usage_day_unique_bucket")
+        ]
+
+    def __str__(self):
+        return f"{self.day:%Y-%m-%d} user {self.user_id} ×{self.requests}"
+
+
 class UsageCursor(models.Model):
     """How far the rollup has read the records: every record below ``position`` (a txid on
     PostgreSQL, an id on SQLite) is in the hourly rollups and in its account's ledger."""

@@ -29,10 +29,10 @@ from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
-from django.db.models.functions import TruncHour
+from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
-from .models import DeploymentHour, UsageCursor, UsageHour, UsageRecord
+from .models import DeploymentHour, UsageCursor, UsageDay, UsageHour, UsageRecord
 
 log = logging.getLogger("opencodex.usage")
 
@@ -84,8 +84,22 @@ WITH b AS (
     upstream_cost = usage_usagehour.upstream_cost + excluded.upstream_cost,
     unknown_cost = usage_usagehour.unknown_cost + excluded.unknown_cost
     RETURNING 1
+), days AS (  -- the daily buckets from the hourly sums: no second pass over the records
+    INSERT INTO usage_usageday
+        (day, user_id, requests, errors, cost, upstream_cost, unknown_cost)
+    SELECT date_trunc('day', hour, 'UTC'), user_id, sum(requests), sum(errors), sum(cost),
+        sum(upstream_cost), sum(unknown_cost)
+    FROM b GROUP BY 1, 2
+    ON CONFLICT (day, user_id) DO UPDATE SET
+        requests = usage_usageday.requests + excluded.requests,
+        errors = usage_usageday.errors + excluded.errors,
+        cost = usage_usageday.cost + excluded.cost,
+        upstream_cost = usage_usageday.upstream_cost + excluded.upstream_cost,
+        unknown_cost = usage_usageday.unknown_cost + excluded.unknown_cost
+    RETURNING 1
 )
-SELECT (SELECT count(*) FROM written), (SELECT COALESCE(sum(requests), 0) FROM b)
+SELECT (SELECT count(*) FROM written), (SELECT COALESCE(sum(requests), 0) FROM b),
+    (SELECT count(*) FROM days)
 """
 
 PG_POSTINGS = """
@@ -128,6 +142,20 @@ ON CONFLICT (hour, model, deployment) DO UPDATE SET
     cost = usage_deploymenthour.cost + excluded.cost,
     upstream_cost = usage_deploymenthour.upstream_cost + excluded.upstream_cost,
     unknown_cost = usage_deploymenthour.unknown_cost + excluded.unknown_cost
+"""
+
+
+# The same window by UTC day and user (the staff console's customers over weeks; on PostgreSQL
+# written by PG_BUCKETS from its hourly sums).
+DAY_UPSERT = """
+INSERT INTO usage_usageday (day, user_id, requests, errors, cost, upstream_cost, unknown_cost)
+VALUES (%s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (day, user_id) DO UPDATE SET
+    requests = usage_usageday.requests + excluded.requests,
+    errors = usage_usageday.errors + excluded.errors,
+    cost = usage_usageday.cost + excluded.cost,
+    upstream_cost = usage_usageday.upstream_cost + excluded.upstream_cost,
+    unknown_cost = usage_usageday.unknown_cost + excluded.unknown_cost
 """
 
 
@@ -281,6 +309,77 @@ def _add_to_deployment_buckets(records) -> int:
     return len(rows)
 
 
+def day_sums(records):
+    return (
+        records.annotate(bucket=TruncDay("created_at", tzinfo=UTC))
+        .values("bucket", "user_id")
+        .annotate(
+            n=Count("id"),
+            failed=Count("id", filter=Q(status__gte=400)),
+            spent=Sum("cost"),
+            upstream=Sum("upstream_cost"),
+            unknown=Count("id", filter=Q(upstream_cost__isnull=True)),
+        )
+        .order_by()
+    )
+
+
+def _add_to_day_buckets(records) -> None:
+    adapt = connection.ops.adapt_datetimefield_value
+    rows = [
+        (
+            adapt(b["bucket"]),
+            b["user_id"],
+            b["n"],
+            b["failed"],
+            b["spent"] or 0,
+            b["upstream"] or 0,
+            b["unknown"],
+        )
+        for b in day_sums(records).iterator(chunk_size=5000)
+    ]
+    if rows:
+        with connection.cursor() as cursor:
+            cursor.executemany(DAY_UPSERT, rows)
+
+
+def _days_from_hours(start: datetime, end: datetime) -> None:
+    """Recompute the UTC days that [start, end) touches from their hours (a day partly outside
+    a rebuild keeps its other hours' sums)."""
+    first = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    last = end.replace(hour=0, minute=0, second=0, microsecond=0)
+    last += timedelta(days=1) if last != end else timedelta(0)
+    UsageDay.objects.filter(day__gte=first, day__lt=last).delete()
+    sums = (
+        UsageHour.objects.filter(hour__gte=first, hour__lt=last)
+        .annotate(bucket=TruncDay("hour", tzinfo=UTC))
+        .values("bucket", "user_id")
+        .annotate(
+            n=Sum("requests"),
+            failed=Sum("errors"),
+            spent=Sum("cost"),
+            upstream=Sum("upstream_cost"),
+            unknown=Sum("unknown_cost"),
+        )
+        .order_by()
+    )
+    UsageDay.objects.bulk_create(
+        [
+            UsageDay(
+                day=row["bucket"],
+                user_id=row["user_id"],
+                requests=row["n"],
+                errors=row["failed"],
+                cost=row["spent"],
+                upstream_cost=row["upstream"],
+                unknown_cost=row["unknown"],
+            )
+            for row in sums.iterator(chunk_size=5000)
+        ],
+        batch_size=5000,
+    )
+
+
 def _post_to_ledger(records, start: int, end: int) -> int:
     """One ``usage`` ledger entry per account for the window's charges (apps.credits' rule for
     charges posted later); on PostgreSQL one statement."""
@@ -320,11 +419,12 @@ def _count_window(start: int, end: int) -> tuple[int, int, int]:
     if connection.vendor == "postgresql":  # summed and written by the server
         with connection.cursor() as cursor:
             cursor.execute(PG_BUCKETS, {"start": start, "end": end})
-            buckets, count = cursor.fetchone()
+            buckets, count, _ = cursor.fetchone()
             cursor.execute(PG_DEPLOYMENT_BUCKETS, {"start": start, "end": end})
     else:
         buckets, count = _add_to_buckets(window(start, end))
         _add_to_deployment_buckets(window(start, end))
+        _add_to_day_buckets(window(start, end))
     postings = _post_to_ledger(window(start, end), start, end)
     UsageCursor.objects.filter(name=CURSOR).update(position=end, updated_at=timezone.now())
     return buckets, int(count), postings
@@ -365,7 +465,9 @@ def rollup_rebuild(*, since: datetime, until: datetime | None = None) -> int:
             created_at__gte=start, created_at__lt=end, **{f"{position_field()}__lt": high}
         )
         _add_to_deployment_buckets(counted)
-        return _add_to_buckets(counted)[0]
+        written = _add_to_buckets(counted)[0]
+        _days_from_hours(start, end)
+        return written
 
 
 def retention_cutoff(*, now: datetime | None = None, days: int | None = None) -> datetime:
@@ -443,6 +545,26 @@ def rollup_differences(*, since: datetime, until: datetime, limit: int = 50) -> 
                 h.cost,
                 h.upstream_cost,
                 h.unknown_cost,
+            )
+        # Each day of UsageDay equals its records (whole UTC days).
+        first = start.replace(hour=0)
+        last = until.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        last += timedelta(days=1)
+        for d in day_sums(
+            UsageRecord.objects.filter(
+                created_at__gte=first,
+                created_at__lt=last,
+                **{f"{position_field()}__lt": position},
+            )
+        ):
+            raw[(d["bucket"], d["user_id"], "day", "")] = tuple(d[k] or 0 for k in dfields)
+        for d in UsageDay.objects.filter(day__gte=first, day__lt=last):
+            stored[(d.day, d.user_id, "day", "")] = (
+                d.requests,
+                d.errors,
+                d.cost,
+                d.upstream_cost,
+                d.unknown_cost,
             )
     problems = []
     for key in sorted(raw.keys() | stored.keys(), key=str):

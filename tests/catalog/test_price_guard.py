@@ -125,3 +125,49 @@ def test_the_model_page_says_when_its_price_changed(tmp_path, client, settings, 
     sync(write(tmp_path, input="4.00"))
     page = client.get("/models/m/").content.decode()
     assert "Price changed on" in page
+
+
+def test_the_admin_action_shows_the_diff_first_and_applies_only_when_confirmed(
+    tmp_path, client, settings
+):
+    sync(write(tmp_path))
+    settings.OPENCODEX_CATALOG = str(write(tmp_path, input="4.00", output="0.15"))
+    model = Model.objects.get(public_id="m")
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    url = "/admin/catalog/model/"
+    action = {"action": "sync_from_file", "_selected_action": [model.pk]}
+    preview = client.post(url, action)
+    page = preview.content.decode()
+    assert preview.status_code == 200 and "Nothing is written until you apply" in page
+    assert "m input_price: $3 → $4" in page
+    assert "m output_price: $15 → $0.15  REFUSED: moves ×0.01" in page
+    assert 'name="force"' in page
+    model.refresh_from_db()
+    assert (model.input_price, model.output_price) == (300_000_000, 1_500_000_000)
+    assert not PriceChange.objects.exists()
+
+    refused = client.post(url, {**action, "apply": "1"}, follow=True)
+    assert "Nothing was written" in refused.content.decode()
+    model.refresh_from_db()
+    assert model.output_price == 1_500_000_000 and not PriceChange.objects.exists()
+
+    forced = client.post(url, {**action, "apply": "1", "force": "1"}, follow=True)
+    assert "(forced)" in forced.content.decode()
+    model.refresh_from_db()
+    assert (model.input_price, model.output_price) == (400_000_000, 15_000_000)
+    changes = {c.field: c for c in PriceChange.objects.all()}
+    assert not changes["input_price"].forced and changes["output_price"].forced
+    assert changes["output_price"].changed_by.startswith("admin: ")
+
+
+def test_the_admin_action_applies_a_modest_change_after_the_preview(tmp_path, client, settings):
+    sync(write(tmp_path))
+    settings.OPENCODEX_CATALOG = str(write(tmp_path, input="4.00"))
+    model = Model.objects.get(public_id="m")
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    action = {"action": "sync_from_file", "_selected_action": [model.pk]}
+    page = client.post("/admin/catalog/model/", action).content.decode()
+    assert "m input_price: $3 → $4" in page and 'name="force"' not in page
+    done = client.post("/admin/catalog/model/", {**action, "apply": "1"}, follow=True)
+    assert "Synced: 0 created, 1 updated" in done.content.decode()
+    assert PriceChange.objects.get().new == 400_000_000

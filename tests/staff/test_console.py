@@ -20,6 +20,7 @@ from apps.billing.models import Payment
 from apps.catalog.pricing import Usage, upstream_usage_cost, usage_cost
 from apps.catalog.selectors import Route, Target
 from apps.credits import services as credits
+from apps.credits.models import LedgerEntry
 from apps.credits.selectors import ledger_problems
 from apps.usage.models import DeploymentHour, UsageHour, UsageRecord
 from apps.usage.rollup import rollup_differences, rollup_step
@@ -230,7 +231,7 @@ def _reconcile(**kwargs):
     return out.getvalue()
 
 
-def _pay(user, *, cents, credits_, method="card", currency="usd", ref=None):
+def _pay(user, *, cents, credits_, method="card", currency="usd", ref=None, intent=""):
     ref = ref or f"cs_test_{next(_ids)}"
     payment = Payment.objects.create(
         user=user,
@@ -240,6 +241,7 @@ def _pay(user, *, cents, credits_, method="card", currency="usd", ref=None):
         payment_method=method,
         status=Payment.Status.PAID,
         checkout_session_id=ref,
+        payment_intent_id=intent,
         paid_at=_day_start() + timedelta(hours=3),
     )
     credits.credits_grant(user_id=user.pk, amount=credits_, kind="topup", reference=f"stripe:{ref}")
@@ -275,6 +277,62 @@ def test_reconcile_fails_when_a_payment_is_altered(traffic):
     payment = _pay(account.user, cents=1000, credits_=1000 * 10**6)
     assert "reconciled" in _reconcile()
     Payment.objects.filter(pk=payment.pk).update(credits=payment.credits + 1)
+    with pytest.raises(CommandError, match="mismatch"):
+        _reconcile()
+
+
+def _refund(intent, refund_id, cents):
+    from apps.billing.webhooks import charge_refunded
+
+    payment = Payment.objects.get(payment_intent_id=intent)
+    total = payment.amount_refunded_cents + cents
+    refund = {"id": refund_id, "amount": cents, "status": "succeeded"}
+    charge_refunded(
+        charge={
+            "id": f"ch_{intent}",
+            "payment_intent": intent,
+            "amount_refunded": total,
+            "refunds": {"data": [refund]},
+        }
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reconcile_proves_refunds_by_method_and_currency_against_payments_and_ledger(
+    client, staff, traffic
+):
+    account, _ = traffic
+    _pay(account.user, cents=1000, credits_=1000 * 10**6, intent="pi_card")
+    _pay(account.user, cents=2000, credits_=2000 * 10**6, intent="pi_card2")
+    _pay(account.user, cents=7200, credits_=1000 * 10**6, method="alipay", currency="cny",
+         intent="pi_alipay")  # fmt: skip
+    _refund("pi_card", "re_1", 300)  # a partial refund, then the rest of it
+    _refund("pi_card", "re_2", 700)
+    _refund("pi_alipay", "re_3", 7200)
+    out = _reconcile()
+    assert "reconciled" in out
+    assert "refunded usd card: 1000 / 1000" in out and "net cash in usd card: 2000 / 2000" in out
+    assert "refunded cny alipay: 7200 / 7200" in out and "net cash in cny alipay: 0 / 0" in out
+    refunded = 2000 * 10**6  # all of the first card payment and of the alipay one
+    assert f"credits refunded (payments / ledger): {refunded} / {refunded}" in out
+    client.force_login(staff)
+    rows = {
+        (r["payment_method"], r["currency"]): r
+        for r in client.get(reverse("staff:console")).context["cash_in"]
+    }
+    assert (rows["card", "usd"]["amount_cents"], rows["card", "usd"]["net_cents"]) == (3000, 2000)
+    assert rows["alipay", "cny"]["credits_refunded"] == 1000 * 10**6
+
+    # A payment whose refunded credits were changed by hand no longer matches the ledger.
+    payment = Payment.objects.get(payment_intent_id="pi_card")
+    Payment.objects.filter(pk=payment.pk).update(credits_refunded=payment.credits_refunded - 1)
+    with pytest.raises(CommandError, match="mismatch"):
+        _reconcile()
+    Payment.objects.filter(pk=payment.pk).update(credits_refunded=payment.credits_refunded)
+    assert "reconciled" in _reconcile()
+    # Nor does a refund posting changed by hand.
+    entry = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.REFUND).first()
+    LedgerEntry.objects.filter(pk=entry.pk).update(amount=entry.amount + 1)
     with pytest.raises(CommandError, match="mismatch"):
         _reconcile()
 
@@ -398,4 +456,101 @@ def test_a_rebuild_gives_the_same_costs_and_check_rollups_sees_an_altered_cost(t
         upstream_cost=record.upstream_cost + 1
     )
     problems = rollup_differences(since=_day_start(), until=timezone.now())
-    assert len(problems) == 2  # its user's bucket and its deployment's
+    assert len(problems) == 3  # its user's bucket, its deployment's and its user's day
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_busy_hours_health_reads_its_latest_records_and_says_so(
+    client, staff, funded_account, monkeypatch
+):
+    from tests.usage.factories import record
+
+    account = funded_account(credits=1)
+    now = timezone.now()
+    for minutes, status in [(50, 500), (40, 500), (3, 200), (2, 429), (1, 200)]:
+        record(
+            account.user,
+            at=now - timedelta(minutes=minutes),
+            deployment="p:K:m",
+            attempts=[["p:K:m", status, 10]],
+        )
+    client.force_login(staff)
+    monkeypatch.setattr("apps.usage.selectors.HEALTH_RECORDS", 3)
+    response = client.get(reverse("staff:console"))
+    (health,) = response.context["health"]
+    assert (health["attempts"], health["errors"], health["rate_limited"]) == (3, 1, 1)
+    span = response.context["health_span"]
+    assert span.capped and span.records == 3 and span.since == now - timedelta(minutes=3)
+    assert "Busy hour: the latest 3 requests" in response.content.decode()
+    monkeypatch.setattr("apps.usage.selectors.HEALTH_RECORDS", 100)
+    response = client.get(reverse("staff:console"))
+    (health,) = response.context["health"]
+    assert (health["attempts"], health["errors"], health["rate_limited"]) == (5, 3, 1)
+    assert not response.context["health_span"].capped
+    assert "Busy hour" not in response.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_top_customers_and_active_accounts_over_days_equal_the_records(client, staff):
+    """Customers over 30 days come from the daily rollup (and the hours of a part day): the
+    same figures as the raw records, for customers active on different days, today included."""
+    from tests.usage.factories import record
+
+    now = timezone.now()
+    people = [UserFactory(email=f"c{i}@example.com") for i in range(4)]
+    ages = {0: [1, 2, 20], 1: [40 * 24], 2: [24 * 5, 24 * 12], 3: [24 * 29, 3]}  # hours ago
+    for i, user in enumerate(people):
+        for n, hours in enumerate(ages[i]):
+            record(user, at=now - timedelta(hours=hours, minutes=n), cost=1000 * (i + 1) + n,
+                   upstream_cost=None if n else 700)  # fmt: skip
+    rollup_step()
+    since = selectors_period()
+    rows = UsageRecord.objects.filter(created_at__gte=since.since).values("user_id")
+    rows = rows.annotate(
+        revenue=Sum("cost"), upstream=Sum("upstream_cost", default=0), requests=Count("id")
+    )
+    raw = {r["user_id"]: (r["revenue"], r["upstream"], r["requests"]) for r in rows}
+    client.force_login(staff)
+    context = client.get(reverse("staff:console")).context
+    shown = {
+        r["user_id"]: (r["revenue"], r["upstream_cost"], r["requests"])
+        for r in context["by_customer"]
+    }
+    assert shown == raw and people[1].pk not in shown  # 40 days ago: outside the month
+    assert context["by_customer"][0]["user__email"] == "c3@example.com"
+    midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = UsageRecord.objects.filter(created_at__gte=midnight).values("user_id").distinct()
+    assert context["activity"]["active"] == {"day": today.count(), "week": 3, "month": 3}
+
+
+def selectors_period():
+    from apps.staff.selectors import Period
+
+    return Period.last_days(30)
+
+
+@pytest.mark.django_db
+def test_staff_with_two_factor_reach_the_console_only_after_their_code(client, password):
+    """The console is behind the admin's login, which is allauth's with its second factor."""
+    import time as clock
+
+    from allauth.mfa.totp.internal.auth import (
+        TOTP,
+        format_hotp_value,
+        generate_totp_secret,
+        hotp_value,
+    )
+
+    boss = UserFactory(email="boss@example.com", verified=True, is_staff=True)
+    secret = generate_totp_secret()
+    TOTP.activate(boss, secret)
+    url = reverse("staff:console")
+    to_login = client.get(url)
+    assert to_login.status_code == 302 and reverse("admin:login") in to_login["Location"]
+    step = client.post(reverse("account_login"), {"login": boss.email, "password": password})
+    assert step.status_code == 302 and step.url == reverse("mfa_authenticate")
+    assert client.get(url).status_code == 302  # the password alone does not open it
+    code = format_hotp_value(hotp_value(secret, int(clock.time()) // 30))
+    assert client.post(reverse("mfa_authenticate"), {"code": code}).status_code == 302
+    page = client.get(url)
+    assert page.status_code == 200 and "Staff console" in page.content.decode()

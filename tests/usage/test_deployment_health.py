@@ -53,3 +53,36 @@ def test_the_deployments_page_shows_the_last_hour(client):
     for heading in ("attempts (1 h)", "error rate (1 h)", "last error", "p50 answer (1 h)"):
         assert heading in text.lower()
     assert "25.0%" in text and "HTTP 429 at" in text and "50 ms" in text
+
+
+def test_postgresql_sums_the_same_health_as_python():
+    """The SQL reading (PostgreSQL) and the Python one (SQLite's) agree on random chains,
+    malformed attempts included."""
+    import random
+
+    from apps.usage.selectors import deployment_health_span
+
+    rng = random.Random(23)
+    user = UserFactory()
+    now = timezone.now()
+    names = ["p:K1:m", "p:K2:m", "q:K:m"]
+    for i in range(300):
+        chain = [
+            [rng.choice(names), rng.choice([200, 200, 200, 429, 500, 503]), rng.randint(1, 900)]
+            for _ in range(rng.randint(1, 3))
+        ]
+        if i % 50 == 0:
+            chain.append(["", 500, 3])  # no name: skipped by both
+        if i % 70 == 0:
+            chain.append(["p:K1:m", 500])  # too short: skipped by both
+        record(user, at=now - timedelta(seconds=rng.randint(1, 3500)),
+               deployment=chain[-1][0] if chain[-1][0] else "", stream=rng.random() < 0.5,
+               ttft_ms=rng.choice([0, rng.randint(10, 400)]), attempts=chain)  # fmt: skip
+    record(user, at=now - timedelta(hours=2), deployment="p:K1:m", attempts=[["p:K1:m", 500, 1]])
+    in_sql, span = deployment_health_span()
+    in_python, python_span = deployment_health_span(in_python=True)
+    assert in_sql == in_python and set(in_sql) == set(names)
+    assert (span.records, span.capped) == (python_span.records, False) == (300, False)
+    assert span.since == python_span.since
+    assert any(h.last_error for h in in_sql.values())
+    assert any(h.p50_ttft_ms for h in in_sql.values())

@@ -340,3 +340,49 @@ def test_a_rebuild_ending_mid_hour_rebuilds_that_whole_hour(owner):
     rollup_step()
     assert rollup_rebuild(since=T0, until=T0 + timedelta(minutes=30)) == 1
     assert buckets() == recompute() == {(T0, owner.pk, 0, "demo-chat"): (2, 0, 20, 40, 3)}
+
+
+def days():
+    from apps.usage.models import UsageDay
+
+    return {
+        (d.day, d.user_id): (d.requests, d.errors, d.cost, d.upstream_cost, d.unknown_cost)
+        for d in UsageDay.objects.all()
+    }
+
+
+def days_from_records():
+    return {
+        (d["bucket"], d["user_id"]): tuple(
+            d[k] or 0 for k in ("n", "failed", "spent", "upstream", "unknown")
+        )
+        for d in rollup.day_sums(UsageRecord.objects.all())
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_daily_buckets_per_user_follow_each_run_a_rebuild_and_the_check(owner, outsider):
+    """UsageDay (the staff console's customers): each run adds to the day of each record; a
+    rebuild starting mid-day recomputes the whole day; an altered day is reported."""
+    rng = random.Random(5)
+    for i in range(40):
+        user = owner if i % 3 else outsider
+        at = T0 + timedelta(hours=rng.randint(-30, 30), minutes=rng.randint(0, 59))
+        record(user, at=at, cost=rng.randint(0, 500), status=rng.choice([200, 200, 502]),
+               upstream_cost=rng.choice([None, rng.randint(0, 400)]))  # fmt: skip
+        if i % 10 == 9:
+            rollup_step()
+    rollup_step()
+    assert days() == days_from_records() and len(days()) >= 4
+    assert rollup_differences(since=T0 - timedelta(days=2), until=T0 + timedelta(days=2)) == []
+    record(owner, at=T0 + timedelta(hours=2), cost=7)  # new meanwhile: counted by the rebuild
+    rollup_rebuild(since=T0 + timedelta(hours=1), until=T0 + timedelta(hours=3))
+    assert days() == days_from_records()
+    from apps.usage.models import UsageDay
+
+    day = T0.replace(hour=0)
+    UsageDay.objects.filter(day=day, user=owner).update(cost=10**9)
+    problems = rollup_differences(since=T0, until=T0 + timedelta(hours=1))
+    assert len(problems) == 1 and str(10**9) in problems[0]
+    rollup_rebuild(since=T0 + timedelta(hours=5), until=T0 + timedelta(hours=6))
+    assert days() == days_from_records()

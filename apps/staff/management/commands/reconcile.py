@@ -20,8 +20,9 @@ def _moment(value: str) -> datetime:
 class Command(BaseCommand):
     help = (
         "Prove the staff console's figures for [--since, --until): revenue equals the raw "
-        "records and the ledger's usage postings, cash in equals the payments table and the "
-        "ledger's top-ups. Exits non-zero on a mismatch."
+        "records and the ledger's usage postings; cash in (paid, refunded, net, by method and "
+        "currency) equals the payments table and the ledger's top-ups and refunds. Exits "
+        "non-zero on a mismatch."
     )
 
     def add_arguments(self, parser):
