@@ -14,6 +14,7 @@ from apps.catalog.models import Model, PriceChange
 from apps.catalog.pricing import price_per_million_dollars
 from apps.catalog.selectors import Route, catalog_routes
 from apps.usage.models import UsageHour, UsageRecord
+from apps.usage.selectors import deployment_shown  # noqa: F401  (the request page's)
 
 # Median latencies are computed from at most this many of a model's latest requests.
 LATENCY_SAMPLE = 2000
@@ -239,10 +240,3 @@ def usage_content_for_user(*, user_id: int, request_id: str):
         else "",
         "expires_at": content.expires_at,
     }
-
-
-def deployment_shown(name: str) -> dict:
-    """A deployment's name (provider:key variable:upstream id) as its owner may see it: the
-    provider and the model's id there, never which of our keys."""
-    provider, _, rest = (name or "").partition(":")
-    return {"provider": provider, "upstream": rest.partition(":")[2]}

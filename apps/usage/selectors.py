@@ -232,9 +232,48 @@ def spend_summary(*, user_id: int, tz: ZoneInfo) -> dict:
     return {"today": values[-1] if values else 0, "week": values, "days": sorted(daily)}
 
 
+PROTOCOLS = ("chat", "messages", "responses")
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    """What the request log (and its CSV) shows: always a time range, then any of key, models,
+    status ("ok", "error" or one HTTP status) and protocol. Each narrows an index of the
+    day-partitioned records: (user, created_at), (api_key, created_at), (user, model,
+    created_at), (user, protocol, created_at), and errors alone (user, created_at) where
+    status >= 400."""
+
+    start: datetime
+    end: datetime
+    key_id: int | None = None
+    models: tuple[str, ...] | None = None
+    status: str | int | None = None
+    protocol: str | None = None
+
+
+def _log_rows(user_id: int, f: LogFilter):
+    rows = UsageRecord.objects.filter(
+        user_id=user_id, created_at__gte=f.start, created_at__lt=f.end
+    )
+    if f.key_id is not None:
+        rows = rows.filter(api_key_id=f.key_id)
+    if f.models is not None:
+        rows = rows.filter(model__in=f.models)
+    if f.status == "ok":
+        rows = rows.filter(status__lt=400)
+    elif f.status == "error":
+        rows = rows.filter(status__gte=400)
+    elif isinstance(f.status, int):
+        rows = rows.filter(status=f.status)
+    if f.protocol:
+        rows = rows.filter(protocol=f.protocol)
+    return rows
+
+
 def request_log(
     *,
     user_id: int,
+    filters: LogFilter | None = None,
     key_id: int | None = None,
     model: str | None = None,
     status: str | None = None,
@@ -242,18 +281,20 @@ def request_log(
     limit: int = LOG_PAGE,
     models: tuple[str, ...] | None = None,
 ):
-    """One page of single requests, newest first, after ``cursor`` (keyset, not OFFSET)."""
-    rows = UsageRecord.objects.filter(user_id=user_id).select_related("api_key")
-    if key_id is not None:
-        rows = rows.filter(api_key_id=key_id)
-    if model:
-        rows = rows.filter(model=model)
-    if models is not None:
-        rows = rows.filter(model__in=models)
-    if status == "ok":
-        rows = rows.filter(status__lt=400)
-    elif status == "error":
-        rows = rows.filter(status__gte=400)
+    """One page of single requests, newest first, after ``cursor`` (keyset, not OFFSET), in
+    ``filters``' time range (default: the last 90 days)."""
+    if filters is None:
+        now = timezone.now()
+        if model:
+            models = (model,) if models is None else tuple(m for m in models if m == model)
+        filters = LogFilter(
+            start=now - RANGES["90d"],
+            end=now + timedelta(minutes=1),
+            key_id=key_id,
+            models=models,
+            status=status,
+        )
+    rows = _log_rows(user_id, filters).select_related("api_key")
     if cursor is not None:
         at, pk = cursor
         rows = rows.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=pk))
@@ -264,10 +305,55 @@ def request_log(
     return page, next_cursor
 
 
-def records_for_export(*, user_id: int, start: datetime, end: datetime):
+def deployment_shown(name: str) -> dict:
+    """A deployment's name (provider:key variable:upstream id) as its owner may see it: the
+    provider and the model's id there, never which of our keys."""
+    provider, _, rest = (name or "").partition(":")
+    return {"provider": provider, "upstream": rest.partition(":")[2]}
+
+
+COST_PARTS = ("input", "cached", "cache_write", "output", "reasoning")
+
+
+def cost_split(record, route) -> dict | None:
+    """What each kind of token of ``record`` cost, in µcr: uncached input, cached input read,
+    cache writes, output (reasoning apart) and reasoning, plus the price per request; at the
+    model's prices (``route``, the catalog's now). Records keep only their total: when the
+    prices changed since, the parts are scaled to that total and marked ``approximate``.
+    None for a model not in the catalog or a request that cost nothing."""
+    from apps.catalog.pricing import tokens_cost
+
+    if route is None or not record.cost:
+        return None
+    uncached = max(record.prompt_tokens - record.cached_tokens - record.cache_write_tokens, 0)
+    reasoning = min(record.reasoning_tokens, record.completion_tokens)
+    parts = {
+        "input": tokens_cost(uncached, route.input_price),
+        "cached": tokens_cost(record.cached_tokens, route.cached_price),
+        "cache_write": tokens_cost(record.cache_write_tokens, route.write_price),
+        "output": tokens_cost(record.completion_tokens - reasoning, route.output_price),
+        "reasoning": tokens_cost(reasoning, route.output_price),
+        "request": route.request_price if record.status < 400 else 0,
+    }
+    total = sum(parts.values())
+    approximate = total != record.cost
+    if approximate and total:
+        scaled = {k: v * record.cost // total for k, v in parts.items()}
+        biggest = max(scaled, key=lambda k: parts[k])
+        scaled[biggest] += record.cost - sum(scaled.values())
+        parts = scaled
+    elif approximate:
+        return None
+    return {**parts, "approximate": approximate, "total": record.cost}
+
+
+def records_for_export(
+    *, user_id: int, start: datetime, end: datetime, filters: LogFilter | None = None
+):
+    """The log's records oldest first (every one of ``filters``, or all in the range)."""
+    rows = _log_rows(user_id, filters or LogFilter(start=start, end=end))
     return (
-        UsageRecord.objects.filter(user_id=user_id, created_at__gte=start, created_at__lt=end)
-        .order_by("created_at", "id")
+        rows.order_by("created_at", "id")
         .values_list(
             "created_at",
             "request_id",
@@ -284,6 +370,7 @@ def records_for_export(*, user_id: int, start: datetime, end: datetime):
             "cache_write_tokens",
             "reasoning_tokens",
             "protocol",
+            "deployment",
         )
         .iterator(chunk_size=2000)
     )
