@@ -24,6 +24,7 @@ from apps.usage.models import UsageRecord
 from apps.usage.selectors import cost_split
 
 from . import selectors, services
+from .browser import ModelBrowserForm, browse
 from .playground import PlaygroundInputError, chat_request, code_samples
 
 log = logging.getLogger("opencodex.console")
@@ -44,8 +45,15 @@ def api_base_url() -> str:
 
 
 def model_list(request):
-    """Every model on sale with its prices: public, like the docs."""
-    return render(request, "console/models.html", {"models": selectors.model_cards()})
+    """Every model on sale with its prices, searched, filtered and sorted by GET parameters
+    (a link keeps them; htmx swaps the results): public, like the docs."""
+    cards = selectors.model_cards()
+    providers = sorted({(c.provider_slug, c.provider) for c in cards}, key=lambda p: p[1])
+    form = ModelBrowserForm(request.GET or None, providers=providers)
+    found = browse(cards, form.values())
+    context = {"form": form, "models": found.cards, "total": found.total}
+    template = "console/partials/model_results.html" if request.htmx else "console/models.html"
+    return render(request, template, context)
 
 
 def model_detail(request, model_id: str):

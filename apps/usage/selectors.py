@@ -240,8 +240,8 @@ class LogFilter:
     """What the request log (and its CSV) shows: always a time range, then any of key, models,
     status ("ok", "error" or one HTTP status) and protocol. Each narrows an index of the
     day-partitioned records: (user, created_at), (api_key, created_at), (user, model,
-    created_at), (user, protocol, created_at), and errors alone (user, created_at) where
-    status >= 400."""
+    created_at), (user, protocol, created_at), and failed requests alone (user, created_at) and
+    (user, status, created_at) where status >= 400."""
 
     start: datetime
     end: datetime
@@ -265,6 +265,8 @@ def _log_rows(user_id: int, f: LogFilter):
         rows = rows.filter(status__gte=400)
     elif isinstance(f.status, int):
         rows = rows.filter(status=f.status)
+        if f.status >= 400:  # says the partial index of failures applies
+            rows = rows.filter(status__gte=400)
     if f.protocol:
         rows = rows.filter(protocol=f.protocol)
     return rows

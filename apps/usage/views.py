@@ -4,6 +4,7 @@ from datetime import datetime
 from django.contrib.auth.decorators import login_required
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from apps.catalog.selectors import catalog_routes
@@ -63,6 +64,23 @@ def _cursor(value: str):
         return None
 
 
+def _log_labels() -> dict:
+    return {
+        "time": _("Time"),
+        "model": _("Model"),
+        "status": _("Status"),
+        "credits": _("Credits"),
+        "key": _("Key"),
+        "provider": _("Provider"),
+        "tokens": _("Tokens in / out"),
+        "latency": _("Latency"),
+        "request_id": _("Request id"),
+        "copy": _("Copy"),
+        "copied": _("Copied"),
+        "copy_id": _("Copy the request id"),
+    }
+
+
 def _log_form(request) -> LogFilterForm:
     models = selectors.used_models(user_id=request.user.pk)
     return LogFilterForm(request.GET or None, user=request.user, models=models)
@@ -99,6 +117,9 @@ def request_log(request):
         "filters_query": filters_query,
         "next_query": params.urlencode() if next_cursor else "",
         "bad_cursor": bool(request.GET.get("cursor")) and cursor is None,
+        # Translated and reversed once, not once a row.
+        "labels": _log_labels(),
+        "detail_url": reverse("console:request_detail", args=["-"])[:-2],
     }
     if request.htmx:
         # "Older requests" appends rows; a filter change replaces the table and its links.
