@@ -148,6 +148,8 @@ def usage_report(*, user_id: int, q: UsageQuery, used: UsedModels | None = None)
     series: dict[str, dict[str, list]] = {}
     requests = [0] * len(buckets)
     errors = [0] * len(buckets)
+    inputs = [0] * len(buckets)
+    outputs = [0] * len(buckets)
     for row in rows:
         position = index.get(row["bucket"].astimezone(q.tz))
         if position is None:
@@ -159,6 +161,8 @@ def usage_report(*, user_id: int, q: UsageQuery, used: UsedModels | None = None)
         entry["tokens"][position] += (row["prompt"] or 0) + (row["completion"] or 0)
         requests[position] += row["requests"] or 0
         errors[position] += row["errors"] or 0
+        inputs[position] += row["prompt"] or 0
+        outputs[position] += row["completion"] or 0
     merged: dict[str, dict] = {}
     for t in _rollups(user_id, q).values(group_field).annotate(**SUMS).order_by("-cost"):
         name = (
@@ -179,7 +183,10 @@ def usage_report(*, user_id: int, q: UsageQuery, used: UsedModels | None = None)
         "series": series,
         "requests": requests,
         "errors": errors,
+        "input_tokens": inputs,
+        "output_tokens": outputs,
         "totals": totals,
+        "total": {k: sum(row[k] for row in totals) for k in SUMS},
         "empty": not totals,
     }
 
@@ -578,3 +585,34 @@ def keys_charged_since(*, key_ids: list[int], since) -> int:
         total=Sum("cost")
     )["total"]
     return total or 0
+
+
+KEY_INSIGHT_DAYS = 30
+KEY_RECENT = 10
+
+
+def key_insight(*, user_id: int, key_id: int, tz: ZoneInfo) -> dict:
+    """A key's spend per day over the last ``KEY_INSIGHT_DAYS`` days by model (the rollups) and
+    its latest requests (its index of the records), for the key's page."""
+    now = timezone.now()
+    start = (now - timedelta(days=KEY_INSIGHT_DAYS - 1)).astimezone(tz)
+    q = UsageQuery(
+        start=start.replace(hour=0, minute=0, second=0, microsecond=0),
+        end=now,
+        tz=tz,
+        key_id=key_id,
+    )
+    report = usage_report(user_id=user_id, q=q)
+    recent, _ = request_log(
+        user_id=user_id,
+        filters=LogFilter(start=now - timedelta(days=KEY_INSIGHT_DAYS), end=now, key_id=key_id),
+        limit=KEY_RECENT,
+    )
+    return {
+        "labels": report["labels"],
+        "series": report["series"],
+        "spent": sum(row["cost"] for row in report["totals"]),
+        "requests": sum(row["requests"] for row in report["totals"]),
+        "recent": recent,
+        "days": KEY_INSIGHT_DAYS,
+    }

@@ -39,6 +39,11 @@ def usage_index(request):
             if any(s["cost"])
         },
         "tokens": {name: s["tokens"] for name, s in report["series"].items() if any(s["tokens"])},
+        # Tokens in and out of every group together: what the tokens chart stacks.
+        "token_split": {
+            _("Input"): report["input_tokens"],
+            _("Output"): report["output_tokens"],
+        },
         "requests": report["requests"],
         "error_rate": [
             round(100 * e / r, 2) if r else 0
