@@ -14,7 +14,7 @@ class UsageRecord(models.Model):
     request_id = models.CharField(max_length=64)
     # No single-column indexes: (user, created_at, id) and (api_key, created_at) below serve
     # every lookup by user or key, and partitions serve time ranges; each index is a write on
-    # every request (the request log's filters add two, and two on failed requests only).
+    # every request (the request log's filters add two, and three on failed requests only).
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
@@ -97,6 +97,11 @@ class UsageRecord(models.Model):
                 fields=["user", "status", "-created_at", "-id"],
                 condition=models.Q(status__gte=400),
                 name="usage_log_error_status",
+            ),
+            models.Index(
+                fields=["user", "model", "-created_at", "-id"],
+                condition=models.Q(status__gte=400),
+                name="usage_log_error_model",
             ),
         ]
 

@@ -247,8 +247,8 @@ class LogFilter:
     """What the request log (and its CSV) shows: always a time range, then any of key, models,
     status ("ok", "error" or one HTTP status) and protocol. Each narrows an index of the
     day-partitioned records: (user, created_at), (api_key, created_at), (user, model,
-    created_at), (user, protocol, created_at), and failed requests alone (user, created_at) and
-    (user, status, created_at) where status >= 400."""
+    created_at), (user, protocol, created_at), and failed requests alone: (user, created_at),
+    (user, status, created_at) and (user, model, created_at) where status >= 400."""
 
     start: datetime
     end: datetime

@@ -13,6 +13,7 @@ each filter's query: every one must read an index of the partitions, never a seq
 
 import argparse
 import os
+import re
 import sys
 import time
 from datetime import timedelta
@@ -117,7 +118,7 @@ def main() -> None:
         "request log": log,
         "request log, 24 hours": log + "?range=24h",
         "request log, one key": f"{log}?key={key.pk}",
-        "request log, one model": log + "?model=gpt-4o",
+        "request log, one model": log + "?model=qwen-plus",
         "request log, failed": log + "?status=error",
         "request log, 429": log + "?status=429",
         "request log, Anthropic Messages": log + "?protocol=messages",
@@ -155,34 +156,29 @@ def main() -> None:
     filters = {
         "none": "",
         "key": f"key={key.pk}",
-        "model": "model=gpt-4o",
+        "model": "model=qwen-plus",
         "failed": "status=error",
+        "model+failed": "model=qwen-plus&status=error",
         "429": "status=429",
         "protocol": "protocol=messages",
     }
     from django.http import QueryDict
 
-    for name, query in filters.items():
+    for label, query in filters.items():
         form = LogFilterForm(QueryDict(query) or None, user=heavy, models=models)
         form.is_valid()
         rows = _log_rows(heavy.pk, form.log_filter()).order_by("-created_at", "-id")[:51]
         plan = rows.explain()
-        scans = sorted(
-            {
-                line.split(" on ")[0].split("->")[-1].strip()
-                for line in plan.splitlines()
-                if " on " in line
-            }
-        )
-        indexes = sorted(
-            {
-                line.split(" using ")[1].split(" ")[0]
-                for line in plan.splitlines()
-                if " using " in line
-            }
-        )
-        # An index name on a partition is the parent's with the partition's suffix.
-        print(f"  {name:10} {', '.join(scans)}: {', '.join(indexes) or '-'}")
+        nodes = set()
+        for line in plan.splitlines():
+            found = re.search(
+                r"(Seq Scan|Bitmap Index Scan|Index Scan|Index Only Scan)\b(.*)", line
+            )
+            if found and "..0.00 " not in line:  # not the empty partitions
+                # A partition's index is named after the parent's: the part after its name.
+                name = re.sub(r"usage_usagerecord_(p\d+|default)_", "", found.group(2))
+                nodes.add(found.group(1) + name.split("(")[0].split(" on ")[0].rstrip())
+        print(f"  {label:12} {'; '.join(sorted(nodes))}")
         # Empty partitions (yesterday's, the default) cost nothing to scan: "cost=0.00..0.00".
         full = [line for line in plan.splitlines() if "Seq Scan" in line and "..0.00 " not in line]
         assert not full, plan
