@@ -83,6 +83,13 @@ def _log_labels() -> dict:
         "copy": _("Copy"),
         "copied": _("Copied"),
         "copy_id": _("Copy the request id"),
+        "split_in": _("in"),
+        "split_cached": _("cached"),
+        "split_cache_write": _("cache write"),
+        "split_out": _("out"),
+        "split_reasoning": _("reasoning"),
+        "split_per_request": _("per request"),
+        "approximate": _("Split at the current prices, scaled to what was charged"),
     }
 
 

@@ -108,3 +108,40 @@ def test_a_keys_page_charts_its_spend_and_lists_its_requests(page, busy_user, vi
     assert overflow(page) <= 0
     link.click()
     page.wait_for_url("**/usage/requests/req_layout_**")
+
+
+# The wide tables of other pages at 390 px: each row a card whose values sit beside their labels
+# and inside the screen, so the amount, the status or the cost is never cut off at the edge.
+PHONE_TABLES = [
+    ("/dashboard/", "table.activity-table", "Amount"),
+    ("/usage/?range=30d", "table.totals-table", "Credits"),
+    ("/models/gpt-4o/", "table.traffic-table", "Median latency"),
+    ("/docs/chat-completions/", ".docs-content table", None),
+]
+
+
+def test_wide_tables_become_cards_on_a_phone(page, busy_user):  # noqa: F811
+    from apps.credits.services import credits_grant
+
+    credits_grant(
+        user_id=busy_user.pk,
+        amount=5_000_000,
+        kind="topup",
+        reference="layout-topup",
+        memo="a rather long note about this top-up",
+    )
+    page.set_viewport_size(PHONE)
+    log_in(page, busy_user.email)
+    for url, selector, priority in PHONE_TABLES:
+        page.goto(url)
+        table = page.locator(selector).first
+        table.wait_for()
+        if selector.startswith(".docs"):  # labelled by docs.js from the table's header
+            page.wait_for_function("() => document.querySelector('.docs-content td[data-label]')")
+        assert page.evaluate(VALUES_BESIDE_LABELS, table.element_handle()) == [], url
+        cells = table.locator("tbody tr").first.locator("td[data-label]")
+        for i in range(cells.count()):
+            assert on_screen(cells.nth(i), PHONE), (url, cells.nth(i).get_attribute("data-label"))
+        if priority:
+            assert table.locator(f"tbody tr td[data-label='{priority}']").first.is_visible()
+        assert overflow(page) <= 0, url
