@@ -36,6 +36,12 @@ EXAMPLE_MESSAGES = [{"role": "user", "content": "Hello!"}]
 CREDIT_PLACES = Decimal("0.000001")  # a reply often costs less than a ten-thousandth
 
 
+def _partial(request) -> bool:
+    """An htmx swap wants the fragment; a history restore (back button after the cache was
+    emptied) and a plain visit want the whole page."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
 def api_base_url() -> str:
     """The base URL clients use (what the code samples show)."""
     return f"{settings.SITE_URL}/api/v1"
@@ -52,7 +58,7 @@ def model_list(request):
     form = ModelBrowserForm(request.GET or None, providers=providers)
     found = browse(cards, form.values())
     context = {"form": form, "models": found.cards, "total": found.total}
-    template = "console/partials/model_results.html" if request.htmx else "console/models.html"
+    template = "console/partials/model_results.html" if _partial(request) else "console/models.html"
     return render(request, template, context)
 
 

@@ -16,6 +16,12 @@ from .forms import LogFilterForm, UsageFilterForm
 from .selectors import deployment_shown
 
 
+def _partial(request) -> bool:
+    """An htmx swap wants the fragment; a history restore (back button after the cache was
+    emptied) and a plain visit want the whole page."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
 def _filters(request) -> UsageFilterForm:
     models = selectors.used_models(user_id=request.user.pk)
     return UsageFilterForm(request.GET or None, user=request.user, models=models)
@@ -57,7 +63,7 @@ def usage_index(request):
         "chart": chart,
         "export_query": request.GET.urlencode(),
     }
-    template = "usage/partials/report.html" if request.htmx else "usage/index.html"
+    template = "usage/partials/report.html" if _partial(request) else "usage/index.html"
     return render(request, template, context)
 
 
@@ -133,7 +139,7 @@ def request_log(request):
         "labels": _log_labels(),
         "detail_url": reverse("console:request_detail", args=["-"])[:-2],
     }
-    if request.htmx:
+    if _partial(request):
         # "Older requests" appends rows; a filter change replaces the table and its links.
         more = request.htmx.target == "log-more"
         template = "usage/partials/log_rows.html" if more else "usage/partials/log_table.html"

@@ -176,8 +176,9 @@ def main() -> None:
             )
             if found and "..0.00 " not in line:  # not the empty partitions
                 # A partition's index is named after the parent's: the part after its name.
-                name = re.sub(r"usage_usagerecord_(p\d+|default)_", "", found.group(2))
-                nodes.add(found.group(1) + name.split("(")[0].split(" on ")[0].rstrip())
+                line = re.sub(r"usage_usagerecord_(p\d+|default)_", "", line)
+                index = re.search(r"(?:using|Bitmap Index Scan on) (\S+)", line)
+                nodes.add(found.group(1) + (f" {index.group(1)}" if index else ""))
         print(f"  {label:12} {'; '.join(sorted(nodes))}")
         # Empty partitions (yesterday's, the default) cost nothing to scan: "cost=0.00..0.00".
         full = [line for line in plan.splitlines() if "Seq Scan" in line and "..0.00 " not in line]

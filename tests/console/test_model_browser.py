@@ -106,3 +106,10 @@ def test_htmx_swaps_only_the_results(client):
     body = response.content.decode()
     assert body.lstrip().startswith('<section class="card" id="model-results"')
     assert "<html" not in body and body.count("<tr data-model=") == 3
+
+
+def test_the_back_buttons_history_restore_gets_the_whole_page(client):
+    response = client.get(
+        MODELS + "?q=qwen", HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true"
+    )
+    assert "<html" in response.content.decode()

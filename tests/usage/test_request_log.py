@@ -140,3 +140,12 @@ def test_the_csv_has_a_bom_and_exactly_the_filtered_rows(owner_client, traffic):
 def test_the_id_search_keeps_what_was_typed(owner_client, traffic):
     response = owner_client.get(reverse("console:request_search"), {"id": "req_typo"}, follow=True)
     assert 'value="req_typo"' in response.content.decode()
+
+
+def test_the_back_buttons_history_restore_gets_the_whole_page(owner_client, traffic):
+    response = owner_client.get(
+        LOG + "?protocol=messages",
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_HISTORY_RESTORE_REQUEST="true",
+    )
+    assert "<html" in response.content.decode()
