@@ -117,6 +117,7 @@ PHONE_TABLES = [
     ("/usage/?range=30d", "table.totals-table", "Credits"),
     ("/models/gpt-4o/", "table.traffic-table", "Median latency"),
     ("/docs/chat-completions/", ".docs-content table", None),
+    ("/keys/", "table.keys-table", "Status"),
 ]
 
 
