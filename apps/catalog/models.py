@@ -41,6 +41,15 @@ class Model(models.Model):
     upstream_id = models.CharField(max_length=200)
     display_name = models.CharField(max_length=100, blank=True)
     family = models.CharField(max_length=50, blank=True)
+    description = models.TextField(
+        blank=True, help_text="a sentence or two for the model browser: what it is good at"
+    )
+    description_zh = models.TextField(blank=True, help_text="the description in Chinese")
+    modalities = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='what it reads besides text, e.g. ["image"] (empty: text only)',
+    )
     input_price = models.BigIntegerField(help_text="µcr per 1M input tokens")
     output_price = models.BigIntegerField(help_text="µcr per 1M output tokens")
     cached_input_price = models.BigIntegerField(

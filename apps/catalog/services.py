@@ -53,6 +53,10 @@ def _require(entry: dict, name: str, kind, where: str):
 NATIVE_PROTOCOLS = ("messages", "responses")
 
 
+# What a model may read besides text (the catalog's ``modalities``).
+MODALITIES = ("image", "audio", "file")
+
+
 def _protocols(value, where: str) -> list[str]:
     """The protocols a provider speaks natively besides chat completions (which every provider
     must speak: it is what the others are translated to)."""
@@ -222,6 +226,14 @@ def parse_catalog(text: str) -> tuple[dict[str, dict], list[dict]]:
         max_output = _require(entry, "max_output", int, where)
         if context_length <= 0 or max_output <= 0 or max_output > context_length:
             raise CatalogError(f"{where}: need 0 < max_output <= context_length")
+        modalities = entry.get("modalities", [])
+        if not isinstance(modalities, list) or set(modalities) - set(MODALITIES):
+            raise CatalogError(f"{where}: 'modalities' must be a list of {', '.join(MODALITIES)}")
+        description = entry.get("description", "")
+        description_zh = entry.get("description_zh", "")
+        for text in (description, description_zh):
+            if not isinstance(text, str) or len(text) > 500:
+                raise CatalogError(f"{where}: a description must be at most 500 characters")
         upstream_id = str(entry.get("upstream_id") or public_id)
         deployments = _deployments(entry, provider, upstream_id, providers, where)
         models.append(
@@ -232,6 +244,9 @@ def parse_catalog(text: str) -> tuple[dict[str, dict], list[dict]]:
                 "upstream_id": upstream_id,
                 "display_name": str(entry.get("name") or ""),
                 "family": str(entry.get("family") or ""),
+                "description": description.strip(),
+                "description_zh": description_zh.strip(),
+                "modalities": [m for m in MODALITIES if m in modalities],
                 "context_length": context_length,
                 "max_output": max_output,
                 "enabled": bool(entry.get("enabled", True)),

@@ -14,6 +14,7 @@ from apps.catalog.models import Model, PriceChange
 from apps.catalog.pricing import price_per_million_dollars
 from apps.catalog.selectors import Route, catalog_routes
 from apps.usage.models import UsageHour, UsageRecord
+from apps.usage.selectors import deployment_shown  # noqa: F401  (the request page's)
 
 # Median latencies are computed from at most this many of a model's latest requests.
 LATENCY_SAMPLE = 2000
@@ -55,6 +56,21 @@ class ModelCard:
     request: Price | None  # µcr per request, where the model has one
     demo: bool
     price_changed_at: object = None  # when a price of it last changed (the price history)
+    provider_slug: str = ""
+    description: str = ""
+    description_zh: str = ""
+    modalities: tuple[str, ...] = ()  # read besides text: image, audio, file
+    protocols: tuple[str, ...] = ("chat",)  # spoken natively (others are translated)
+    latency_ms: int | None = None  # median over its latest successful requests (the browser's)
+
+    @property
+    def summary(self) -> str:
+        """The description in the page's language (English when there is none in Chinese)."""
+        from django.utils.translation import get_language
+
+        if self.description_zh and (get_language() or "").startswith("zh"):
+            return self.description_zh
+        return self.description
 
 
 def _card(route: Route, model: Model | None) -> ModelCard:
@@ -72,7 +88,20 @@ def _card(route: Route, model: Model | None) -> ModelCard:
         cache_write=Price.of(route.write_price) if writes else None,
         request=Price.of(route.request_price) if route.request_price else None,
         demo=route.demo,
+        provider_slug=model.provider.slug if model else route.provider,
+        description=model.description if model else "",
+        description_zh=model.description_zh if model else "",
+        modalities=tuple(model.modalities or ()) if model else (),
+        protocols=("chat", *_native(route, model)),
     )
+
+
+def _native(route: Route, model: Model | None) -> tuple[str, ...]:
+    """The protocols besides chat a model's requests pass through in untranslated: its route's;
+    on the demo upstream (no provider key here), its provider's, as in production."""
+    if route.demo and model is not None:
+        return tuple(p for p in ("messages", "responses") if p in (model.provider.protocols or ()))
+    return tuple(route.protocols)
 
 
 def model_cards() -> list[ModelCard]:
@@ -239,10 +268,3 @@ def usage_content_for_user(*, user_id: int, request_id: str):
         else "",
         "expires_at": content.expires_at,
     }
-
-
-def deployment_shown(name: str) -> dict:
-    """A deployment's name (provider:key variable:upstream id) as its owner may see it: the
-    provider and the model's id there, never which of our keys."""
-    provider, _, rest = (name or "").partition(":")
-    return {"provider": provider, "upstream": rest.partition(":")[2]}

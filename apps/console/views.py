@@ -11,6 +11,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -19,8 +21,10 @@ from apps.catalog.pricing import usage_cost, usage_from_provider
 from apps.core.errors import ServiceError
 from apps.core.money import format_credits
 from apps.usage.models import UsageRecord
+from apps.usage.selectors import cost_split
 
 from . import selectors, services
+from .browser import ModelBrowserForm, browse
 from .playground import PlaygroundInputError, chat_request, code_samples
 
 log = logging.getLogger("opencodex.console")
@@ -32,6 +36,12 @@ EXAMPLE_MESSAGES = [{"role": "user", "content": "Hello!"}]
 CREDIT_PLACES = Decimal("0.000001")  # a reply often costs less than a ten-thousandth
 
 
+def _partial(request) -> bool:
+    """An htmx swap wants the fragment; a history restore (back button after the cache was
+    emptied) and a plain visit want the whole page."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
 def api_base_url() -> str:
     """The base URL clients use (what the code samples show)."""
     return f"{settings.SITE_URL}/api/v1"
@@ -41,8 +51,15 @@ def api_base_url() -> str:
 
 
 def model_list(request):
-    """Every model on sale with its prices: public, like the docs."""
-    return render(request, "console/models.html", {"models": selectors.model_cards()})
+    """Every model on sale with its prices, searched, filtered and sorted by GET parameters
+    (a link keeps them; htmx swaps the results): public, like the docs."""
+    cards = selectors.model_cards()
+    providers = sorted({(c.provider_slug, c.provider) for c in cards}, key=lambda p: p[1])
+    form = ModelBrowserForm(request.GET or None, providers=providers)
+    found = browse(cards, form.values())
+    context = {"form": form, "models": found.cards, "total": found.total}
+    template = "console/partials/model_results.html" if _partial(request) else "console/models.html"
+    return render(request, template, context)
 
 
 def model_detail(request, model_id: str):
@@ -69,9 +86,11 @@ def request_detail(request, request_id: str):
         record = selectors.usage_record_for_user(user_id=request.user.pk, request_id=request_id)
     except UsageRecord.DoesNotExist as exc:
         raise Http404("No such request.") from exc
-    known = bool(record.model) and selectors.route_for(record.model) is not None
+    route = selectors.route_for(record.model) if record.model else None
+    known = route is not None
     context = {
         "r": record,
+        "split": cost_split(record, route),
         # Which provider answered, and each attempt (provider, model there, status, ms): the
         # deployment's key variable is ours, not shown.
         "served_by": selectors.deployment_shown(record.deployment),
@@ -102,6 +121,8 @@ def request_search(request):
         else:
             return redirect("console:request_detail", request_id=record.request_id)
         messages.error(request, _("No request of yours has the id “%(id)s”.") % {"id": wanted[:80]})
+        # Back to the log with the id still in its box, to correct it.
+        return redirect(f"{reverse('usage:requests')}?{urlencode({'id': wanted[:64]})}")
     return redirect("usage:requests")
 
 

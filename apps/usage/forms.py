@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.core.timezones import user_time_zone
 from apps.keys.models import ApiKey
 
-from .selectors import RANGES, UsageQuery, UsedModels
+from .selectors import RANGES, LogFilter, UsageQuery, UsedModels
 
 MAX_CUSTOM_DAYS = 366
 
@@ -34,6 +34,10 @@ class UsageFilterForm(forms.Form):
 
     def __init__(self, *args, user, models: UsedModels | list[str], **kwargs):
         super().__init__(*args, **kwargs)
+        if self.is_bound and not self.data.get("range"):
+            # A link with other filters only: the default range, shown as selected too.
+            self.data = self.data.copy()
+            self.data["range"] = self.fields["range"].initial
         self.user = user
         self.tz = user_time_zone(user)
         keys = (
@@ -92,4 +96,48 @@ class UsageFilterForm(forms.Form):
             group=data.get("group") or "model",
             key_id=data.get("key"),
             models=self.used.models_for(data.get("model")),
+        )
+
+
+STATUS_CODES = (400, 401, 402, 403, 404, 408, 413, 429, 500, 502, 503, 504)
+
+
+class LogFilterForm(UsageFilterForm):
+    """The request log's filters: the usage page's range, key and model, then status and
+    protocol. Every value comes from GET, so a filtered log is a link to share."""
+
+    status = forms.ChoiceField(required=False, label=_("Status"))
+    protocol = forms.ChoiceField(
+        required=False,
+        label=_("Protocol"),
+        choices=[
+            ("", _("All protocols")),
+            ("chat", _("Chat Completions")),
+            ("messages", _("Anthropic Messages")),
+            ("responses", _("Responses")),
+        ],
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = [
+            ("", _("All")),
+            ("ok", _("Succeeded")),
+            ("error", _("Failed")),
+        ] + [(str(code), str(code)) for code in STATUS_CODES]
+
+    def log_filter(self) -> LogFilter:
+        data = self.cleaned_data if self.is_bound and self.is_valid() else {}
+        query = self.query()
+        status = data.get("status") or None
+        if status and status.isdigit():
+            status = int(status)
+        return LogFilter(
+            start=query.start,
+            # Requests written while the page is read are shown, not left for the next visit.
+            end=query.end + timedelta(minutes=1) if data.get("range") != "custom" else query.end,
+            key_id=query.key_id,
+            models=query.models,
+            status=status,
+            protocol=data.get("protocol") or None,
         )

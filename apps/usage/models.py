@@ -14,7 +14,7 @@ class UsageRecord(models.Model):
     request_id = models.CharField(max_length=64)
     # No single-column indexes: (user, created_at, id) and (api_key, created_at) below serve
     # every lookup by user or key, and partitions serve time ranges; each index is a write on
-    # every request.
+    # every request (the request log's filters add two, and three on failed requests only).
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
@@ -82,6 +82,27 @@ class UsageRecord(models.Model):
         indexes = [
             models.Index(fields=["user", "-created_at", "-id"]),
             models.Index(fields=["api_key", "-created_at"]),
+            # The request log's filters (apps/usage/selectors.py, LogFilter): by model, by
+            # protocol, and failed requests alone (a few, so a small partial index).
+            models.Index(fields=["user", "model", "-created_at", "-id"], name="usage_log_model"),
+            models.Index(
+                fields=["user", "protocol", "-created_at", "-id"], name="usage_log_protocol"
+            ),
+            models.Index(
+                fields=["user", "-created_at", "-id"],
+                condition=models.Q(status__gte=400),
+                name="usage_log_errors",
+            ),
+            models.Index(
+                fields=["user", "status", "-created_at", "-id"],
+                condition=models.Q(status__gte=400),
+                name="usage_log_error_status",
+            ),
+            models.Index(
+                fields=["user", "model", "-created_at", "-id"],
+                condition=models.Q(status__gte=400),
+                name="usage_log_error_model",
+            ),
         ]
 
     def __str__(self):

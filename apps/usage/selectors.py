@@ -149,6 +149,8 @@ def usage_report(*, user_id: int, q: UsageQuery, used: UsedModels | None = None)
     series: dict[str, dict[str, list]] = {}
     requests = [0] * len(buckets)
     errors = [0] * len(buckets)
+    inputs = [0] * len(buckets)
+    outputs = [0] * len(buckets)
     for row in rows:
         position = index.get(row["bucket"].astimezone(q.tz))
         if position is None:
@@ -160,6 +162,8 @@ def usage_report(*, user_id: int, q: UsageQuery, used: UsedModels | None = None)
         entry["tokens"][position] += (row["prompt"] or 0) + (row["completion"] or 0)
         requests[position] += row["requests"] or 0
         errors[position] += row["errors"] or 0
+        inputs[position] += row["prompt"] or 0
+        outputs[position] += row["completion"] or 0
     merged: dict[str, dict] = {}
     for t in _rollups(user_id, q).values(group_field).annotate(**SUMS).order_by("-cost"):
         name = (
@@ -180,7 +184,10 @@ def usage_report(*, user_id: int, q: UsageQuery, used: UsedModels | None = None)
         "series": series,
         "requests": requests,
         "errors": errors,
+        "input_tokens": inputs,
+        "output_tokens": outputs,
         "totals": totals,
+        "total": {k: sum(row[k] for row in totals) for k in SUMS},
         "empty": not totals,
     }
 
@@ -233,9 +240,50 @@ def spend_summary(*, user_id: int, tz: ZoneInfo) -> dict:
     return {"today": values[-1] if values else 0, "week": values, "days": sorted(daily)}
 
 
+PROTOCOLS = ("chat", "messages", "responses")
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    """What the request log (and its CSV) shows: always a time range, then any of key, models,
+    status ("ok", "error" or one HTTP status) and protocol. Each narrows an index of the
+    day-partitioned records: (user, created_at), (api_key, created_at), (user, model,
+    created_at), (user, protocol, created_at), and failed requests alone: (user, created_at),
+    (user, status, created_at) and (user, model, created_at) where status >= 400."""
+
+    start: datetime
+    end: datetime
+    key_id: int | None = None
+    models: tuple[str, ...] | None = None
+    status: str | int | None = None
+    protocol: str | None = None
+
+
+def _log_rows(user_id: int, f: LogFilter):
+    rows = UsageRecord.objects.filter(
+        user_id=user_id, created_at__gte=f.start, created_at__lt=f.end
+    )
+    if f.key_id is not None:
+        rows = rows.filter(api_key_id=f.key_id)
+    if f.models is not None:
+        rows = rows.filter(model__in=f.models)
+    if f.status == "ok":
+        rows = rows.filter(status__lt=400)
+    elif f.status == "error":
+        rows = rows.filter(status__gte=400)
+    elif isinstance(f.status, int):
+        rows = rows.filter(status=f.status)
+        if f.status >= 400:  # says the partial index of failures applies
+            rows = rows.filter(status__gte=400)
+    if f.protocol:
+        rows = rows.filter(protocol=f.protocol)
+    return rows
+
+
 def request_log(
     *,
     user_id: int,
+    filters: LogFilter | None = None,
     key_id: int | None = None,
     model: str | None = None,
     status: str | None = None,
@@ -243,18 +291,20 @@ def request_log(
     limit: int = LOG_PAGE,
     models: tuple[str, ...] | None = None,
 ):
-    """One page of single requests, newest first, after ``cursor`` (keyset, not OFFSET)."""
-    rows = UsageRecord.objects.filter(user_id=user_id).select_related("api_key")
-    if key_id is not None:
-        rows = rows.filter(api_key_id=key_id)
-    if model:
-        rows = rows.filter(model=model)
-    if models is not None:
-        rows = rows.filter(model__in=models)
-    if status == "ok":
-        rows = rows.filter(status__lt=400)
-    elif status == "error":
-        rows = rows.filter(status__gte=400)
+    """One page of single requests, newest first, after ``cursor`` (keyset, not OFFSET), in
+    ``filters``' time range (default: the last 90 days)."""
+    if filters is None:
+        now = timezone.now()
+        if model:
+            models = (model,) if models is None else tuple(m for m in models if m == model)
+        filters = LogFilter(
+            start=now - RANGES["90d"],
+            end=now + timedelta(minutes=1),
+            key_id=key_id,
+            models=models,
+            status=status,
+        )
+    rows = _log_rows(user_id, filters).select_related("api_key")
     if cursor is not None:
         at, pk = cursor
         rows = rows.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=pk))
@@ -265,10 +315,55 @@ def request_log(
     return page, next_cursor
 
 
-def records_for_export(*, user_id: int, start: datetime, end: datetime):
+def deployment_shown(name: str) -> dict:
+    """A deployment's name (provider:key variable:upstream id) as its owner may see it: the
+    provider and the model's id there, never which of our keys."""
+    provider, _, rest = (name or "").partition(":")
+    return {"provider": provider, "upstream": rest.partition(":")[2]}
+
+
+COST_PARTS = ("input", "cached", "cache_write", "output", "reasoning")
+
+
+def cost_split(record, route) -> dict | None:
+    """What each kind of token of ``record`` cost, in µcr: uncached input, cached input read,
+    cache writes, output (reasoning apart) and reasoning, plus the price per request; at the
+    model's prices (``route``, the catalog's now). Records keep only their total: when the
+    prices changed since, the parts are scaled to that total and marked ``approximate``.
+    None for a model not in the catalog or a request that cost nothing."""
+    from apps.catalog.pricing import tokens_cost
+
+    if route is None or not record.cost:
+        return None
+    uncached = max(record.prompt_tokens - record.cached_tokens - record.cache_write_tokens, 0)
+    reasoning = min(record.reasoning_tokens, record.completion_tokens)
+    parts = {
+        "input": tokens_cost(uncached, route.input_price),
+        "cached": tokens_cost(record.cached_tokens, route.cached_price),
+        "cache_write": tokens_cost(record.cache_write_tokens, route.write_price),
+        "output": tokens_cost(record.completion_tokens - reasoning, route.output_price),
+        "reasoning": tokens_cost(reasoning, route.output_price),
+        "request": route.request_price if record.status < 400 else 0,
+    }
+    total = sum(parts.values())
+    approximate = total != record.cost
+    if approximate and total:
+        scaled = {k: v * record.cost // total for k, v in parts.items()}
+        biggest = max(scaled, key=lambda k: parts[k])
+        scaled[biggest] += record.cost - sum(scaled.values())
+        parts = scaled
+    elif approximate:
+        return None
+    return {**parts, "approximate": approximate, "total": record.cost}
+
+
+def records_for_export(
+    *, user_id: int, start: datetime, end: datetime, filters: LogFilter | None = None
+):
+    """The log's records oldest first (every one of ``filters``, or all in the range)."""
+    rows = _log_rows(user_id, filters or LogFilter(start=start, end=end))
     return (
-        UsageRecord.objects.filter(user_id=user_id, created_at__gte=start, created_at__lt=end)
-        .order_by("created_at", "id")
+        rows.order_by("created_at", "id")
         .values_list(
             "created_at",
             "request_id",
@@ -285,6 +380,7 @@ def records_for_export(*, user_id: int, start: datetime, end: datetime):
             "cache_write_tokens",
             "reasoning_tokens",
             "protocol",
+            "deployment",
         )
         .iterator(chunk_size=2000)
     )
@@ -586,3 +682,34 @@ def keys_charged_since(*, key_ids: list[int], since) -> int:
         total=Sum("cost")
     )["total"]
     return total or 0
+
+
+KEY_INSIGHT_DAYS = 30
+KEY_RECENT = 10
+
+
+def key_insight(*, user_id: int, key_id: int, tz: ZoneInfo) -> dict:
+    """A key's spend per day over the last ``KEY_INSIGHT_DAYS`` days by model (the rollups) and
+    its latest requests (its index of the records), for the key's page."""
+    now = timezone.now()
+    start = (now - timedelta(days=KEY_INSIGHT_DAYS - 1)).astimezone(tz)
+    q = UsageQuery(
+        start=start.replace(hour=0, minute=0, second=0, microsecond=0),
+        end=now,
+        tz=tz,
+        key_id=key_id,
+    )
+    report = usage_report(user_id=user_id, q=q)
+    recent, _ = request_log(
+        user_id=user_id,
+        filters=LogFilter(start=now - timedelta(days=KEY_INSIGHT_DAYS), end=now, key_id=key_id),
+        limit=KEY_RECENT,
+    )
+    return {
+        "labels": report["labels"],
+        "series": report["series"],
+        "spent": sum(row["cost"] for row in report["totals"]),
+        "requests": sum(row["requests"] for row in report["totals"]),
+        "recent": recent,
+        "days": KEY_INSIGHT_DAYS,
+    }

@@ -4,13 +4,22 @@ from datetime import datetime
 from django.contrib.auth.decorators import login_required
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from apps.catalog.selectors import catalog_routes
 from apps.core.money import format_credits, micro_to_credits
 from apps.core.timezones import user_time_zone
 
 from . import selectors
-from .forms import UsageFilterForm
+from .forms import LogFilterForm, UsageFilterForm
+from .selectors import deployment_shown
+
+
+def _partial(request) -> bool:
+    """An htmx swap wants the fragment; a history restore (back button after the cache was
+    emptied) and a plain visit want the whole page."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 def _filters(request) -> UsageFilterForm:
@@ -36,6 +45,11 @@ def usage_index(request):
             if any(s["cost"])
         },
         "tokens": {name: s["tokens"] for name, s in report["series"].items() if any(s["tokens"])},
+        # Tokens in and out of every group together: what the tokens chart stacks.
+        "token_split": {
+            _("Input"): report["input_tokens"],
+            _("Output"): report["output_tokens"],
+        },
         "requests": report["requests"],
         "error_rate": [
             round(100 * e / r, 2) if r else 0
@@ -49,7 +63,7 @@ def usage_index(request):
         "chart": chart,
         "export_query": request.GET.urlencode(),
     }
-    template = "usage/partials/report.html" if request.htmx else "usage/index.html"
+    template = "usage/partials/report.html" if _partial(request) else "usage/index.html"
     return render(request, template, context)
 
 
@@ -61,31 +75,76 @@ def _cursor(value: str):
         return None
 
 
+def _log_labels() -> dict:
+    return {
+        "time": _("Time"),
+        "model": _("Model"),
+        "status": _("Status"),
+        "credits": _("Credits"),
+        "key": _("Key"),
+        "provider": _("Provider"),
+        "tokens": _("Tokens in / out"),
+        "latency": _("Latency"),
+        "request_id": _("Request id"),
+        "copy": _("Copy"),
+        "copied": _("Copied"),
+        "copy_id": _("Copy the request id"),
+        "split_in": _("in"),
+        "split_cached": _("cached"),
+        "split_cache_write": _("cache write"),
+        "split_out": _("out"),
+        "split_reasoning": _("reasoning"),
+        "split_per_request": _("per request"),
+        "approximate": _("Split at the current prices, scaled to what was charged"),
+    }
+
+
+def _log_form(request) -> LogFilterForm:
+    models = selectors.used_models(user_id=request.user.pk)
+    return LogFilterForm(request.GET or None, user=request.user, models=models)
+
+
 @login_required
 def request_log(request):
-    form = _filters(request)
+    form = _log_form(request)
     form.is_valid()
-    data = getattr(form, "cleaned_data", {})
-    status = request.GET.get("status") if request.GET.get("status") in ("ok", "error") else None
     cursor = _cursor(request.GET.get("cursor", "")) if request.GET.get("cursor") else None
     page, next_cursor = selectors.request_log(
-        user_id=request.user.pk,
-        key_id=data.get("key"),
-        models=form.selected_models(),
-        status=status,
-        cursor=cursor,
+        user_id=request.user.pk, filters=form.log_filter(), cursor=cursor
     )
-    params = request.GET.copy()
+    routes = catalog_routes() if page else {}
+    rows = [
+        {
+            "r": r,
+            "split": selectors.cost_split(r, routes.get(r.model)),
+            "served": deployment_shown(r.deployment),
+        }
+        for r in page
+    ]
+    params = form.data.copy() if form.is_bound else request.GET.copy()
+    params.pop("cursor", None)
+    filters_query = params.urlencode()
     if next_cursor:
         params["cursor"] = f"{next_cursor[0].isoformat()}_{next_cursor[1]}"
     context = {
         "form": form,
         "page": page,
-        "status": status or "",
+        "rows": rows,
+        "custom": form.data.get("range") == "custom",
+        "searched": request.GET.get("id", "")[:64],
+        "filters_query": filters_query,
         "next_query": params.urlencode() if next_cursor else "",
         "bad_cursor": bool(request.GET.get("cursor")) and cursor is None,
+        # Translated and reversed once, not once a row.
+        "labels": _log_labels(),
+        "detail_url": reverse("console:request_detail", args=["-"])[:-2],
     }
-    template = "usage/partials/log_rows.html" if request.htmx else "usage/log.html"
+    if _partial(request):
+        # "Older requests" appends rows; a filter change replaces the table and its links.
+        more = request.htmx.target == "log-more"
+        template = "usage/partials/log_rows.html" if more else "usage/partials/log_table.html"
+    else:
+        template = "usage/log.html"
     return render(request, template, context)
 
 
@@ -109,7 +168,8 @@ def _csv_response(filename: str, header: list[str], rows):
     writer = csv.writer(_Echo())
 
     def lines():
-        yield writer.writerow(header)
+        # A byte order mark first: Excel reads the file as UTF-8 (non-ASCII key names).
+        yield "\ufeff" + writer.writerow(header)
         for row in rows:
             yield writer.writerow([csv_cell(cell) for cell in row])
 
@@ -120,9 +180,10 @@ def _csv_response(filename: str, header: list[str], rows):
 
 @login_required
 def export_requests(request):
-    query = _filters(request).query()
+    """The request log as CSV, with the log's filters (the usage page's link: its range)."""
+    form = _log_form(request)
     records = selectors.records_for_export(
-        user_id=request.user.pk, start=query.start, end=query.end
+        user_id=request.user.pk, start=None, end=None, filters=form.log_filter()
     )
     tz = user_time_zone(request.user)
     rows = (
@@ -134,7 +195,8 @@ def export_requests(request):
             pt,
             ct,
             format_credits(cost),
-            *rest,
+            *rest[:-1],
+            deployment_shown(rest[-1])["provider"],
         )
         for at, rid, key, model, pt, ct, cost, *rest in records
     )
@@ -154,6 +216,7 @@ def export_requests(request):
         "cache_write_tokens",
         "reasoning_tokens",
         "protocol",
+        "provider",
     ]
     return _csv_response("opencodex-requests.csv", header, rows)
 

@@ -40,14 +40,15 @@ FILL = """
 INSERT INTO usage_usagerecord
     (request_id, user_id, api_key_id, model, prompt_tokens, completion_tokens, cached_tokens,
      cache_write_tokens, reasoning_tokens, protocol, cost, status, error_code, latency_ms,
-     ttft_ms, stream, usage_counted, created_at)
+     ttft_ms, stream, usage_counted, created_at, deployment, attempts)
 SELECT %(prefix)s || g,
        u.id, u.key,
        (ARRAY['deepseek-chat', 'gpt-4o', 'qwen-plus', 'claude-sonnet-4'])[1 + g %% 4],
        10 + g %% 500, 20 + g %% 800, g %% 50, 0, 0, 'chat', 1000 + g %% 100000,
        CASE WHEN g %% 20 = 0 THEN 502 ELSE 200 END, '', 100 + g %% 900, 50 + g %% 400,
        g %% 2 = 0, false,
-       now() - make_interval(secs => %(ago)s + (g::float8 / %(count)s) * %(span)s)
+       now() - make_interval(secs => %(ago)s + (g::float8 / %(count)s) * %(span)s),
+       'bench:BENCH_KEY:upstream-' || g %% 4, '[]'::jsonb
 FROM generate_series(1, %(count)s) AS g
 CROSS JOIN LATERAL (
     SELECT (%(users)s::bigint[])[CASE WHEN g %% 10 = 0 THEN 1 ELSE 2 + g %% (%(n)s - 1) END]

@@ -63,4 +63,19 @@
       document.getElementById("docs-no-match").hidden = shown > 0;
     });
   }
+
+  // Parameter tables on a phone: each row a card, each cell labelled with its column's header
+  // (site.css's table.stackable), instead of columns cut off at the screen's edge.
+  document.querySelectorAll(".docs-content table:not(.models-table)").forEach(function (table) {
+    var heads = [].map.call(table.querySelectorAll("thead th"), function (th) {
+      return th.textContent.trim();
+    });
+    if (!heads.length) return;
+    table.classList.add("stackable");
+    table.querySelectorAll("tbody tr").forEach(function (tr) {
+      [].forEach.call(tr.children, function (cell, i) {
+        if (heads[i]) cell.setAttribute("data-label", heads[i]);
+      });
+    });
+  });
 })();

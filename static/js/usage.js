@@ -36,11 +36,33 @@
     };
   }
 
-  function stacked(labels, groups) {
+  // Category labels counted back from the last one, so the newest bar (today, this hour)
+  // always has its date; the others every ``step`` bars as the width allows.
+  function xTicks(labels, canvas) {
+    var width = (canvas && canvas.parentNode && canvas.parentNode.clientWidth) || 600;
+    var longest = labels.reduce(function (n, l) { return Math.max(n, String(l).length); }, 1);
+    var fit = Math.max(2, Math.floor(width / (longest * 7 + 16)));
+    var step = Math.max(1, Math.ceil(labels.length / fit));
+    return {
+      maxRotation: 0,
+      autoSkip: false,
+      callback: function (value, index) {
+        return (labels.length - 1 - index) % step === 0 ? labels[index] : null;
+      },
+    };
+  }
+
+  function title(text) {
+    return text ? { display: true, text: text } : { display: false };
+  }
+
+  function stacked(labels, groups, canvas) {
     var options = baseOptions();
+    var unit = canvas && canvas.getAttribute("data-unit");
     options.scales = {
-      x: { stacked: true, ticks: { maxRotation: 0, autoSkip: true, autoSkipPadding: 12 } },
-      y: { stacked: true, beginAtZero: true, grace: "5%", ticks: { callback: compact, maxTicksLimit: 6 } },
+      x: { stacked: true, ticks: xTicks(labels, canvas) },
+      y: { stacked: true, beginAtZero: true, grace: "5%", title: title(unit),
+           ticks: { callback: compact, maxTicksLimit: 6 } },
     };
     return {
       type: "bar",
@@ -54,12 +76,14 @@
     };
   }
 
-  function requests(labels, data, names) {
+  function requests(labels, data, names, canvas) {
     var options = baseOptions();
     options.scales = {
-      x: { ticks: { maxRotation: 0, autoSkip: true, autoSkipPadding: 12 } },
-      y: { beginAtZero: true, grace: "5%", ticks: { callback: compact, maxTicksLimit: 6, precision: 0 } },
+      x: { ticks: xTicks(labels, canvas) },
+      y: { beginAtZero: true, grace: "5%", title: title(canvas && canvas.getAttribute("data-unit")),
+           ticks: { callback: compact, maxTicksLimit: 6, precision: 0 } },
       y1: { position: "right", beginAtZero: true, max: 100, grid: { drawOnChartArea: false },
+            title: title(names.errors),
             ticks: { callback: function (v) { return v + "%"; } } },
     };
     return {
@@ -90,9 +114,9 @@
     document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
       var kind = canvas.getAttribute("data-chart");
       var config;
-      if (kind === "cost") config = stacked(data.labels, data.cost);
-      else if (kind === "tokens") config = stacked(data.labels, data.tokens);
-      else config = requests(data.labels, data, names);
+      if (kind === "cost") config = stacked(data.labels, data.cost, canvas);
+      else if (kind === "tokens") config = stacked(data.labels, data.token_split || data.tokens, canvas);
+      else config = requests(data.labels, data, names, canvas);
       charts.push(new window.Chart(canvas, config));
     });
   }

@@ -96,7 +96,41 @@ def test_searching_by_id_opens_the_request(owner_client, request_of_owner):
 def test_searching_for_an_unknown_or_someone_elses_id_says_so(client, outsider, request_of_owner):
     client.force_login(outsider)
     response = client.get(FIND, {"id": request_of_owner.request_id}, follow=True)
-    assert response.redirect_chain[-1][0] == LOG
+    assert response.redirect_chain[-1][0] == f"{LOG}?id={request_of_owner.request_id}"
     assert "No request of yours has the id" in response.content.decode()
-    assert request_of_owner.request_id in response.content.decode()  # what was typed, not found
+    # What was typed stays in the search box, to correct it.
+    assert f'value="{request_of_owner.request_id}"' in response.content.decode()
     assert client.get(FIND, {"id": ""})["Location"] == LOG
+
+
+def test_the_request_page_splits_the_cost_by_kind_of_token(client, owner):
+    from django.core.management import call_command
+
+    from apps.catalog.pricing import tokens_cost
+    from apps.catalog.selectors import catalog_routes
+
+    call_command("sync_catalog", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    route = catalog_routes()["deepseek-chat"]
+    parts = {
+        "input": tokens_cost(600, route.input_price),
+        "cached": tokens_cost(400, route.cached_price),
+        "output": tokens_cost(300, route.output_price),
+        "reasoning": tokens_cost(200, route.output_price),
+    }
+    r = record(
+        owner,
+        at=timezone.now() - timedelta(minutes=1),
+        model="deepseek-chat",
+        prompt_tokens=1000,
+        cached_tokens=400,
+        completion_tokens=500,
+        reasoning_tokens=200,
+        cost=sum(parts.values()),
+    )
+    client.force_login(owner)
+    response = client.get(detail(r.request_id))
+    split = response.context["split"]
+    assert {k: split[k] for k in parts} == parts and not split["approximate"]
+    body = response.content.decode()
+    assert 'data-testid="cost-split"' in body and 'data-part="reasoning"' in body
+    assert 'data-copy-target="request-id-value"' in body

@@ -168,11 +168,11 @@ def test_csv_exports_stream_only_the_users_rows(owner_client, owner, outsider):
     rollup_step()
     response = owner_client.get(reverse("usage:export_requests") + "?range=7d")
     assert response.streaming and response["Content-Type"].startswith("text/csv")
-    lines = b"".join(response.streaming_content).decode().strip().splitlines()
+    lines = b"".join(response.streaming_content).decode("utf-8-sig").strip().splitlines()
     assert lines[0].startswith("time (UTC),request_id,key,model") and len(lines) == 4
     assert "secret-model" not in "".join(lines) and ",bot,demo-chat," in lines[1]
     hourly = owner_client.get(reverse("usage:export_hours") + "?range=7d")
-    rows = b"".join(hourly.streaming_content).decode().strip().splitlines()
+    rows = b"".join(hourly.streaming_content).decode("utf-8-sig").strip().splitlines()
     assert rows[0].startswith("hour (UTC),key,model") and len(rows) == 4
     assert "secret-model" not in "".join(rows)
 
@@ -202,10 +202,11 @@ def test_cache_hits_are_rolled_up_shown_and_exported(owner_client, owner):
     assert sum(h.cache_write_tokens for h in hours) == 200
     body = owner_client.get(USAGE + "?range=7d").content.decode()
     assert 'data-testid="cache-share">75%' in body
-    csv = b"".join(owner_client.get(reverse("usage:export_requests") + "?range=7d")).decode()
+    export = owner_client.get(reverse("usage:export_requests") + "?range=7d")
+    csv = b"".join(export).decode("utf-8-sig")
     header, first = csv.splitlines()[:2]
-    assert header.endswith("cached_tokens,cache_write_tokens,reasoning_tokens,protocol")
-    assert first.endswith(",750,100,0,chat")
+    assert header.endswith("cached_tokens,cache_write_tokens,reasoning_tokens,protocol,provider")
+    assert first.rsplit(",", 1)[0].endswith(",750,100,0,chat")
     hourly = b"".join(owner_client.get(reverse("usage:export_hours") + "?range=7d")).decode()
     assert hourly.splitlines()[0].endswith(",cached_tokens,cache_write_tokens")
 
