@@ -19,7 +19,7 @@ from apps.core.money import MICRO
 
 from .contention import classified
 from .errors import AccountSuspended, BudgetReached, InsufficientCredits, InvalidAmount
-from .models import Account, Hold, LedgerEntry, month_of
+from .models import Account, Hold, LedgerEntry, SpendCap, month_of
 
 Kind = LedgerEntry.Kind
 
@@ -388,3 +388,34 @@ def credits_release(*, reference: str) -> HoldClosed:
 def credits_expire_hold(*, reference: str) -> HoldClosed:
     """Give back a hold whose request never settled (a crashed worker), charging nothing."""
     return _hold_close(reference=reference, charge=0, status=Hold.Status.EXPIRED)
+
+
+def _clean_cap(monthly_limit: int | None, allowed_models) -> tuple[int | None, list[str]]:
+    if monthly_limit is not None and (isinstance(monthly_limit, bool) or monthly_limit < 0):
+        raise InvalidAmount("A spend cap is a whole number of µcr, zero or more.")
+    models = sorted({str(m).strip() for m in (allowed_models or ()) if str(m).strip()})
+    return monthly_limit, models
+
+
+def spend_cap_create(
+    *, user_id: int, monthly_limit: int | None = None, allowed_models=()
+) -> SpendCap:
+    """A cap on the account of ``user_id`` (an organization's principal user) for a group of
+    its keys: ``monthly_limit`` µcr per UTC month (None: no cap), ``allowed_models`` (empty:
+    all)."""
+    monthly_limit, models = _clean_cap(monthly_limit, allowed_models)
+    account = account_ensure(user_id=user_id)
+    return SpendCap.objects.create(
+        account=account, monthly_limit=monthly_limit, allowed_models=models
+    )
+
+
+def spend_cap_update(*, cap_id: int, monthly_limit: int | None, allowed_models=()) -> SpendCap:
+    """New limits for a cap; what was spent this month still counts against the new limit."""
+    monthly_limit, models = _clean_cap(monthly_limit, allowed_models)
+    with transaction.atomic():
+        cap = SpendCap.objects.select_for_update().get(pk=cap_id)
+        cap.monthly_limit = monthly_limit
+        cap.allowed_models = models
+        cap.save(update_fields=["monthly_limit", "allowed_models", "updated_at"])
+    return cap

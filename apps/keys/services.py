@@ -112,6 +112,8 @@ def api_key_create(
     allowed_ips: list[str] | str | None = None,
     create_token: uuid.UUID | None = None,
     actor_id: int | None = None,
+    created_by_id: int | None = None,
+    spend_cap_id: int | None = None,
 ) -> tuple[ApiKey, str]:
     """A new key and its secret (the only time the secret exists outside the caller's hands).
 
@@ -119,6 +121,8 @@ def api_key_create(
     submission of one form a no-op (``AlreadyDone``). Guardrails: ``tpm_limit`` (tokens per
     minute), ``spend_limit`` µcr per ``spend_window`` (day, week, month), ``allowed_models``
     and ``allowed_ips`` (addresses or CIDR networks); empty means no restriction.
+    ``created_by_id`` is the person who made it (default: the actor, else the owner);
+    ``spend_cap_id`` a ``credits.SpendCap`` of the owner's account the key shares.
     """
     name = _clean_name(name)
     _check_rpm(rpm_limit)
@@ -155,6 +159,8 @@ def api_key_create(
                     rpm_limit=rpm_limit,
                     create_token=create_token,
                     created_at=now,
+                    created_by_id=created_by_id or actor_id or user_id,
+                    spend_cap_id=spend_cap_id,
                     **guardrails,
                 )
                 if key.spend_window:
@@ -217,6 +223,8 @@ def api_key_rotate(
             allowed_ips=old.allowed_ips,
             rotated_from=old,
             created_at=now,
+            created_by_id=old.created_by_id,
+            spend_cap_id=old.spend_cap_id,
         )
         grace_end = now + timedelta(seconds=grace_seconds)
         if old.expires_at is None or old.expires_at > grace_end:
