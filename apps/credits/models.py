@@ -157,6 +157,9 @@ class Hold(models.Model):
     # Set when the hold also reserves part of an API key's credit limit (apps.keys owns that
     # reservation; credits only carries the tag so the request's settlement can find it).
     api_key_id = models.BigIntegerField(null=True, blank=True)
+    # Set when the hold also reserves part of a SpendCap (a member's monthly cap), so every
+    # path that closes the hold gives the cap its reservation back and counts the charge.
+    spend_cap_id = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     closed_at = models.DateTimeField(null=True, blank=True)

@@ -12,7 +12,7 @@ from apps.core.money import CREDITS_PER_DOLLAR, MICRO
 
 from . import services
 from .auth import Auth
-from .errors import ApiError, model_not_allowed
+from .errors import ApiError, model_refused
 from .protocols import messages as messages_protocol
 from .protocols import native as native_protocol
 from .runtime import Ctx, Runtime, error_response, json_response
@@ -38,7 +38,7 @@ class Reads:
             facts = await self.auth.authenticate(request, ctx)
             route = (await self.rt.routes()).get(model_id)
             if route is not None and not facts.model_allowed(model_id):
-                raise model_not_allowed(model_id, facts.models)
+                raise model_refused(facts, model_id)
         except ApiError as exc:
             return error_response(ctx, exc)
         if route is None:
@@ -82,7 +82,7 @@ class Reads:
             model = original.get("model") if isinstance(original, dict) else None
             route = (await self.rt.routes()).get(model) if isinstance(model, str) else None
             if route is not None and not ctx.facts.model_allowed(model):
-                raise model_not_allowed(model, ctx.facts.models)
+                raise model_refused(ctx.facts, model)
             if route is None:
                 raise ApiError(
                     404,

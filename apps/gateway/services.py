@@ -22,16 +22,18 @@ def key_facts_load(*, digest: str) -> KeyFacts | None:
 def request_hold(
     *, request_id: str, facts: KeyFacts, amount: int, starts: Starts | None = None
 ) -> None:
-    """Reserve the request's worst-case cost on the account (and on the key's credit limit and
-    spend limit, if it has them: ``starts`` are the current windows') in one transaction, or
-    raise InsufficientCredits / KeyCreditLimitReached / KeySpendLimitReached."""
-    with transaction.atomic():  # the account, then the key: the order settlement locks them
+    """Reserve the request's worst-case cost on the account, on the key's spend cap if it shares
+    one, and on the key's credit limit and spend limit, if it has them (``starts`` are the
+    current windows') in one transaction, or raise InsufficientCredits (BudgetReached,
+    MemberCapReached) / KeyCreditLimitReached / KeySpendLimitReached."""
+    with transaction.atomic():  # account, cap, then key: the order settlement locks them
         limited = facts.limited
         credits_hold(
             account_id=facts.account_id,
             amount=amount,
             reference=request_id,
             api_key_id=facts.budget_id if limited else None,
+            spend_cap_id=facts.cap_id,
         )
         if limited:
             api_key_reserve(

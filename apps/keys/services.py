@@ -442,6 +442,14 @@ def api_key_mark_used(*, key_id: int, at: datetime) -> None:
     ApiKey.objects.filter(pk=key_id).update(last_used_at=at)
 
 
+def api_keys_forget_cap(cap_id: int) -> int:
+    """Drop every cached fact about the keys sharing a spend cap (its limit or models changed:
+    ``apps.credits.services.SPEND_CAP_CHANGED``). Returns how many."""
+    digests = list(ApiKey.objects.filter(spend_cap_id=cap_id).values_list("digest", flat=True))
+    key_cache.invalidate(*digests)
+    return len(digests)
+
+
 def api_keys_forget_user(*, user_id: int) -> int:
     """Drop every cached fact about a user's keys (the user was deactivated or reactivated):
     the gateway reads them from the database on the very next request. Returns how many."""
