@@ -280,3 +280,98 @@ def test_a_capped_key_with_its_own_limits_reserves_on_all_three(
     drain(api)
     assert Account.objects.get(pk=account.pk).held == 0
     assert all_clean()
+
+
+def hold_waits_for_a_lock() -> bool:
+    import psycopg
+
+    from apps.gateway.pg import conninfo
+
+    with psycopg.connect(conninfo(), autocommit=True) as conn:
+        return (
+            conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database() "
+                "AND query LIKE '%%UPDATE credits_account SET held = held +%%'"
+            ).fetchone()[0]
+            > 0
+        )
+
+
+def capped_pg_hold(account, key, cap, *, amount, request_id, limited):
+    """The fast path's hold of one request (its own pool, in a thread's own event loop)."""
+    import asyncio
+
+    from apps.gateway.pg import PgMoney
+    from apps.keys import windows
+
+    now = timezone.now()
+
+    async def hold():
+        money = PgMoney()
+        try:
+            return await money.hold(
+                request_id=request_id,
+                account_id=account.pk,
+                key_id=key.pk,
+                limited=limited,
+                amount=amount,
+                now=now,
+                expires_at=now + timedelta(minutes=5),
+                starts=windows.starts("UTC", now),
+                cap_id=cap.pk,
+            )
+        finally:
+            await money.close()
+
+    return ThreadPoolExecutor(1).submit(asyncio.run, hold())
+
+
+@pytest.mark.parametrize("limited", [False, True])
+def test_the_fast_hold_locks_the_account_then_the_cap_and_rolls_back_a_cap_filled_meanwhile(
+    transactional_db, limited
+):
+    """The hold reads the cap's room before it takes the account's row and reserves on the cap
+    (then the key) after: while it waits for the account it holds neither; when another request
+    takes the cap's last room in between, nothing stays held and the cap is named."""
+    import psycopg
+
+    from apps.credits.errors import MemberCapReached
+    from apps.gateway.pg import conninfo
+
+    user = UserFactory(verified=True)
+    credits.credits_grant(user_id=user.pk, amount=10 * MICRO, kind="topup", reference="race")
+    cap = credits.spend_cap_create(user_id=user.pk, monthly_limit=MICRO)
+    extra = {"credit_limit": 5 * MICRO} if limited else {}
+    key, _ = make_key(user, name="race", spend_cap_id=cap.pk, **extra)
+    account = Account.objects.get(user=user)
+    with psycopg.connect(conninfo()) as other:  # another request, mid-transaction
+        other.execute("SELECT 1 FROM credits_account WHERE id = %s FOR UPDATE", [account.pk])
+        waiting = capped_pg_hold(
+            account, key, cap, amount=MICRO // 2, request_id="req_race", limited=limited
+        )
+        wait_for(hold_waits_for_a_lock, timeout=20)
+        assert not waiting.done()
+        for table, pk in (("credits_spendcap", cap.pk), ("keys_apikey", key.pk)):
+            other.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR UPDATE NOWAIT", [pk])  # noqa: S608
+        other.execute("UPDATE credits_spendcap SET held = %s WHERE id = %s", [MICRO, cap.pk])
+        other.commit()
+        with pytest.raises(MemberCapReached) as exc:
+            waiting.result(timeout=30)
+    assert exc.value.available == 0 and exc.value.limit == MICRO
+    assert Account.objects.get(pk=account.pk).held == 0
+    assert not Hold.objects.filter(reference="req_race").exists()
+    key.refresh_from_db()
+    assert key.held == 0
+    SpendCap.objects.filter(pk=cap.pk).update(held=0)
+    # With room, the fast hold reserves on all of them and says what the tighter room leaves.
+    room = capped_pg_hold(
+        account, key, cap, amount=MICRO // 4, request_id="req_fits", limited=limited
+    ).result(timeout=30)
+    assert room == (None if limited else MICRO - MICRO // 4)
+    assert SpendCap.objects.get(pk=cap.pk).held == MICRO // 4
+    assert Hold.objects.get(reference="req_fits").spend_cap_id == cap.pk
+    from apps.usage.services import request_release
+
+    request_release(request_id="req_fits")
+    assert spend_cap_problems() == [] and ledger_problems() == []
