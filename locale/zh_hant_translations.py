@@ -875,4 +875,5 @@ ZH_HANT = {
     "Show revoked keys": "顯示已吊銷的金鑰",
     "The old key keeps working until %(when)s (%(zone)s), then stops.": "舊金鑰在 "
     "%(when)s（%(zone)s）之前仍可使用，之後停用。",
+    "Your monthly spending cap is reached": "已達到您的每月消費上限",
 }
