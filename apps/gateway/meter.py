@@ -86,10 +86,10 @@ class Meter:
         return tokens if tokens >= floor else None
 
     async def hold(self, ctx: Ctx, chat: ChatRequest, prompt_estimate: int) -> bool:
-        """Hold the request's worst case. When the balance, the monthly budget or the key's
-        credit limit or spend limit (of its window) cannot cover its full output, the output
-        limit is lowered to what they cover (a header says so); 402 only when not even the floor
-        is covered."""
+        """Hold the request's worst case. When the balance, the monthly budget, the member's
+        spend cap or the key's credit limit or spend limit (of its window) cannot cover its full
+        output, the output limit is lowered to what they cover (a header says so); 402 only when
+        not even the floor is covered."""
         amount = self.hold_amount(chat, prompt_estimate)
         try:
             for _ in range(3):  # concurrent requests may take what was there meanwhile

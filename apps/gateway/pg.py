@@ -157,6 +157,24 @@ FROM keys_apikey AS key WHERE id = %(key_id)s
 # (the gateway's error table, errors.py, turns them into API errors).
 
 
+async def refuse_account(conn, params, key_next: bool = False) -> None:
+    """Raise why the account (or the spend cap) cannot hold the amount, the tightest of
+    them; with ``key_next``, return when they can (the key's limits refused it)."""
+    row = await (await conn.execute(AVAILABLE, params)).fetchone()
+    left, suspended, budget, budget_left, cap_limit, cap_left = row or (0, False) + (None,) * 4
+    if suspended:
+        raise AccountSuspended()
+    needed = params["amount"]
+    tightest = min(v for v in (left, budget_left, cap_left) if v is not None)
+    if cap_limit is not None and cap_left < needed and cap_left == tightest:
+        raise MemberCapReached(needed=needed, available=cap_left, limit=cap_limit)
+    if budget is not None and budget_left < needed and budget_left <= left:
+        raise BudgetReached(needed=needed, available=budget_left, budget=budget)
+    if key_next and left >= needed:
+        return
+    raise InsufficientCredits(needed=needed, available=left)
+
+
 def conninfo() -> str:
     db = settings.DATABASES["default"]
     params = {
@@ -276,7 +294,7 @@ class PgMoney:
         if not limited and not capped:
             row = await (await conn.execute(HOLD, params)).fetchone()
             if row is None:
-                await self.refuse_account(conn, params)
+                await refuse_account(conn, params)
             return row[1]
         try:  # one statement: the account's, the cap's and the key's reservations, or none
             row = await (await conn.execute(HOLDS[limited, capped], params)).fetchone()
@@ -284,7 +302,7 @@ class PgMoney:
                 return row[1]
         except psycopg.errors.CheckViolation:
             pass  # the cap's or key's last room went to a concurrent request: nothing reserved
-        await self.refuse_account(conn, params, key_next=limited)
+        await refuse_account(conn, params, key_next=limited)
         row = await (await conn.execute(KEY_LEFT, params)).fetchone()
         names = ("credit_limit", "spent", "held", "spend_limit", "spend_window", "this_window")
         raise_refusal(
@@ -293,24 +311,6 @@ class PgMoney:
             starts=params["starts"],
             time_zone=params["time_zone"],
         )
-
-    @staticmethod
-    async def refuse_account(conn, params, key_next: bool = False) -> None:
-        """Raise why the account (or the spend cap) cannot hold the amount, the tightest of
-        them; with ``key_next``, return when they can (the key's limits refused it)."""
-        row = await (await conn.execute(AVAILABLE, params)).fetchone()
-        left, suspended, budget, budget_left, cap_limit, cap_left = row or (0, False) + (None,) * 4
-        if suspended:
-            raise AccountSuspended()
-        needed = params["amount"]
-        tightest = min(v for v in (left, budget_left, cap_left) if v is not None)
-        if cap_limit is not None and cap_left < needed and cap_left == tightest:
-            raise MemberCapReached(needed=needed, available=cap_left, limit=cap_limit)
-        if budget is not None and budget_left < needed and budget_left <= left:
-            raise BudgetReached(needed=needed, available=budget_left, budget=budget)
-        if key_next and left >= needed:
-            return
-        raise InsufficientCredits(needed=needed, available=left)
 
     async def release(self, request_id: str) -> None:
         pool = await self.get_pool()

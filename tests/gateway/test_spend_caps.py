@@ -375,3 +375,36 @@ def test_the_fast_hold_locks_the_account_then_the_cap_and_rolls_back_a_cap_fille
 
     request_release(request_id="req_fits")
     assert spend_cap_problems() == [] and ledger_problems() == []
+
+
+def test_a_roomy_cap_lets_the_hold_run_alongside_and_a_tight_one_does_not(api, customer):
+    """The room the fast hold returns is the account's and the cap's smaller one, kept per
+    account and cap: a key of a roomy cap holds alongside the upstream call as a key without
+    one does; a key whose cap has little room left holds first."""
+    meter = api.gateway.meter
+    started = []
+    original = meter.hold_soon
+
+    def spy(*args):
+        task = original(*args)
+        if task is not None:
+            started.append(task)
+        return task
+
+    meter.hold_soon = spy
+    try:
+        user, account, _ = customer
+        _, roomy, roomy_cap = member_key(user, limit=50 * MICRO)
+        _, tight, tight_cap = member_key(user, limit=5 * ONE)
+        body = {"model": "fake-exact-cost", "messages": HELLO, "max_tokens": 200}
+        for secret in (roomy, roomy, tight, tight):
+            assert post(api, secret, body).status_code == 200
+        drain(api)
+        assert len(started) == 1  # the roomy cap's second request
+        room, _ = meter.headroom[(account.pk, roomy_cap.pk)]
+        assert 0 < room <= 50 * MICRO - ONE
+        tight_room, _ = meter.headroom[(account.pk, tight_cap.pk)]
+        assert tight_room < 8 * ONE
+    finally:
+        meter.hold_soon = original
+    assert all_clean()
