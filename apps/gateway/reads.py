@@ -146,6 +146,7 @@ class Reads:
             return None if micro is None else credits_number(micro)
 
         window = found["key_window"] or {}
+        cap = found["member_cap"]
 
         return json_response(
             ctx,
@@ -166,6 +167,17 @@ class Reads:
                     "spend_window": window.get("window"),
                     "window_spent": credits(window.get("spent")),
                     "window_resets_at": window["resets_at"].isoformat() if window else None,
+                },
+                # The monthly spending cap the key shares with its creator's other keys in an
+                # organization (null without one).
+                "member_cap": cap
+                and {
+                    "monthly_limit": credits(cap["monthly_limit"]),
+                    "month_spent": credits(cap["month_spent"]),
+                    "held": credits(cap["held"]),
+                    "remaining": credits(cap["remaining"]),
+                    "resets_at": cap["resets_at"].isoformat(),
+                    "models": cap["models"],
                 },
             },
         )

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import anthropic
+import httpx
 import openai
 import pytest
 from django.utils import timezone
@@ -408,3 +409,26 @@ def test_a_roomy_cap_lets_the_hold_run_alongside_and_a_tight_one_does_not(api, c
     finally:
         meter.hold_soon = original
     assert all_clean()
+
+
+def test_the_balance_says_what_is_left_of_the_members_cap(api, customer, client_for):
+    user, _, _ = customer
+    _, secret, _ = member_key(user, limit=10 * MICRO, models=["fake-exact-cost"])
+    assert exact(client_for(secret)).choices
+    drain(api)
+    found = httpx.get(
+        f"{api.url}/api/v1/balance", headers={"Authorization": f"Bearer {secret}"}
+    ).json()
+    assert found["member_cap"] == {
+        "monthly_limit": 10.0,
+        "month_spent": round(ONE / MICRO, 6),
+        "held": 0.0,
+        "remaining": round((10 * MICRO - ONE) / MICRO, 6),
+        "resets_at": found["member_cap"]["resets_at"],
+        "models": ["fake-exact-cost"],
+    }
+    assert found["member_cap"]["resets_at"].endswith("-01T00:00:00+00:00")
+    plain = httpx.get(
+        f"{api.url}/api/v1/balance", headers={"Authorization": f"Bearer {customer[2]}"}
+    ).json()
+    assert plain["member_cap"] is None
