@@ -642,6 +642,7 @@ ZH_HANS = {
     "Raise the budget": "提高预算",
     "Key credit limit reached": "密钥已达积分上限",
     "Raise the key's limit": "提高密钥上限",
+    "Your monthly spending cap is reached": "已达到您的每月消费上限",
     "Account suspended": "账户已暂停",
     "Your account is suspended.": "你的账户已暂停。",
     "The API refuses every request while a payment dispute is open. Please contact support to restore access.": "付款争议处理期间，API 会拒绝所有请求。请联系客服恢复访问。",

@@ -986,4 +986,5 @@ ZH_HANT = {
     "Input tokens": "輸入 token",
     "Output tokens": "輸出 token",
     "Total": "合計",
+    "Your monthly spending cap is reached": "已達到您的每月消費上限",
 }

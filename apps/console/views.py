@@ -157,6 +157,7 @@ def _strings() -> dict:
         "raise_budget": _("Raise the budget"),
         "key_limit_reached": _("Key credit limit reached"),
         "see_keys": _("Raise the key's limit"),
+        "member_cap_reached": _("Your monthly spending cap is reached"),
         "suspended": _("Account suspended"),
         "rate_limited": _("Too many requests"),
         "retry_after": _("Try again in %(n)s s."),

@@ -40,6 +40,25 @@ class BudgetReached(InsufficientCredits):
         )
 
 
+class MemberCapReached(InsufficientCredits):
+    """The monthly spending cap of the keys' group (an organization member's cap: a
+    ``SpendCap``), not the account's balance or budget, cannot cover the request."""
+
+    code = "member_cap_reached"
+
+    def __init__(self, *, needed: int, available: int, limit: int):
+        self.needed = needed
+        self.available = available
+        self.limit = limit
+        ServiceError.__init__(
+            self,
+            f"Your monthly spending cap in this organization ({format_credits(limit)} credits) "
+            f"is reached: {format_credits(max(available, 0))} credits of it are left this "
+            f"month and this request needs {format_credits(needed)}. Ask an owner or admin of "
+            "the organization to raise your cap, or wait until the next month (UTC).",
+        )
+
+
 class InvalidAmount(ServiceError):
     code = "invalid_amount"
 

@@ -60,6 +60,48 @@ class Account(models.Model):
         return self.month_spent if self.budget_month == month else 0
 
 
+class SpendCap(models.Model):
+    """A spending cap shared by a group of keys of one account, and the models they may use.
+
+    An organization gives each member one (every key the member creates in the organization
+    points at it), so a member's monthly cap and model allowlist hold across all their keys.
+    Like the account's budget it counts a UTC month: ``month_spent`` is what requests through
+    its keys were charged in the month starting ``month``; ``held`` is what requests in flight
+    reserved. A hold needs month_spent (this month's) + held + amount ≤ ``monthly_limit``, taken
+    in the same transaction as the account's hold (lock order: account, cap, key).
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="spend_caps")
+    monthly_limit = models.BigIntegerField(
+        null=True, blank=True, help_text="µcr the keys may spend per UTC month; empty = no cap"
+    )
+    month = models.DateField(
+        null=True, blank=True, help_text="the first day of the month month_spent counts"
+    )
+    month_spent = models.BigIntegerField(default=0, help_text="µcr charged in month")
+    held = models.BigIntegerField(default=0, help_text="µcr reserved by requests in flight")
+    allowed_models = models.JSONField(
+        default=list, blank=True, help_text="public model ids the keys may use; empty = all"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(held__gte=0), name="credits_cap_held_nonneg"),
+            models.CheckConstraint(
+                condition=models.Q(monthly_limit__isnull=True) | models.Q(monthly_limit__gte=0),
+                name="credits_cap_limit_nonneg",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Spend cap {self.pk} of {self.account}"
+
+    def spent_in(self, month) -> int:
+        return self.month_spent if self.month == month else 0
+
+
 class LedgerEntry(models.Model):
     """An append-only record of one change to an account's balance."""
 
@@ -115,6 +157,9 @@ class Hold(models.Model):
     # Set when the hold also reserves part of an API key's credit limit (apps.keys owns that
     # reservation; credits only carries the tag so the request's settlement can find it).
     api_key_id = models.BigIntegerField(null=True, blank=True)
+    # Set when the hold also reserves part of a SpendCap (a member's monthly cap), so every
+    # path that closes the hold gives the cap its reservation back and counts the charge.
+    spend_cap_id = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     closed_at = models.DateTimeField(null=True, blank=True)

@@ -5,7 +5,7 @@ from django.db import connection, transaction
 from django.db.models import F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from .models import Account, Hold, LedgerEntry, month_of
+from .models import Account, Hold, LedgerEntry, SpendCap, month_of
 
 
 def account_for_user(*, user_id: int) -> Account | None:
@@ -156,4 +156,31 @@ def ledger_problems() -> list[LedgerProblem]:
         p
         for p in problems
         if p.balance != p.ledger_sum - p.pending or p.held < 0 or p.held != p.active_holds
+    ]
+
+
+def spend_cap_problems() -> list[str]:
+    """Every spend cap whose ``held`` disagrees with its active holds (or is negative), read in
+    one snapshot, each described."""
+    active_holds = Coalesce(
+        Subquery(
+            Hold.objects.filter(spend_cap_id=OuterRef("pk"), status=Hold.Status.ACTIVE)
+            .order_by()
+            .values("spend_cap_id")
+            .annotate(total=Sum("amount"))
+            .values("total")
+        ),
+        Value(0),
+    )
+    with one_snapshot():
+        rows = list(
+            SpendCap.objects.annotate(active_holds=active_holds)
+            .filter(Q(held__lt=0) | ~Q(held=F("active_holds")))
+            .values("pk", "account_id", "held", "active_holds")
+            .order_by("pk")
+        )
+    return [
+        f"spend cap {r['pk']} (account {r['account_id']}): held {r['held']} µcr != active holds "
+        f"{r['active_holds']} µcr"
+        for r in rows
     ]

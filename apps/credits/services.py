@@ -19,8 +19,14 @@ from apps.audit import services as audit
 from apps.core.money import MICRO
 
 from .contention import classified
-from .errors import AccountSuspended, BudgetReached, InsufficientCredits, InvalidAmount
-from .models import Account, Hold, LedgerEntry, month_of
+from .errors import (
+    AccountSuspended,
+    BudgetReached,
+    InsufficientCredits,
+    InvalidAmount,
+    MemberCapReached,
+)
+from .models import Account, Hold, LedgerEntry, SpendCap, month_of
 
 Kind = LedgerEntry.Kind
 
@@ -218,12 +224,15 @@ def credits_hold(
     reference: str,
     ttl_seconds: int | None = None,
     api_key_id: int | None = None,
+    spend_cap_id: int | None = None,
 ) -> Hold:
-    """Reserve ``amount`` µcr for an in-flight request, or raise ``InsufficientCredits`` (or
-    ``AccountSuspended`` while a payment dispute is open).
+    """Reserve ``amount`` µcr for an in-flight request, or raise ``InsufficientCredits`` (its
+    ``BudgetReached`` or, with ``spend_cap_id``, ``MemberCapReached``), or ``AccountSuspended``
+    while a payment dispute is open.
 
-    The reservation is one conditional UPDATE, so concurrent holds can never together exceed
-    ``balance - held``.
+    The reservation is one conditional UPDATE of the account, then (in the same transaction,
+    lock order account, cap) one of the spend cap, so concurrent holds can never together
+    exceed ``balance - held``, the monthly budget or the cap's monthly limit.
     """
     if amount <= 0:
         raise InvalidAmount("A hold must be positive.")
@@ -244,14 +253,46 @@ def credits_hold(
             account = Account.objects.filter(pk=account_id).first()
             if account and account.suspended:
                 raise AccountSuspended()
-            refusal_raise(account, amount=amount, month=month)
+            refusal_raise(account, amount=amount, month=month, cap=_cap_of(spend_cap_id))
+        if spend_cap_id is not None and not spend_cap_reserve(
+            cap_id=spend_cap_id, amount=amount, month=month
+        ):
+            # Raised inside the transaction: the account's reservation above is rolled back.
+            account = Account.objects.filter(pk=account_id).first()
+            refusal_raise(account, amount=amount, month=month, cap=_cap_of(spend_cap_id))
         return Hold.objects.create(
             account_id=account_id,
             reference=reference,
             amount=amount,
             api_key_id=api_key_id,
+            spend_cap_id=spend_cap_id,
             expires_at=now + timedelta(seconds=ttl),
         )
+
+
+def spend_cap_reserve(*, cap_id: int, amount: int, month) -> bool:
+    """Reserve ``amount`` of a cap for a request in flight when this month's spending, what is
+    held and ``amount`` fit its monthly limit (a cap without one only counts): one conditional
+    UPDATE. Returns whether it was reserved."""
+    spent = Case(When(month=month, then=F("month_spent")), default=Value(0))
+    return bool(
+        SpendCap.objects.filter(pk=cap_id)
+        .filter(
+            Q(monthly_limit__isnull=True) | Q(monthly_limit__gte=spent + F("held") + Value(amount))
+        )
+        .update(held=F("held") + amount)
+    )
+
+
+def _cap_of(cap_id: int | None) -> SpendCap | None:
+    return None if cap_id is None else SpendCap.objects.filter(pk=cap_id).first()
+
+
+def cap_left(cap: SpendCap | None, *, month) -> int | None:
+    """µcr a spend cap still lets requests hold this month (None: no cap, or no limit)."""
+    if cap is None or cap.monthly_limit is None:
+        return None
+    return cap.monthly_limit - cap.spent_in(month) - cap.held
 
 
 def budget_left(account: Account, *, month) -> int | None:
@@ -261,13 +302,20 @@ def budget_left(account: Account, *, month) -> int | None:
     return account.monthly_budget - account.spent_in(month) - account.held
 
 
-def refusal_raise(account: Account | None, *, amount: int, month) -> None:
-    """Why a hold of ``amount`` was refused: the balance (InsufficientCredits) or the monthly
-    budget (BudgetReached); ``available`` is what the tighter of the two leaves."""
+def refusal_raise(
+    account: Account | None, *, amount: int, month, cap: SpendCap | None = None
+) -> None:
+    """Why a hold of ``amount`` was refused: the balance (InsufficientCredits), the monthly
+    budget (BudgetReached) or the spend cap (MemberCapReached); ``available`` is what the
+    tightest of them leaves."""
     if account is None:
         raise InsufficientCredits(needed=amount, available=0)
     available = account.balance - account.held
     left = budget_left(account, month=month)
+    member = cap_left(cap, month=month)
+    tightest = min(v for v in (available, left, member) if v is not None)
+    if member is not None and member < amount and member == tightest:
+        raise MemberCapReached(needed=amount, available=member, limit=cap.monthly_limit)
     if left is not None and left < amount and left <= available:
         raise BudgetReached(needed=amount, available=left, budget=account.monthly_budget)
     raise InsufficientCredits(needed=amount, available=available)
@@ -323,6 +371,7 @@ class HoldClosed:
     amount: int
     account_id: int
     api_key_id: int | None
+    spend_cap_id: int | None = None
 
 
 def _hold_close(
@@ -341,7 +390,10 @@ def _hold_close(
             and charge > 0
         )
         if hold.status != Hold.Status.ACTIVE and not late:  # closed before: nothing to do twice
-            return HoldClosed(hold.charged, False, hold.amount, hold.account_id, hold.api_key_id)
+            return HoldClosed(
+                hold.charged, False, hold.amount, hold.account_id, hold.api_key_id,
+                hold.spend_cap_id,
+            )  # fmt: skip
         # The real cost, also beyond the reservation: what the provider bills is charged, and an
         # overrun takes the balance below zero (new holds are then refused until a top-up).
         charged = charge
@@ -370,8 +422,18 @@ def _hold_close(
             budget_month=month,
             updated_at=now,
         )
+        if hold.spend_cap_id is not None:  # the cap after the account (the order holds lock)
+            SpendCap.objects.filter(pk=hold.spend_cap_id).update(
+                held=F("held") - reserved,
+                month_spent=Case(
+                    When(month=month, then=F("month_spent") + charged), default=Value(charged)
+                ),
+                month=month,
+            )
         Hold.objects.filter(pk=hold.pk).update(status=status, charged=charged, closed_at=now)
-        return HoldClosed(charged, True, reserved, hold.account_id, hold.api_key_id)
+        return HoldClosed(
+            charged, True, reserved, hold.account_id, hold.api_key_id, hold.spend_cap_id
+        )
 
 
 @classified
@@ -436,3 +498,48 @@ def credits_release(*, reference: str) -> HoldClosed:
 def credits_expire_hold(*, reference: str) -> HoldClosed:
     """Give back a hold whose request never settled (a crashed worker), charging nothing."""
     return _hold_close(reference=reference, charge=0, status=Hold.Status.EXPIRED)
+
+
+def _clean_cap(monthly_limit: int | None, allowed_models) -> tuple[int | None, list[str]]:
+    if monthly_limit is not None and (isinstance(monthly_limit, bool) or monthly_limit < 0):
+        raise InvalidAmount("A spend cap is a whole number of µcr, zero or more.")
+    models = sorted({str(m).strip() for m in (allowed_models or ()) if str(m).strip()})
+    return monthly_limit, models
+
+
+def spend_cap_create(
+    *, user_id: int, monthly_limit: int | None = None, allowed_models=()
+) -> SpendCap:
+    """A cap on the account of ``user_id`` (an organization's principal user) for a group of
+    its keys: ``monthly_limit`` µcr per UTC month (None: no cap), ``allowed_models`` (empty:
+    all)."""
+    monthly_limit, models = _clean_cap(monthly_limit, allowed_models)
+    account = account_ensure(user_id=user_id)
+    return SpendCap.objects.create(
+        account=account, monthly_limit=monthly_limit, allowed_models=models
+    )
+
+
+# Called with a cap's id when its limit or models change: apps.keys registers the one that
+# drops the gateway's cached facts of the keys sharing it (on every worker, like revocation).
+SPEND_CAP_CHANGED: list = []
+
+
+def _cap_changed(cap_id: int) -> None:
+    for listener in SPEND_CAP_CHANGED:
+        listener(cap_id)
+
+
+def spend_cap_update(*, cap_id: int, monthly_limit: int | None, allowed_models=()) -> SpendCap:
+    """New limits for a cap; what was spent this month still counts against the new limit.
+    The gateway applies them from the next request (its cached key facts are dropped now and
+    again once this commits)."""
+    monthly_limit, models = _clean_cap(monthly_limit, allowed_models)
+    with transaction.atomic():
+        cap = SpendCap.objects.select_for_update().get(pk=cap_id)
+        cap.monthly_limit = monthly_limit
+        cap.allowed_models = models
+        cap.save(update_fields=["monthly_limit", "allowed_models", "updated_at"])
+        _cap_changed(cap_id)
+        transaction.on_commit(lambda: _cap_changed(cap_id))
+    return cap

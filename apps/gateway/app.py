@@ -239,7 +239,14 @@ class Gateway:
 def guarded(facts: KeyFacts) -> tuple:
     """What of a key's facts decides how a request through it is checked and held, beyond what
     the hold reads from the database."""
-    return (facts.limited, tuple(facts.models), facts.time_zone)
+    return (
+        facts.limited,
+        tuple(facts.models),
+        facts.time_zone,
+        facts.cap_id,
+        facts.cap_limit is None,
+        tuple(facts.cap_models),
+    )
 
 
 class GatewayApp:

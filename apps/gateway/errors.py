@@ -59,20 +59,37 @@ def ip_not_allowed(address: str | None):
     )
 
 
-def model_not_allowed(model: str, allowed, *, param: str = "model"):
+def model_not_allowed(model: str, allowed, *, param: str = "model", by_cap: bool = False):
+    """403 for a model outside the key's allowed models (``allowed``: what it may use), or,
+    ``by_cap``, outside those its spend cap (an organization member's) allows."""
     listed = ", ".join(allowed[:20]) + (", …" if len(allowed) > 20 else "")
-    return forbidden(
-        f"This API key may not use the model '{model}'; it may use {listed}. Use one of those, "
-        "or allow the model on the key's page.",
-        code="model_not_allowed",
-        param=param,
-    )
+    if not allowed:
+        listed = "none of the models"
+    if by_cap:
+        message = (
+            f"Your organization does not allow you the model '{model}'; your keys may use "
+            f"{listed}. Use one of those, or ask an owner or admin of the organization to allow "
+            "the model."
+        )
+    else:
+        message = (
+            f"This API key may not use the model '{model}'; it may use {listed}. Use one of "
+            "those, or allow the model on the key's page."
+        )
+    return forbidden(message, code="model_not_allowed", param=param)
+
+
+def model_refused(facts, model: str, *, param: str = "model"):
+    """The 403 for a model the key's facts do not allow (its own models, its cap's)."""
+    by_cap = not facts.models or model in facts.models
+    return model_not_allowed(model, facts.allowed_models, param=param, by_cap=by_cap)
 
 
 # Domain errors → API errors, in one table (looked up along the exception's MRO, as Starlette's
 # exception handlers are): the meter raises domain errors only, this says what the client sees.
 # (status, type, code)
 DOMAIN_ERRORS = {
+    "MemberCapReached": (402, "insufficient_credits", "member_cap_reached"),
     "BudgetReached": (402, "insufficient_credits", "monthly_budget_reached"),
     "InsufficientCredits": (402, "insufficient_credits", "insufficient_credits"),
     "KeySpendLimitReached": (402, "insufficient_credits", "key_spend_limit_reached"),

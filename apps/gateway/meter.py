@@ -19,7 +19,12 @@ from apps.catalog.pricing import (
 )
 from apps.core import metrics
 from apps.core.queue import enqueue
-from apps.credits.errors import AccountSuspended, BudgetReached, InsufficientCredits
+from apps.credits.errors import (
+    AccountSuspended,
+    BudgetReached,
+    InsufficientCredits,
+    MemberCapReached,
+)
 from apps.credits.models import month_of
 from apps.credits.services import credits_budget_reached
 from apps.keys import windows
@@ -27,7 +32,7 @@ from apps.keys.errors import KeyCreditLimitReached, KeySpendLimitReached
 from apps.usage import services as usage_services
 
 from . import services
-from .errors import ApiError, api_error_for, bad_request, model_not_allowed
+from .errors import ApiError, api_error_for, bad_request, model_refused
 from .runtime import Ctx, Runtime
 from .state import WINDOW_SECONDS
 from .validation import ChatRequest, validate_chat
@@ -47,7 +52,8 @@ class Meter:
 
     def __init__(self, rt: Runtime):
         self.rt = rt
-        # account → (µcr left after its last hold here, until when that is trusted)
+        # account (or account and spend cap) → (µcr left after its last hold here, until when
+        # that is trusted)
         self.headroom: dict[int, tuple[int, float]] = {}
 
     @staticmethod
@@ -80,10 +86,10 @@ class Meter:
         return tokens if tokens >= floor else None
 
     async def hold(self, ctx: Ctx, chat: ChatRequest, prompt_estimate: int) -> bool:
-        """Hold the request's worst case. When the balance, the monthly budget or the key's
-        credit limit or spend limit (of its window) cannot cover its full output, the output
-        limit is lowered to what they cover (a header says so); 402 only when not even the floor
-        is covered."""
+        """Hold the request's worst case. When the balance, the monthly budget, the member's
+        spend cap or the key's credit limit or spend limit (of its window) cannot cover its full
+        output, the output limit is lowered to what they cover (a header says so); 402 only when
+        not even the floor is covered."""
         amount = self.hold_amount(chat, prompt_estimate)
         try:
             for _ in range(3):  # concurrent requests may take what was there meanwhile
@@ -93,12 +99,15 @@ class Meter:
                     short = exc
                 account = isinstance(short, InsufficientCredits)
                 budget = isinstance(short, BudgetReached)
+                cap = isinstance(short, MemberCapReached)
                 window = isinstance(short, KeySpendLimitReached)
                 left = short.available if account else short.left
                 tokens = self.affordable_output(chat, prompt_estimate, left)
                 if tokens is None:
                     floor = min(settings.GATEWAY_MIN_OUTPUT_TOKENS, chat.max_tokens)
                     needed = self.hold_amount(chat, prompt_estimate, floor)
+                    if cap:
+                        raise MemberCapReached(needed=needed, available=left, limit=short.limit)
                     if budget:
                         raise BudgetReached(needed=needed, available=left, budget=short.budget)
                     if account:
@@ -113,7 +122,9 @@ class Meter:
                         )
                     raise KeyCreditLimitReached(needed=needed, left=left)
                 reason = (
-                    "budget"
+                    "member_cap"
+                    if cap
+                    else "budget"
                     if budget
                     else "balance"
                     if account
@@ -157,11 +168,12 @@ class Meter:
                 expires_at=now + timedelta(seconds=settings.HOLD_TTL_SECONDS),
                 starts=starts,
                 time_zone=facts.time_zone,
+                cap_id=facts.cap_id,
             )
             if room is not None:
                 if len(self.headroom) > 100_000:
                     self.headroom.clear()
-                self.headroom[facts.account_id] = (room, time.monotonic() + HEADROOM_SECONDS)
+                self.headroom[room_of(facts)] = (room, time.monotonic() + HEADROOM_SECONDS)
         else:
             await self.rt.db(
                 services.request_hold,
@@ -182,7 +194,7 @@ class Meter:
         if self.rt.pg is None or ctx.native is not None or ctx.facts.limited:
             return None
         amount = self.hold_amount(chat, estimate)
-        account = ctx.facts.account_id
+        account = room_of(ctx.facts)
         known = self.headroom.get(account)
         if known is None or known[1] < time.monotonic() or known[0] < amount * OVERLAP_FACTOR:
             return None
@@ -210,7 +222,7 @@ class Meter:
     def checked(cls, ctx: Ctx, body, routes) -> tuple[ChatRequest, int]:
         """The request allowed for the key, validated and routed, and its prompt's tokens for
         the hold."""
-        if ctx.facts is not None and ctx.facts.models:
+        if ctx.facts is not None and ctx.facts.restricted:
             cls.allowed(ctx.facts, body)
         chat = validate_chat(body, routes, translated=ctx.face.translated)
         if chat.route.public_id != ctx.model:  # the client's max_price or providers ruled it out
@@ -239,12 +251,12 @@ class Meter:
             return
         model = body.get("model")
         if isinstance(model, str) and model and not facts.model_allowed(model):
-            raise model_not_allowed(model, facts.models)
+            raise model_refused(facts, model)
         fallbacks = body.get("models")
         if isinstance(fallbacks, list):
             for index, name in enumerate(fallbacks):
                 if isinstance(name, str) and not facts.model_allowed(name):
-                    raise model_not_allowed(name, facts.models, param=f"models[{index}]")
+                    raise model_refused(facts, name, param=f"models[{index}]")
 
     @staticmethod
     def estimate(ctx: Ctx, chat: ChatRequest) -> int:
@@ -379,6 +391,12 @@ class Meter:
             await self.rt.db(enqueue_settlement, outcome=outcome)
         except Exception:
             log.critical("settlement could not be queued, outcome=%r", outcome, exc_info=True)
+
+
+def room_of(facts) -> int | tuple[int, int]:
+    """Whose room the headroom counts: the account's, or with a spend cap the account's and
+    the cap's together (the hold returns the smaller)."""
+    return facts.account_id if facts.cap_id is None else (facts.account_id, facts.cap_id)
 
 
 def enqueue_settlement(*, outcome) -> None:

@@ -11,6 +11,8 @@ bench/gateway is why; the gateway's tests run through this path, and the service
 ``apps.usage.settle_sql``, which journal recovery settles with too.
 """
 
+# ruff: noqa: S608 (the statements are built from this module's constants, never from input)
+
 import asyncio
 from datetime import datetime
 
@@ -21,28 +23,24 @@ from psycopg.conninfo import make_conninfo
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from psycopg_pool.base import AttemptWithBackoff
 
-from apps.credits.errors import AccountSuspended, BudgetReached, InsufficientCredits
+from apps.credits.errors import (
+    AccountSuspended,
+    BudgetReached,
+    InsufficientCredits,
+    MemberCapReached,
+)
 from apps.credits.models import month_of
 from apps.keys.services import raise_refusal
 from apps.keys.windows import Starts
 from apps.usage.settle_sql import DURABLE, RECORD, SETTLE, settle_params
 
-HOLD = """
-WITH a AS (
-    UPDATE credits_account SET held = held + %(amount)s, updated_at = %(now)s
-    WHERE id = %(account_id)s AND balance - held >= %(amount)s AND NOT suspended
+# The account's rule (its balance and, with one, its monthly budget), and what it has left.
+ACCOUNT_FITS = """balance - held >= %(amount)s AND NOT suspended
         AND (monthly_budget IS NULL OR monthly_budget >= held + %(amount)s
-             + CASE WHEN budget_month = %(month)s THEN month_spent ELSE 0 END)
-    -- What is left after this hold (balance, and the month's budget if it has one).
-    RETURNING id, LEAST(balance - held, CASE WHEN monthly_budget IS NULL THEN balance - held
+             + CASE WHEN budget_month = %(month)s THEN month_spent ELSE 0 END)"""
+ACCOUNT_ROOM = """LEAST(balance - held, CASE WHEN monthly_budget IS NULL THEN balance - held
         ELSE monthly_budget - held
-             - CASE WHEN budget_month = %(month)s THEN month_spent ELSE 0 END END) AS room
-)
-INSERT INTO credits_hold
-    (account_id, reference, amount, charged, status, api_key_id, created_at, expires_at)
-SELECT id, %(reference)s, %(amount)s, 0, 'active', %(api_key_id)s, %(now)s, %(expires_at)s FROM a
-RETURNING id, (SELECT room FROM a)
-"""
+             - CASE WHEN budget_month = %(month)s THEN month_spent ELSE 0 END END)"""
 
 # A key with a credit limit or a spend limit: the hold also reserves on the key, in the same
 # statement (apps.keys.services.api_key_reserve is the same rule through the ORM). The key's row
@@ -54,59 +52,127 @@ KEY_FITS = f"""(key.credit_limit IS NULL OR key.credit_limit >= key.spent + key.
     AND (key.spend_limit IS NULL
          OR key.spend_limit >= key.held + %(amount)s + {KEY_THIS_WINDOW})"""
 
-# The account, then the key (the order settlement locks them in): the account's row is taken
-# only if the key has room (read without a lock), the key's only if the account's was taken.
-# Should a concurrent request take the key's last room in between, the hold row gets amount 0,
-# which its check constraint refuses: the whole statement is rolled back (PgMoney.hold_on).
-HOLD_ON_KEY = f"""
-WITH a AS (
+# A key sharing a spend cap (an organization member's monthly cap: credits.SpendCap): the hold
+# also reserves on the cap (apps.credits.services.spend_cap_reserve is the same rule through
+# the ORM). A cap without a limit only counts; a count of an earlier month starts from nothing.
+CAP_THIS_MONTH = "CASE WHEN cap.month = %(month)s THEN cap.month_spent ELSE 0 END"
+CAP_FITS = f"""(cap.monthly_limit IS NULL
+         OR cap.monthly_limit >= cap.held + %(amount)s + {CAP_THIS_MONTH})"""
+
+
+def hold_sql(*, key: bool, cap: bool) -> str:
+    """The hold as one statement: the account, then the cap, then the key (the order
+    settlement locks them in). The account's row is taken only if the cap and the key have room
+    (read without a lock), the cap's only if the account's was taken, the key's only if the
+    cap's (or the account's) was. Should a concurrent request take the cap's or the key's last
+    room in between, the hold row gets amount 0, which its check constraint refuses: the whole
+    statement is rolled back (PgMoney.hold_on). Returns the hold's id and, without a key's
+    limits, what the account (and the cap) have left after it."""
+    checks = ""
+    if key:
+        checks += f"""
+        AND EXISTS (SELECT 1 FROM keys_apikey AS key WHERE key.id = %(key_id)s AND {KEY_FITS})"""
+    if cap:
+        checks += f"""
+        AND EXISTS (SELECT 1 FROM credits_spendcap AS cap
+                    WHERE cap.id = %(cap_id)s AND {CAP_FITS})"""
+    ctes = [
+        f"""a AS (
     UPDATE credits_account SET held = held + %(amount)s, updated_at = %(now)s
-    WHERE id = %(account_id)s AND balance - held >= %(amount)s AND NOT suspended
-        AND (monthly_budget IS NULL OR monthly_budget >= held + %(amount)s
-             + CASE WHEN budget_month = %(month)s THEN month_spent ELSE 0 END)
-        AND EXISTS (SELECT 1 FROM keys_apikey AS key WHERE key.id = %(key_id)s AND {KEY_FITS})
-    RETURNING id
-), k AS (
+    WHERE id = %(account_id)s AND {ACCOUNT_FITS}{checks}
+    RETURNING id, {ACCOUNT_ROOM} AS room
+)"""
+    ]
+    last, rooms = "a", "(SELECT room FROM a)"
+    if cap:
+        ctes.append(f"""c AS (
+    UPDATE credits_spendcap AS cap SET held = cap.held + %(amount)s
+    WHERE cap.id = %(cap_id)s AND {CAP_FITS} AND EXISTS (SELECT 1 FROM a)
+    RETURNING cap.monthly_limit - cap.held - {CAP_THIS_MONTH} AS room
+)""")
+        last, rooms = "c", rooms + ", (SELECT room FROM c)"
+    if key:
+        ctes.append(f"""k AS (
     UPDATE keys_apikey AS key
     SET held = key.held + %(amount)s, window_spent = {KEY_THIS_WINDOW},
         window_start = GREATEST(key.window_start, {KEY_WINDOW})
-    WHERE key.id = %(key_id)s AND {KEY_FITS} AND EXISTS (SELECT 1 FROM a)
+    WHERE key.id = %(key_id)s AND {KEY_FITS} AND EXISTS (SELECT 1 FROM {last})
     RETURNING key.id
-)
-INSERT INTO credits_hold
-    (account_id, reference, amount, charged, status, api_key_id, created_at, expires_at)
-SELECT id, %(reference)s, CASE WHEN EXISTS (SELECT 1 FROM k) THEN %(amount)s ELSE 0 END, 0,
-    'active', %(key_id)s, %(now)s, %(expires_at)s FROM a
-RETURNING id
-"""  # noqa: S608 (built from the constants above)
+)""")
+        last = "k"
+    amount = (
+        "%(amount)s"
+        if last == "a"
+        else f"CASE WHEN EXISTS (SELECT 1 FROM {last}) THEN %(amount)s ELSE 0 END"
+    )
+    return f"""
+WITH {", ".join(ctes)}
+INSERT INTO credits_hold (account_id, reference, amount, charged, status, api_key_id,
+    spend_cap_id, created_at, expires_at)
+SELECT id, %(reference)s, {amount}, 0, 'active', {"%(key_id)s" if key else "%(api_key_id)s"},
+    %(cap_id)s, %(now)s, %(expires_at)s FROM a
+RETURNING id, {"NULL" if key else f"LEAST({rooms})"}
+"""
 
+
+HOLDS = {(key, cap): hold_sql(key=key, cap=cap) for key in (False, True) for cap in (False, True)}
+HOLD, HOLD_ON_KEY = HOLDS[False, False], HOLDS[True, False]
+
+# Lock order: the account, the cap, the key (each update waits for the one before it).
 RELEASE = """
 WITH h AS (
     UPDATE credits_hold SET status = 'released', closed_at = %(now)s
     WHERE reference = %(request_id)s AND status = 'active'
-    RETURNING account_id, amount, api_key_id
+    RETURNING account_id, amount, api_key_id, spend_cap_id
 ), a AS (
     UPDATE credits_account AS acc SET held = acc.held - h.amount, updated_at = %(now)s
     FROM h WHERE acc.id = h.account_id
+    RETURNING acc.id
+), c AS (
+    UPDATE credits_spendcap AS cap SET held = cap.held - h.amount
+    FROM h WHERE cap.id = h.spend_cap_id AND EXISTS (SELECT 1 FROM a)
+    RETURNING cap.id
 )
 UPDATE keys_apikey AS key SET held = key.held - h.amount
 FROM h WHERE h.api_key_id IS NOT NULL AND key.id = h.api_key_id
+    AND (SELECT count(*) FROM a) + (SELECT count(*) FROM c) >= 0
 """
 
-AVAILABLE = """
-SELECT balance - held, suspended, monthly_budget,
-    monthly_budget - held - CASE WHEN budget_month = %(month)s THEN month_spent ELSE 0 END
-FROM credits_account WHERE id = %(account_id)s
+AVAILABLE = f"""
+SELECT acc.balance - acc.held, acc.suspended, acc.monthly_budget,
+    acc.monthly_budget - acc.held
+        - CASE WHEN acc.budget_month = %(month)s THEN acc.month_spent ELSE 0 END,
+    cap.monthly_limit, cap.monthly_limit - cap.held - {CAP_THIS_MONTH}
+FROM credits_account AS acc LEFT JOIN credits_spendcap AS cap ON cap.id = %(cap_id)s
+WHERE acc.id = %(account_id)s
 """
 KEY_LEFT = f"""
 SELECT credit_limit, spent, held, spend_limit, spend_window, {KEY_THIS_WINDOW} AS this_window
 FROM keys_apikey AS key WHERE id = %(key_id)s
-"""  # noqa: S608 (built from the constants above)
+"""
 
 
 # The fast path refuses a hold with the same domain errors as ``apps.credits.services.
 # credits_hold`` and ``apps.gateway.services.request_hold``: one vocabulary for both money paths
 # (the gateway's error table, errors.py, turns them into API errors).
+
+
+async def refuse_account(conn, params, key_next: bool = False) -> None:
+    """Raise why the account (or the spend cap) cannot hold the amount, the tightest of
+    them; with ``key_next``, return when they can (the key's limits refused it)."""
+    row = await (await conn.execute(AVAILABLE, params)).fetchone()
+    left, suspended, budget, budget_left, cap_limit, cap_left = row or (0, False) + (None,) * 4
+    if suspended:
+        raise AccountSuspended()
+    needed = params["amount"]
+    tightest = min(v for v in (left, budget_left, cap_left) if v is not None)
+    if cap_limit is not None and cap_left < needed and cap_left == tightest:
+        raise MemberCapReached(needed=needed, available=cap_left, limit=cap_limit)
+    if budget is not None and budget_left < needed and budget_left <= left:
+        raise BudgetReached(needed=needed, available=budget_left, budget=budget)
+    if key_next and left >= needed:
+        return
+    raise InsufficientCredits(needed=needed, available=left)
 
 
 def conninfo() -> str:
@@ -187,10 +253,13 @@ class PgMoney:
         expires_at: datetime,
         starts: Starts | None = None,
         time_zone: str = "UTC",
+        cap_id: int | None = None,
     ) -> int | None:
-        """Hold ``amount`` µcr; returns what the account has left after it (None for a limited
-        key's hold, which does not say)."""
+        """Hold ``amount`` µcr (also on the key's spend cap ``cap_id``); returns what the
+        account (and the cap) have left after it (None for a limited key's hold, which does not
+        say)."""
         params = {
+            "cap_id": cap_id,
             "amount": amount,
             "account_id": account_id,
             "key_id": key_id,
@@ -220,18 +289,20 @@ class PgMoney:
                 await self.recover()
 
     async def hold_on(self, conn, params: dict, limited: bool) -> int | None:
-        """The hold; returns what the account has left after it (µcr)."""
-        if not limited:
+        """The hold; returns what the account (and the cap) have left after it (µcr)."""
+        capped = params.setdefault("cap_id", None) is not None
+        if not limited and not capped:
             row = await (await conn.execute(HOLD, params)).fetchone()
             if row is None:
-                await self.refuse_account(conn, params)
+                await refuse_account(conn, params)
             return row[1]
-        try:  # one statement: the account's and the key's reservations, or neither
-            if (await (await conn.execute(HOLD_ON_KEY, params)).fetchone()) is not None:
-                return None
+        try:  # one statement: the account's, the cap's and the key's reservations, or none
+            row = await (await conn.execute(HOLDS[limited, capped], params)).fetchone()
+            if row is not None:
+                return row[1]
         except psycopg.errors.CheckViolation:
-            pass  # the key's last room went to a concurrent request: nothing was reserved
-        await self.refuse_account(conn, params, key_next=True)
+            pass  # the cap's or key's last room went to a concurrent request: nothing reserved
+        await refuse_account(conn, params, key_next=limited)
         row = await (await conn.execute(KEY_LEFT, params)).fetchone()
         names = ("credit_limit", "spent", "held", "spend_limit", "spend_window", "this_window")
         raise_refusal(
@@ -240,21 +311,6 @@ class PgMoney:
             starts=params["starts"],
             time_zone=params["time_zone"],
         )
-
-    @staticmethod
-    async def refuse_account(conn, params, key_next: bool = False) -> None:
-        """Raise why the account cannot hold the amount; with ``key_next``, return when it can
-        (the key's limits refused it)."""
-        row = (await (await conn.execute(AVAILABLE, params)).fetchone()) or (0, False, None, None)
-        left, suspended, budget, budget_left = row
-        if suspended:
-            raise AccountSuspended()
-        needed = params["amount"]
-        if budget is not None and budget_left < needed and budget_left <= left:
-            raise BudgetReached(needed=needed, available=budget_left, budget=budget)
-        if key_next and left >= needed:
-            return
-        raise InsufficientCredits(needed=needed, available=left)
 
     async def release(self, request_id: str) -> None:
         pool = await self.get_pool()

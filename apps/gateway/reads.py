@@ -12,7 +12,7 @@ from apps.core.money import CREDITS_PER_DOLLAR, MICRO
 
 from . import services
 from .auth import Auth
-from .errors import ApiError, model_not_allowed
+from .errors import ApiError, model_refused
 from .protocols import messages as messages_protocol
 from .protocols import native as native_protocol
 from .runtime import Ctx, Runtime, error_response, json_response
@@ -38,7 +38,7 @@ class Reads:
             facts = await self.auth.authenticate(request, ctx)
             route = (await self.rt.routes()).get(model_id)
             if route is not None and not facts.model_allowed(model_id):
-                raise model_not_allowed(model_id, facts.models)
+                raise model_refused(facts, model_id)
         except ApiError as exc:
             return error_response(ctx, exc)
         if route is None:
@@ -82,7 +82,7 @@ class Reads:
             model = original.get("model") if isinstance(original, dict) else None
             route = (await self.rt.routes()).get(model) if isinstance(model, str) else None
             if route is not None and not ctx.facts.model_allowed(model):
-                raise model_not_allowed(model, ctx.facts.models)
+                raise model_refused(ctx.facts, model)
             if route is None:
                 raise ApiError(
                     404,
@@ -146,6 +146,7 @@ class Reads:
             return None if micro is None else credits_number(micro)
 
         window = found["key_window"] or {}
+        cap = found["member_cap"]
 
         return json_response(
             ctx,
@@ -166,6 +167,17 @@ class Reads:
                     "spend_window": window.get("window"),
                     "window_spent": credits(window.get("spent")),
                     "window_resets_at": window["resets_at"].isoformat() if window else None,
+                },
+                # The monthly spending cap the key shares with its creator's other keys in an
+                # organization (null without one).
+                "member_cap": cap
+                and {
+                    "monthly_limit": credits(cap["monthly_limit"]),
+                    "month_spent": credits(cap["month_spent"]),
+                    "held": credits(cap["held"]),
+                    "remaining": credits(cap["remaining"]),
+                    "resets_at": cap["resets_at"].isoformat(),
+                    "models": cap["models"],
                 },
             },
         )

@@ -66,6 +66,24 @@ class ApiKey(models.Model):
         related_name="+",
         help_text="the key whose credit limit and spending this one shares (set by rotation)",
     )
+    # Teams (issue #21): who made the key (an organization's member; the owner for a personal
+    # key) and the member's spend cap and model allowlist it shares with their other keys.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="the person who created the key",
+    )
+    spend_cap = models.ForeignKey(
+        "credits.SpendCap",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="keys",
+        help_text="the cap and model allowlist shared with the creator's other keys",
+    )
     rotated_from = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="successor"
     )

@@ -162,6 +162,11 @@ class KeyFacts:
     models: list = field(default_factory=list)
     networks: list = field(default_factory=list)
     time_zone: str = "UTC"
+    # The spend cap the key shares (an organization member's: credits.SpendCap): its monthly
+    # limit (None: none; the hold checks it as the database has it) and its models (empty: all).
+    cap_id: int | None = None
+    cap_limit: int | None = None
+    cap_models: list = field(default_factory=list)
 
     @property
     def budget_id(self) -> int:
@@ -173,7 +178,21 @@ class KeyFacts:
         return self.credit_limit is not None or self.spend_limit is not None
 
     def model_allowed(self, model: str) -> bool:
-        return not self.models or model in self.models
+        """Allowed by the key's own models and by its cap's (both, where both have a list)."""
+        return (not self.models or model in self.models) and (
+            not self.cap_models or model in self.cap_models
+        )
+
+    @property
+    def restricted(self) -> bool:
+        return bool(self.models or self.cap_models)
+
+    @property
+    def allowed_models(self) -> list:
+        """The models the key may use (empty: all): both lists' intersection."""
+        if not self.cap_models:
+            return list(self.models)
+        return [m for m in self.cap_models if not self.models or m in self.models]
 
     def problem_at(self, now: float) -> tuple[str, str] | None:
         """(reason, message) when the key must be refused at ``now``, else None."""
@@ -207,6 +226,9 @@ def api_key_facts(*, digest: str) -> KeyFacts | None:
             "budget_key__spend_window",
             "allowed_models",
             "allowed_ips",
+            "spend_cap_id",
+            "spend_cap__monthly_limit",
+            "spend_cap__allowed_models",
         )
         .first()
     )
@@ -231,4 +253,7 @@ def api_key_facts(*, digest: str) -> KeyFacts | None:
         models=row["allowed_models"] or [],
         networks=row["allowed_ips"] or [],
         time_zone=row["user__time_zone"] or "UTC",
+        cap_id=row["spend_cap_id"],
+        cap_limit=row["spend_cap__monthly_limit"],
+        cap_models=row["spend_cap__allowed_models"] or [],
     )

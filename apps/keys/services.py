@@ -117,6 +117,8 @@ def api_key_create(
     create_token: uuid.UUID | None = None,
     actor_id: int | None = None,
     ip: str | None = None,
+    created_by_id: int | None = None,
+    spend_cap_id: int | None = None,
 ) -> tuple[ApiKey, str]:
     """A new key and its secret (the only time the secret exists outside the caller's hands).
 
@@ -124,6 +126,8 @@ def api_key_create(
     submission of one form a no-op (``AlreadyDone``). Guardrails: ``tpm_limit`` (tokens per
     minute), ``spend_limit`` µcr per ``spend_window`` (day, week, month), ``allowed_models``
     and ``allowed_ips`` (addresses or CIDR networks); empty means no restriction.
+    ``created_by_id`` is the person who made it (default: the actor, else the owner);
+    ``spend_cap_id`` a ``credits.SpendCap`` of the owner's account the key shares.
     """
     name = _clean_name(name)
     _check_rpm(rpm_limit)
@@ -160,6 +164,8 @@ def api_key_create(
                     rpm_limit=rpm_limit,
                     create_token=create_token,
                     created_at=now,
+                    created_by_id=created_by_id or actor_id or user_id,
+                    spend_cap_id=spend_cap_id,
                     **guardrails,
                 )
                 if key.spend_window:
@@ -245,6 +251,8 @@ def api_key_rotate(
             allowed_ips=old.allowed_ips,
             rotated_from=old,
             created_at=now,
+            created_by_id=old.created_by_id,
+            spend_cap_id=old.spend_cap_id,
         )
         grace_end = now + timedelta(seconds=grace_seconds)
         old_expiry = old.expires_at
@@ -482,6 +490,14 @@ def api_key_touch(*, key_id: int, now: datetime | None = None) -> bool:
 
 def api_key_mark_used(*, key_id: int, at: datetime) -> None:
     ApiKey.objects.filter(pk=key_id).update(last_used_at=at)
+
+
+def api_keys_forget_cap(cap_id: int) -> int:
+    """Drop every cached fact about the keys sharing a spend cap (its limit or models changed:
+    ``apps.credits.services.SPEND_CAP_CHANGED``). Returns how many."""
+    digests = list(ApiKey.objects.filter(spend_cap_id=cap_id).values_list("digest", flat=True))
+    key_cache.invalidate(*digests)
+    return len(digests)
 
 
 def api_keys_forget_user(*, user_id: int) -> int:

@@ -21,10 +21,11 @@ settlement re-reads the hold, sees it closed and charges nothing); the record is
   the request ids it recorded (those it did not were recorded already: an outcome with a record
   is skipped before its hold is even read, as ``request_settle`` does).
 
-Lock order: the hold, then the account, then the key, as the hold takes them (the gateway's
-``HOLD_ON_KEY``). ``SETTLE``'s key update waits for its account update (``EXISTS (SELECT 1
-FROM a)``); the batcher runs outcomes sorted by user. ``SETTLE_SET`` locks every hold, then
-every account (by user), then every key (by user, then id), explicitly. A batch, the batcher's
+Lock order: the hold, then the account, then the spend cap, then the key, as the hold takes
+them (the gateway's ``hold_sql``). ``SETTLE``'s cap and key updates wait for its account update
+(``EXISTS (SELECT 1 FROM a)``); the batcher runs outcomes sorted by user. ``SETTLE_SET`` locks
+every hold, then every account (by user), then every cap (by id), then every key (by user, then
+id), explicitly. A batch, the batcher's
 transactions and holds thus meet on shared accounts and keys in a compatible order; the cycles
 still possible (the same request in both) are broken by PostgreSQL's deadlock detection, and
 recovery retries (``apps.usage.journal``).
@@ -53,7 +54,7 @@ WITH o AS (
         charged = %(cost)s, closed_at = %(now)s
     FROM o WHERE hold.id = o.id
     RETURNING hold.account_id, CASE WHEN o.active THEN o.amount ELSE 0 END AS amount,
-        hold.charged, hold.api_key_id
+        hold.charged, hold.api_key_id, hold.spend_cap_id
 ), a AS (
     UPDATE credits_account AS acc
     SET balance = acc.balance - h.charged, held = acc.held - h.amount, updated_at = %(now)s,
@@ -62,6 +63,15 @@ WITH o AS (
         budget_month = %(month)s
     FROM h WHERE acc.id = h.account_id
     RETURNING acc.id
+), c AS (
+    -- The spend cap the hold reserved on, after the account (as the hold takes them).
+    UPDATE credits_spendcap AS cap
+    SET held = cap.held - h.amount,
+        month_spent = CASE WHEN cap.month = %(month)s THEN cap.month_spent + h.charged
+                           ELSE h.charged END,
+        month = %(month)s
+    FROM h WHERE cap.id = h.spend_cap_id AND EXISTS (SELECT 1 FROM a)
+    RETURNING cap.id
 ), k AS (
     UPDATE keys_apikey AS key
     SET spent = key.spent + h.charged,
@@ -70,6 +80,7 @@ WITH o AS (
         held = key.held - CASE WHEN h.api_key_id IS NULL THEN 0 ELSE h.amount END
     FROM h WHERE key.id = COALESCE(h.api_key_id, %(api_key_id)s)
         AND EXISTS (SELECT 1 FROM a)  -- the account's row first, as the hold takes them
+        AND (SELECT count(*) FROM c) >= 0  -- and the cap's
 )
 INSERT INTO usage_usagerecord
     (request_id, user_id, api_key_id, model, prompt_tokens, completion_tokens, cached_tokens,
@@ -140,7 +151,7 @@ WITH i AS (
     FROM o WHERE hold.id = o.id
     RETURNING hold.reference, hold.account_id,
         CASE WHEN o.active THEN o.amount ELSE 0 END AS amount, hold.charged, hold.api_key_id,
-        o.outcome_key_id, o.created_at
+        o.outcome_key_id, o.created_at, hold.spend_cap_id
 ), a AS (
     -- Each account once, with the batch's sums; the rows locked in order of user (hold,
     -- account, then key: as SETTLE and the hold take them).
@@ -161,6 +172,26 @@ WITH i AS (
     ) AS la
     WHERE acc.id = la.id
     RETURNING acc.id
+), c AS (
+    -- Each spend cap once, with the batch's sums, once every account is locked; in id order.
+    UPDATE credits_spendcap AS cap
+    SET held = cap.held - lc.amount,
+        month_spent = CASE WHEN cap.month = %(month)s THEN cap.month_spent + lc.charged
+                           ELSE lc.charged END,
+        month = %(month)s
+    FROM (
+        SELECT cap.id, s.charged, s.amount
+        FROM credits_spendcap AS cap
+        JOIN (
+            SELECT spend_cap_id, sum(charged)::bigint AS charged, sum(amount)::bigint AS amount
+            FROM h WHERE spend_cap_id IS NOT NULL GROUP BY spend_cap_id
+        ) AS s ON s.spend_cap_id = cap.id
+        WHERE (SELECT count(*) FROM a) >= 0
+        ORDER BY cap.id
+        FOR UPDATE OF cap
+    ) AS lc
+    WHERE cap.id = lc.id
+    RETURNING cap.id
 ), k AS (
     -- Each key once, with the batch's sums, once every account is locked (the count of a);
     -- the rows locked in order of user and id. A charge counts in the key's spend window when
@@ -181,7 +212,7 @@ WITH i AS (
                 sum(CASE WHEN api_key_id IS NULL THEN 0 ELSE amount END)::bigint AS reserved
             FROM h GROUP BY 1
         ) AS s ON s.key_id = key.id
-        WHERE (SELECT count(*) FROM a) >= 0
+        WHERE (SELECT count(*) FROM a) >= 0 AND (SELECT count(*) FROM c) >= 0
         ORDER BY key.user_id, key.id
         FOR UPDATE OF key
     ) AS lk

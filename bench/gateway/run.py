@@ -11,8 +11,10 @@ every successful gateway request was held, settled and recorded. Needs nginx and
 the gateway without its settlement journal (to see what the journal costs).
 
 The same run compares, at c=1, one key with every guardrail set (expiry, credit limit, a daily
-spend limit, requests and tokens per minute, allowed models, allowed IP addresses) with one key
-of the same account with none, in alternating rounds (`--guardrails-only` runs just that).
+spend limit, requests and tokens per minute, allowed models, allowed IP addresses), one sharing
+an organization member's spend cap (a monthly limit and allowed models), and one with both, with
+one key of the same account with none, in alternating rounds (`--guardrails-only` runs just
+that).
 `BENCH_DB`, `BENCH_PORT_BASE` (8901: upstream, +1 pass-through, +2 gateway), `BENCH_PG` and
 `BENCH_REDIS` (its database is flushed) keep runs from different checkouts apart.
 """
@@ -133,7 +135,7 @@ from datetime import timedelta
 from django.utils import timezone
 from apps.accounts.services import user_get_or_create_verified
 from apps.core.money import MICRO
-from apps.credits.services import credits_adjust
+from apps.credits.services import credits_adjust, spend_cap_create
 from apps.keys.services import api_key_create
 out = open(sys.argv[1], "w")
 for i in range(int(sys.argv[2])):
@@ -155,6 +157,30 @@ for i in range(int(sys.argv[2])):
             allowed_ips=["127.0.0.1", "::1"],
         )
         open(sys.argv[3], "w").write(guarded + "\\n")
+    if i == 0 and len(sys.argv) > 5:  # and keys sharing a member's spend cap (issue #21)
+        cap = spend_cap_create(
+            user_id=user.pk,
+            monthly_limit=500_000 * MICRO,
+            allowed_models=["bench-plain", "bench-stream"],
+        )
+        _, capped = api_key_create(
+            user_id=user.pk, name="bench-capped", rpm_limit=100_000, spend_cap_id=cap.pk
+        )
+        open(sys.argv[4], "w").write(capped + "\\n")
+        _, both = api_key_create(
+            user_id=user.pk,
+            name="bench-guarded-capped",
+            expires_at=timezone.now() + timedelta(days=30),
+            credit_limit=500_000 * MICRO,
+            rpm_limit=100_000,
+            tpm_limit=100_000_000,
+            spend_limit=500_000 * MICRO,
+            spend_window="day",
+            allowed_models=["bench-plain", "bench-stream"],
+            allowed_ips=["127.0.0.1", "::1"],
+            spend_cap_id=cap.pk,
+        )
+        open(sys.argv[5], "w").write(both + "\\n")
 out.close()
 """
 
@@ -177,12 +203,20 @@ SEED_SCRIPT = "import django, sys; django.setup(); exec(sys.stdin.read())"
 
 
 def migrate_and_seed(
-    env: dict, keys_file: Path, count: int, guarded_file: Path | None = None
+    env: dict,
+    keys_file: Path,
+    count: int,
+    guarded_file: Path | None = None,
+    capped_files: tuple[Path, Path] | None = None,
 ) -> None:
     """Migrate the scratch database and write ``count`` funded accounts' keys to a file (and,
-    with ``guarded_file``, a key with every guardrail on the first account to that one)."""
+    with ``guarded_file``, a key with every guardrail on the first account to that one; with
+    ``capped_files``, a key sharing a member's spend cap, and one with every guardrail and that
+    cap, to those two)."""
     subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     extra = [str(guarded_file)] if guarded_file else []
+    if guarded_file and capped_files:
+        extra += [str(path) for path in capped_files]
     subprocess.run(
         [PY, "-c", SEED_SCRIPT, str(keys_file), str(count), *extra],
         input=SETUP,
@@ -279,6 +313,7 @@ def main() -> None:
     (work / "catalog.toml").write_text(CATALOG)
     keys_file, one_key = work / "keys.txt", work / "one-key.txt"
     guarded_key = work / "guarded-key.txt"
+    capped_key, guarded_capped_key = work / "capped-key.txt", work / "guarded-capped-key.txt"
 
     env = {
         **fresh_environment(DB_NAME, REDIS, work / "catalog.toml"),
@@ -296,7 +331,7 @@ def main() -> None:
     try:
         nginx = ["/usr/sbin/nginx", "-c", str(work / "nginx.conf"), "-p", str(work)]
         procs.append(subprocess.Popen([*nginx, "-g", "daemon off;"]))
-        migrate_and_seed(env, keys_file, KEYS, guarded_key)
+        migrate_and_seed(env, keys_file, KEYS, guarded_key, (capped_key, guarded_capped_key))
         one_key.write_text(keys_file.read_text().splitlines()[0] + "\n")
         procs.append(
             subprocess.Popen(
@@ -429,9 +464,15 @@ def main() -> None:
         guardrails = {}
         chat_url = f"http://127.0.0.1:{GATEWAY_PORT}/api/v1/chat/completions"
         for kind, body in (("plain", plain), ("stream", stream)):
-            wrk(chat_url, guarded_key, body, 1, 1)  # its facts cached, its pools warm
-            for _ in range(options.rounds):  # alternating: drift on a shared machine hits both
-                for name, keys in (("no guardrails", one_key), ("every guardrail", guarded_key)):
+            for warm in (guarded_key, capped_key, guarded_capped_key):
+                wrk(chat_url, warm, body, 1, 1)  # its facts cached, its pools warm
+            for _ in range(options.rounds):  # alternating: drift on a shared machine hits all
+                for name, keys in (
+                    ("no guardrails", one_key),
+                    ("every guardrail", guarded_key),
+                    ("member cap", capped_key),
+                    ("every + cap", guarded_capped_key),
+                ):
                     figures = wrk(chat_url, keys, body, 1, seconds)
                     guardrails.setdefault((kind, name), []).append(figures)
                     gateway_ok += figures["requests"] - figures["non2xx"]
@@ -486,9 +527,13 @@ def main() -> None:
         none = median([f["p50_us"] for f in guardrails[(kind, "no guardrails")]])
         every = median([f["p50_us"] for f in guardrails[(kind, "every guardrail")]])
         errors = sum(f["non2xx"] for runs in guardrails.values() for f in runs)
+        cap = median([f["p50_us"] for f in guardrails[(kind, "member cap")]])
+        both = median([f["p50_us"] for f in guardrails[(kind, "every + cap")]])
         print(
             f"{kind:6}: p50 {none} us without, {every} us with every guardrail: "
-            f"{every - none:+d} us; non-2xx {errors}"
+            f"{every - none:+d} us; {cap} us with a member's spend cap: {cap - none:+d} us; "
+            f"{both} us with every guardrail and the cap: {both - none:+d} us "
+            f"({both - every:+d} us over every guardrail); non-2xx {errors}"
         )
     if options.guardrails_only:
         print(

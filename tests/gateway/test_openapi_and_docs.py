@@ -57,6 +57,7 @@ def test_the_openapi_document_is_valid_and_names_every_endpoint(api):
         "model_limit",
         "balance",
         "budget",
+        "member_cap",
         "key_credit_limit",
         "key_spend_limit",
     ]
@@ -65,6 +66,7 @@ def test_the_openapi_document_is_valid_and_names_every_endpoint(api):
         re.findall(r"\w+_allowed", chat["403"]["description"])
     )
     assert "key_spend_limit_reached" in chat["402"]["description"]
+    assert "member_cap_reached" in chat["402"]["description"]
     assert "token_rate_limit_exceeded" in chat["429"]["description"]
     for path in ("/models", "/models/{id}", "/balance"):
         assert "403" in document["paths"][path]["get"]["responses"]

@@ -362,6 +362,20 @@ def openapi_document() -> dict:
                                 },
                             },
                         },
+                        "member_cap": {
+                            "type": ["object", "null"],
+                            "description": "The monthly spending cap (UTC month) and the models "
+                            "an organization gives the member who created the key, shared by "
+                            "their keys in it; null without one",
+                            "properties": {
+                                "monthly_limit": {"type": ["number", "null"]},
+                                "month_spent": {"type": "number"},
+                                "held": {"type": "number"},
+                                "remaining": {"type": ["number", "null"]},
+                                "resets_at": {"type": "string", "format": "date-time"},
+                                "models": {"type": "array", "items": {"type": "string"}},
+                            },
+                        },
                     },
                 },
             },

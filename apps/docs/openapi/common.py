@@ -43,12 +43,13 @@ ERRORS = {
         "Insufficient credits (not even 256 output tokens covered, or the balance below zero), "
         "the monthly budget reached (monthly_budget_reached), the key's credit limit "
         "(key_credit_limit_reached) or its spend limit for the day, week or month "
-        "(key_spend_limit_reached) reached, or account suspended"
+        "(key_spend_limit_reached) reached, your monthly spending cap in an organization "
+        "(member_cap_reached) reached, or account suspended"
     ),
     "403": _error(
-        "The key may not be used for this: a model (or fallback model) it does not allow "
-        "(model_not_allowed, param names it), or a client address outside its allowed networks "
-        "(ip_not_allowed)"
+        "The key may not be used for this: a model (or fallback model) it, or your models in its "
+        "organization, do not allow (model_not_allowed, param names it), or a client address "
+        "outside its allowed networks (ip_not_allowed)"
     ),
     "404": _error(
         "Unknown endpoint or model (model_not_found), or a model the provider does not know "
@@ -83,11 +84,18 @@ MAX_TOKENS_HEADERS = {
     },
     "x-opencodex-max-tokens-reason": {
         "description": "Why the output limit was lowered: above the model's maximum output, or "
-        "more than the balance, the monthly budget, the key's credit limit or the key's spend "
-        "limit for its window covers",
+        "more than the balance, the monthly budget, your monthly spending cap in an "
+        "organization, the key's credit limit or the key's spend limit for its window covers",
         "schema": {
             "type": "string",
-            "enum": ["model_limit", "balance", "budget", "key_credit_limit", "key_spend_limit"],
+            "enum": [
+                "model_limit",
+                "balance",
+                "budget",
+                "member_cap",
+                "key_credit_limit",
+                "key_spend_limit",
+            ],
         },
     },
 }
