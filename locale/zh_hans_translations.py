@@ -677,4 +677,8 @@ ZH_HANS = {
     "[OpenCodex] A webhook endpoint was turned off": "[OpenCodex] 一个 Webhook 端点已被关闭",
     "Deliveries to your webhook endpoint\n\n    %(url)s\n\nfailed for %(hours)s hours (%(attempts)s attempts; the last one: %(last)s), so it was turned off and its pending events were dropped.": "向您的 Webhook 端点\n\n    %(url)s\n\n的投递已连续失败 %(hours)s 小时（%(attempts)s 次尝试；最后一次：%(last)s），因此它已被关闭，等待中的事件已被丢弃。",
     "Fix the receiver, then turn the endpoint back on (and send a test event) at %(page)s": "请修复接收端，然后在 %(page)s 重新开启端点（并发送一个测试事件）",
+    # Sign in with GitHub or Google
+    "or": "或",
+    "Continue with %(name)s": "使用 %(name)s 继续",
+    "Connected accounts": "已关联的账号",
 }

@@ -875,4 +875,7 @@ ZH_HANT = {
     "Show revoked keys": "顯示已吊銷的金鑰",
     "The old key keeps working until %(when)s (%(zone)s), then stops.": "舊金鑰在 "
     "%(when)s（%(zone)s）之前仍可使用，之後停用。",
+    "or": "或",
+    "Continue with %(name)s": "使用 %(name)s 繼續",
+    "Connected accounts": "已關聯的帳號",
 }

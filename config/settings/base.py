@@ -58,6 +58,9 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.github",
+    "allauth.socialaccount.providers.google",
     "apps.core",
     "apps.accounts",
     "apps.credits",
@@ -479,3 +482,38 @@ WEBHOOK_SECRET_OVERLAP_SECONDS = 24 * 3600  # a rolled secret keeps signing besi
 WEBHOOK_LOG_DAYS = int(os.environ.get("WEBHOOK_LOG_DAYS", "30"))  # events and delivery logs
 # key.expired is sent for keys that expired within this many seconds (the sweep's window).
 WEBHOOK_KEY_EXPIRY_LOOKBACK = 24 * 3600
+
+# --- Sign in with GitHub or Google ---------------------------------------------------------------
+# Each provider is on when its OAuth app's client id and secret are set (GITHUB_CLIENT_ID and
+# GITHUB_CLIENT_SECRET; GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET); off, its button and its URLs
+# are not there. The callback URLs to register with the provider are
+# SITE_URL/accounts/github/login/callback/ and SITE_URL/accounts/google/login/callback/.
+# A provider's e-mail address that the provider says is verified signs in the account that has
+# it (and links the provider to it); an unverified one is never trusted.
+
+
+def social_providers_from_env(environ=os.environ) -> dict:
+    providers = {
+        "github": {"SCOPE": ["read:user", "user:email"]},
+        "google": {
+            "SCOPE": ["openid", "profile", "email"],
+            "AUTH_PARAMS": {"prompt": "select_account"},
+        },
+    }
+    for provider_id, config in providers.items():
+        prefix = provider_id.upper()
+        client_id = (environ.get(f"{prefix}_CLIENT_ID") or "").strip()
+        secret = (environ.get(f"{prefix}_CLIENT_SECRET") or "").strip()
+        on = bool(client_id and secret)
+        config["APPS"] = [{"client_id": client_id, "secret": secret}] if on else []
+    return providers
+
+
+SOCIALACCOUNT_PROVIDERS = social_providers_from_env()
+SOCIALACCOUNT_ADAPTER = "apps.accounts.adapters.SocialAccountAdapter"
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+SOCIALACCOUNT_QUERY_EMAIL = True
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_REQUESTS_TIMEOUT = 10
