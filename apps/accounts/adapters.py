@@ -61,6 +61,10 @@ class AccountAdapter(DefaultAccountAdapter):
         return super().get_email_verification_redirect_url(email_address)
 
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        from allauth.core import context as allauth_context
+
+        from .pending import verification_mail_sent
+
         site = email_site()
         user = context.get("user")
         if user is None or not getattr(user, "pk", None):
@@ -79,6 +83,9 @@ class AccountAdapter(DefaultAccountAdapter):
                     "LANGUAGE_CODE": language,  # the HTML part's lang
                 },
             )
+        verification_mail_sent(
+            getattr(allauth_context, "request", None), template_prefix=template_prefix, email=email
+        )
 
     def render_mail(self, template_prefix, email, context, headers=None):
         """Every e-mail has a plain text part and an HTML part in the site's colours: the

@@ -171,3 +171,37 @@ def set_language(request):
             user_id=request.user.pk, language=request.POST.get("language", "")
         )
     return response
+
+
+@require_POST
+def verification_resend(request):
+    """The verify-email page's "Send it again"."""
+    from .pending import pending_signup_resend, pending_signup_status
+
+    status = pending_signup_status(request)
+    if status is None:
+        return redirect("account_signup")
+    if pending_signup_resend(request):
+        messages.success(request, _("We sent a new link to %(email)s.") % status)
+    return redirect("account_email_verification_sent")
+
+
+@require_POST
+def verification_change(request):
+    """The verify-email page's "Wrong address?": sign up with the right one instead."""
+    from .forms import EmailChangeForm
+    from .pending import pending_signup_change, pending_signup_status
+
+    status = pending_signup_status(request)
+    if status is None:
+        return redirect("account_signup")
+    form = EmailChangeForm(request.POST)
+    if not form.is_valid():
+        return render(
+            request,
+            "account/verification_sent.html",
+            {"pending": status, "change_form": form},
+            status=400,
+        )
+    pending_signup_change(request, email=form.cleaned_data["email"])
+    return redirect("account_email_verification_sent")

@@ -185,6 +185,8 @@ ACCOUNT_RATE_LIMITS_ENABLED = True  # allauth's defaults (login, signup, confirm
 ACCOUNT_MAX_EMAIL_ADDRESSES = 5
 ACCOUNT_CHANGE_EMAIL = False
 ACCOUNT_SESSION_REMEMBER = None
+ACCOUNT_FORMS = {"signup": "apps.accounts.forms.SignupForm"}
+ACCOUNT_EMAIL_CONFIRMATION_COOLDOWN = 180  # one verification e-mail per address per 3 minutes
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "OpenCodex"
 
@@ -517,3 +519,11 @@ SOCIALACCOUNT_QUERY_EMAIL = True
 SOCIALACCOUNT_AUTO_SIGNUP = True
 SOCIALACCOUNT_STORE_TOKENS = False
 SOCIALACCOUNT_REQUESTS_TIMEOUT = 10
+
+# --- Support, Terms and Privacy ------------------------------------------------------------------
+# The address the Support page, the footer and every "contact support" point to, and who runs the
+# site (named in the Terms and Privacy pages). LEGAL_DIR: a folder with the operator's own
+# terms.md and privacy.md (Markdown; terms.zh-hans.md ... for one language); unset, placeholders.
+SUPPORT_EMAIL = os.environ.get("SUPPORT_EMAIL", "support@opencodex.local")
+SITE_OPERATOR = os.environ.get("SITE_OPERATOR", "OpenCodex")
+LEGAL_DIR = os.environ.get("LEGAL_DIR", "")
