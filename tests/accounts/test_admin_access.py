@@ -1,6 +1,8 @@
 """The README's `createsuperuser`, then /admin/: no e-mail to verify first; the admin's sections
 have distinct names and the credit accounts list shows each balance."""
 
+import re
+
 import pytest
 from allauth.account.models import EmailAddress
 from django.core.management import call_command
@@ -38,16 +40,17 @@ def test_a_new_superuser_signs_in_to_the_admin_without_verifying(client, superus
 def test_admin_sections_have_distinct_names(client, superuser):
     client.force_login(superuser)
     page = client.get("/admin/").content.decode()
-    import re
 
-    captions = re.findall(r'<caption>\s*<a[^>]*>([^<]+)</a>', page)
+    captions = re.findall(r"<caption>\s*<a[^>]*>([^<]+)</a>", page)
     assert captions, page[:2000]
     assert len(captions) == len(set(captions)), captions
 
 
 def test_credit_accounts_list_shows_the_balance(client, superuser, owner):
     services.account_ensure(user_id=owner.pk)
-    services.credits_adjust(user_id=owner.pk, amount=1234 * MICRO, reason="t", actor_id=superuser.pk)
+    services.credits_adjust(
+        user_id=owner.pk, amount=1234 * MICRO, reason="t", actor_id=superuser.pk
+    )
     client.force_login(superuser)
     page = client.get(reverse("admin:credits_account_changelist")).content.decode()
     assert "Balance" in page
@@ -56,7 +59,9 @@ def test_credit_accounts_list_shows_the_balance(client, superuser, owner):
 
 def test_users_list_shows_each_balance(client, superuser, owner):
     services.account_ensure(user_id=owner.pk)
-    services.credits_adjust(user_id=owner.pk, amount=4321 * MICRO, reason="t", actor_id=superuser.pk)
+    services.credits_adjust(
+        user_id=owner.pk, amount=4321 * MICRO, reason="t", actor_id=superuser.pk
+    )
     client.force_login(superuser)
     page = client.get(reverse("admin:accounts_user_changelist")).content.decode()
     assert "Balance (credits)" in page
