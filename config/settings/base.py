@@ -341,6 +341,8 @@ OPENCODEX_CATALOG = os.environ.get("OPENCODEX_CATALOG", str(BASE_DIR / "config" 
 CATALOG_PRICE_FACTOR = float(os.environ.get("CATALOG_PRICE_FACTOR", "3"))
 # The built-in demo upstream answers catalog models whose provider has no API key configured.
 DEMO_UPSTREAM_ENABLED = env_bool("OPENCODEX_DEMO_UPSTREAM", True)
+# Milliseconds between the demo upstream's streamed events (a human reading pace; 0: at once).
+DEMO_STREAM_DELAY_MS = float(os.environ.get("DEMO_STREAM_DELAY_MS", "20"))
 DEMO_UPSTREAM_BASE_URL = os.environ.get(
     "DEMO_UPSTREAM_BASE_URL", f"http://127.0.0.1:{os.environ.get('PORT', '8000')}/_demo/v1"
 )
@@ -527,3 +529,6 @@ SOCIALACCOUNT_REQUESTS_TIMEOUT = 10
 SUPPORT_EMAIL = os.environ.get("SUPPORT_EMAIL", "support@opencodex.local")
 SITE_OPERATOR = os.environ.get("SITE_OPERATOR", "OpenCodex")
 LEGAL_DIR = os.environ.get("LEGAL_DIR", "")
+
+# Every form field drawn the same way: label, input, errors, help in one block (apps/core/forms.py).
+FORM_RENDERER = "apps.core.forms.SiteFormRenderer"
