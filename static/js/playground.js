@@ -30,7 +30,16 @@
       code: document.getElementById("pg-code"),
       status: document.getElementById("pg-status"),
       csrf: form.querySelector("input[name=csrfmiddlewaretoken]"),
+      topP: document.getElementById("pg-top-p"),
+      stopSequences: document.getElementById("pg-stop"),
+      seed: document.getElementById("pg-seed"),
+      settingsToggle: document.getElementById("pg-settings-toggle"),
+      settingsSummary: document.getElementById("pg-settings-summary"),
     };
+    // On a phone the settings fold away, so the message box is on the first screen.
+    if (el.settingsToggle && window.matchMedia("(max-width: 860px)").matches) {
+      el.settingsToggle.open = false;
+    }
     var history = []; // [{role, content, item}] in the order sent
     var busy = null; // the AbortController of the request in flight
 
@@ -57,6 +66,7 @@
       var href = el.modelLink.getAttribute("href");
       var base = href.slice(0, href.indexOf("/models/") + "/models/".length);
       el.modelLink.setAttribute("href", base + el.model.value + "/");
+      if (el.settingsSummary) el.settingsSummary.textContent = el.model.value;
       updateCode();
     }
 
@@ -77,9 +87,20 @@
       return item;
     }
 
+    function renderReply(node, text) {
+      // Replies are Markdown, drawn safely (static/js/markdown.js: text nodes only).
+      if (window.OCXMarkdown) {
+        window.OCXMarkdown.into(node, text);
+        node.classList.add("pg-markdown");
+      } else {
+        node.textContent = text;
+      }
+    }
+
     function addMessage(role, content) {
       var item = addItem(role);
-      item.querySelector(".pg-content").textContent = content;
+      if (role === "assistant") renderReply(item.querySelector(".pg-content"), content);
+      else item.querySelector(".pg-content").textContent = content;
       var entry = { role: role, content: content, item: item };
       var remove = document.createElement("button");
       remove.type = "button";
@@ -112,6 +133,12 @@
       if (t !== "") body.temperature = Number(t);
       var m = el.maxTokens.value.trim();
       if (m !== "") body.max_tokens = parseInt(m, 10);
+      if (el.topP && el.topP.value.trim() !== "") body.top_p = Number(el.topP.value.trim());
+      if (el.seed && el.seed.value.trim() !== "") body.seed = parseInt(el.seed.value.trim(), 10);
+      if (el.stopSequences) {
+        var stops = el.stopSequences.value.split("\n").filter(function (line) { return line !== ""; });
+        if (stops.length) body.stop = stops;
+      }
       return body;
     }
 
@@ -275,7 +302,7 @@
           if (choice.delta.content) {
             if (!text) el.status.textContent = strings.streaming;
             text += choice.delta.content;
-            body.textContent = text;
+            renderReply(body, text);
           }
         });
       }
@@ -341,17 +368,28 @@
           entry.item.appendChild(cut);
         }
         if (summary) statsLine(entry.item, summary);
-      } else {
-        item.classList.add("pg-failed");
-        if (!failed && !summary) item.remove();
-        else if (summary && summary.latency_ms !== undefined) statsLine(item, summary);
-        else if (summary && summary.request_id) statsLine(item, { request_id: summary.request_id, latency_ms: 0, usage: null, credits: null });
-        if (failed && userEntry && !text) {
+      } else if (failed) {
+        // A refused or failed request: no empty reply bubble; the error below the conversation
+        // says what refused it (and links the request's page when it has one).
+        item.remove();
+        if (summary && summary.request_id && !el.error.hidden) {
+          el.error.appendChild(document.createTextNode(" · "));
+          var link = document.createElement("a");
+          link.href = root.dataset.requestUrl.replace("REQUEST_ID", encodeURIComponent(summary.request_id));
+          link.textContent = summary.request_id;
+          link.title = strings.details;
+          el.error.appendChild(link);
+        }
+        if (userEntry) {
           // Keep the user's words: back in the box, out of the conversation.
           el.message.value = userEntry.content;
           history.splice(history.indexOf(userEntry), 1);
           userEntry.item.remove();
         }
+      } else if (summary && summary.latency_ms !== undefined) {
+        statsLine(item, summary);  // an empty answer, with what it cost
+      } else {
+        item.remove();
       }
       updateCode();
     }
@@ -370,6 +408,9 @@
       var s = settings();
       if (s.temperature !== undefined && !isNaN(s.temperature)) body.temperature = s.temperature;
       if (s.max_tokens !== undefined && !isNaN(s.max_tokens)) body.max_tokens = s.max_tokens;
+      if (s.top_p !== undefined && !isNaN(s.top_p)) body.top_p = s.top_p;
+      if (s.seed !== undefined && !isNaN(s.seed)) body.seed = s.seed;
+      if (s.stop) body.stop = s.stop;
       body.stream = true;
       body.stream_options = { include_usage: true };
       return body;
@@ -409,6 +450,9 @@
       lines.push("    ],");
       if (body.temperature !== undefined) lines.push("    temperature=" + body.temperature + ",");
       if (body.max_tokens !== undefined) lines.push("    max_tokens=" + body.max_tokens + ",");
+      if (body.top_p !== undefined) lines.push("    top_p=" + body.top_p + ",");
+      if (body.stop !== undefined) lines.push("    stop=" + py(body.stop) + ",");
+      if (body.seed !== undefined) lines.push("    seed=" + body.seed + ",");
       lines.push("    stream=True,", '    stream_options={"include_usage": True},', ")");
       lines.push("for chunk in stream:");
       lines.push("    if chunk.choices:");
@@ -436,6 +480,9 @@
       lines.push("  ],");
       if (body.temperature !== undefined) lines.push("  temperature: " + body.temperature + ",");
       if (body.max_tokens !== undefined) lines.push("  max_tokens: " + body.max_tokens + ",");
+      if (body.top_p !== undefined) lines.push("  top_p: " + body.top_p + ",");
+      if (body.stop !== undefined) lines.push("  stop: " + JSON.stringify(body.stop) + ",");
+      if (body.seed !== undefined) lines.push("  seed: " + body.seed + ",");
       lines.push("  stream: true,", "  stream_options: { include_usage: true },", "});");
       lines.push("for await (const chunk of stream) {");
       lines.push("  process.stdout.write(chunk.choices[0]?.delta?.content ?? '');");
@@ -488,7 +535,7 @@
       if (!el.code.hidden) el.code.scrollIntoView({ block: "nearest" });
     });
     el.model.addEventListener("change", modelChanged);
-    [el.temperature, el.maxTokens, el.system, el.message].forEach(function (input) {
+    [el.temperature, el.maxTokens, el.system, el.message, el.topP, el.stopSequences, el.seed].filter(Boolean).forEach(function (input) {
       input.addEventListener("input", updateCode);
     });
     modelChanged();
