@@ -930,4 +930,41 @@ ZH_HANT = {
     "API "
     "存取已暫停。請<a "
     'href="%(support_url)s">聯絡客服</a>。',
+    "Top-up %(amount)s": "儲值 %(amount)s",
+    "Refund of %(amount)s": "退款 %(amount)s",
+    "Referral commission on a top-up of %(amount)s": "邀請佣金：%(amount)s 的儲值",
+    "Referral commission taken back (%(amount)s top-up)": "邀請佣金已收回（%(amount)s 的儲值）",
+    "Redemption code …%(last4)s, %(label)s": "兌換碼 …%(last4)s，%(label)s",
+    "Payment disputed": "付款發生爭議",
+    "Dispute won": "爭議勝訴",
+    "Referral commission restored (dispute won)": "邀請佣金已恢復（爭議勝訴）",
+    "Auto top-up %(amount)s": "自動儲值 %(amount)s",
+    "Get started": "入門",
+    "API reference": "API 參考",
+    "Guides": "指南",
+    "Coding tools": "程式設計工具",
+    "Search time zones": "搜尋時區",
+    "Search time zones, e.g. Shanghai": "搜尋時區，例如 Shanghai",
+    "Use my browser's zone": "使用瀏覽器的時區",
+    "More: top_p, stop, seed": "更多：top_p、stop、seed",
+    "0 to 1; only the likeliest tokens adding up to this share are drawn from.": "0 到 "
+    "1；只從累計機率達到該比例的最可能的 "
+    "token 中抽取。",
+    "Stop sequences": "停止序列",
+    "One per line, at most 4: the answer ends before any of them.": "每行一個，最多 4 個：回答會在其中任何一個出現之前結束。",
+    "Seed": "隨機種子",
+    "The same seed and settings give the same answer, where the model supports it.": "在模型支援的情況下，相同的種子和設定會得到相同的回答。",
+    'Point <a href="%(claude_url)s">Claude Code</a> (Anthropic\'s Messages API) or <a href="%(codex_url)s">Codex CLI</a> (OpenAI\'s Responses API) at OpenCodex and use any model with them.': "把 "
+    "<a "
+    'href="%(claude_url)s">Claude '
+    "Code</a>（Anthropic "
+    "Messages "
+    "API）或 "
+    "<a "
+    'href="%(codex_url)s">Codex '
+    "CLI</a>（OpenAI "
+    "Responses "
+    "API）指向 "
+    "OpenCodex，即可搭配任意模型使用。",
+    "Claude Code and Codex": "Claude Code 與 Codex",
 }

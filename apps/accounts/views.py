@@ -4,12 +4,12 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.i18n import set_language as django_set_language
 
 from apps.billing.referrals import SESSION_KEY as REFERRAL_SESSION_KEY
 from apps.billing.referrals import code_normalize
+from apps.credits.memos import memo_display
 from apps.credits.selectors import account_for_user, account_standing, ledger_recent
 from apps.keys.selectors import api_key_first_steps
 from apps.usage.selectors import spend_summary
@@ -17,9 +17,6 @@ from apps.usage.selectors import spend_summary
 from . import services
 from .forms import ContentStorageForm, DeleteAccountForm, ProfileForm, TimeZoneForm
 from .selectors import sign_in_methods, user_time_zone
-
-# Ledger memos written by the system, shown in the reader's language.
-MEMOS = {"Welcome credits": gettext_lazy("Welcome credits")}
 
 
 def sparkline_points(values: list[int], width: int = 160, height: int = 40) -> str:
@@ -57,7 +54,7 @@ def dashboard(request):
 
 def _with_notes(entries):
     for entry in entries:
-        entry.note = MEMOS.get(entry.memo, entry.memo)
+        entry.note = memo_display(entry.memo)
     return entries
 
 

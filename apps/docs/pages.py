@@ -8,6 +8,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import markdown
+from django.utils import translation
+from django.utils.translation import gettext as _t
 from django.utils.translation import gettext_lazy as _
 from markdown.extensions.toc import slugify_unicode
 from pygments import highlight
@@ -42,6 +44,24 @@ PAGES = [
     ("cursor", _("Cursor")),
 ]
 SLUGS = [slug for slug, _ in PAGES]
+# The sidebar's groups: a page belongs to the group of the nearest group start at or above it.
+GROUP_STARTS = {
+    "overview": _("Get started"),
+    "chat-completions": _("API reference"),
+    "best-practices": _("Guides"),
+    "tools": _("Coding tools"),
+}
+
+
+def page_groups() -> dict[str, str]:
+    """Each page's group label, in PAGES order."""
+    groups, current = {}, ""
+    for slug, _title in PAGES:
+        current = GROUP_STARTS.get(slug, current)
+        groups[slug] = current
+    return groups
+
+
 TOOL_SLUGS = SLUGS[SLUGS.index("claude-code") :]
 LABELS = {
     "python": "Python",
@@ -78,7 +98,8 @@ def _code_block(match: re.Match) -> str:
     label = LABELS.get(lang, lang)
     return (
         f'<div class="code" data-lang="{lang}" data-label="{label}">'
-        '<button type="button" class="copy-code" aria-label="Copy code">Copy</button>'
+        f'<button type="button" class="copy-code" aria-label="{_t("Copy code")}"'
+        f' data-copy-label="{_t("Copy")}" data-copied-label="{_t("Copied!")}">{_t("Copy")}</button>'
         f'<pre><code class="language-{lang}">{body}</code></pre></div>'
     )
 
@@ -112,7 +133,8 @@ def render(language: str, slug: str, base_url: str) -> Page:
             }
         },
     )
-    body = CODE.sub(_code_block, md.convert(text))
+    with translation.override(language):  # the copy buttons' labels
+        body = CODE.sub(_code_block, md.convert(text))
     # The table of contents holds the h2 and h3 headings (toc_depth), not the page's h1: that
     # is the title.
     headings = [h for h in _flatten(md.toc_tokens, []) if h[0] in (2, 3)]

@@ -42,3 +42,10 @@ def test_contact_support_links_to_the_support_page(client, settings):
 
     html = render_to_string("account/verification_sent.html", {"request": None})
     assert f'href="{reverse("support")}"' in html
+
+
+def test_the_home_page_names_claude_code_and_codex(client):
+    page = client.get(reverse("home")).content.decode()
+    assert "Claude Code" in page and "Codex CLI" in page
+    assert reverse("docs:page", args=["claude-code"]) in page
+    assert reverse("docs:page", args=["codex"]) in page
