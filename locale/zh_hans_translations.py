@@ -737,4 +737,5 @@ ZH_HANS = {
     "The same seed and settings give the same answer, where the model supports it.": "在模型支持的情况下，相同的种子和设置会得到相同的回答。",
     'Point <a href="%(claude_url)s">Claude Code</a> (Anthropic\'s Messages API) or <a href="%(codex_url)s">Codex CLI</a> (OpenAI\'s Responses API) at OpenCodex and use any model with them.': '把 <a href="%(claude_url)s">Claude Code</a>（Anthropic Messages API）或 <a href="%(codex_url)s">Codex CLI</a>（OpenAI Responses API）指向 OpenCodex，即可搭配任意模型使用。',
     "Claude Code and Codex": "Claude Code 与 Codex",
+    "Copy code": "复制代码",
 }

@@ -967,4 +967,5 @@ ZH_HANT = {
     "API）指向 "
     "OpenCodex，即可搭配任意模型使用。",
     "Claude Code and Codex": "Claude Code 與 Codex",
+    "Copy code": "複製程式碼",
 }

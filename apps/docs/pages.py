@@ -9,7 +9,7 @@ from pathlib import Path
 
 import markdown
 from django.utils import translation
-from django.utils.translation import gettext as _t
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from markdown.extensions.toc import slugify_unicode
 from pygments import highlight
@@ -96,10 +96,11 @@ def _code_block(match: re.Match) -> str:
         lexer = get_lexer_by_name("text")
     body = highlight(source, lexer, FORMATTER)
     label = LABELS.get(lang, lang)
+    copy, copied, aria = gettext("Copy"), gettext("Copied!"), gettext("Copy code")
     return (
         f'<div class="code" data-lang="{lang}" data-label="{label}">'
-        f'<button type="button" class="copy-code" aria-label="{_t("Copy code")}"'
-        f' data-copy-label="{_t("Copy")}" data-copied-label="{_t("Copied!")}">{_t("Copy")}</button>'
+        f'<button type="button" class="copy-code" aria-label="{aria}"'
+        f' data-copy-label="{copy}" data-copied-label="{copied}">{copy}</button>'
         f'<pre><code class="language-{lang}">{body}</code></pre></div>'
     )
 
