@@ -738,4 +738,7 @@ ZH_HANS = {
     'Point <a href="%(claude_url)s">Claude Code</a> (Anthropic\'s Messages API) or <a href="%(codex_url)s">Codex CLI</a> (OpenAI\'s Responses API) at OpenCodex and use any model with them.': '把 <a href="%(claude_url)s">Claude Code</a>（Anthropic Messages API）或 <a href="%(codex_url)s">Codex CLI</a>（OpenAI Responses API）指向 OpenCodex，即可搭配任意模型使用。',
     "Claude Code and Codex": "Claude Code 与 Codex",
     "Copy code": "复制代码",
+    "Compare with": "对比模型",
+    "No second model": "不对比",
+    "The same message to a second model, side by side, each with its cost and time.": "把同一条消息发给第二个模型，并排显示，各自附上费用和耗时。",
 }

@@ -968,4 +968,7 @@ ZH_HANT = {
     "OpenCodex，即可搭配任意模型使用。",
     "Claude Code and Codex": "Claude Code 與 Codex",
     "Copy code": "複製程式碼",
+    "Compare with": "對比模型",
+    "No second model": "不對比",
+    "The same message to a second model, side by side, each with its cost and time.": "把同一條訊息發給第二個模型，並排顯示，各自附上費用和耗時。",
 }

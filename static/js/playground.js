@@ -30,6 +30,7 @@
       code: document.getElementById("pg-code"),
       status: document.getElementById("pg-status"),
       csrf: form.querySelector("input[name=csrfmiddlewaretoken]"),
+      compare: document.getElementById("pg-compare"),
       topP: document.getElementById("pg-top-p"),
       stopSequences: document.getElementById("pg-stop"),
       seed: document.getElementById("pg-seed"),
@@ -261,6 +262,7 @@
       if (draft) el.message.value = "";
       var item = addItem("assistant");
       item.classList.add("pg-pending");
+      var pair = comparePair(item, payload);
       var thinking = null;
       var body = item.querySelector(".pg-content");
       var text = "";
@@ -351,6 +353,7 @@
           showError(strings.network, "");
         }
       } finally {
+        if (pair) await pair.done;
         setBusy(null);
         item.classList.remove("pg-pending");
         if (el.status.textContent !== strings.stopped) el.status.textContent = "";
@@ -368,6 +371,7 @@
           entry.item.appendChild(cut);
         }
         if (summary) statsLine(entry.item, summary);
+        if (pair) pair.keep(entry.item);
       } else if (failed) {
         // A refused or failed request: no empty reply bubble; the error below the conversation
         // says what refused it (and links the request's page when it has one).
@@ -392,6 +396,103 @@
         item.remove();
       }
       updateCode();
+    }
+
+    // --- two models side by side ------------------------------------------------------------
+
+    function modelLabel(item, model) {
+      var tag = document.createElement("span");
+      tag.className = "pg-model-tag";
+      tag.textContent = model;
+      var head = item.querySelector(".pg-role");
+      head.insertBefore(tag, head.querySelector(".pg-remove"));
+    }
+
+    function comparePair(item, payload) {
+      // With "Compare with" set, the same request goes to the second model at once; the two
+      // replies stand side by side (the first model's reply stays in the conversation).
+      var other = el.compare && el.compare.value;
+      if (!other || other === payload.model) return null;
+      var row = document.createElement("li");
+      row.className = "pg-pair";
+      row.setAttribute("data-testid", "compare-pair");
+      var list = document.createElement("ol");
+      list.className = "pg-pair-list";
+      row.appendChild(list);
+      el.conversation.insertBefore(row, item);
+      list.appendChild(item);
+      modelLabel(item, payload.model);
+      var second = addItem("assistant");
+      second.classList.add("pg-pending");
+      list.appendChild(second);
+      modelLabel(second, other);
+      var secondPayload = JSON.parse(JSON.stringify(payload));
+      secondPayload.model = other;
+      return {
+        done: streamSide(second, secondPayload),
+        keep: function (reply) {
+          list.insertBefore(reply, second);
+          modelLabel(reply, payload.model);
+        },
+      };
+    }
+
+    async function streamSide(item, payload) {
+      var body = item.querySelector(".pg-content");
+      var text = "";
+      var summary = null;
+      var refusal = "";
+      try {
+        var response = await fetch(root.dataset.chatUrl, {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { "Content-Type": "application/json", "Accept": "text/event-stream", "X-CSRFToken": el.csrf.value },
+          body: JSON.stringify(payload),
+          signal: busy ? busy.signal : undefined,
+        });
+        var streamed = (response.headers.get("Content-Type") || "").indexOf("text/event-stream") === 0;
+        if (!response.ok || !streamed) {
+          var data = null;
+          try { data = await response.json(); } catch (e) { data = null; }
+          refusal = ((data && data.error && data.error.message) || "") || fmt(strings.error, { status: response.status });
+        } else {
+          var reader = response.body.getReader();
+          var decoder = new TextDecoder();
+          var buffer = "";
+          var handle = function (event) {
+            if (event.name === "summary") { summary = JSON.parse(event.data); return; }
+            if (event.name !== "message" || !event.data || event.data === "[DONE]") return;
+            var chunk;
+            try { chunk = JSON.parse(event.data); } catch (e) { return; }
+            if (chunk.error) { refusal = chunk.error.message || fmt(strings.error, { status: chunk.error.status || 500 }); return; }
+            (chunk.choices || []).forEach(function (choice) {
+              if (choice.index === 0 && choice.delta && choice.delta.content) {
+                text += choice.delta.content;
+                renderReply(body, text);
+              }
+            });
+          };
+          for (;;) {
+            var step = await reader.read();
+            if (step.done) break;
+            buffer += decoder.decode(step.value, { stream: true }).replace(/\r\n/g, "\n");
+            var end;
+            while ((end = buffer.indexOf("\n\n")) >= 0) {
+              handle(parseEvent(buffer.slice(0, end)));
+              buffer = buffer.slice(end + 2);
+            }
+          }
+          if (buffer.trim()) handle(parseEvent(buffer));
+        }
+      } catch (error) {
+        refusal = error && error.name === "AbortError" ? strings.stopped : strings.network;
+      }
+      item.classList.remove("pg-pending");
+      if (refusal && !text) {
+        item.classList.add("pg-failed");
+        body.textContent = refusal;
+      }
+      if (summary && summary.latency_ms !== undefined) statsLine(item, summary);
     }
 
     // --- view code -------------------------------------------------------------------------

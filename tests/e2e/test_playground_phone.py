@@ -2,6 +2,9 @@
 first screen at 390 px (the settings fold away), and a refusal says what refused it instead of
 leaving an empty reply bubble."""
 
+import os
+import re
+
 import pytest
 
 from apps.core.money import MICRO
@@ -109,3 +112,39 @@ def test_replies_are_markdown_drawn_safely(asgi_page, api):  # noqa: F811
     assert "&lt;b&gt;hi&lt;/b&gt;" in html and '<code data-lang="python">' in html
     assert 'href="https://example.com"' in html and "javascript:" not in html.split("unsafe")[0]
     assert "<a" not in html.split("https://example.com")[1]  # the javascript: link is text
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_two_models_side_by_side_with_their_cost_and_time(asgi_page, api, width):  # noqa: F811
+    page = asgi_page
+    page.set_viewport_size({"width": width, "height": 900})
+    user = UserFactory(email=f"compare{width}@example.com", verified=True)
+    credits_grant(user_id=user.pk, amount=100 * MICRO, kind="topup", reference=f"cmp{width}")
+    log_in(page, f"compare{width}@example.com")
+    page.goto("/playground/")
+    if width < 861:
+        page.locator("#pg-settings-toggle > summary").click()
+    page.get_by_label("Model", exact=True).select_option("demo-chat")
+    page.get_by_label("Compare with").select_option("deepseek-chat")
+    page.get_by_label("Message").fill("Compare these")
+    page.get_by_role("button", name="Send").click()
+    pair = page.get_by_test_id("compare-pair")
+    replies = pair.locator(".pg-msg.pg-assistant")
+    replies.nth(1).get_by_test_id("reply-stats").wait_for()
+    replies.nth(0).get_by_test_id("reply-stats").wait_for()
+    assert replies.count() == 2
+    for i, model in enumerate(["demo-chat", "deepseek-chat"]):
+        reply = replies.nth(i)
+        assert model in reply.locator(".pg-role").inner_text()
+        assert reply.locator(".pg-content").inner_text().startswith("[demo]")
+        stats = reply.get_by_test_id("reply-stats").inner_text()
+        assert re.search(r"credits", stats) and re.search(r"\d+ ms", stats), stats
+    first, second = replies.nth(0).bounding_box(), replies.nth(1).bounding_box()
+    if width >= 861:
+        assert abs(first["y"] - second["y"]) < 2 and second["x"] > first["x"] + first["width"]
+    else:
+        assert second["y"] >= first["y"] + first["height"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    os.makedirs(os.path.join("var", "screenshots"), exist_ok=True)
+    page.screenshot(path=os.path.join("var", "screenshots", f"playground-compare-{width}.png"))
+    drain(api)
