@@ -33,7 +33,8 @@ def test_continue_with_github_lands_on_the_dashboard_with_500_credits(page, stan
     assert box["y"] > form_box["y"] + form_box["height"]
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     os.makedirs(os.path.join("var", "screenshots"), exist_ok=True)
-    page.screenshot(path=os.path.join("var", "screenshots", f"signup-social-{width}.png"), full_page=True)
+    shot = os.path.join("var", "screenshots", f"signup-social-{width}.png")
+    page.screenshot(path=shot, full_page=True)
     button.click()
     page.wait_for_url("**/dashboard/")
     assert page.get_by_test_id("balance").inner_text().startswith("500.00")
