@@ -689,7 +689,7 @@ ZH_HANS = {
     'Already have an account? Then please <a href="%(login_url)s">sign in</a>.': '已有账户？请<a href="%(login_url)s">登录</a>。',
     'By signing up you agree to the <a href="%(terms_url)s">Terms</a> and the <a href="%(privacy_url)s">Privacy Policy</a>.': '注册即表示您同意<a href="%(terms_url)s">服务条款</a>和<a href="%(privacy_url)s">隐私政策</a>。',
     "We sent a link to <strong>%(email)s</strong>. Open it to finish signing up; it works for three days. Not in your inbox? Look in the spam folder.": "我们已向 <strong>%(email)s</strong> 发送了一个链接。打开它即可完成注册，链接三天内有效。收件箱里没有？请查看垃圾邮件文件夹。",
-    "We did not send another email just now: one went to <strong>%(email)s</strong> a few minutes ago, and its link still works. Look for it, in the spam folder too.": "我们这次没有再发送邮件：几分钟前已向 <strong>%(email)s</strong> 发过一封，其中的链接仍然有效。请查找它，也请看看垃圾邮件文件夹。",
+    "We did not send another email just now: one went to <strong>%(email)s</strong> in the last few minutes, and its link still works. Look for it, in the spam folder too.": "我们这次没有再发送邮件：最近几分钟内已向 <strong>%(email)s</strong> 发过一封，其中的链接仍然有效。请查找它，也请看看垃圾邮件文件夹。",
     "Another email can be sent in %(seconds)s s.": "%(seconds)s 秒后可再次发送。",
     "Use this address": "使用这个地址",
     "We have sent you an email with a link. Open it to finish signing up. Not in your inbox? Look in the spam folder.": "我们已向您发送了一封带链接的邮件。打开链接即可完成注册。收件箱里没有？请查看垃圾邮件文件夹。",

@@ -971,4 +971,7 @@ ZH_HANT = {
     "Compare with": "對比模型",
     "No second model": "不對比",
     "The same message to a second model, side by side, each with its cost and time.": "把同一條訊息發給第二個模型，並排顯示，各自附上費用和耗時。",
+    "We did not send another email just now: one went to <strong>%(email)s</strong> in the last few minutes, and its link still works. Look for it, in the spam folder too.": "我們這次沒有再傳送郵件：最近幾分鐘內已向 "
+    "<strong>%(email)s</strong> "
+    "發過一封，其中的連結仍然有效。請查詢它，也請看看垃圾郵件資料夾。",
 }

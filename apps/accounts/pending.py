@@ -8,13 +8,13 @@ address instead, so nobody learns which addresses have one); the session then ke
 the password typed, so that "wrong address?" works the same for both (an account is made for
 the right address with it)."""
 
+import re
 import time
 
 from allauth.account.internal.flows.email_verification import (
     send_verification_email_to_address,
 )
 from allauth.account.models import EmailAddress
-from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import translation
@@ -33,8 +33,18 @@ VERIFICATION_MAILS = {
 MAX_CHANGES = 3  # "wrong address?" per sign-up
 
 
+UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
 def cooldown_seconds() -> int:
-    return int(getattr(settings, "ACCOUNT_EMAIL_CONFIRMATION_COOLDOWN", 180))
+    """The window of allauth's limit on verification e-mails per address ("1/180s/key")."""
+    from allauth.account import app_settings
+
+    rule = app_settings.RATE_LIMITS.get("confirm_email") or ""
+    match = re.search(r"/(\d*)([smhd]?)/key", rule)
+    if not match:
+        return 0
+    return int(match.group(1) or 1) * UNITS[match.group(2)]
 
 
 def pending_signup_start(request, *, email: str, password: str = "", user_id=None) -> None:

@@ -186,7 +186,6 @@ ACCOUNT_MAX_EMAIL_ADDRESSES = 5
 ACCOUNT_CHANGE_EMAIL = False
 ACCOUNT_SESSION_REMEMBER = None
 ACCOUNT_FORMS = {"signup": "apps.accounts.forms.SignupForm"}
-ACCOUNT_EMAIL_CONFIRMATION_COOLDOWN = 180  # one verification e-mail per address per 3 minutes
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "OpenCodex"
 
