@@ -974,4 +974,6 @@ ZH_HANT = {
     "We did not send another email just now: one went to <strong>%(email)s</strong> in the last few minutes, and its link still works. Look for it, in the spam folder too.": "我們這次沒有再傳送郵件：最近幾分鐘內已向 "
     "<strong>%(email)s</strong> "
     "發過一封，其中的連結仍然有效。請查詢它，也請看看垃圾郵件資料夾。",
+    "Search by city or region": "按城市或地區搜尋",
+    "e.g. Shanghai": "例如 Shanghai",
 }
