@@ -49,3 +49,12 @@ def test_the_home_page_names_claude_code_and_codex(client):
     assert "Claude Code" in page and "Codex CLI" in page
     assert reverse("docs:page", args=["claude-code"]) in page
     assert reverse("docs:page", args=["codex"]) in page
+
+
+def test_the_docs_contact_support_links_go_to_the_support_page(client):
+    for language in ("en", "zh-CN", "zh-TW"):
+        for slug in ("errors", "best-practices", "chat-completions"):
+            page = client.get(
+                reverse("docs:page", args=[slug]), HTTP_ACCEPT_LANGUAGE=language
+            ).content.decode()
+            assert f'href="{reverse("support")}"' in page, (language, slug)
