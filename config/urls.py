@@ -29,6 +29,9 @@ urlpatterns = [
     path("account/webhooks/", include("apps.webhooks.urls")),
     path("account/audit/", include("apps.audit.urls")),
     path("favicon.ico", core_views.favicon, name="favicon"),
+    path("support/", core_views.support, name="support"),
+    path("terms/", core_views.legal_page, {"name": "terms"}, name="terms"),
+    path("privacy/", core_views.legal_page, {"name": "privacy"}, name="privacy"),
     path("keys/", include("apps.keys.urls")),
     path("billing/", include("apps.billing.urls")),
     path("usage/", include((usage_patterns, usage_urls.app_name))),
@@ -36,6 +39,18 @@ urlpatterns = [
     path("", include("apps.console.urls")),  # playground, models, request details
     # Django's set_language, which also remembers a signed-in user's choice for e-mails.
     path("i18n/setlang/", account_views.set_language, name="set_language"),
+    # The verify-email page's "send it again" and "wrong address?" (before allauth's
+    # confirm-email/<key>/, which would take them for keys).
+    path(
+        "accounts/confirm-email/resend/",
+        account_views.verification_resend,
+        name="account_verification_resend",
+    ),
+    path(
+        "accounts/confirm-email/change/",
+        account_views.verification_change,
+        name="account_verification_change",
+    ),
     path("accounts/", include("allauth.urls")),
     path("admin/console/", include("apps.staff.urls")),  # the staff console (staff only)
     path("admin/", admin.site.urls),

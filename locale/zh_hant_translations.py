@@ -987,4 +987,105 @@ ZH_HANT = {
     "Output tokens": "輸出 token",
     "Total": "合計",
     "Your monthly spending cap is reached": "已達到您的每月消費上限",
+    "or": "或",
+    "Continue with %(name)s": "使用 %(name)s 繼續",
+    "Connected accounts": "已關聯的帳號",
+    "At least 8 characters, not only digits, not a common password, not like your email.": "至少 8 "
+    "個字元，不能全是數字，不能是常見密碼，不能與電子郵件相似。",
+    "We sent a new link to %(email)s.": "我們已向 %(email)s 傳送了新的連結。",
+    "Terms of Service": "服務條款",
+    "Privacy Policy": "隱私政策",
+    'Already have an account? Then please <a href="%(login_url)s">sign in</a>.': "已有帳戶？請<a "
+    'href="%(login_url)s">登入</a>。',
+    'By signing up you agree to the <a href="%(terms_url)s">Terms</a> and the <a href="%(privacy_url)s">Privacy Policy</a>.': "註冊即表示您同意<a "
+    'href="%(terms_url)s">服務條款</a>和<a '
+    'href="%(privacy_url)s">隱私政策</a>。',
+    "We sent a link to <strong>%(email)s</strong>. Open it to finish signing up; it works for three days. Not in your inbox? Look in the spam folder.": "我們已向 "
+    "<strong>%(email)s</strong> "
+    "傳送了一個連結。開啟它即可完成註冊，連結三天內有效。收件箱裡沒有？請檢視垃圾郵件資料夾。",
+    "We did not send another email just now: one went to <strong>%(email)s</strong> a few minutes ago, and its link still works. Look for it, in the spam folder too.": "我們這次沒有再傳送郵件：幾分鐘前已向 "
+    "<strong>%(email)s</strong> "
+    "發過一封，其中的連結仍然有效。請查詢它，也請看看垃圾郵件資料夾。",
+    "Another email can be sent in %(seconds)s s.": "%(seconds)s 秒後可再次傳送。",
+    "Use this address": "使用這個地址",
+    "We have sent you an email with a link. Open it to finish signing up. Not in your inbox? Look in the spam folder.": "我們已向您傳送了一封帶連結的郵件。開啟連結即可完成註冊。收件箱裡沒有？請檢視垃圾郵件資料夾。",
+    'Nothing after a few minutes? <a href="%(support_url)s">Contact support</a>.': "幾分鐘後仍未收到？<a "
+    'href="%(support_url)s">聯絡客服</a>。',
+    "Help and legal": "幫助與法律",
+    "Support": "客服支援",
+    "Terms": "條款",
+    "Privacy": "隱私",
+    "Write to us at": "請寫信至",
+    "We answer within one working day.": "我們會在一個工作日內回覆。",
+    "About an API request, quote its request id (the x-request-id header of the response, also on the request's page in the console): it lets us find it at once.": "諮詢某個 "
+    "API "
+    "請求時，請附上它的請求 "
+    "ID（回應的 "
+    "x-request-id "
+    "頭，也顯示在控制台中該請求的頁面上），方便我們立即找到它。",
+    'Many answers are in the <a href="%(docs_url)s">docs</a>, for example what each error code means.': "許多問題的答案都在<a "
+    'href="%(docs_url)s">文件</a>中，例如各個錯誤碼的含義。',
+    "The part before the @ may have at most 64 characters.": "@ 前面的部分最多 64 個字元。",
+    "The right email address": "正確的電子郵件地址",
+    "Confirm my email address:": "確認我的電子郵件地址：",
+    "Sign Up": "註冊",
+    "Get %(credits)s free credits when you verify your email address: enough to try every model.": "驗證電子郵件後即獲贈 "
+    "%(credits)s "
+    "免費點數，足以試用每一個模型。",
+    "Verify Your Email Address": "驗證您的電子郵件地址",
+    "Send it again": "重新傳送",
+    "Wrong address?": "地址填錯了？",
+    'The API refuses every request while a payment dispute is open. Please <a href="%(support_url)s">contact support</a> to restore access.': "付款爭議未解決期間，API "
+    "會拒絕所有請求。請<a "
+    'href="%(support_url)s">聯絡客服</a>以恢復存取。',
+    'Your API access is suspended while a payment dispute is open. Please <a href="%(support_url)s">contact support</a>.': "付款爭議未解決期間，您的 "
+    "API "
+    "存取已暫停。請<a "
+    'href="%(support_url)s">聯絡客服</a>。',
+    "Top-up %(amount)s": "儲值 %(amount)s",
+    "Refund of %(amount)s": "退款 %(amount)s",
+    "Referral commission on a top-up of %(amount)s": "邀請佣金：%(amount)s 的儲值",
+    "Referral commission taken back (%(amount)s top-up)": "邀請佣金已收回（%(amount)s 的儲值）",
+    "Redemption code …%(last4)s, %(label)s": "兌換碼 …%(last4)s，%(label)s",
+    "Payment disputed": "付款發生爭議",
+    "Dispute won": "爭議勝訴",
+    "Referral commission restored (dispute won)": "邀請佣金已恢復（爭議勝訴）",
+    "Auto top-up %(amount)s": "自動儲值 %(amount)s",
+    "Get started": "入門",
+    "API reference": "API 參考",
+    "Guides": "指南",
+    "Coding tools": "程式設計工具",
+    "Search time zones": "搜尋時區",
+    "Search time zones, e.g. Shanghai": "搜尋時區，例如 Shanghai",
+    "Use my browser's zone": "使用瀏覽器的時區",
+    "More: top_p, stop, seed": "更多：top_p、stop、seed",
+    "0 to 1; only the likeliest tokens adding up to this share are drawn from.": "0 到 "
+    "1；只從累計機率達到該比例的最可能的 "
+    "token 中抽取。",
+    "Stop sequences": "停止序列",
+    "One per line, at most 4: the answer ends before any of them.": "每行一個，最多 4 個：回答會在其中任何一個出現之前結束。",
+    "Seed": "隨機種子",
+    "The same seed and settings give the same answer, where the model supports it.": "在模型支援的情況下，相同的種子和設定會得到相同的回答。",
+    'Point <a href="%(claude_url)s">Claude Code</a> (Anthropic\'s Messages API) or <a href="%(codex_url)s">Codex CLI</a> (OpenAI\'s Responses API) at OpenCodex and use any model with them.': "把 "
+    "<a "
+    'href="%(claude_url)s">Claude '
+    "Code</a>（Anthropic "
+    "Messages "
+    "API）或 "
+    "<a "
+    'href="%(codex_url)s">Codex '
+    "CLI</a>（OpenAI "
+    "Responses "
+    "API）指向 "
+    "OpenCodex，即可搭配任意模型使用。",
+    "Claude Code and Codex": "Claude Code 與 Codex",
+    "Copy code": "複製程式碼",
+    "Compare with": "對比模型",
+    "No second model": "不對比",
+    "The same message to a second model, side by side, each with its cost and time.": "把同一條訊息發給第二個模型，並排顯示，各自附上費用和耗時。",
+    "We did not send another email just now: one went to <strong>%(email)s</strong> in the last few minutes, and its link still works. Look for it, in the spam folder too.": "我們這次沒有再傳送郵件：最近幾分鐘內已向 "
+    "<strong>%(email)s</strong> "
+    "發過一封，其中的連結仍然有效。請查詢它，也請看看垃圾郵件資料夾。",
+    "Search by city or region": "按城市或地區搜尋",
+    "e.g. Shanghai": "例如 Shanghai",
 }

@@ -2,8 +2,11 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from allauth.socialaccount.models import SocialApp
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.http import Http404
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template, render_to_string
 from django.urls import reverse
@@ -58,6 +61,10 @@ class AccountAdapter(DefaultAccountAdapter):
         return super().get_email_verification_redirect_url(email_address)
 
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        from allauth.core import context as allauth_context
+
+        from .pending import verification_mail_sent
+
         site = email_site()
         user = context.get("user")
         if user is None or not getattr(user, "pk", None):
@@ -76,6 +83,9 @@ class AccountAdapter(DefaultAccountAdapter):
                     "LANGUAGE_CODE": language,  # the HTML part's lang
                 },
             )
+        verification_mail_sent(
+            getattr(allauth_context, "request", None), template_prefix=template_prefix, email=email
+        )
 
     def render_mail(self, template_prefix, email, context, headers=None):
         """Every e-mail has a plain text part and an HTML part in the site's colours: the
@@ -91,3 +101,41 @@ class AccountAdapter(DefaultAccountAdapter):
                 )
                 msg.attach_alternative(html, "text/html")
         return msg
+
+
+class ProviderOff(Http404, SocialApp.DoesNotExist):
+    """A provider without a client id and secret: its URLs answer 404 (allauth's own callers,
+    which expect SocialApp.DoesNotExist, still see one)."""
+
+
+class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    """Sign in with GitHub or Google (settings.SOCIALACCOUNT_PROVIDERS, from the environment)."""
+
+    def get_app(self, request, provider, client_id=None):
+        try:
+            return super().get_app(request, provider, client_id=client_id)
+        except SocialApp.DoesNotExist as off:
+            raise ProviderOff(f"Sign-in with {provider} is not configured.") from off
+
+    def populate_user(self, request, sociallogin, data):
+        user = super().populate_user(request, sociallogin, data)
+        extra = sociallogin.account.extra_data or {}
+        given = " ".join(part for part in (data.get("first_name"), data.get("last_name")) if part)
+        user.name = (data.get("name") or extra.get("name") or given or "").strip()[:150]
+        return user
+
+    def save_user(self, request, sociallogin, form=None):
+        """A new account from a provider: the language it signed up in, a credit account, and
+        the free credits once its address is verified, exactly as an e-mail sign-up gets them
+        (at once when the provider vouches for the address, else after the usual e-mail)."""
+        from .services import user_social_addresses_verified
+
+        sociallogin.user.language = supported_language(translation.get_language())
+        user = super().save_user(request, sociallogin, form=form)
+        user_social_addresses_verified(user_id=user.pk, emails=verified_emails(sociallogin))
+        return user
+
+
+def verified_emails(sociallogin) -> list[str]:
+    """The addresses the provider says it verified; no other is ever trusted."""
+    return [address.email for address in sociallogin.email_addresses if address.verified]

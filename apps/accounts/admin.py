@@ -4,6 +4,7 @@ from django.db import transaction
 
 from apps.audit import services as audit
 from apps.audit.client import client_ip
+from apps.core.money import format_credits
 from apps.keys.services import api_keys_forget_user
 
 from .models import User
@@ -12,7 +13,16 @@ from .models import User
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     ordering = ["email"]
-    list_display = ["email", "name", "is_active", "is_staff", "date_joined", "last_login"]
+    list_display = [
+        "email",
+        "name",
+        "balance_credits",
+        "is_active",
+        "is_staff",
+        "date_joined",
+        "last_login",
+    ]
+    list_select_related = ["credit_account"]
     list_filter = ["is_active", "is_staff", "is_superuser"]
     search_fields = ["email", "name"]
     readonly_fields = ["date_joined", "last_login"]
@@ -26,6 +36,11 @@ class UserAdmin(BaseUserAdmin):
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+    @admin.display(description="Balance (credits)", ordering="credit_account__balance")
+    def balance_credits(self, obj):
+        account = getattr(obj, "credit_account", None)  # a missing one is an AttributeError
+        return format_credits(account.balance) if account is not None else "—"
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

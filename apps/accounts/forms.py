@@ -1,3 +1,4 @@
+from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -72,3 +73,72 @@ class DeleteAccountForm(forms.Form):
         elif value.lower() != self.user.email.lower():
             raise forms.ValidationError(_("That is not your email address."))
         return value
+
+
+def check_local_part(email: str) -> None:
+    """RFC 5321: the part before the @ has at most 64 characters (mail servers refuse longer)."""
+    local, _at, _domain = (email or "").rpartition("@")
+    if len(local) > 64:
+        raise forms.ValidationError(
+            _("The part before the @ may have at most 64 characters."), code="local_part"
+        )
+
+
+def password_rules_help() -> str:
+    return _("At least 8 characters, not only digits, not a common password, not like your email.")
+
+
+class SignupForm(AllauthSignupForm):
+    """allauth's sign-up form with the site's rules: a short line for the password rules, the
+    passwords kept when only the e-mail address was wrong, e-mail local parts of 64 characters
+    at most, and a note of the sign-up in the session for the verify-email page."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["email"].widget.attrs.pop("placeholder", None)
+        for name in ("password1", "password2"):
+            if name in self.fields:
+                self.fields[name].widget.attrs.pop("placeholder", None)
+                self.fields[name].help_text = ""
+        if "password1" in self.fields:
+            self.fields["password1"].help_text = password_rules_help()
+
+    def clean_email(self):
+        check_local_part(self.data.get("email", "").strip())
+        return super().clean_email()
+
+    def full_clean(self):
+        super().full_clean()
+        # Keep what can be kept: the passwords come back unless they are what was wrong.
+        password_errors = self._errors and ({"password1", "password2"} & set(self._errors))
+        for name in ("password1", "password2"):
+            if name in self.fields:
+                self.fields[name].widget.render_value = not password_errors
+
+    def try_save(self, request):
+        from .pending import pending_signup_start
+
+        pending_signup_start(
+            request,
+            email=self.cleaned_data.get("email", ""),
+            password=self.cleaned_data.get("password1", ""),
+        )
+        user, response = super().try_save(request)
+        if user is not None:
+            pending_signup_start(request, email=user.email, user_id=user.pk)
+        return user, response
+
+
+class EmailChangeForm(forms.Form):
+    email = forms.EmailField(
+        label=_("The right email address"),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+
+    def clean_email(self):
+        from allauth.account.adapter import get_adapter
+
+        email = self.cleaned_data["email"].strip().lower()
+        check_local_part(email)
+        return get_adapter().clean_email(email)

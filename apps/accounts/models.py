@@ -25,7 +25,15 @@ class UserManager(BaseUserManager):
         extra_fields.setdefault("is_superuser", True)
         if not extra_fields["is_staff"] or not extra_fields["is_superuser"]:
             raise ValueError("A superuser needs is_staff=True and is_superuser=True.")
-        return self._create_user(email, password, **extra_fields)
+        user = self._create_user(email, password, **extra_fields)
+        # The operator typed the address at the console: it needs no confirmation e-mail before
+        # /admin/ opens (sign-in requires a verified address).
+        from allauth.account.models import EmailAddress
+
+        EmailAddress.objects.update_or_create(
+            user=user, email=user.email, defaults={"verified": True, "primary": True}
+        )
+        return user
 
 
 class User(AbstractUser):

@@ -1,7 +1,13 @@
 from allauth.account.signals import email_confirmed, user_signed_up
+from allauth.socialaccount.signals import social_account_added
 from django.dispatch import receiver
 
-from .services import REFERRAL_SESSION_KEY, user_email_verified, user_signed_up_referred
+from .services import (
+    REFERRAL_SESSION_KEY,
+    user_email_verified,
+    user_signed_up_referred,
+    user_social_addresses_verified,
+)
 
 
 @receiver(email_confirmed, dispatch_uid="accounts.email_confirmed.signup_grant")
@@ -17,3 +23,14 @@ def on_user_signed_up(sender, request, user, **kwargs):
     code = session.pop(REFERRAL_SESSION_KEY, None) if session is not None else None
     if code:
         user_signed_up_referred(user_id=user.pk, code=code)
+
+
+@receiver(social_account_added, dispatch_uid="accounts.social_account_added.verify")
+def on_social_account_added(sender, request, sociallogin, **kwargs):
+    """A provider was linked to an existing account (by its verified e-mail address, or from
+    the account's page): the addresses the provider verified are verified here too. allauth
+    has already taken the password off an account whose matching address was unverified (so
+    whoever signed up with someone else's address is locked out), before this runs."""
+    from .adapters import verified_emails
+
+    user_social_addresses_verified(user_id=sociallogin.user.pk, emails=verified_emails(sociallogin))

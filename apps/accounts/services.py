@@ -25,6 +25,23 @@ def user_email_verified(*, user_id: int, email: str) -> None:
     credits_grant_signup(user_id=user_id, email=email)
 
 
+def user_social_addresses_verified(*, user_id: int, emails: list[str]) -> None:
+    """A provider (GitHub, Google) vouched for these addresses of the user: those the user has
+    become verified (the provider proved ownership) and the first one earns the signup grant,
+    as a confirmed e-mail would. Addresses the user does not have are ignored."""
+    wanted = {(email or "").strip().lower() for email in emails} - {""}
+    if not wanted:
+        return
+    account_ensure(user_id=user_id)
+    for address in EmailAddress.objects.filter(user_id=user_id).order_by("-primary", "pk"):
+        if address.email.lower() not in wanted:
+            continue
+        if not address.verified:
+            address.verified = True
+            address.save(update_fields=["verified"])
+        user_email_verified(user_id=user_id, email=address.email)
+
+
 def user_signed_up_referred(*, user_id: int, code: str) -> bool:
     """A new account signed up through an invite link (its code kept in the session): tie it
     to its inviter, once (self-referrals and unknown codes are ignored). The one place a tie is

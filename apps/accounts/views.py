@@ -4,13 +4,13 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.i18n import set_language as django_set_language
 
 from apps.audit.client import client_ip
 from apps.billing.referrals import SESSION_KEY as REFERRAL_SESSION_KEY
 from apps.billing.referrals import code_normalize
+from apps.credits.memos import memo_display
 from apps.credits.selectors import account_for_user, account_standing, ledger_recent
 from apps.keys.selectors import api_key_first_steps
 from apps.usage.selectors import spend_summary
@@ -18,9 +18,6 @@ from apps.usage.selectors import spend_summary
 from . import services
 from .forms import ContentStorageForm, DeleteAccountForm, ProfileForm, TimeZoneForm
 from .selectors import sign_in_methods, user_time_zone
-
-# Ledger memos written by the system, shown in the reader's language.
-MEMOS = {"Welcome credits": gettext_lazy("Welcome credits")}
 
 
 def sparkline_points(values: list[int], width: int = 160, height: int = 40) -> str:
@@ -58,7 +55,7 @@ def dashboard(request):
 
 def _with_notes(entries):
     for entry in entries:
-        entry.note = MEMOS.get(entry.memo, entry.memo)
+        entry.note = memo_display(entry.memo)
     return entries
 
 
@@ -188,3 +185,37 @@ def set_language(request):
             ip=client_ip(request),
         )
     return response
+
+
+@require_POST
+def verification_resend(request):
+    """The verify-email page's "Send it again"."""
+    from .pending import pending_signup_resend, pending_signup_status
+
+    status = pending_signup_status(request)
+    if status is None:
+        return redirect("account_signup")
+    if pending_signup_resend(request):
+        messages.success(request, _("We sent a new link to %(email)s.") % status)
+    return redirect("account_email_verification_sent")
+
+
+@require_POST
+def verification_change(request):
+    """The verify-email page's "Wrong address?": sign up with the right one instead."""
+    from .forms import EmailChangeForm
+    from .pending import pending_signup_change, pending_signup_status
+
+    status = pending_signup_status(request)
+    if status is None:
+        return redirect("account_signup")
+    form = EmailChangeForm(request.POST)
+    if not form.is_valid():
+        return render(
+            request,
+            "account/verification_sent.html",
+            {"pending": status, "change_form": form},
+            status=400,
+        )
+    pending_signup_change(request, email=form.cleaned_data["email"])
+    return redirect("account_email_verification_sent")

@@ -35,9 +35,10 @@ def _number(value, *, param: str, low: float, high: float, integer: bool = False
 
 def chat_request(payload) -> dict:
     """The chat completion for what the playground form sent: ``model``, ``system`` (optional),
-    ``messages`` ([{role, content}], roles user/assistant), ``temperature`` (0–2) and
-    ``max_tokens`` (optional). Streams, with usage at the end. ``PlaygroundInputError`` names
-    what is wrong; what a model accepts (its output limit…) the gateway checks itself."""
+    ``messages`` ([{role, content}], roles user/assistant), ``temperature`` (0–2),
+    ``max_tokens``, ``top_p``, ``seed`` and ``stop`` (optional). Streams, with usage at the end.
+    ``PlaygroundInputError`` names what is wrong; what a model accepts (its output limit…)
+    the gateway checks itself."""
     if not isinstance(payload, dict):
         raise PlaygroundInputError("The request must be a JSON object.")
     model = payload.get("model")
@@ -78,9 +79,38 @@ def chat_request(payload) -> dict:
     )
     if max_tokens is not None:
         body["max_tokens"] = max_tokens
+    body.update(_sampling(payload))
     body["stream"] = True
     body["stream_options"] = {"include_usage": True}
     return body
+
+
+MAX_STOP = 4  # OpenAI's limit of stop sequences
+MAX_STOP_LENGTH = 64
+
+
+def _sampling(payload: dict) -> dict:
+    """``top_p`` (0–1), ``seed`` (a whole number) and ``stop`` (up to four sequences)."""
+    out = {}
+    top_p = _number(payload.get("top_p"), param="top_p", low=0, high=1)
+    if top_p is not None:
+        out["top_p"] = top_p
+    seed = _number(payload.get("seed"), param="seed", low=0, high=2**63 - 1, integer=True)
+    if seed is not None:
+        out["seed"] = seed
+    stop = payload.get("stop")
+    if stop in (None, "", []):
+        return out
+    if isinstance(stop, str):
+        stop = [stop]
+    if not isinstance(stop, list) or not all(isinstance(item, str) and item for item in stop):
+        raise PlaygroundInputError("Stop sequences must be text.", "stop")
+    if len(stop) > MAX_STOP or any(len(item) > MAX_STOP_LENGTH for item in stop):
+        raise PlaygroundInputError(
+            f"At most {MAX_STOP} stop sequences of {MAX_STOP_LENGTH} characters.", "stop"
+        )
+    out["stop"] = stop
+    return out
 
 
 @dataclass(frozen=True)

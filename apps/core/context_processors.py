@@ -20,4 +20,8 @@ def site(request):
     for label, url_name in NAV_SECTIONS:
         url = reverse(url_name)
         nav.append({"label": label, "url": url, "current": path.startswith(url)})
-    return {"SITE_URL": settings.SITE_URL, "nav_sections": nav}
+    return {
+        "SITE_URL": settings.SITE_URL,
+        "SUPPORT_EMAIL": settings.SUPPORT_EMAIL,
+        "nav_sections": nav,
+    }

@@ -5,6 +5,7 @@ from django.db import connection
 from django.http import Http404, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import cache_control, never_cache
 
 
@@ -93,3 +94,17 @@ def metrics(request):
     if not _operator(request):
         return HttpResponse("Unauthorized\n", status=401, content_type="text/plain")
     return HttpResponse(exposition(), content_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+def support(request):
+    return render(request, "core/support.html", {"support_email": settings.SUPPORT_EMAIL})
+
+
+def legal_page(request, name: str):
+    from django.utils import translation
+
+    from .legal import legal_html
+
+    titles = {"terms": _("Terms of Service"), "privacy": _("Privacy Policy")}
+    html = legal_html(name, translation.get_language() or "en")
+    return render(request, "core/legal.html", {"title": titles[name], "html": html})

@@ -67,7 +67,9 @@ class AccountSuspended(ServiceError):
     code = "account_suspended"
 
     def __init__(self):
+        from django.conf import settings
+
         super().__init__(
             "Your account is suspended while a payment dispute is open. "
-            "Please contact support to restore access."
+            f"Please contact support ({settings.SUPPORT_EMAIL}) to restore access."
         )

@@ -26,6 +26,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from .pace import pace, stream_pause
+
 WORD = re.compile(r"\S+\s*")
 ARGUMENT_PIECE = 8  # characters of a tool call's arguments per streamed delta (and per token)
 DEFAULT_MAX_TOKENS = 4096
@@ -777,6 +779,7 @@ async def chat_completions(request: Request) -> Response:
     async def events():
         # the choices take turns, a delta each, as OpenAI interleaves them
         streams = [[(i, *d) for d in a.deltas()] for i, a in enumerate(answers)]
+        pause = stream_pause()
         for step in itertools.zip_longest(*streams):
             for item in step:
                 if item is not None:
@@ -784,6 +787,7 @@ async def chat_completions(request: Request) -> Response:
                     yield event(
                         [{"index": i, "delta": delta, "logprobs": None, "finish_reason": finish}]
                     )
+                    await pace(pause)
         if params.include_usage:
             yield event([], usage=usage)
         yield "data: [DONE]\n\n"

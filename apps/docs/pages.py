@@ -8,6 +8,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import markdown
+from django.utils import translation
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from markdown.extensions.toc import slugify_unicode
 from pygments import highlight
@@ -43,6 +45,24 @@ PAGES = [
     ("cursor", _("Cursor")),
 ]
 SLUGS = [slug for slug, _ in PAGES]
+# The sidebar's groups: a page belongs to the group of the nearest group start at or above it.
+GROUP_STARTS = {
+    "overview": _("Get started"),
+    "chat-completions": _("API reference"),
+    "best-practices": _("Guides"),
+    "tools": _("Coding tools"),
+}
+
+
+def page_groups() -> dict[str, str]:
+    """Each page's group label, in PAGES order."""
+    groups, current = {}, ""
+    for slug, _title in PAGES:
+        current = GROUP_STARTS.get(slug, current)
+        groups[slug] = current
+    return groups
+
+
 TOOL_SLUGS = SLUGS[SLUGS.index("claude-code") :]
 LABELS = {
     "python": "Python",
@@ -77,9 +97,11 @@ def _code_block(match: re.Match) -> str:
         lexer = get_lexer_by_name("text")
     body = highlight(source, lexer, FORMATTER)
     label = LABELS.get(lang, lang)
+    copy, copied, aria = gettext("Copy"), gettext("Copied!"), gettext("Copy code")
     return (
         f'<div class="code" data-lang="{lang}" data-label="{label}">'
-        '<button type="button" class="copy-code" aria-label="Copy code">Copy</button>'
+        f'<button type="button" class="copy-code" aria-label="{aria}"'
+        f' data-copy-label="{copy}" data-copied-label="{copied}">{copy}</button>'
         f'<pre><code class="language-{lang}">{body}</code></pre></div>'
     )
 
@@ -113,7 +135,8 @@ def render(language: str, slug: str, base_url: str) -> Page:
             }
         },
     )
-    body = CODE.sub(_code_block, md.convert(text))
+    with translation.override(language):  # the copy buttons' labels
+        body = CODE.sub(_code_block, md.convert(text))
     # The table of contents holds the h2 and h3 headings (toc_depth), not the page's h1: that
     # is the title.
     headings = [h for h in _flatten(md.toc_tokens, []) if h[0] in (2, 3)]

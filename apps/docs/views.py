@@ -39,11 +39,13 @@ def docs_page(request, slug: str):
     if "{{ MODELS_TABLE }}" in body:
         table = render(request, "docs/models_table.html", {"models": _models()}).content.decode()
         body = body.replace("<p>{{ MODELS_TABLE }}</p>", table)
+    groups = pages.page_groups()
     nav = [
         {
             "slug": s,
             "title": title,
             "headings": " ".join(h[2] for h in pages.render(language, s, base_url()).toc),
+            "group": groups[s],
         }
         for s, title in pages.PAGES
     ]

@@ -245,6 +245,7 @@ def fresh_environment(db_name: str, redis: str, catalog: Path) -> dict:
         "DATABASE_URL": f"{PG}/{db_name}",
         "REDIS_URL": redis,
         "OPENCODEX_CATALOG": str(catalog),
+        "DEMO_STREAM_DELAY_MS": "0",  # a demo model, if one answers, at full speed
     }
 
 

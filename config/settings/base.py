@@ -58,6 +58,9 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.github",
+    "allauth.socialaccount.providers.google",
     "apps.core",
     "apps.accounts",
     "apps.credits",
@@ -183,6 +186,7 @@ ACCOUNT_RATE_LIMITS_ENABLED = True  # allauth's defaults (login, signup, confirm
 ACCOUNT_MAX_EMAIL_ADDRESSES = 5
 ACCOUNT_CHANGE_EMAIL = False
 ACCOUNT_SESSION_REMEMBER = None
+ACCOUNT_FORMS = {"signup": "apps.accounts.forms.SignupForm"}
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "OpenCodex"
 
@@ -341,6 +345,8 @@ OPENCODEX_CATALOG = os.environ.get("OPENCODEX_CATALOG", str(BASE_DIR / "config" 
 CATALOG_PRICE_FACTOR = float(os.environ.get("CATALOG_PRICE_FACTOR", "3"))
 # The built-in demo upstream answers catalog models whose provider has no API key configured.
 DEMO_UPSTREAM_ENABLED = env_bool("OPENCODEX_DEMO_UPSTREAM", True)
+# Milliseconds between the demo upstream's streamed events (a human reading pace; 0: at once).
+DEMO_STREAM_DELAY_MS = float(os.environ.get("DEMO_STREAM_DELAY_MS", "20"))
 DEMO_UPSTREAM_BASE_URL = os.environ.get(
     "DEMO_UPSTREAM_BASE_URL", f"http://127.0.0.1:{os.environ.get('PORT', '8000')}/_demo/v1"
 )
@@ -489,3 +495,49 @@ WEBHOOK_KEY_EXPIRY_LOOKBACK = 24 * 3600
 # Events older than this many days are deleted by an hourly task; unset or 0 keeps them forever.
 AUDIT_RETENTION_DAYS = int(os.environ.get("AUDIT_RETENTION_DAYS") or 0) or None
 AUDIT_PAGE_SIZE = 50
+
+# --- Sign in with GitHub or Google ---------------------------------------------------------------
+# Each provider is on when its OAuth app's client id and secret are set (GITHUB_CLIENT_ID and
+# GITHUB_CLIENT_SECRET; GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET); off, its button and its URLs
+# are not there. The callback URLs to register with the provider are
+# SITE_URL/accounts/github/login/callback/ and SITE_URL/accounts/google/login/callback/.
+# A provider's e-mail address that the provider says is verified signs in the account that has
+# it (and links the provider to it); an unverified one is never trusted.
+
+
+def social_providers_from_env(environ=os.environ) -> dict:
+    providers = {
+        "github": {"SCOPE": ["read:user", "user:email"]},
+        "google": {
+            "SCOPE": ["openid", "profile", "email"],
+            "AUTH_PARAMS": {"prompt": "select_account"},
+        },
+    }
+    for provider_id, config in providers.items():
+        prefix = provider_id.upper()
+        client_id = (environ.get(f"{prefix}_CLIENT_ID") or "").strip()
+        secret = (environ.get(f"{prefix}_CLIENT_SECRET") or "").strip()
+        on = bool(client_id and secret)
+        config["APPS"] = [{"client_id": client_id, "secret": secret}] if on else []
+    return providers
+
+
+SOCIALACCOUNT_PROVIDERS = social_providers_from_env()
+SOCIALACCOUNT_ADAPTER = "apps.accounts.adapters.SocialAccountAdapter"
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+SOCIALACCOUNT_QUERY_EMAIL = True
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_REQUESTS_TIMEOUT = 10
+
+# --- Support, Terms and Privacy ------------------------------------------------------------------
+# The address the Support page, the footer and every "contact support" point to, and who runs the
+# site (named in the Terms and Privacy pages). LEGAL_DIR: a folder with the operator's own
+# terms.md and privacy.md (Markdown; terms.zh-hans.md ... for one language); unset, placeholders.
+SUPPORT_EMAIL = os.environ.get("SUPPORT_EMAIL", "support@opencodex.local")
+SITE_OPERATOR = os.environ.get("SITE_OPERATOR", "OpenCodex")
+LEGAL_DIR = os.environ.get("LEGAL_DIR", "")
+
+# Every form field drawn the same way: label, input, errors, help in one block (apps/core/forms.py).
+FORM_RENDERER = "apps.core.forms.SiteFormRenderer"

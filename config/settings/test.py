@@ -31,3 +31,4 @@ GATEWAY_JOURNAL_DIR = os.environ.get("GATEWAY_JOURNAL_DIR") or tempfile.mkdtemp(
 )  # this run's own (removed when the run ends: tests/conftest.py)
 OWN_JOURNAL_DIR = "GATEWAY_JOURNAL_DIR" not in os.environ
 READINESS_CACHE_SECONDS = 0  # every call probes (tests change the dependencies)
+DEMO_STREAM_DELAY_MS = 0  # the demo upstream streams at once (tests measure behaviour, not pace)

@@ -44,8 +44,8 @@
     if (!button) return;
     var code = button.parentNode.querySelector("code").textContent;
     var done = function () {
-      button.textContent = "Copied!";
-      setTimeout(function () { button.textContent = "Copy"; }, 1500);
+      button.textContent = button.dataset.copiedLabel || "Copied!";
+      setTimeout(function () { button.textContent = button.dataset.copyLabel || "Copy"; }, 1500);
     };
     if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(code).then(done);
   });
@@ -55,10 +55,13 @@
     search.addEventListener("input", function () {
       var q = search.value.trim().toLowerCase();
       var shown = 0;
-      document.querySelectorAll("#docs-nav li").forEach(function (li) {
+      document.querySelectorAll("#docs-nav li[data-search]").forEach(function (li) {
         var match = !q || li.dataset.search.indexOf(q) !== -1;
         li.hidden = !match;
         if (match) shown++;
+      });
+      document.querySelectorAll("#docs-nav li[data-group]").forEach(function (group) {
+        group.hidden = !group.querySelector("li[data-search]:not([hidden])");
       });
       document.getElementById("docs-no-match").hidden = shown > 0;
     });

@@ -30,7 +30,17 @@
       code: document.getElementById("pg-code"),
       status: document.getElementById("pg-status"),
       csrf: form.querySelector("input[name=csrfmiddlewaretoken]"),
+      compare: document.getElementById("pg-compare"),
+      topP: document.getElementById("pg-top-p"),
+      stopSequences: document.getElementById("pg-stop"),
+      seed: document.getElementById("pg-seed"),
+      settingsToggle: document.getElementById("pg-settings-toggle"),
+      settingsSummary: document.getElementById("pg-settings-summary"),
     };
+    // On a phone the settings fold away, so the message box is on the first screen.
+    if (el.settingsToggle && window.matchMedia("(max-width: 860px)").matches) {
+      el.settingsToggle.open = false;
+    }
     var history = []; // [{role, content, item}] in the order sent
     var busy = null; // the AbortController of the request in flight
 
@@ -57,6 +67,7 @@
       var href = el.modelLink.getAttribute("href");
       var base = href.slice(0, href.indexOf("/models/") + "/models/".length);
       el.modelLink.setAttribute("href", base + el.model.value + "/");
+      if (el.settingsSummary) el.settingsSummary.textContent = el.model.value;
       updateCode();
     }
 
@@ -77,9 +88,20 @@
       return item;
     }
 
+    function renderReply(node, text) {
+      // Replies are Markdown, drawn safely (static/js/markdown.js: text nodes only).
+      if (window.OCXMarkdown) {
+        window.OCXMarkdown.into(node, text);
+        node.classList.add("pg-markdown");
+      } else {
+        node.textContent = text;
+      }
+    }
+
     function addMessage(role, content) {
       var item = addItem(role);
-      item.querySelector(".pg-content").textContent = content;
+      if (role === "assistant") renderReply(item.querySelector(".pg-content"), content);
+      else item.querySelector(".pg-content").textContent = content;
       var entry = { role: role, content: content, item: item };
       var remove = document.createElement("button");
       remove.type = "button";
@@ -112,6 +134,12 @@
       if (t !== "") body.temperature = Number(t);
       var m = el.maxTokens.value.trim();
       if (m !== "") body.max_tokens = parseInt(m, 10);
+      if (el.topP && el.topP.value.trim() !== "") body.top_p = Number(el.topP.value.trim());
+      if (el.seed && el.seed.value.trim() !== "") body.seed = parseInt(el.seed.value.trim(), 10);
+      if (el.stopSequences) {
+        var stops = el.stopSequences.value.split("\n").filter(function (line) { return line !== ""; });
+        if (stops.length) body.stop = stops;
+      }
       return body;
     }
 
@@ -237,6 +265,7 @@
       if (draft) el.message.value = "";
       var item = addItem("assistant");
       item.classList.add("pg-pending");
+      var pair = comparePair(item, payload);
       var thinking = null;
       var body = item.querySelector(".pg-content");
       var text = "";
@@ -278,7 +307,7 @@
           if (choice.delta.content) {
             if (!text) el.status.textContent = strings.streaming;
             text += choice.delta.content;
-            body.textContent = text;
+            renderReply(body, text);
           }
         });
       }
@@ -327,6 +356,7 @@
           showError(strings.network, "");
         }
       } finally {
+        if (pair) await pair.done;
         setBusy(null);
         item.classList.remove("pg-pending");
         if (el.status.textContent !== strings.stopped) el.status.textContent = "";
@@ -344,19 +374,128 @@
           entry.item.appendChild(cut);
         }
         if (summary) statsLine(entry.item, summary);
-      } else {
-        item.classList.add("pg-failed");
-        if (!failed && !summary) item.remove();
-        else if (summary && summary.latency_ms !== undefined) statsLine(item, summary);
-        else if (summary && summary.request_id) statsLine(item, { request_id: summary.request_id, latency_ms: 0, usage: null, credits: null });
-        if (failed && userEntry && !text) {
+        if (pair) pair.keep(entry.item);
+      } else if (failed) {
+        // A refused or failed request: no empty reply bubble; the error below the conversation
+        // says what refused it (and links the request's page when it has one).
+        item.remove();
+        if (summary && summary.request_id && !el.error.hidden) {
+          el.error.appendChild(document.createTextNode(" · "));
+          var link = document.createElement("a");
+          link.href = root.dataset.requestUrl.replace("REQUEST_ID", encodeURIComponent(summary.request_id));
+          link.textContent = summary.request_id;
+          link.title = strings.details;
+          el.error.appendChild(link);
+        }
+        if (userEntry) {
           // Keep the user's words: back in the box, out of the conversation.
           el.message.value = userEntry.content;
           history.splice(history.indexOf(userEntry), 1);
           userEntry.item.remove();
         }
+      } else if (summary && summary.latency_ms !== undefined) {
+        statsLine(item, summary);  // an empty answer, with what it cost
+      } else {
+        item.remove();
       }
       updateCode();
+    }
+
+    // --- two models side by side ------------------------------------------------------------
+
+    function modelLabel(item, model) {
+      var tag = document.createElement("span");
+      tag.className = "pg-model-tag";
+      tag.textContent = model;
+      var head = item.querySelector(".pg-role");
+      head.insertBefore(tag, head.querySelector(".pg-remove"));
+    }
+
+    function comparePair(item, payload) {
+      // With "Compare with" set, the same request goes to the second model at once; the two
+      // replies stand side by side (the first model's reply stays in the conversation).
+      var other = el.compare && el.compare.value;
+      if (!other || other === payload.model) return null;
+      var row = document.createElement("li");
+      row.className = "pg-pair";
+      row.setAttribute("data-testid", "compare-pair");
+      var list = document.createElement("ol");
+      list.className = "pg-pair-list";
+      row.appendChild(list);
+      el.conversation.insertBefore(row, item);
+      list.appendChild(item);
+      modelLabel(item, payload.model);
+      var second = addItem("assistant");
+      second.classList.add("pg-pending");
+      list.appendChild(second);
+      modelLabel(second, other);
+      var secondPayload = JSON.parse(JSON.stringify(payload));
+      secondPayload.model = other;
+      return {
+        done: streamSide(second, secondPayload),
+        keep: function (reply) {
+          list.insertBefore(reply, second);
+          modelLabel(reply, payload.model);
+        },
+      };
+    }
+
+    async function streamSide(item, payload) {
+      var body = item.querySelector(".pg-content");
+      var text = "";
+      var summary = null;
+      var refusal = "";
+      try {
+        var response = await fetch(root.dataset.chatUrl, {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { "Content-Type": "application/json", "Accept": "text/event-stream", "X-CSRFToken": el.csrf.value },
+          body: JSON.stringify(payload),
+          signal: busy ? busy.signal : undefined,
+        });
+        var streamed = (response.headers.get("Content-Type") || "").indexOf("text/event-stream") === 0;
+        if (!response.ok || !streamed) {
+          var data = null;
+          try { data = await response.json(); } catch (e) { data = null; }
+          refusal = ((data && data.error && data.error.message) || "") || fmt(strings.error, { status: response.status });
+        } else {
+          var reader = response.body.getReader();
+          var decoder = new TextDecoder();
+          var buffer = "";
+          var handle = function (event) {
+            if (event.name === "summary") { summary = JSON.parse(event.data); return; }
+            if (event.name !== "message" || !event.data || event.data === "[DONE]") return;
+            var chunk;
+            try { chunk = JSON.parse(event.data); } catch (e) { return; }
+            if (chunk.error) { refusal = chunk.error.message || fmt(strings.error, { status: chunk.error.status || 500 }); return; }
+            (chunk.choices || []).forEach(function (choice) {
+              if (choice.index === 0 && choice.delta && choice.delta.content) {
+                text += choice.delta.content;
+                renderReply(body, text);
+              }
+            });
+          };
+          for (;;) {
+            var step = await reader.read();
+            if (step.done) break;
+            buffer += decoder.decode(step.value, { stream: true }).replace(/\r\n/g, "\n");
+            var end;
+            while ((end = buffer.indexOf("\n\n")) >= 0) {
+              handle(parseEvent(buffer.slice(0, end)));
+              buffer = buffer.slice(end + 2);
+            }
+          }
+          if (buffer.trim()) handle(parseEvent(buffer));
+        }
+      } catch (error) {
+        refusal = error && error.name === "AbortError" ? strings.stopped : strings.network;
+      }
+      item.classList.remove("pg-pending");
+      if (refusal && !text) {
+        item.classList.add("pg-failed");
+        body.textContent = refusal;
+      }
+      if (summary && summary.latency_ms !== undefined) statsLine(item, summary);
     }
 
     // --- view code -------------------------------------------------------------------------
@@ -373,6 +512,9 @@
       var s = settings();
       if (s.temperature !== undefined && !isNaN(s.temperature)) body.temperature = s.temperature;
       if (s.max_tokens !== undefined && !isNaN(s.max_tokens)) body.max_tokens = s.max_tokens;
+      if (s.top_p !== undefined && !isNaN(s.top_p)) body.top_p = s.top_p;
+      if (s.seed !== undefined && !isNaN(s.seed)) body.seed = s.seed;
+      if (s.stop) body.stop = s.stop;
       body.stream = true;
       body.stream_options = { include_usage: true };
       return body;
@@ -412,6 +554,9 @@
       lines.push("    ],");
       if (body.temperature !== undefined) lines.push("    temperature=" + body.temperature + ",");
       if (body.max_tokens !== undefined) lines.push("    max_tokens=" + body.max_tokens + ",");
+      if (body.top_p !== undefined) lines.push("    top_p=" + body.top_p + ",");
+      if (body.stop !== undefined) lines.push("    stop=" + py(body.stop) + ",");
+      if (body.seed !== undefined) lines.push("    seed=" + body.seed + ",");
       lines.push("    stream=True,", '    stream_options={"include_usage": True},', ")");
       lines.push("for chunk in stream:");
       lines.push("    if chunk.choices:");
@@ -439,6 +584,9 @@
       lines.push("  ],");
       if (body.temperature !== undefined) lines.push("  temperature: " + body.temperature + ",");
       if (body.max_tokens !== undefined) lines.push("  max_tokens: " + body.max_tokens + ",");
+      if (body.top_p !== undefined) lines.push("  top_p: " + body.top_p + ",");
+      if (body.stop !== undefined) lines.push("  stop: " + JSON.stringify(body.stop) + ",");
+      if (body.seed !== undefined) lines.push("  seed: " + body.seed + ",");
       lines.push("  stream: true,", "  stream_options: { include_usage: true },", "});");
       lines.push("for await (const chunk of stream) {");
       lines.push("  process.stdout.write(chunk.choices[0]?.delta?.content ?? '');");
@@ -491,7 +639,7 @@
       if (!el.code.hidden) el.code.scrollIntoView({ block: "nearest" });
     });
     el.model.addEventListener("change", modelChanged);
-    [el.temperature, el.maxTokens, el.system, el.message].forEach(function (input) {
+    [el.temperature, el.maxTokens, el.system, el.message, el.topP, el.stopSequences, el.seed].filter(Boolean).forEach(function (input) {
       input.addEventListener("input", updateCode);
     });
     modelChanged();

@@ -648,6 +648,7 @@ def test_a_suspended_account_gets_402_with_contact_support(api, money_path, cust
     assert exc.value.status_code == 402
     assert exc.value.body["code"] == "account_suspended"
     assert "contact support" in exc.value.body["message"]
+    assert settings.SUPPORT_EMAIL in exc.value.body["message"]  # where to write
     drain(api)
     account.refresh_from_db()
     assert (account.balance, account.held) == (100 * MICRO, 0)
