@@ -2,6 +2,7 @@ from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.validators import validate_email
 from django.db import transaction
+from django.dispatch import Signal
 
 from apps.billing import referrals
 from apps.credits.services import account_ensure, credits_grant_signup
@@ -102,6 +103,11 @@ def user_profile_update(*, user_id: int, name: str) -> None:
 
 DELETED_EMAIL_DOMAIN = "deleted.invalid"
 
+# Sent inside user_delete's transaction before anything else: an app above this one (orgs)
+# takes the person out of what they belong to, or raises a ServiceError to refuse (the last
+# owner of an organization must hand it over first).
+user_deleting = Signal()
+
 
 def user_delete(*, user_id: int) -> None:
     """Close a user's account for good.
@@ -121,6 +127,7 @@ def user_delete(*, user_id: int) -> None:
 
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user_id)
+        user_deleting.send(sender=User, user_id=user.pk)
         webhook_endpoints_forget_user(user_id=user.pk)  # first: nothing below is sent anywhere
         api_keys_close_account(user_id=user.pk)
         customer_id = auto_topup_close_account(user_id=user.pk)  # the card is never charged again

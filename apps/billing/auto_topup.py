@@ -17,6 +17,7 @@ from apps.core.errors import ServiceError
 from apps.core.i18n import language_of, language_of_recipient
 from apps.core.money import CREDITS_PER_DOLLAR, MICRO
 from apps.core.queue import enqueue_on_commit
+from apps.core.recipients import account_recipients
 from apps.credits.models import Account, LedgerEntry
 from apps.credits.services import credits_grant
 from apps.webhooks import events as webhook_events
@@ -335,7 +336,7 @@ def _send_failed(
             + _("Fix it by saving a card again at %(url)s") % values
             + "\n"
         )
-    send_mail(subject, body, None, [user.email])
+    send_mail(subject, body, None, account_recipients(user, "billing"))
 
 
 def payment_intent_fulfil(*, intent: dict) -> str:

@@ -7,6 +7,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from apps.core.money import format_credits, micro_to_credits
+from apps.core.roles import acting_user, require_role
 from apps.core.timezones import user_time_zone
 
 from . import selectors
@@ -14,8 +15,8 @@ from .forms import UsageFilterForm
 
 
 def _filters(request) -> UsageFilterForm:
-    models = selectors.used_models(user_id=request.user.pk)
-    return UsageFilterForm(request.GET or None, user=request.user, models=models)
+    models = selectors.used_models(user_id=acting_user(request).pk)
+    return UsageFilterForm(request.GET or None, user=acting_user(request), models=models)
 
 
 def _model_cell(model: str) -> str:
@@ -23,10 +24,11 @@ def _model_cell(model: str) -> str:
 
 
 @login_required
+@require_role("usage", otherwise="orgs:usage")
 def usage_index(request):
     form = _filters(request)
     query = form.query()
-    report = selectors.usage_report(user_id=request.user.pk, q=query, used=form.used)
+    report = selectors.usage_report(user_id=acting_user(request).pk, q=query, used=form.used)
     chart = {
         "labels": report["labels"],
         # A group that cost nothing (or produced no tokens) has no bar to show: no legend entry.
@@ -62,6 +64,7 @@ def _cursor(value: str):
 
 
 @login_required
+@require_role("usage")
 def request_log(request):
     form = _filters(request)
     form.is_valid()
@@ -69,7 +72,7 @@ def request_log(request):
     status = request.GET.get("status") if request.GET.get("status") in ("ok", "error") else None
     cursor = _cursor(request.GET.get("cursor", "")) if request.GET.get("cursor") else None
     page, next_cursor = selectors.request_log(
-        user_id=request.user.pk,
+        user_id=acting_user(request).pk,
         key_id=data.get("key"),
         models=form.selected_models(),
         status=status,
@@ -119,12 +122,13 @@ def _csv_response(filename: str, header: list[str], rows):
 
 
 @login_required
+@require_role("usage")
 def export_requests(request):
     query = _filters(request).query()
     records = selectors.records_for_export(
-        user_id=request.user.pk, start=query.start, end=query.end
+        user_id=acting_user(request).pk, start=query.start, end=query.end
     )
-    tz = user_time_zone(request.user)
+    tz = user_time_zone(acting_user(request))
     rows = (
         (
             at.astimezone(tz).isoformat(),
@@ -159,11 +163,14 @@ def export_requests(request):
 
 
 @login_required
+@require_role("usage")
 def export_hours(request):
     query = _filters(request).query()
-    labels = selectors.key_labels(user_id=request.user.pk)
-    hours = selectors.hours_for_export(user_id=request.user.pk, start=query.start, end=query.end)
-    tz = user_time_zone(request.user)
+    labels = selectors.key_labels(user_id=acting_user(request).pk)
+    hours = selectors.hours_for_export(
+        user_id=acting_user(request).pk, start=query.start, end=query.end
+    )
+    tz = user_time_zone(acting_user(request))
     rows = (
         (
             hour.astimezone(tz).isoformat(),
