@@ -52,6 +52,7 @@ def _mail_link(pattern: str) -> str:
 
 def test_team_journey(browser, api, settings):  # noqa: F811
     settings.PLAYGROUND_API_BASE_URL = f"{api.url}/api/v1"
+    settings.SITE_URL = api.url  # the links in the e-mails point at this server
     mail.outbox.clear()
     UserFactory(email="lead@example.com", verified=True)
     owner, owner_refused = _page(browser, api.url)
