@@ -785,4 +785,6 @@ ZH_HANS = {
     "Last 30 days": "最近 30 天",
     "No usage yet.": "还没有用量。",
     "You are the last owner of the organization “%(name)s”: transfer it to another member or delete it first.": "你是组织“%(name)s”的最后一名所有者：请先将其转让给其他成员或删除它。",
+    "by %(who)s": "创建者 %(who)s",
+    "Switch account": "切换账户",
 }

@@ -999,4 +999,6 @@ ZH_HANT = {
     "Last 30 days": "最近 30 天",
     "No usage yet.": "還沒有用量。",
     "You are the last owner of the organization “%(name)s”: transfer it to another member or delete it first.": "你是組織“%(name)s”的最後一名所有者：請先將其轉讓給其他成員或刪除它。",
+    "by %(who)s": "建立者 %(who)s",
+    "Switch account": "切換帳戶",
 }

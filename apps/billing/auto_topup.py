@@ -55,7 +55,7 @@ def card_setup_start(*, user, success_url: str, cancel_url: str) -> str:
         if not config.customer_id:
             customer = client.v1.customers.create(
                 params={
-                    "email": user.email,
+                    "email": (account_recipients(user, "billing") or [user.email])[0],
                     "metadata": {"user_id": str(user.pk)},
                     # Stripe's invoices and receipts in the user's language.
                     "preferred_locales": [CHECKOUT_LOCALES.get(language_of(user), "en")],

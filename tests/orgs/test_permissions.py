@@ -126,9 +126,12 @@ def test_member_sees_only_their_own_keys_and_usage(client, org, team, world):
     assert "member-model" in usage and "demo-chat" not in usage
     csv = client.get("/org/usage/?format=csv").content.decode()
     assert "member-model" in csv and "admins-key" not in csv
-    # The owner sees everyone's.
+    # The owner sees everyone's, with who made each key.
     client.force_login(team[OW])
     act_as(client, org)
+    keys = client.get("/keys/").content.decode()
+    assert "members-key" in keys and "admins-key" in keys
+    assert "by member@example.com" in keys and "by admin@example.com" in keys
     usage = client.get("/org/usage/").content.decode()
     assert "member-model" in usage and "demo-chat" in usage
 
