@@ -92,3 +92,93 @@ def test_personal_accounts_survive_the_organizations_migration():
     ]
     assert after["ledger"] == before["ledger"] and after["keys"] == before["keys"]
     call_command("check_ledger")
+
+
+BEFORE_TEAMS = [
+    ("orgs", None),
+    ("keys", "0005_guardrails"),
+    ("credits", "0007_ledgerentry_kind_referral"),
+]
+
+
+def _rows(apps):
+    """The money records, read through the models of the given migration state."""
+
+    def values(app, model, *fields):
+        return sorted(apps.get_model(app, model).objects.values_list(*fields))
+
+    return {
+        "accounts": values("credits", "Account", "user_id", "balance", "held"),
+        "ledger": values("credits", "LedgerEntry", "account_id", "amount", "kind", "reference"),
+        "holds": values("credits", "Hold", "reference", "amount", "status"),
+        "keys": values("keys", "ApiKey", "pk", "user_id", "digest", "spent", "revoked_at"),
+        "payments": values("billing", "Payment", "pk", "user_id", "credits", "status"),
+        "usage": values("usage", "UsageRecord", "request_id", "user_id", "api_key_id", "cost"),
+    }
+
+
+def test_data_made_before_the_teams_schema_is_carried_over():
+    """Accounts, keys, holds, payments and usage made with the schema before the teams
+    migrations (credits.SpendCap, ApiKey.created_by/spend_cap, apps.orgs) come through them
+    unchanged, with check_ledger clean before and after."""
+    _migrate(BEFORE_TEAMS)
+    try:
+        # The models as the applied migrations define them (no SpendCap, no created_by...).
+        old = MigrationExecutor(connection)._create_project_state(with_applied_migrations=True).apps
+        assert "created_by" not in {f.name for f in old.get_model("keys", "ApiKey")._meta.fields}
+        User = old.get_model("accounts", "User")
+        Account = old.get_model("credits", "Account")
+        Ledger = old.get_model("credits", "LedgerEntry")
+        OldHold = old.get_model("credits", "Hold")
+        OldKey = old.get_model("keys", "ApiKey")
+        OldPayment = old.get_model("billing", "Payment")
+        OldRecord = old.get_model("usage", "UsageRecord")
+        now = timezone.now()
+        for i in range(3):
+            user = User.objects.create(email=f"before{i}@example.com", password="!")
+            amount = (i + 1) * 100 * MICRO
+            held = MICRO
+            account = Account.objects.create(user=user, balance=amount, held=held)
+            Ledger.objects.create(
+                account=account,
+                amount=amount,
+                balance_after=amount,
+                kind="topup",
+                reference=f"before:{i}",
+            )
+            OldHold.objects.create(
+                account=account,
+                reference=f"hold-before:{i}",
+                amount=held,
+                expires_at=now + timezone.timedelta(hours=1),
+            )
+            key = OldKey.objects.create(
+                user=user, name=f"k{i}", digest=f"{i:064d}", prefix="sk-live-abcd", last4="wxyz"
+            )
+            OldPayment.objects.create(
+                user=user,
+                amount_cents=100,
+                currency="usd",
+                credits=amount,
+                status="paid",
+                checkout_session_id=f"cs_before_{i}",
+            )
+            OldRecord.objects.create(
+                request_id=f"req_before_{i}",
+                user=user,
+                api_key=key,
+                model="demo-chat",
+                cost=0,
+                status=200,
+                latency_ms=5,
+                created_at=now,
+            )
+        call_command("check_ledger")
+        before = _rows(old)
+    finally:
+        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    from django.apps import apps as current
+
+    assert _rows(current) == before
+    assert not ApiKey.objects.exclude(created_by=None).exists()  # personal keys: no creator row
+    call_command("check_ledger")
