@@ -151,3 +151,26 @@ def test_team_journey(browser, api, settings):  # noqa: F811
     dev.context.close()
     owner.context.close()
     assert not owner_refused and not dev_refused, owner_refused + dev_refused
+
+
+def test_switcher_shows_the_context_on_a_phone_and_switches(page):
+    from apps.orgs.services import organization_create
+
+    person = UserFactory(email="switch@example.com", verified=True)
+    organization_create(user_id=person.pk, name="Pocket Org")
+    page.set_viewport_size({"width": 375, "height": 740})
+    page.goto("/accounts/login/")
+    page.get_by_label("Email:").fill("switch@example.com")
+    page.get_by_label("Password:").fill(PASSWORD)
+    page.get_by_role("button", name="Sign In").click()
+    page.wait_for_url("**/dashboard/")
+    context = page.get_by_test_id("acting-context")
+    assert context.is_visible() and context.inner_text() == "Personal"  # menu still folded
+    page.get_by_role("button", name="Menu").click()
+    page.get_by_label("Switch account").select_option(label="Pocket Org")
+    page.wait_for_url("**/dashboard/")
+    page.get_by_test_id("acting-context").filter(has_text="Pocket Org").wait_for()
+    assert page.get_by_test_id("member-cap").is_visible()
+    page.get_by_role("button", name="Menu").click()
+    page.get_by_label("Switch account").select_option(label="Personal")
+    page.get_by_test_id("acting-context").filter(has_text="Personal").wait_for()
