@@ -36,6 +36,7 @@ urlpatterns = [
     path("billing/", include("apps.billing.urls")),
     path("usage/", include((usage_patterns, usage_urls.app_name))),
     path("docs/", include("apps.docs.urls")),
+    path("org/", include("apps.orgs.urls")),
     path("", include("apps.console.urls")),  # playground, models, request details
     # Django's set_language, which also remembers a signed-in user's choice for e-mails.
     path("i18n/setlang/", account_views.set_language, name="set_language"),

@@ -2,6 +2,7 @@ from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.validators import validate_email
 from django.db import transaction
+from django.dispatch import Signal
 
 from apps.audit import services as audit
 from apps.billing import referrals
@@ -147,6 +148,11 @@ def user_profile_update(*, user_id: int, name: str, actor=None, ip=None) -> None
 
 DELETED_EMAIL_DOMAIN = "deleted.invalid"
 
+# Sent inside user_delete's transaction before anything else: an app above this one (orgs)
+# takes the person out of what they belong to, or raises a ServiceError to refuse (the last
+# owner of an organization must hand it over first).
+user_deleting = Signal()
+
 
 def user_delete(*, user_id: int, actor=None, ip: str | None = None) -> None:
     """Close a user's account for good.
@@ -166,6 +172,7 @@ def user_delete(*, user_id: int, actor=None, ip: str | None = None) -> None:
 
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user_id)
+        user_deleting.send(sender=User, user_id=user.pk)
         if user.is_active or not user.email.endswith(f"@{DELETED_EMAIL_DOMAIN}"):
             # Recorded first, while the actor still has their address (the log keeps it).
             audit.record(account_id=user.pk, actor=actor, action="account.deleted", ip=ip)

@@ -10,7 +10,10 @@ from django.views.i18n import set_language as django_set_language
 from apps.audit.client import client_ip
 from apps.billing.referrals import SESSION_KEY as REFERRAL_SESSION_KEY
 from apps.billing.referrals import code_normalize
+from apps.core.errors import ServiceError
+from apps.core.roles import acting_user, can, membership_of, require_role
 from apps.credits.memos import memo_display
+from apps.credits.models import month_of
 from apps.credits.selectors import account_for_user, account_standing, ledger_recent
 from apps.keys.selectors import api_key_first_steps
 from apps.usage.selectors import spend_summary
@@ -31,12 +34,33 @@ def sparkline_points(values: list[int], width: int = 160, height: int = 40) -> s
     )
 
 
+def _member_cap(request) -> dict | None:
+    """In an organization: the person's monthly cap, what they spent of it and what is left."""
+    membership = membership_of(request)
+    if membership is None:
+        return None
+    cap = membership.spend_cap
+    spent = cap.spent_in(month_of(timezone.now()))
+    limit = cap.monthly_limit
+    return {
+        "limit": limit,
+        "spent": spent,
+        "remaining": None if limit is None else max(limit - spent, 0),
+        "models": cap.allowed_models,
+        "role": membership.get_role_display(),
+        "organization": membership.organization,
+    }
+
+
 @login_required
+@require_role("dashboard")
 def dashboard(request):
-    account = account_for_user(user_id=request.user.pk)
+    acting = acting_user(request)
+    account = account_for_user(user_id=acting.pk)
     balance = account.balance if account else 0
     held = account.held if account else 0
-    spend = spend_summary(user_id=request.user.pk, tz=user_time_zone(request.user))
+    spend = spend_summary(user_id=acting.pk, tz=user_time_zone(acting))
+    show_ledger = can(request, "billing")
     context = {
         # The balance is the account row, live (usage is charged to it as requests finish);
         # the activity below gets each request's ledger row from the rollup, within a minute.
@@ -47,8 +71,11 @@ def dashboard(request):
         "balance": balance,
         "held": held,
         "available": balance - held,
-        "entries": _with_notes(ledger_recent(account_id=account.pk, limit=10) if account else []),
-        **api_key_first_steps(user_id=request.user.pk),
+        "entries": _with_notes(
+            ledger_recent(account_id=account.pk, limit=10) if account and show_ledger else []
+        ),
+        "member_cap": _member_cap(request),
+        **api_key_first_steps(user_id=acting.pk),
     }
     return render(request, "accounts/dashboard.html", context)
 
@@ -134,7 +161,11 @@ def account_delete(request):
     form = DeleteAccountForm(request.POST, user=request.user)
     if not form.is_valid():
         return _settings_page(request, delete_form=form, status=400)
-    services.user_delete(user_id=request.user.pk, actor=request.user, ip=client_ip(request))
+    try:
+        services.user_delete(user_id=request.user.pk, actor=request.user, ip=client_ip(request))
+    except ServiceError as exc:
+        form.add_error(None, exc.message)
+        return _settings_page(request, delete_form=form, status=400)
     logout(request)
     messages.success(
         request,

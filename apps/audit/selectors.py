@@ -4,24 +4,29 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
+from apps.core.roles import acting_user, can
+
 from .models import AuditEvent
 
 
 def audit_account_id(request) -> int | None:
-    """The account the request acts for: today always the signed-in user's own (an
-    organisation's principal user, once the request can act for one)."""
+    """The account the request acts for: the signed-in user's own, or the organization's
+    (its principal user) when the request acts for one."""
     user = getattr(request, "user", None)
-    return user.pk if user is not None and user.is_authenticated else None
+    if user is None or not user.is_authenticated:
+        return None
+    return acting_user(request).pk
 
 
 def can_read_audit(request, *, account_id: int | None) -> bool:
-    """Whether the request may read the account's audit log: its own user. The one place to
-    let an organisation's owners and admins in."""
+    """Whether the request may read the account's audit log: its own user, or an organization's
+    owners and admins (the ``audit`` permission of the roles table)."""
     user = getattr(request, "user", None)
-    return (
-        bool(account_id is not None and user is not None and user.is_authenticated)
-        and user.pk == account_id
-    )
+    if account_id is None or user is None or not user.is_authenticated:
+        return False
+    if account_id != acting_user(request).pk:
+        return False
+    return account_id == user.pk or can(request, "audit")
 
 
 def audit_events(

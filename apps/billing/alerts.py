@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from apps.audit import services as audit
 from apps.core.i18n import language_of_recipient
 from apps.core.money import format_credits
+from apps.core.recipients import account_recipients
 from apps.credits.models import Account, LedgerEntry, month_of
 from apps.webhooks import events as webhook_events
 
@@ -96,7 +97,7 @@ def _send_low_balance(profile: BillingProfile) -> None:
             + _("Top up at %(url)s to keep your API keys working.") % values
             + "\n"
         )
-    send_mail(subject, body, None, [profile.user.email])
+    send_mail(subject, body, None, account_recipients(profile.user, "billing"))
 
 
 def budget_alerts_send(*, now=None) -> int:
@@ -161,4 +162,4 @@ def _send_budget_alert(account: Account, level: int) -> None:
             + _("Change the budget at %(url)s") % values
             + "\n"
         )
-    send_mail(subject, body, None, [account.user.email])
+    send_mail(subject, body, None, account_recipients(account.user, "billing"))

@@ -18,6 +18,7 @@ from apps.core.errors import ServiceError
 from apps.core.i18n import language_of, language_of_recipient
 from apps.core.money import CREDITS_PER_DOLLAR, MICRO
 from apps.core.queue import enqueue_on_commit
+from apps.core.recipients import account_recipients
 from apps.credits.models import Account, LedgerEntry
 from apps.credits.services import credits_grant
 from apps.webhooks import events as webhook_events
@@ -55,7 +56,7 @@ def card_setup_start(*, user, success_url: str, cancel_url: str) -> str:
         if not config.customer_id:
             customer = client.v1.customers.create(
                 params={
-                    "email": user.email,
+                    "email": (account_recipients(user, "billing") or [user.email])[0],
                     "metadata": {"user_id": str(user.pk)},
                     # Stripe's invoices and receipts in the user's language.
                     "preferred_locales": [CHECKOUT_LOCALES.get(language_of(user), "en")],
@@ -372,7 +373,7 @@ def _send_failed(
             + _("Fix it by saving a card again at %(url)s") % values
             + "\n"
         )
-    send_mail(subject, body, None, [user.email])
+    send_mail(subject, body, None, account_recipients(user, "billing"))
 
 
 def payment_intent_fulfil(*, intent: dict) -> str:

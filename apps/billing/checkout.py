@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from apps.audit import services as audit
 from apps.core.errors import ServiceError
+from apps.core.recipients import account_recipients
 from apps.credits.models import LedgerEntry
 from apps.credits.services import credits_grant
 from apps.webhooks import events as webhook_events
@@ -86,7 +87,8 @@ def checkout_create(
                     }
                 ],
                 "client_reference_id": str(user.pk),
-                "customer_email": user.email,
+                # An organization's receipts go to a member who handles its billing.
+                "customer_email": (account_recipients(user, "billing") or [user.email])[0],
                 "locale": CHECKOUT_LOCALES.get((language or "").lower(), "auto"),
                 "metadata": metadata,
                 "payment_intent_data": {"metadata": metadata},

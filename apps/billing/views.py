@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from apps.audit.client import client_ip
 from apps.core.errors import ServiceError
 from apps.core.money import format_credits, micro_to_credits
+from apps.core.roles import acting_user, require_role
 from apps.core.templatetags.formats import credits as credits_filter
 from apps.credits.selectors import account_for_user, account_standing
 from apps.credits.services import credits_budget_set
@@ -36,7 +37,7 @@ def _methods_text(methods: list[str]) -> str:
 
 
 def _currency(request) -> str:
-    return selectors.billing_currency(user_id=request.user.pk, language=get_language())
+    return selectors.billing_currency(user_id=acting_user(request).pk, language=get_language())
 
 
 def _page(
@@ -49,13 +50,13 @@ def _page(
     redeem_form=None,
     status=200,
 ):
-    account = account_for_user(user_id=request.user.pk)
-    threshold = selectors.low_balance_threshold(user_id=request.user.pk)
-    auto = selectors.auto_topup(user_id=request.user.pk)
+    account = account_for_user(user_id=acting_user(request).pk)
+    threshold = selectors.low_balance_threshold(user_id=acting_user(request).pk)
+    auto = selectors.auto_topup(user_id=acting_user(request).pk)
     budget = account.monthly_budget if account else None
     currency = topup_form.currency if topup_form is not None else _currency(request)
     low, high, rate = currencies.custom_range(currency)
-    referral = services.referral_summary(user_id=request.user.pk)
+    referral = services.referral_summary(user_id=acting_user(request).pk)
     context = {
         "auto": auto,
         "auto_form": auto_form
@@ -86,7 +87,7 @@ def _page(
         "topup_form": topup_form or TopUpForm(currency=currency),
         "redeem_form": redeem_form or RedeemForm(),
         "low_form": low_form or LowBalanceForm(initial={"threshold": micro_to_credits(threshold)}),
-        "payments": selectors.payments_for_user(user_id=request.user.pk),
+        "payments": selectors.payments_for_user(user_id=acting_user(request).pk),
         "custom_low": currencies.money(low * 100, currency, whole=True),
         "custom_high": currencies.money(high * 100, currency, whole=True),
         "custom_rate": rate,
@@ -98,23 +99,26 @@ def _page(
 
 
 @login_required
+@require_role("billing")
 def billing_index(request):
     return _page(request)
 
 
 @login_required
+@require_role("billing")
 @require_POST
 def currency(request):
     """Remember the currency the user chose; the page then shows its prices."""
     form = CurrencyForm(request.POST)
     if form.is_valid():
         services.billing_currency_set(
-            user_id=request.user.pk, currency=form.cleaned_data["currency"]
+            user_id=acting_user(request).pk, currency=form.cleaned_data["currency"]
         )
     return redirect("billing:index")
 
 
 @login_required
+@require_role("billing")
 @require_POST
 def checkout(request):
     data = request.POST.copy()
@@ -126,7 +130,7 @@ def checkout(request):
         return _page(request, topup_form=form, status=400)
     try:
         _, url = services.checkout_create(
-            user=request.user,
+            user=acting_user(request),
             currency=form.cleaned_data["currency"],
             pack=form.cleaned_data["pack"],
             units=form.cleaned_data["amount"] if form.cleaned_data["pack"] is None else None,
@@ -141,6 +145,7 @@ def checkout(request):
 
 
 @login_required
+@require_role("billing")
 @require_POST
 def redeem(request):
     form = RedeemForm(request.POST)
@@ -152,7 +157,7 @@ def redeem(request):
         ip = None
     try:
         code = services.redemption_redeem(
-            user_id=request.user.pk, code=form.cleaned_data["code"], ip=ip
+            user_id=acting_user(request).pk, code=form.cleaned_data["code"], ip=ip
         )
     except services.RedemptionRefused as exc:
         form.add_error("code", exc.message)
@@ -166,6 +171,7 @@ def redeem(request):
 
 
 @login_required
+@require_role("billing")
 def success(request):
     """Stripe sends the customer back here; fulfil now rather than wait for the webhook."""
     session_id = request.GET.get("session_id", "")
@@ -175,7 +181,9 @@ def success(request):
             request, _("There is no checkout to confirm; your payments are listed below.")
         )
         return redirect("billing:index")
-    payment = Payment.objects.filter(checkout_session_id=session_id, user=request.user).first()
+    payment = Payment.objects.filter(
+        checkout_session_id=session_id, user=acting_user(request)
+    ).first()
     if payment is None:
         raise Http404("No such checkout.")
     try:
@@ -213,19 +221,21 @@ def success(request):
 
 
 @login_required
+@require_role("billing")
 def cancel(request):
     messages.info(request, _("Checkout cancelled; nothing was charged."))
     return redirect("billing:index")
 
 
 @login_required
+@require_role("billing")
 @require_POST
 def low_balance(request):
     form = LowBalanceForm(request.POST)
     if not form.is_valid():
         return _page(request, low_form=form, status=400)
     services.low_balance_threshold_set(
-        user_id=request.user.pk,
+        user_id=acting_user(request).pk,
         threshold=form.threshold_micro,
         actor=request.user,
         ip=client_ip(request),
@@ -235,13 +245,14 @@ def low_balance(request):
 
 
 @login_required
+@require_role("billing")
 @require_POST
 def budget(request):
     form = BudgetForm(request.POST)
     if not form.is_valid():
         return _page(request, budget_form=form, status=400)
     account = credits_budget_set(
-        user_id=request.user.pk,
+        user_id=acting_user(request).pk,
         budget=form.budget_micro,
         actor=request.user,
         ip=client_ip(request),
@@ -261,6 +272,7 @@ def budget(request):
 
 
 @login_required
+@require_role("billing")
 @require_POST
 def auto_topup(request):
     form = AutoTopUpForm(request.POST, prefix="auto")
@@ -268,7 +280,7 @@ def auto_topup(request):
         return _page(request, auto_form=form, status=400)
     try:
         config = services.auto_topup_settings_set(
-            user_id=request.user.pk,
+            user_id=acting_user(request).pk,
             enabled=form.cleaned_data["enabled"],
             threshold=form.threshold_micro,
             dollars=form.cleaned_data["dollars"],
@@ -285,12 +297,13 @@ def auto_topup(request):
 
 
 @login_required
+@require_role("billing")
 @require_POST
 def card(request):
     """Save a card for auto top-up through Stripe Checkout in setup mode."""
     try:
         url = services.card_setup_start(
-            user=request.user,
+            user=acting_user(request),
             success_url=request.build_absolute_uri(reverse("billing:card_saved")),
             cancel_url=request.build_absolute_uri(reverse("billing:cancel")),
         )
@@ -301,11 +314,12 @@ def card(request):
 
 
 @login_required
+@require_role("billing")
 def card_saved(request):
     session_id = request.GET.get("session_id", "")
     try:
         session = services.checkout_session_retrieve(session_id=session_id)
-        if str((session.get("metadata") or {}).get("user_id")) != str(request.user.pk):
+        if str((session.get("metadata") or {}).get("user_id")) != str(acting_user(request).pk):
             raise Http404("No such setup.")
         config = services.card_setup_complete(
             session=session, actor=request.user, ip=client_ip(request)

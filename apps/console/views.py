@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.catalog.pricing import usage_cost, usage_from_provider
 from apps.core.errors import ServiceError
 from apps.core.money import format_credits
+from apps.core.roles import acting_user, can, membership_of, require_role
 from apps.usage.models import UsageRecord
 from apps.usage.selectors import cost_split
 
@@ -81,9 +82,12 @@ def model_detail(request, model_id: str):
 
 
 @login_required
+@require_role("usage")
 def request_detail(request, request_id: str):
     try:
-        record = selectors.usage_record_for_user(user_id=request.user.pk, request_id=request_id)
+        record = selectors.usage_record_for_user(
+            user_id=acting_user(request).pk, request_id=request_id
+        )
     except UsageRecord.DoesNotExist as exc:
         raise Http404("No such request.") from exc
     route = selectors.route_for(record.model) if record.model else None
@@ -101,21 +105,24 @@ def request_detail(request, request_id: str):
         ],
         "model_known": known,
         "content": selectors.usage_content_for_user(
-            user_id=request.user.pk, request_id=record.request_id
+            user_id=acting_user(request).pk, request_id=record.request_id
         ),
-        "keeping": request.user.store_content_days,
+        "keeping": acting_user(request).store_content_days,
     }
     return render(request, "console/request_detail.html", context)
 
 
 @login_required
+@require_role("usage")
 @require_GET
 def request_search(request):
     """The request log's search box: a request id (as a client saw it in ``x-request-id``)."""
     wanted = request.GET.get("id", "").strip()
     if wanted:
         try:
-            record = selectors.usage_record_for_user(user_id=request.user.pk, request_id=wanted)
+            record = selectors.usage_record_for_user(
+                user_id=acting_user(request).pk, request_id=wanted
+            )
         except UsageRecord.DoesNotExist:
             pass
         else:
@@ -169,6 +176,7 @@ def _strings() -> dict:
 
 
 @login_required
+@require_role("playground")
 def playground(request):
     models = selectors.playground_models()
     ids = [m["id"] for m in models]
@@ -279,12 +287,26 @@ async def playground_chat(request):
         message = exc.message if isinstance(exc, PlaygroundInputError) else _("Send JSON.")
         param = exc.param if isinstance(exc, PlaygroundInputError) else None
         return _error(400, message, code="invalid_playground_request", param=param)
+    if not can(request, "playground"):
+        return _error(
+            403,
+            _("Your role in this organization does not allow this."),
+            code="forbidden",
+            kind="permission_error",
+        )
+    # In an organization: a key of its account, made by (and capped like) the person.
+    membership = membership_of(request)
+    owner = {
+        "user_id": acting_user(request).pk,
+        "person_id": user.pk,
+        "spend_cap_id": membership.spend_cap_id if membership is not None else None,
+    }
     started = time.perf_counter()
     # The ORM runs in this request's own thread, whose connection Django closes at the end.
     get_key = sync_to_async(services.playground_key_get)
     mint_key = sync_to_async(services.playground_key_mint)
     try:
-        credential = await get_key(user_id=user.pk)
+        credential = await get_key(**owner)
     except ServiceError as exc:
         return _error(409, exc.message, code=exc.code)
     timeout = aiohttp.ClientTimeout(
@@ -295,8 +317,10 @@ async def playground_chat(request):
         upstream = await _post(session, credential.secret, body)
         if upstream.status == 401:  # revoked or expired on the keys page: a fresh key, once
             upstream.release()
-            await sync_to_async(services.playground_key_forget)(user_id=user.pk)
-            credential = await mint_key(user_id=user.pk)
+            await sync_to_async(services.playground_key_forget)(
+                user_id=owner["user_id"], person_id=user.pk
+            )
+            credential = await mint_key(**owner)
             upstream = await _post(session, credential.secret, body)
     except ServiceError as exc:
         await session.close()

@@ -28,6 +28,7 @@ PAGES = [
     ("routing", _("Routing")),
     ("balance", _("Balance")),
     ("keys", _("API Keys")),
+    ("organizations", _("Organizations")),
     ("webhooks", _("Webhooks")),
     ("errors", _("Error Codes")),
     ("best-practices", _("Best Practices")),

@@ -44,7 +44,7 @@ def api_keys_for_user(*, user_id: int) -> list[ApiKey]:
     now = timezone.now()
     keys = list(
         ApiKey.objects.filter(user_id=user_id)
-        .select_related("successor", "budget_key", *playground_relation())
+        .select_related("successor", "budget_key", "created_by", *playground_relation())
         .order_by("-created_at")
     )
     # The playground's keys come and go by the hour: only the live one is listed (marked, so

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods
 from apps.audit.client import client_ip
 from apps.core.errors import ServiceError
 from apps.core.money import micro_to_credits
+from apps.core.roles import acting_user, membership_of, own_keys_only, require_role
 from apps.core.sealed import seal, unseal
 
 from . import selectors, services
@@ -20,10 +21,16 @@ from .models import ApiKey
 
 
 def _owned_key(request, key_id: int) -> ApiKey:
+    """A key of the account the request acts for (a plain member of an organization: one they
+    created); any other key is not there at all."""
     try:
-        return selectors.api_key_for_user(user_id=request.user.pk, key_id=key_id)
+        key = selectors.api_key_for_user(user_id=acting_user(request).pk, key_id=key_id)
     except ApiKey.DoesNotExist as exc:
         raise Http404("No such key.") from exc
+    only = own_keys_only(request)
+    if only is not None and key.created_by_id != only:
+        raise Http404("No such key.")
+    return key
 
 
 # A new secret survives one redirect (POST → redirect → GET) in the cache, sealed (the cache
@@ -52,13 +59,16 @@ def _take_revealed(request) -> tuple[ApiKey | None, str | None]:
     if secret is None:
         return None, None
     try:
-        return selectors.api_key_for_user(user_id=request.user.pk, key_id=key_id), secret
-    except ApiKey.DoesNotExist:
+        return _owned_key(request, key_id), secret
+    except Http404:
         return None, None
 
 
 def _render_list(request, *, form=None, new_key=None, secret=None, partial=None):
-    keys = selectors.api_keys_for_user(user_id=request.user.pk)
+    keys = selectors.api_keys_for_user(user_id=acting_user(request).pk)
+    only = own_keys_only(request)
+    if only is not None:
+        keys = [k for k in keys if k.created_by_id == only]
     show_revoked = request.GET.get("revoked") == "1"
     hidden = 0
     if not show_revoked:
@@ -82,6 +92,7 @@ def _render_list(request, *, form=None, new_key=None, secret=None, partial=None)
 
 
 @login_required
+@require_role("keys")
 @require_http_methods(["GET", "POST"])
 def key_list(request):
     """GET: the user's keys and the create form. POST: create a key and show its secret once."""
@@ -91,8 +102,9 @@ def key_list(request):
     form = CreateKeyForm(request.POST)
     if form.is_valid():
         try:
+            membership = membership_of(request)
             key, secret = services.api_key_create(
-                user_id=request.user.pk,
+                user_id=acting_user(request).pk,
                 name=form.cleaned_data["name"],
                 expires_at=form.expires_at,
                 credit_limit=form.credit_limit_micro,
@@ -100,6 +112,8 @@ def key_list(request):
                 create_token=form.cleaned_data["token"],
                 actor_id=request.user.pk,
                 ip=client_ip(request),
+                created_by_id=request.user.pk,
+                spend_cap_id=membership.spend_cap_id if membership is not None else None,
                 **form.guardrails,
             )
         except ServiceError as exc:
@@ -112,6 +126,7 @@ def key_list(request):
 
 
 @login_required
+@require_role("keys")
 @require_http_methods(["GET", "POST"])
 def key_detail(request, key_id: int):
     """The key's facts and history; POST changes its name and limits."""
@@ -120,7 +135,7 @@ def key_detail(request, key_id: int):
     if request.method == "POST" and form.is_valid():
         try:
             services.api_key_update(
-                user_id=request.user.pk,
+                user_id=acting_user(request).pk,
                 key_id=key.pk,
                 name=form.cleaned_data["name"],
                 credit_limit=form.credit_limit_micro,
@@ -136,7 +151,7 @@ def key_detail(request, key_id: int):
             messages.success(request, _("Saved."))
             return redirect("keys:detail", key_id=key.pk)
     events = selectors.api_key_events(key_id=key.pk)
-    window = selectors.api_key_window(key=key, time_zone=request.user.time_zone)
+    window = selectors.api_key_window(key=key, time_zone=acting_user(request).time_zone)
     return render(
         request,
         "keys/detail.html",
@@ -164,13 +179,17 @@ def _edit_initial(key: ApiKey) -> dict:
 
 
 @login_required
+@require_role("keys")
 @require_http_methods(["GET", "POST"])
 def key_revoke(request, key_id: int):
     key = _owned_key(request, key_id)
     if request.method == "GET":  # the confirmation step for browsers without JavaScript
         return render(request, "keys/revoke_confirm.html", {"key": key})
     services.api_key_revoke(
-        user_id=request.user.pk, key_id=key.pk, actor_id=request.user.pk, ip=client_ip(request)
+        user_id=acting_user(request).pk,
+        key_id=key.pk,
+        actor_id=request.user.pk,
+        ip=client_ip(request),
     )
     messages.success(
         request,
@@ -182,6 +201,7 @@ def key_revoke(request, key_id: int):
 
 
 @login_required
+@require_role("keys")
 @require_http_methods(["GET", "POST"])
 def key_rotate(request, key_id: int):
     key = _owned_key(request, key_id)
@@ -193,7 +213,7 @@ def key_rotate(request, key_id: int):
     if request.method == "POST" and form.is_valid():
         try:
             successor, secret = services.api_key_rotate(
-                user_id=request.user.pk,
+                user_id=acting_user(request).pk,
                 key_id=key.pk,
                 grace_seconds=form.cleaned_data["grace_seconds"],
                 actor_id=request.user.pk,

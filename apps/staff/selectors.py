@@ -237,7 +237,8 @@ def accounts_activity(now: datetime | None = None) -> dict:
     the daily rollup: today (UTC), and the last 7 and 30 days counted from their first day's
     midnight."""
     now = now or timezone.now()
-    users = get_user_model().objects
+    # An organization's principal user (its wallet) is not a person who signed up.
+    users = get_user_model().objects.filter(organization__isnull=True)
     spans = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=30)}
     signups = users.aggregate(
         total=Count("id"),

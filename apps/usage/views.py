@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 
 from apps.catalog.selectors import catalog_routes
 from apps.core.money import format_credits, micro_to_credits
+from apps.core.roles import acting_user, require_role
 from apps.core.timezones import user_time_zone
 
 from . import selectors
@@ -23,8 +24,8 @@ def _partial(request) -> bool:
 
 
 def _filters(request) -> UsageFilterForm:
-    models = selectors.used_models(user_id=request.user.pk)
-    return UsageFilterForm(request.GET or None, user=request.user, models=models)
+    models = selectors.used_models(user_id=acting_user(request).pk)
+    return UsageFilterForm(request.GET or None, user=acting_user(request), models=models)
 
 
 def _model_cell(model: str) -> str:
@@ -32,10 +33,11 @@ def _model_cell(model: str) -> str:
 
 
 @login_required
+@require_role("usage", otherwise="orgs:usage")
 def usage_index(request):
     form = _filters(request)
     query = form.query()
-    report = selectors.usage_report(user_id=request.user.pk, q=query, used=form.used)
+    report = selectors.usage_report(user_id=acting_user(request).pk, q=query, used=form.used)
     chart = {
         "labels": report["labels"],
         # A group that cost nothing (or produced no tokens) has no bar to show: no legend entry.
@@ -100,17 +102,19 @@ def _log_labels() -> dict:
 
 
 def _log_form(request) -> LogFilterForm:
-    models = selectors.used_models(user_id=request.user.pk)
-    return LogFilterForm(request.GET or None, user=request.user, models=models)
+    account = acting_user(request)
+    models = selectors.used_models(user_id=account.pk)
+    return LogFilterForm(request.GET or None, user=account, models=models)
 
 
 @login_required
+@require_role("usage")
 def request_log(request):
     form = _log_form(request)
     form.is_valid()
     cursor = _cursor(request.GET.get("cursor", "")) if request.GET.get("cursor") else None
     page, next_cursor = selectors.request_log(
-        user_id=request.user.pk, filters=form.log_filter(), cursor=cursor
+        user_id=acting_user(request).pk, filters=form.log_filter(), cursor=cursor
     )
     routes = catalog_routes() if page else {}
     rows = [
@@ -179,13 +183,14 @@ def _csv_response(filename: str, header: list[str], rows):
 
 
 @login_required
+@require_role("usage")
 def export_requests(request):
     """The request log as CSV, with the log's filters (the usage page's link: its range)."""
     form = _log_form(request)
     records = selectors.records_for_export(
-        user_id=request.user.pk, start=None, end=None, filters=form.log_filter()
+        user_id=acting_user(request).pk, start=None, end=None, filters=form.log_filter()
     )
-    tz = user_time_zone(request.user)
+    tz = user_time_zone(acting_user(request))
     rows = (
         (
             at.astimezone(tz).isoformat(),
@@ -222,11 +227,14 @@ def export_requests(request):
 
 
 @login_required
+@require_role("usage")
 def export_hours(request):
     query = _filters(request).query()
-    labels = selectors.key_labels(user_id=request.user.pk)
-    hours = selectors.hours_for_export(user_id=request.user.pk, start=query.start, end=query.end)
-    tz = user_time_zone(request.user)
+    labels = selectors.key_labels(user_id=acting_user(request).pk)
+    hours = selectors.hours_for_export(
+        user_id=acting_user(request).pk, start=query.start, end=query.end
+    )
+    tz = user_time_zone(acting_user(request))
     rows = (
         (
             hour.astimezone(tz).isoformat(),

@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from apps.core.errors import ServiceError
 from apps.core.i18n import language_of_recipient
 from apps.core.queue import enqueue_on_commit
+from apps.core.recipients import account_recipients
 from apps.core.sealed import seal, unseal
 
 from . import signing, transport
@@ -428,7 +429,7 @@ def _send_turned_off(user, values: dict) -> None:
             % values
             + "\n"
         )
-    send_mail(subject, body, None, [user.email])
+    send_mail(subject, body, None, account_recipients(user, "webhooks"))
 
 
 def endpoint_deliver(*, endpoint_id: int, limit: int | None = None) -> int:

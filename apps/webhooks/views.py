@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.core.errors import ServiceError
+from apps.core.roles import acting_user, require_role
 from apps.core.sealed import seal, unseal
 
 from . import selectors, services
@@ -26,7 +27,7 @@ REVEAL_SESSION_KEY = "webhooks_reveal"
 
 def _owned(request, endpoint_id: int) -> WebhookEndpoint:
     try:
-        return selectors.endpoint_for_user(user_id=request.user.pk, endpoint_id=endpoint_id)
+        return selectors.endpoint_for_user(user_id=acting_user(request).pk, endpoint_id=endpoint_id)
     except WebhookEndpoint.DoesNotExist as exc:
         raise Http404("No such endpoint.") from exc
 
@@ -57,7 +58,7 @@ def _no_store(response, secret):
 
 def _render_list(request, *, form=None, new_endpoint=None, secret=None, status=200):
     context = {
-        "endpoints": selectors.endpoints_for_user(user_id=request.user.pk),
+        "endpoints": selectors.endpoints_for_user(user_id=acting_user(request).pk),
         "form": form or EndpointForm(),
         "new_endpoint": new_endpoint,
         "secret": secret,
@@ -84,6 +85,7 @@ def _render_detail(request, endpoint: WebhookEndpoint, *, secret=None, partial=N
 
 
 @login_required
+@require_role("webhooks")
 @require_http_methods(["GET", "POST"])
 def endpoint_list(request):
     """GET: the user's endpoints and the form to add one. POST: add one, its secret shown once."""
@@ -93,7 +95,7 @@ def endpoint_list(request):
     if form.is_valid():
         try:
             endpoint, secret = services.endpoint_create(
-                user_id=request.user.pk,
+                user_id=acting_user(request).pk,
                 url=form.cleaned_data["url"],
                 event_types=form.cleaned_data["events"],
                 description=form.cleaned_data["description"],
@@ -111,6 +113,7 @@ def endpoint_list(request):
 
 
 @login_required
+@require_role("webhooks")
 @require_GET
 def endpoint_detail(request, endpoint_id: int):
     """The endpoint, its actions and its delivery log."""
@@ -119,6 +122,7 @@ def endpoint_detail(request, endpoint_id: int):
 
 
 @login_required
+@require_role("webhooks")
 @require_GET
 def endpoint_log(request, endpoint_id: int):
     """The delivery log alone (htmx's refresh), or the whole page."""
@@ -141,13 +145,14 @@ def _after_action(request, endpoint: WebhookEndpoint):
 
 
 @login_required
+@require_role("webhooks")
 @require_POST
 def endpoint_enable(request, endpoint_id: int):
     endpoint = _owned(request, endpoint_id)
     enabled = request.POST.get("enabled") == "1"
     try:
         endpoint = services.endpoint_enable(
-            user_id=request.user.pk, endpoint_id=endpoint.pk, enabled=enabled
+            user_id=acting_user(request).pk, endpoint_id=endpoint.pk, enabled=enabled
         )
     except ServiceError as exc:
         messages.error(request, exc.message)
@@ -159,11 +164,12 @@ def endpoint_enable(request, endpoint_id: int):
 
 
 @login_required
+@require_role("webhooks")
 @require_POST
 def endpoint_test(request, endpoint_id: int):
     endpoint = _owned(request, endpoint_id)
     try:
-        services.webhook_test_send(user_id=request.user.pk, endpoint_id=endpoint.pk)
+        services.webhook_test_send(user_id=acting_user(request).pk, endpoint_id=endpoint.pk)
     except ServiceError as exc:
         messages.error(request, exc.message)
     else:
@@ -172,10 +178,11 @@ def endpoint_test(request, endpoint_id: int):
 
 
 @login_required
+@require_role("webhooks")
 @require_POST
 def endpoint_roll_secret(request, endpoint_id: int):
     endpoint = _owned(request, endpoint_id)
-    secret = services.endpoint_secret_roll(user_id=request.user.pk, endpoint_id=endpoint.pk)
+    secret = services.endpoint_secret_roll(user_id=acting_user(request).pk, endpoint_id=endpoint.pk)
     endpoint.refresh_from_db()
     if request.htmx:
         return _render_detail(request, endpoint, secret=secret)
@@ -183,11 +190,12 @@ def endpoint_roll_secret(request, endpoint_id: int):
 
 
 @login_required
+@require_role("webhooks")
 @require_http_methods(["GET", "POST"])
 def endpoint_delete(request, endpoint_id: int):
     endpoint = _owned(request, endpoint_id)
     if request.method == "GET":  # the confirmation step
         return render(request, "webhooks/delete_confirm.html", {"endpoint": endpoint})
-    services.endpoint_delete(user_id=request.user.pk, endpoint_id=endpoint.pk)
+    services.endpoint_delete(user_id=acting_user(request).pk, endpoint_id=endpoint.pk)
     messages.success(request, _("The endpoint %(url)s was deleted.") % {"url": endpoint.url})
     return redirect("webhooks:list")

@@ -1,0 +1,106 @@
+"""Reads for organizations: a person's organizations, members with their caps and spending."""
+
+from datetime import timedelta
+
+from django.db.models import Count, Sum
+from django.utils import timezone
+
+from apps.credits.models import month_of
+from apps.usage.models import UsageRecord
+
+from .models import Invitation, Membership, Organization
+
+
+def organizations_for_user(*, user_id: int) -> list[Membership]:
+    return list(
+        Membership.objects.filter(user_id=user_id, organization__deleted_at__isnull=True)
+        .select_related("organization")
+        .order_by("organization__name", "organization_id")
+    )
+
+
+def membership_for(*, org_id: int, user_id: int) -> Membership | None:
+    return (
+        Membership.objects.filter(
+            organization_id=org_id, user_id=user_id, organization__deleted_at__isnull=True
+        )
+        .select_related("organization__principal", "spend_cap")
+        .first()
+    )
+
+
+def members(*, org_id: int) -> list[Membership]:
+    month = month_of(timezone.now())
+    rows = list(
+        Membership.objects.filter(organization_id=org_id)
+        .select_related("user", "spend_cap")
+        .order_by("created_at", "pk")
+    )
+    for row in rows:
+        cap = row.spend_cap
+        row.spent_this_month = cap.spent_in(month)
+        row.remaining = (
+            None if cap.monthly_limit is None else max(cap.monthly_limit - row.spent_this_month, 0)
+        )
+    return rows
+
+
+def pending_invitations(*, org_id: int) -> list[Invitation]:
+    return list(
+        Invitation.objects.filter(
+            organization_id=org_id, accepted_at__isnull=True, revoked_at__isnull=True
+        )
+        .select_related("invited_by")
+        .order_by("-created_at")
+    )
+
+
+def invitation_in_org(*, org_id: int, invitation_id: int) -> Invitation | None:
+    return Invitation.objects.filter(organization_id=org_id, pk=invitation_id).first()
+
+
+def organization(*, org_id: int) -> Organization | None:
+    return Organization.objects.filter(pk=org_id, deleted_at__isnull=True).first()
+
+
+PERIODS = {"month": "month", "30d": "30d"}
+
+
+def spend_by_member(*, org: Organization, period: str, only_user_id: int | None = None) -> dict:
+    """What the organization's keys spent, by member (the key's creator), key and model: this
+    UTC month (``month``) or the last 30 days (``30d``)."""
+    now = timezone.now()
+    if period == "30d":
+        start = now - timedelta(days=30)
+    else:
+        start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    records = UsageRecord.objects.filter(user_id=org.principal_id, created_at__gte=start)
+    if only_user_id is not None:
+        records = records.filter(api_key__created_by_id=only_user_id)
+    rows = list(
+        records.values(
+            "api_key__created_by_id",
+            "api_key__created_by__email",
+            "api_key__created_by__name",
+            "api_key_id",
+            "api_key__name",
+            "api_key__prefix",
+            "model",
+        )
+        .annotate(cost=Sum("cost"), requests=Count("id"))
+        .order_by("api_key__created_by__email", "api_key__name", "model")
+    )
+    by_member: dict = {}
+    for row in rows:
+        who = row["api_key__created_by__name"] or row["api_key__created_by__email"] or "—"
+        member = by_member.setdefault(
+            row["api_key__created_by_id"], {"name": who, "cost": 0, "requests": 0}
+        )
+        member["cost"] += row["cost"] or 0
+        member["requests"] += row["requests"]
+    return {
+        "start": start,
+        "rows": rows,
+        "members": sorted(by_member.values(), key=lambda m: -m["cost"]),
+        "total": sum(m["cost"] for m in by_member.values()),
+    }
