@@ -29,9 +29,22 @@ ACTIONS = {
     "member.invited": gettext_lazy("Member invited"),
     "member.role_changed": gettext_lazy("Member's role changed"),
     "member.removed": gettext_lazy("Member removed"),
+    "member.left": gettext_lazy("Member left"),
+    "member.joined": gettext_lazy("Member joined"),
+    "member.limits_changed": gettext_lazy("Member's cap or models changed"),
+    "invitation.revoked": gettext_lazy("Invitation withdrawn"),
+    "ownership.transferred": gettext_lazy("Ownership transferred"),
+    "organization.created": gettext_lazy("Organization created"),
+    "organization.changed": gettext_lazy("Organization settings changed"),
+    "organization.deleted": gettext_lazy("Organization deleted"),
 }
 
 FIELDS = {
+    "monthly_limit": gettext_lazy("Monthly cap"),
+    "keys_revoked": gettext_lazy("Keys revoked"),
+    "billing_name": gettext_lazy("Billing name"),
+    "billing_address": gettext_lazy("Billing address"),
+    "tax_id": gettext_lazy("Tax ID"),
     "name": gettext_lazy("Name"),
     "expires_at": gettext_lazy("Expires"),
     "credit_limit": gettext_lazy("Credit limit"),

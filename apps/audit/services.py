@@ -15,6 +15,7 @@ from contextvars import ContextVar
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from .client import request_ip
 from .models import AuditEvent
 
 _staff: ContextVar[bool] = ContextVar("audit_staff", default=False)
@@ -91,6 +92,8 @@ def record(
     may then name it, e.g. "Stripe"). Call it inside the transaction of the change."""
     if _muted.get():
         return None
+    if ip is None:
+        ip = request_ip.get()
     actor_id, label = _actor(actor)
     if actor_id is not None and _staff.get():
         label += STAFF_MARK

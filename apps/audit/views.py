@@ -2,6 +2,7 @@ import csv
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import render
@@ -14,8 +15,10 @@ from .forms import AuditFilterForm
 
 def _readable_account(request) -> int:
     account_id = selectors.audit_account_id(request)
-    if not selectors.can_read_audit(request, account_id=account_id):
+    if account_id is None:
         raise Http404("No audit log here.")
+    if not selectors.can_read_audit(request, account_id=account_id):
+        raise PermissionDenied("Only an organization's owners and admins read its audit log.")
     return account_id
 
 

@@ -1,3 +1,5 @@
+from apps.core.roles import can
+
 from .selectors import organizations_for_user
 
 
@@ -9,4 +11,6 @@ def acting(request):
     return {
         "org_memberships": organizations_for_user(user_id=user.pk),
         "acting_membership": getattr(request, "membership", None),
+        # The account menu's links the person's role opens (all of them in a personal account).
+        "acting_can": {p: can(request, p) for p in ("webhooks", "audit", "members")},
     }

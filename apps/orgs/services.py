@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.accounts.services import user_delete
+from apps.audit import services as audit
 from apps.core.timezones import TIME_ZONES
 from apps.credits.models import Account
 from apps.credits.services import account_ensure, spend_cap_create, spend_cap_update
@@ -27,6 +28,15 @@ Role = Membership.Role
 INVITATION_DAYS = 7
 INVITATION_SALT = "orgs.invitation"
 NAME_MAX = 100
+
+
+def _email_of(user_id: int) -> str:
+    return User.objects.filter(pk=user_id).values_list("email", flat=True).first() or ""
+
+
+def _record(org: Organization, action: str, *, actor_id: int | None, **fields) -> None:
+    """One audit event on the organization's account (in the caller's transaction)."""
+    audit.record(account_id=org.principal_id, actor=actor_id, action=action, **fields)
 
 
 def _clean_name(name: str) -> str:
@@ -94,6 +104,7 @@ def organization_create(*, user_id: int, name: str, time_zone: str = "UTC") -> O
         org = Organization.objects.create(name=name, principal=principal, time_zone=time_zone)
         account_ensure(user_id=principal.pk)
         _add_member(org=org, user_id=user_id, role=Role.OWNER)
+        _record(org, "organization.created", actor_id=user_id, after={"name": name})
     return org
 
 
@@ -105,9 +116,12 @@ def organization_update(
     billing_name: str | None = None,
     billing_address: str | None = None,
     tax_id: str | None = None,
+    actor_id: int | None = None,
 ) -> Organization:
     with transaction.atomic():
         org = _lock_org(org_id)
+        names = ("name", "time_zone", "billing_name", "billing_address", "tax_id")
+        before = {f: getattr(org, f) for f in names}
         fields = []
         if name is not None:
             org.name = _clean_name(name)
@@ -134,6 +148,15 @@ def organization_update(
             User.objects.filter(pk=org.principal_id).update(name=org.name)
         if fields:
             org.save(update_fields=fields)
+            changed = [f for f in names if getattr(org, f) != before[f]]
+            if changed:
+                _record(
+                    org,
+                    "organization.changed",
+                    actor_id=actor_id,
+                    before={f: before[f] for f in changed},
+                    after={f: getattr(org, f) for f in changed},
+                )
     return org
 
 
@@ -207,6 +230,13 @@ def invitation_create(*, org_id: int, email: str, role: str, invited_by_id: int)
                 )
         except IntegrityError as exc:
             raise OrgError(_("That address already has a pending invitation.")) from exc
+        _record(
+            org,
+            "member.invited",
+            actor_id=invited_by_id,
+            target=email,
+            after={"email": email, "role": role},
+        )
         transaction.on_commit(lambda: _send_invitation(invitation))
     return invitation
 
@@ -233,11 +263,19 @@ def invitation_resend(*, org_id: int, invitation_id: int) -> Invitation:
     return invitation
 
 
-def invitation_revoke(*, org_id: int, invitation_id: int) -> Invitation:
+def invitation_revoke(
+    *, org_id: int, invitation_id: int, actor_id: int | None = None
+) -> Invitation:
     with transaction.atomic():
         invitation = _pending_invitation(org_id=org_id, invitation_id=invitation_id)
         invitation.revoked_at = timezone.now()
         invitation.save(update_fields=["revoked_at"])
+        _record(
+            invitation.organization,
+            "invitation.revoked",
+            actor_id=actor_id,
+            target=invitation.email,
+        )
     return invitation
 
 
@@ -279,6 +317,13 @@ def invitation_accept(*, token: str, user_id: int) -> Membership:
         invitation.accepted_at = timezone.now()
         invitation.accepted_by_id = user_id
         invitation.save(update_fields=["accepted_at", "accepted_by"])
+        _record(
+            org,
+            "member.joined",
+            actor_id=user_id,
+            target=invitation.email,
+            after={"email": invitation.email, "role": invitation.role},
+        )
     return membership
 
 
@@ -305,23 +350,51 @@ def member_role_set(*, org_id: int, user_id: int, role: str, actor_id: int) -> M
             _check_can_grant(org_id=org_id, actor_id=actor_id, role=Role.OWNER)
             if role != Role.OWNER and _owners_left(org_id, without_user_id=user_id) == 0:
                 raise OrgError(_("An organization must keep at least one owner."))
+        previous = membership.role
         membership.role = role
         membership.save(update_fields=["role"])
+        if previous != role:
+            _record(
+                membership.organization,
+                "member.role_changed",
+                actor_id=actor_id,
+                target=_email_of(user_id),
+                before={"role": previous},
+                after={"role": role},
+            )
     return membership
 
 
 def member_limits_set(
-    *, org_id: int, user_id: int, monthly_limit: int | None, allowed_models=()
+    *,
+    org_id: int,
+    user_id: int,
+    monthly_limit: int | None,
+    allowed_models=(),
+    actor_id: int | None = None,
 ) -> Membership:
     """The member's monthly cap (µcr, None: none) and model allowlist (empty: all), shared by
     all their keys in the organization; the gateway enforces both."""
     with transaction.atomic():
         membership = _membership_for_update(org_id=org_id, user_id=user_id)
-        spend_cap_update(
+        old = membership.spend_cap
+        before = {"monthly_limit": old.monthly_limit, "allowed_models": list(old.allowed_models)}
+        cap = spend_cap_update(
             cap_id=membership.spend_cap_id,
             monthly_limit=monthly_limit,
             allowed_models=allowed_models,
         )
+        after = {"monthly_limit": cap.monthly_limit, "allowed_models": list(cap.allowed_models)}
+        changed = [f for f in after if after[f] != before[f]]
+        if changed:
+            _record(
+                membership.organization,
+                "member.limits_changed",
+                actor_id=actor_id,
+                target=_email_of(user_id),
+                before={f: before[f] for f in changed},
+                after={f: after[f] for f in changed},
+            )
     return membership
 
 
@@ -349,6 +422,14 @@ def member_remove(*, org_id: int, user_id: int, actor_id: int | None) -> int:
                 raise OrgError(_("An organization must keep at least one owner."))
         revoked = _revoke_member_keys(org=org, user_id=user_id, actor_id=actor_id)
         membership.delete()  # the spend cap stays: the member's old keys still point at it
+        _record(
+            org,
+            "member.left" if actor_id == user_id else "member.removed",
+            actor_id=actor_id,
+            target=_email_of(user_id),
+            before={"role": membership.role},
+            after={"keys_revoked": revoked},
+        )
     return revoked
 
 
@@ -371,6 +452,12 @@ def ownership_transfer(*, org_id: int, from_user_id: int, to_user_id: int) -> Me
         target.save(update_fields=["role"])
         current.role = Role.ADMIN
         current.save(update_fields=["role"])
+        _record(
+            target.organization,
+            "ownership.transferred",
+            actor_id=from_user_id,
+            target=_email_of(to_user_id),
+        )
     return target
 
 
@@ -391,6 +478,7 @@ def organization_delete(*, org_id: int, actor_id: int) -> None:
                     "in flight): it can be deleted only at zero."
                 )
             )
+        _record(org, "organization.deleted", actor_id=actor_id, before={"name": org.name})
         user_delete(user_id=org.principal_id)  # keys revoked, card and webhooks forgotten
         org.memberships.all().delete()
         org.invitations.filter(accepted_at__isnull=True, revoked_at__isnull=True).update(

@@ -135,6 +135,7 @@ def settings_save(request):
                 org_id=request.organization.pk,
                 name=form.cleaned_data["name"],
                 time_zone=form.cleaned_data["time_zone"],
+                actor_id=request.user.pk,
             )
         except OrgError as exc:
             form.add_error(None, exc.message)
@@ -152,7 +153,9 @@ def billing_details_save(request):
     form = BillingDetailsForm(request.POST)
     if form.is_valid():
         try:
-            services.organization_update(org_id=request.organization.pk, **form.cleaned_data)
+            services.organization_update(
+                org_id=request.organization.pk, actor_id=request.user.pk, **form.cleaned_data
+            )
         except OrgError as exc:
             form.add_error(None, exc.message)
         else:
@@ -329,6 +332,7 @@ def member_limits(request, user_id: int):
             user_id=user_id,
             monthly_limit=form.monthly_limit_micro,
             allowed_models=form.models,
+            actor_id=request.user.pk,
         ),
     )
 
@@ -369,7 +373,7 @@ def invitation_revoke(request, invitation_id: int):
     return _member_action(
         request,
         lambda: services.invitation_revoke(
-            org_id=request.organization.pk, invitation_id=invitation_id
+            org_id=request.organization.pk, invitation_id=invitation_id, actor_id=request.user.pk
         ),
     )
 

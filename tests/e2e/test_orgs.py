@@ -2,7 +2,8 @@
 gateway in one ASGI app): the owner creates it and invites a second person, who signs up from
 the e-mail; the owner gives them a $5 (500 credits) monthly cap and a one-model allowlist; they
 create a key and call the API with the openai SDK; the owner sees their spend by member; removing
-them revokes the key at once (the next call is 401)."""
+them revokes the key at once (the next call is 401). Between, a model outside the allowlist is a
+403 and a cap lowered to nothing a 402 that names the cap."""
 
 import re
 
@@ -135,6 +136,26 @@ def test_team_journey(browser, api, settings):  # noqa: F811
     owner.goto("/org/usage/")
     table = owner.get_by_test_id("by-key-table").inner_text()
     assert "dev@example.com" in table and "dev laptop" in table and "demo-chat" in table
+
+    # A model outside their allowlist is refused (403, in the SDK's own error type).
+    with pytest.raises(openai.PermissionDeniedError) as refused:
+        client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "another model"}]
+        )
+    assert refused.value.code == "model_not_allowed"
+
+    # The owner lowers the cap to nothing: the next call is a 402 that names the cap.
+    owner.goto("/org/members/")
+    row = owner.get_by_test_id("member-dev@example.com")
+    row.get_by_label("Monthly cap (credits)").fill("0")
+    row.get_by_role("button", name="Save limits").click()
+    owner.get_by_test_id("member-dev@example.com").get_by_text("0.00 left").wait_for()
+    with pytest.raises(openai.APIStatusError) as capped:
+        client.chat.completions.create(
+            model="demo-chat", messages=[{"role": "user", "content": "one more"}]
+        )
+    assert capped.value.status_code == 402 and capped.value.code == "member_cap_reached"
+    assert "cap" in capped.value.message
 
     # Removing the developer revokes their key at once: the very next call is refused.
     owner.goto("/org/members/")
