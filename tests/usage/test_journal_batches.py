@@ -231,7 +231,7 @@ def _wait_for_a_lock_wait(seconds: float = 20, pid: int | None = None) -> None:
             waiting = conn.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                 "AND datname = current_database() AND (pid = %s OR "
-                "(%s::int IS NULL AND query LIKE '%%json_to_recordset%%'))",
+                "(%s::int IS NULL AND query LIKE '%%ocx_replay_batch%%'))",
                 [pid, pid],
             ).fetchone()[0]
         if waiting:
@@ -312,22 +312,22 @@ def test_a_batch_locks_an_account_before_its_key_as_the_batcher_and_the_hold_do(
 ):
     """Lock order is what keeps a recovery batch, the batcher's transactions and holds from
     deadlocking on shared rows: each takes the account, then the key."""
-    from apps.usage.settle_sql import SETTLE_SET, settle_set_params
+    from apps.usage.settle_sql import settle_set
 
     account = funded_account(credits=100)
     key, _ = make_key(account.user, credit_limit=50 * MICRO)
     one = held(account, key, hold=MICRO, cost=1000, limited=True)
     other = held(account, key, hold=MICRO, cost=1000, limited=True)
     entry = json.loads(json.dumps({**one.__dict__, "request_id": other.request_id}, default=str))
-    statements = {
-        "SETTLE": (SETTLE, settle_params(one, timezone.now())),
-        "SETTLE_SET": (SETTLE_SET, settle_set_params([entry], timezone.now())),
+    settlements = {
+        "SETTLE": lambda conn: conn.execute(SETTLE, settle_params(one, timezone.now())),
+        "settle_set": lambda conn: settle_set(conn.cursor(), [entry], timezone.now()),
     }
-    for name, (sql, params) in statements.items():
+    for name, settle in settlements.items():
         with psycopg.connect(conninfo()) as blocker, psycopg.connect(conninfo()) as settler:
             blocker.execute("SELECT 1 FROM credits_account WHERE id = %s FOR UPDATE", [account.pk])
             pid = settler.info.backend_pid
-            worker = threading.Thread(target=settler.execute, args=(sql, params))
+            worker = threading.Thread(target=settle, args=(settler,))
             worker.start()
             try:
                 _wait_for_a_lock_wait(pid=pid)  # the settlement waits for the account
@@ -376,7 +376,9 @@ def test_a_bad_outcome_fails_alone_and_its_file_is_kept(
 def test_recovery_pauses_after_each_batch_in_proportion_to_its_time(
     funded_account, settings, monkeypatch, tmp_path
 ):
+    """At a fixed pace (GATEWAY_JOURNAL_PACE = "fixed"), whatever the database's load."""
     settings.GATEWAY_JOURNAL_BATCH, settings.GATEWAY_JOURNAL_PAUSE = 3, 2.0
+    settings.GATEWAY_JOURNAL_PACE = "fixed"
     account = funded_account(credits=100)
     key, _ = make_key(account.user)
     write_journal(tmp_path, [held(account, key, hold=MICRO, cost=1000) for _ in range(10)])
@@ -451,7 +453,7 @@ print(json.dumps({"vendor": connection.vendor, "first": first, "second": second,
 def test_recovery_stores_the_upstream_cost_beside_the_charge(
     funded_account, batches, path, tmp_path
 ):
-    """Issue #23: batch recovery (SETTLE_SET) and the ORM path store each outcome's upstream
+    """Issue #23: batch recovery (settle_set) and the ORM path store each outcome's upstream
     cost; unknown (NULL) stays unknown, and a line journaled before the field existed too."""
     a = funded_account(credits=100)
     key, _ = make_key(a.user)
