@@ -220,6 +220,7 @@ def _settle_one_by_one(entries: list[dict], found: dict) -> int:
         if entry["request_id"] in settled:
             found["already"] += 1
             continue
+        settled.add(entry["request_id"])  # the same outcome again further on: settled once
         try:
             entry["created_at"] = datetime.fromisoformat(entry["created_at"])
             request_settle(outcome=RequestOutcome(**entry))

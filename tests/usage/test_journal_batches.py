@@ -477,3 +477,66 @@ def test_recovery_stores_the_upstream_cost_beside_the_charge(
     }
     costs = dict(UsageRecord.objects.values_list("request_id", "cost"))
     assert costs[unknown.request_id] == 400_000 and costs[free.request_id] == 0
+
+
+def test_a_batch_of_every_kind_of_outcome_settles_as_the_service_does(
+    funded_account, batches, path, settings, tmp_path
+):
+    """One batch holding an outcome settled already, the same outcome twice, a hold that
+    expired before its (charging) outcome, one that expired before a free one, one released
+    already, a hold that is gone, and a user with no credit account (a request refused before
+    any hold): the batch and the ORM path charge and record the same, each request once."""
+    from tests.factories import UserFactory
+
+    settings.GATEWAY_JOURNAL_BATCH = 50  # all of them in one batch
+    account = funded_account(credits=100)
+    key, _ = make_key(account.user, credit_limit=40 * MICRO)
+    settled = held(account, key, hold=MICRO, cost=300_000, limited=True)
+    request_settle(outcome=settled)
+    twice = held(account, key, hold=MICRO, cost=200_000, limited=True)
+    late = held(account, key, hold=MICRO, cost=700_000)
+    credits.credits_expire_hold(reference=late.request_id)
+    expired_free = held(account, key, hold=MICRO, cost=0, status=502)
+    credits.credits_expire_hold(reference=expired_free.request_id)
+    released = held(account, key, hold=MICRO, cost=400_000)
+    credits.credits_release(reference=released.request_id)
+    gone = outcome(account, key, cost=500_000)  # held, but its hold is nowhere
+    nobody = UserFactory()  # no credit account
+    refused = RequestOutcome(
+        request_id=f"req_jb_{next(_ids)}",
+        user_id=nobody.pk,
+        api_key_id=None,
+        model="demo-chat",
+        status=402,
+        created_at=timezone.now(),
+        held=False,
+        error_code="insufficient_credits",
+    )
+    plain = held(account, key, hold=MICRO, cost=100_000, limited=True)
+    lines = [settled, twice, late, expired_free, released, gone, refused, twice, plain]
+    write_journal(tmp_path, lines)
+    before = state(account, key)
+
+    found = journal_recover(directory=tmp_path, older_than=0)
+    assert (found["settled"], found["already"], found.get("failed")) == (7, 2, None)
+    costs = dict(UsageRecord.objects.values_list("request_id", "cost"))
+    assert costs == {
+        settled.request_id: 300_000,
+        twice.request_id: 200_000,
+        late.request_id: 700_000,  # expired, then charged late
+        expired_free.request_id: 0,
+        released.request_id: 0,  # released before: nothing charged twice
+        gone.request_id: 0,
+        refused.request_id: 0,
+        plain.request_id: 100_000,
+    }
+    charged = 200_000 + 700_000 + 100_000
+    balance, held_, month_spent, keys = before
+    assert state(account, key) == (
+        balance - charged,
+        held_ - 2 * MICRO,  # the two active holds given back (the others were closed already)
+        month_spent + charged,
+        {key.pk: (keys[key.pk][0] + charged, keys[key.pk][1] - 2 * MICRO)},
+    )
+    assert not Hold.objects.filter(status="active").exists()
+    call_command("check_ledger")
