@@ -24,8 +24,10 @@ import contextlib
 import fcntl
 import logging
 import os
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -313,9 +315,10 @@ def _number(value) -> int:
 LIVE_CONNECTIONS = """
 SELECT count(*) FROM pg_stat_activity
 WHERE datname = current_database() AND pid <> pg_backend_pid()
-    AND backend_type = 'client backend'
+    AND backend_type = 'client backend' AND application_name <> %s
     AND (state <> 'idle' OR state_change > clock_timestamp() - interval '1 second')
 """
+HELPER = "opencodex journal recovery"  # the application name of recovery's other connections
 LIVE_CAP = 4  # the pause grows with live connections up to this many times the duty cycle's
 
 
@@ -323,7 +326,7 @@ def live_connections() -> int:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute(LIVE_CONNECTIONS)
+        cursor.execute(LIVE_CONNECTIONS, [HELPER])
         return cursor.fetchone()[0]
 
 
@@ -344,6 +347,13 @@ def pause_for(batch_seconds: float, *, factor: float, live: int | None) -> float
     return batch_seconds * factor * min(max(live, 0), LIVE_CAP)
 
 
+def _lanes(batches: list, count: int) -> list[list]:
+    """The batches in ``count`` contiguous runs (of users: a user is in two at most at their
+    border), each settled in order by its own connection."""
+    size = -(-len(batches) // count)
+    return [batches[i : i + size] for i in range(0, len(batches), size)]
+
+
 def _settle_in_batches(
     entries: list[dict], found: dict, *, pause: float | None = None, pace: str | None = None
 ) -> int:
@@ -355,8 +365,13 @@ def _settle_in_batches(
     connections use the database it sleeps in proportion to the time the batch took (and to
     how many they are), so replaying a large journal leaves the database to live traffic most
     of the time and a batch's row locks on accounts are short; while nobody else does, it goes
-    on at once. GATEWAY_JOURNAL_PACE = "fixed" always pauses GATEWAY_JOURNAL_PAUSE times the
-    batch's time. In the gateway this runs in one of its database threads."""
+    on at once, and with GATEWAY_JOURNAL_WORKERS connections (2: one batch of each half of the
+    users at a time, on a database nobody else uses). GATEWAY_JOURNAL_PACE = "fixed" always
+    pauses GATEWAY_JOURNAL_PAUSE times the batch's time, one batch at a time. Inside a
+    caller's transaction, one connection: that one. In the gateway this runs in one of its
+    database threads."""
+    from django.db import connection
+
     batch_size = max(1, settings.GATEWAY_JOURNAL_BATCH)
     pause = max(0.0, settings.GATEWAY_JOURNAL_PAUSE if pause is None else pause)
     fixed = (pace or settings.GATEWAY_JOURNAL_PACE) == "fixed"
@@ -372,23 +387,68 @@ def _settle_in_batches(
     unique.sort(
         key=lambda e: (_number(e.get("user_id")), _number(e.get("api_key_id")), e["request_id"])
     )
-    for start in range(0, len(unique), batch_size):
-        began = time.monotonic()
-        batch = unique[start : start + batch_size]
-        settled, failures = _settle_batch(batch)  # those recorded already are skipped there
-        failed += failures
-        found["settled"] += len(settled)
-        found["already"] += len(batch) - len(settled) - failures
-        if settled:
-            log.warning(
-                "settled %d request(s) from the journal of a process that died", len(settled)
-            )
-        if pause and start + batch_size < len(unique):
-            took = time.monotonic() - began
-            seconds = pause_for(took, factor=pause, live=None if fixed else live_connections())
-            if seconds:
-                time.sleep(seconds)
+    batches = [unique[i : i + batch_size] for i in range(0, len(unique), batch_size)]
+    workers = max(1, settings.GATEWAY_JOURNAL_WORKERS)
+    if fixed or connection.in_atomic_block or len(batches) < 2:
+        workers = 1
+    lanes = _lanes(batches, min(workers, len(batches))) if batches else []
+    helpers = ThreadPoolExecutor(max_workers=len(lanes) - 1) if len(lanes) > 1 else None
+    live = live_connections() if helpers else None
+    try:
+        while any(lanes):
+            began = time.monotonic()
+            if live == 0:  # nobody else: a batch of each lane at once
+                round_ = [lane.pop(0) for lane in lanes if lane]
+            else:  # one batch, of the lane furthest behind
+                round_ = [max(lanes, key=len).pop(0)]
+            done = [helpers.submit(_helper_settle_batch, batch) for batch in round_[1:]]
+            results = [_settle_batch(round_[0]), *(future.result() for future in done)]
+            for batch, (settled, failures) in zip(round_, results, strict=True):
+                failed += failures
+                found["settled"] += len(settled)
+                found["already"] += len(batch) - len(settled) - failures
+                if settled:
+                    log.warning(
+                        "settled %d request(s) from the journal of a process that died",
+                        len(settled),
+                    )
+            if any(lanes) and (pause or helpers):
+                took = time.monotonic() - began
+                live = None if fixed else live_connections()
+                seconds = pause_for(took, factor=pause, live=live)
+                if seconds:
+                    time.sleep(seconds)
+    finally:
+        if helpers:
+            _close_connections(helpers, len(lanes) - 1)
     return failed
+
+
+def _helper_settle_batch(entries: list[dict]) -> tuple[set[str], int]:
+    """``_settle_batch`` on a helper thread's connection, named so that ``live_connections``
+    does not take it for live traffic."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('application_name', %s, false)", [HELPER])
+    return _settle_batch(entries)
+
+
+def _close_connections(helpers: ThreadPoolExecutor, threads: int) -> None:
+    """Each helper thread closes its database connection (one task each: they wait for one
+    another), then the pool stops."""
+    from django.db import connection
+
+    barrier = threading.Barrier(threads)
+
+    def close() -> None:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=10)
+        connection.close()
+
+    for future in [helpers.submit(close) for _ in range(threads)]:
+        future.result()
+    helpers.shutdown()
 
 
 def journal_files(directory: Path) -> list[dict]:
