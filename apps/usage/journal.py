@@ -427,11 +427,11 @@ def _settle_in_batches(
 def _helper_settle_batch(entries: list[dict]) -> tuple[set[str], int]:
     """``_settle_batch`` on a helper thread's connection, named so that ``live_connections``
     does not take it for live traffic."""
-    from django.db import connection
+    from django.db import DatabaseError, connection
 
-    with connection.cursor() as cursor:
+    with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
         cursor.execute("SELECT set_config('application_name', %s, false)", [HELPER])
-    return _settle_batch(entries)
+    return _settle_batch(entries)  # a database that is gone: its failures counted there
 
 
 def _close_connections(helpers: ThreadPoolExecutor, threads: int) -> None:

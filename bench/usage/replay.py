@@ -297,7 +297,7 @@ def main() -> None:
     )
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     options = parser.parse_args()
-    levels = [int(c) for c in options.connections.split(",")]
+    levels = [int(c) for c in options.connections.split(",") if int(c) > 0]  # 0: alone only
     for tool in ("nginx", "wrk"):
         if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists():
             raise SystemExit(f"{tool} is needed: apt-get install nginx-light wrk")
