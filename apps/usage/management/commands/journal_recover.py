@@ -6,10 +6,11 @@ and replay one deliberately.
     manage.py journal_recover --replay FILE    what replaying FILE here would charge (dry run)
     manage.py journal_recover --replay FILE --force   replay it (e.g. after restoring a backup)
 
-On PostgreSQL outcomes are settled in batches; while other connections use the database, with a
-pause after each in proportion to the time it took (GATEWAY_JOURNAL_PAUSE, 1.0: busy at most half
-the time), none while nobody does (``--pace fixed``: after every batch, whatever the load);
-``--pause 0`` settles as fast as the database goes.
+On PostgreSQL outcomes are settled in batches. While other connections use the database, one
+batch at a time with a pause after each in proportion to the time it took and to how many they
+are (GATEWAY_JOURNAL_PAUSE, 1.0: busy at most half the time with one of them); while nobody
+does, no pause and two batches at once (GATEWAY_JOURNAL_WORKERS). ``--pace fixed``: the pause
+after every batch, whatever the load; ``--pause 0``: no pause at all.
 """
 
 from pathlib import Path
