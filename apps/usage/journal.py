@@ -24,8 +24,10 @@ import contextlib
 import fcntl
 import logging
 import os
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -113,6 +115,7 @@ def journal_recover(
     older_than: float = RECOVER_AFTER_SECONDS,
     identity: str | None = None,
     pause: float | None = None,
+    pace: str | None = None,
 ) -> dict:
     """Settle the outcomes of this database's journal files whose writer is gone, and set
     aside (``*.foreign``) those of another database. Returns counts. ``pause``: the pause
@@ -148,7 +151,7 @@ def journal_recover(
                 )  # fmt: skip
                 continue
             found["files"] += 1
-            failed = settle_entries(_entries(path), found, pause=pause)
+            failed = settle_entries(_entries(path), found, pause=pause, pace=pace)
             if failed:  # kept for an operator, out of the way of the next run
                 path.rename(path.with_suffix(".failed"))
                 log.error("%s: %d outcome(s) could not be settled; kept as .failed", path, failed)
@@ -195,14 +198,16 @@ def _recorded(entries: list[dict]) -> set[str]:
     return found
 
 
-def settle_entries(entries: list[dict], found: dict, *, pause: float | None = None) -> int:
+def settle_entries(
+    entries: list[dict], found: dict, *, pause: float | None = None, pace: str | None = None
+) -> int:
     """Settle the outcomes no usage record has yet; counts go to ``found``. Returns how many
     could not be settled. On PostgreSQL in batches (``_settle_in_batches``); elsewhere (SQLite,
     ``make run``) one by one through the ordinary, idempotent service."""
     from django.db import connection
 
     if connection.vendor == "postgresql":
-        return _settle_in_batches(entries, found, pause=pause)
+        return _settle_in_batches(entries, found, pause=pause, pace=pace)
     return _settle_one_by_one(entries, found)
 
 
@@ -217,6 +222,7 @@ def _settle_one_by_one(entries: list[dict], found: dict) -> int:
         if entry["request_id"] in settled:
             found["already"] += 1
             continue
+        settled.add(entry["request_id"])  # the same outcome again further on: settled once
         try:
             entry["created_at"] = datetime.fromisoformat(entry["created_at"])
             request_settle(outcome=RequestOutcome(**entry))
@@ -243,15 +249,22 @@ LOCK_TIMEOUT_MS = 200  # a batch waits this long for a row a live transaction ho
 TRANSIENT = {"40P01", "55P03"}  # deadlock detected, lock not available: contention, not data
 
 
+def _transient(exc: Exception) -> bool:
+    from .settle_sql import SettleRaced
+
+    if isinstance(exc, SettleRaced):
+        return True
+    return any(getattr(e, "sqlstate", None) in TRANSIENT for e in (exc, exc.__cause__))
+
+
 def _settle_set(entries: list[dict], *, lock_timeout_ms: int = 0) -> set[str]:
-    """Settle these outcomes in one transaction with one statement (``SETTLE_SET``: the
-    batcher's rules, idempotent per request id). Returns the request ids it recorded."""
+    """Settle these outcomes in one transaction (``settle_sql.settle_set``: the batcher's
+    rules, set-based, idempotent per request id). Returns the request ids it recorded."""
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from .settle_sql import DURABLE, SETTLE_SET, settle_set_params
+    from .settle_sql import DURABLE, settle_set
 
-    params = settle_set_params(entries, timezone.now())
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(DURABLE)
         if lock_timeout_ms:
@@ -259,22 +272,21 @@ def _settle_set(entries: list[dict], *, lock_timeout_ms: int = 0) -> set[str]:
         # A bad reference (a user or key that is gone) fails here, not at the commit: the
         # batch is then settled outcome by outcome, also inside a caller's transaction.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute(SETTLE_SET, params)
-        return {row[0] for row in cursor.fetchall()}
+        return settle_set(cursor, entries, timezone.now())
 
 
 def _settle_batch(entries: list[dict]) -> tuple[set[str], int]:
     """Settle a batch: (the request ids recorded, how many could not be). The batch waits for a
     live transaction's rows at most LOCK_TIMEOUT_MS, and gives way (rolls back, pauses, tries
     again) when it waited longer or lost a deadlock: live traffic goes first. A batch that
-    still fails, or fails for its data (one bad row fails the whole statement), is settled
+    still fails, or fails for its data (one bad row fails the whole batch), is settled
     outcome by outcome, each in its own transaction and waiting as long as it takes, so only
     the bad ones are left."""
     for attempt in range(1, 4):
         try:
             return _settle_set(entries, lock_timeout_ms=LOCK_TIMEOUT_MS), 0
         except Exception as exc:
-            if getattr(exc.__cause__, "sqlstate", None) not in TRANSIENT or attempt == 3:
+            if not _transient(exc) or attempt == 3:
                 log.warning(
                     "a batch of %d journal outcome(s) failed; settling them one by one",
                     len(entries),
@@ -297,19 +309,72 @@ def _number(value) -> int:
     return value if isinstance(value, int) else -1
 
 
-def _settle_in_batches(entries: list[dict], found: dict, *, pause: float | None = None) -> int:
-    """PostgreSQL: ``GATEWAY_JOURNAL_BATCH`` outcomes at a time, each batch one statement in
-    one transaction (``_settle_batch``), which looks every outcome up by its request id and
-    time and settles those not recorded yet.
+# Live traffic, as the database sees it: the other client connections to this database that
+# are in a query or a transaction, or finished one within the last second (an idle pool's
+# connections are not counted). One read of pg_stat_activity, a fraction of a millisecond.
+LIVE_CONNECTIONS = """
+SELECT count(*) FROM pg_stat_activity
+WHERE datname = current_database() AND pid <> pg_backend_pid()
+    AND backend_type = 'client backend' AND application_name <> %s
+    AND (state <> 'idle' OR state_change > clock_timestamp() - interval '1 second')
+"""
+HELPER = "opencodex journal recovery"  # the application name of recovery's other connections
+LIVE_CAP = 4  # the pause grows with live connections up to this many times the duty cycle's
 
-    Gentle: after each batch, recovery sleeps ``GATEWAY_JOURNAL_PAUSE`` times as long as the
-    batch took (a duty cycle: at the default 1.0 it keeps at most half of one connection busy,
-    whatever the database's speed), so replaying a large journal leaves the database to live
-    traffic most of the time, and a batch's row locks on accounts are short. A duty cycle
-    rather than a fixed rate: it adapts to the machine, and to a database slowed by live load
-    (slower batches, longer pauses). In the gateway this runs in one of its database threads."""
+
+def live_connections() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(LIVE_CONNECTIONS, [HELPER])
+        return cursor.fetchone()[0]
+
+
+def pause_for(batch_seconds: float, *, factor: float, live: int | None) -> float:
+    """How long recovery yields after a batch that took ``batch_seconds``.
+
+    ``live`` is the number of other connections busy within the last second
+    (``live_connections``), or None for a fixed pace (GATEWAY_JOURNAL_PACE = "fixed": as if
+    one always were). No live traffic: no pause, the database is recovery's. Live traffic:
+    ``factor`` (GATEWAY_JOURNAL_PAUSE) times the batch's time for each busy connection, up to
+    LIVE_CAP of them: at the default 1.0 recovery keeps the database at most half busy with
+    one live connection, a fifth with four or more; a slower database (longer batches) gets
+    longer pauses."""
+    if factor <= 0 or batch_seconds <= 0:
+        return 0.0
+    if live is None:
+        return batch_seconds * factor
+    return batch_seconds * factor * min(max(live, 0), LIVE_CAP)
+
+
+def _lanes(batches: list, count: int) -> list[list]:
+    """The batches in ``count`` contiguous runs (of users: a user is in two at most at their
+    border), each settled in order by its own connection."""
+    size = -(-len(batches) // count)
+    return [batches[i : i + size] for i in range(0, len(batches), size)]
+
+
+def _settle_in_batches(
+    entries: list[dict], found: dict, *, pause: float | None = None, pace: str | None = None
+) -> int:
+    """PostgreSQL: ``GATEWAY_JOURNAL_BATCH`` outcomes at a time, each batch settled in one
+    transaction (``_settle_batch``), which looks every outcome up by its request id and time
+    and settles those not recorded yet.
+
+    Gentle: after each batch, recovery yields to live traffic (``pause_for``): while other
+    connections use the database it sleeps in proportion to the time the batch took (and to
+    how many they are), so replaying a large journal leaves the database to live traffic most
+    of the time and a batch's row locks on accounts are short; while nobody else does, it goes
+    on at once, and with GATEWAY_JOURNAL_WORKERS connections (2: one batch of each half of the
+    users at a time, on a database nobody else uses). GATEWAY_JOURNAL_PACE = "fixed" always
+    pauses GATEWAY_JOURNAL_PAUSE times the batch's time, one batch at a time. Inside a
+    caller's transaction, one connection: that one. In the gateway this runs in one of its
+    database threads."""
+    from django.db import connection
+
     batch_size = max(1, settings.GATEWAY_JOURNAL_BATCH)
     pause = max(0.0, settings.GATEWAY_JOURNAL_PAUSE if pause is None else pause)
+    fixed = (pace or settings.GATEWAY_JOURNAL_PACE) == "fixed"
     named = [entry for entry in entries if isinstance(entry.get("request_id"), str)]
     failed = len(entries) - len(named)
     if failed:
@@ -322,20 +387,68 @@ def _settle_in_batches(entries: list[dict], found: dict, *, pause: float | None 
     unique.sort(
         key=lambda e: (_number(e.get("user_id")), _number(e.get("api_key_id")), e["request_id"])
     )
-    for start in range(0, len(unique), batch_size):
-        began = time.monotonic()
-        batch = unique[start : start + batch_size]
-        settled, failures = _settle_batch(batch)  # those recorded already are skipped there
-        failed += failures
-        found["settled"] += len(settled)
-        found["already"] += len(batch) - len(settled) - failures
-        if settled:
-            log.warning(
-                "settled %d request(s) from the journal of a process that died", len(settled)
-            )
-        if pause and start + batch_size < len(unique):
-            time.sleep((time.monotonic() - began) * pause)
+    batches = [unique[i : i + batch_size] for i in range(0, len(unique), batch_size)]
+    workers = max(1, settings.GATEWAY_JOURNAL_WORKERS)
+    if fixed or connection.in_atomic_block or len(batches) < 2:
+        workers = 1
+    lanes = _lanes(batches, min(workers, len(batches))) if batches else []
+    helpers = ThreadPoolExecutor(max_workers=len(lanes) - 1) if len(lanes) > 1 else None
+    live = live_connections() if helpers else None
+    try:
+        while any(lanes):
+            began = time.monotonic()
+            if live == 0:  # nobody else: a batch of each lane at once
+                round_ = [lane.pop(0) for lane in lanes if lane]
+            else:  # one batch, of the lane furthest behind
+                round_ = [max(lanes, key=len).pop(0)]
+            done = [helpers.submit(_helper_settle_batch, batch) for batch in round_[1:]]
+            results = [_settle_batch(round_[0]), *(future.result() for future in done)]
+            for batch, (settled, failures) in zip(round_, results, strict=True):
+                failed += failures
+                found["settled"] += len(settled)
+                found["already"] += len(batch) - len(settled) - failures
+                if settled:
+                    log.warning(
+                        "settled %d request(s) from the journal of a process that died",
+                        len(settled),
+                    )
+            if any(lanes) and (pause or helpers):
+                took = time.monotonic() - began
+                live = None if fixed else live_connections()
+                seconds = pause_for(took, factor=pause, live=live)
+                if seconds:
+                    time.sleep(seconds)
+    finally:
+        if helpers:
+            _close_connections(helpers, len(lanes) - 1)
     return failed
+
+
+def _helper_settle_batch(entries: list[dict]) -> tuple[set[str], int]:
+    """``_settle_batch`` on a helper thread's connection, named so that ``live_connections``
+    does not take it for live traffic."""
+    from django.db import DatabaseError, connection
+
+    with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('application_name', %s, false)", [HELPER])
+    return _settle_batch(entries)  # a database that is gone: its failures counted there
+
+
+def _close_connections(helpers: ThreadPoolExecutor, threads: int) -> None:
+    """Each helper thread closes its database connection (one task each: they wait for one
+    another), then the pool stops."""
+    from django.db import connection
+
+    barrier = threading.Barrier(threads)
+
+    def close() -> None:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=10)
+        connection.close()
+
+    for future in [helpers.submit(close) for _ in range(threads)]:
+        future.result()
+    helpers.shutdown()
 
 
 def journal_files(directory: Path) -> list[dict]:
@@ -358,7 +471,9 @@ def journal_files(directory: Path) -> list[dict]:
     return out
 
 
-def journal_replay(*, path: Path, force: bool = False, pause: float | None = None) -> dict:
+def journal_replay(
+    *, path: Path, force: bool = False, pause: float | None = None, pace: str | None = None
+) -> dict:
     """Replay one journal file into this database. Without ``force`` nothing is written: the
     counts say what would be (users, outcomes, credits, already recorded). With it, every
     outcome not recorded yet is settled here, once, and the file is renamed ``*.replayed``."""
@@ -378,7 +493,7 @@ def journal_replay(*, path: Path, force: bool = False, pause: float | None = Non
     if not force:
         return report
     found = {"settled": 0, "already": 0}
-    failed = settle_entries(missing, found, pause=pause)
+    failed = settle_entries(missing, found, pause=pause, pace=pace)
     report["settled"], report["failed"] = found["settled"], failed
     if not failed:
         path.rename(path.with_suffix(".replayed"))

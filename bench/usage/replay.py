@@ -2,11 +2,12 @@
 does to the gateway's latency while it runs.
 
     .venv/bin/python bench/usage/replay.py [--outcomes 100000] [--accounts 2000]
-        [--connections 1,8] [--seconds 10] [--repeat 1] [--pause 1.0] [--keep]
+        [--connections 1,8] [--seconds 10] [--repeat 1] [--pause 1.0] [--pace adaptive]
+        [--against ../other-checkout] [--keep]
 
-On a scratch PostgreSQL database (``opencodex_bench_replay``, dropped at the end unless
-``--keep``) and Redis (``$BENCH_REDIS``, flushed), with nginx as a fixed-answer upstream and the
-gateway served by ``make serve`` (2 workers), as bench/gateway/run.py does:
+On a scratch PostgreSQL database (``opencodex_bench_replay`` or ``$BENCH_REPLAY_DB``, dropped
+at the end unless ``--keep``) and Redis (``$BENCH_REDIS``, flushed), with nginx as a fixed-answer
+upstream and the gateway served by ``make serve`` (2 workers), as bench/gateway/run.py does:
 
 1. Funds ``--accounts`` accounts (the 200 the load uses among them) and, for each replay, takes
    ``--outcomes`` holds over all of them, round robin (a third of the keys have a credit limit,
@@ -14,7 +15,7 @@ gateway served by ``make serve`` (2 workers), as bench/gateway/run.py does:
    journal file of their own directory, as a gateway process that died would have left them
    (costs from nothing up to beyond the hold; 2 % failed upstream, charging nothing).
 2. Replay alone: ``manage.py journal_recover --dir DIR`` timed from start to exit (process start
-   included), the gateway idle. Target: <= 10 s for 100,000 outcomes.
+   included), the gateway idle, ``--repeat`` times. Target: <= 10 s for 100,000 outcomes.
 3. For each ``--connections``: the gateway's p50 under wrk (``--seconds``) without a replay,
    then during one (another journal of the same size; wrk runs while the replay settles), then
    without again. Target: p50 during the replay within 20 % of the mean of the two without.
@@ -24,9 +25,16 @@ gateway served by ``make serve`` (2 workers), as bench/gateway/run.py does:
    and ``manage.py check_ledger`` clean.
 
 ``--pause`` is GATEWAY_JOURNAL_PAUSE for the replays (the pause after each batch, as a multiple
-of the time the batch took); 0 shows the raw speed. The journal directories are removed at the
-end. Needs nginx and wrk (``apt-get install nginx-light wrk``), PostgreSQL and Redis on
-127.0.0.1 (``$BENCH_PG``, ``$BENCH_REDIS``).
+of the time the batch took); 0 shows the raw speed. ``--pace`` is GATEWAY_JOURNAL_PACE (adaptive:
+that pause only while other connections use the database; fixed: always).
+
+``--against DIR``: another checkout (e.g. ``git worktree add ../old main`` with a ``.venv`` of
+its own or linked) whose ``manage.py journal_recover`` replays every other journal, in
+alternation with this one's, on the same database and gateway: on a shared machine, whose other
+load comes and goes, old and new compared side by side. The gateway is this checkout's.
+
+The journal directories are removed at the end. Needs nginx and wrk (``apt-get install
+nginx-light wrk``), PostgreSQL and Redis on 127.0.0.1 (``$BENCH_PG``, ``$BENCH_REDIS``).
 """
 
 import argparse
@@ -48,7 +56,7 @@ sys.path.insert(0, str(ROOT))
 from bench.gateway.run import PY, migrate_and_seed, wait_http, wrk  # noqa: E402
 
 UPSTREAM_PORT, GATEWAY_PORT = 8921, 8923
-DB_NAME = "opencodex_bench_replay"
+DB_NAME = os.environ.get("BENCH_REPLAY_DB", "opencodex_bench_replay")
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/6")
 LOAD_KEYS = 200
@@ -251,16 +259,16 @@ def settling_started() -> bool:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT 1 FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
-            "AND datname = current_database() AND query LIKE %s",
-            ["%json_to_recordset%"],
+            "AND datname = current_database() AND (query LIKE %s OR query LIKE %s)",
+            ["%ocx_replay_batch%", "%json_to_recordset%"],  # this checkout's, or an older one's
         )
         return cursor.fetchone() is not None
 
 
-def replay(directory: Path, env: dict) -> subprocess.Popen:
+def replay(directory: Path, env: dict, root: Path = ROOT) -> subprocess.Popen:
     return subprocess.Popen(
-        [PY, "manage.py", "journal_recover", "--dir", str(directory)],
-        cwd=ROOT,
+        [str(root / ".venv/bin/python"), "manage.py", "journal_recover", "--dir", str(directory)],
+        cwd=root,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -283,9 +291,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=1, help="replays under load per level")
     parser.add_argument("--pause", type=float, default=None, help="GATEWAY_JOURNAL_PAUSE")
+    parser.add_argument("--pace", choices=["adaptive", "fixed"], help="GATEWAY_JOURNAL_PACE")
+    parser.add_argument(
+        "--against", type=Path, help="another checkout replaying every other journal"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     options = parser.parse_args()
-    levels = [int(c) for c in options.connections.split(",")]
+    levels = [int(c) for c in options.connections.split(",") if int(c) > 0]  # 0: alone only
     for tool in ("nginx", "wrk"):
         if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists():
             raise SystemExit(f"{tool} is needed: apt-get install nginx-light wrk")
@@ -321,6 +333,13 @@ def main() -> None:
     replay_env = dict(env)
     if options.pause is not None:
         replay_env["GATEWAY_JOURNAL_PAUSE"] = str(options.pause)
+    if options.pace is not None:
+        replay_env["GATEWAY_JOURNAL_PACE"] = options.pace
+    checkouts = {"this": ROOT}
+    if options.against:
+        checkouts["against"] = options.against.resolve()
+        if not (checkouts["against"] / "manage.py").exists():
+            raise SystemExit(f"{options.against} is not a checkout")
     os.environ.update({k: v for k, v in env.items() if k not in ("PORT",)})
     procs = []
     results = {}
@@ -337,8 +356,11 @@ def main() -> None:
         started = time.perf_counter()
         accounts = funded_accounts(options.accounts)
         expected = {}
-        tags = [f"rb{c}x{r}" for c in levels for r in range(options.repeat)]
-        for tag in ["ra", *tags]:
+        alone_tags = [f"ra{k[0]}x{r}" for r in range(options.repeat) for k in checkouts]
+        tags = [
+            f"rb{c}{k[0]}x{r}" for c in levels for r in range(options.repeat) for k in checkouts
+        ]
+        for tag in [*alone_tags, *tags]:
             expected[tag] = prepare_replay(tag, options.outcomes, accounts, work / tag)
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
@@ -368,52 +390,61 @@ def main() -> None:
         }
         wrk(url, keys_file, body, 8, 2)  # warm up pools and caches
 
-        # Replay alone, the gateway idle.
-        began = time.perf_counter()
-        proc = replay(work / "ra", replay_env)
-        while proc.poll() is None and not settling_started():
-            time.sleep(0.02)
-        settling_began = time.perf_counter()
-        line = finished(proc)
-        alone = time.perf_counter() - began
-        settling = time.perf_counter() - settling_began
-        print(
-            f"\nreplay alone: {options.outcomes:,} outcomes in {alone:.2f} s "
-            f"({options.outcomes / alone:,.0f}/s; settling {settling:.2f} s of it, the rest "
-            f"the command starting and reading the file)  [{line}]  (target <= 10 s)",
-            flush=True,
-        )
+        # Replay alone, the gateway idle; with --against, the two checkouts in alternation.
+        alone = {name: [] for name in checkouts}
+        settling = 10.0
+        for r in range(options.repeat):
+            for name, root in checkouts.items():
+                began = time.perf_counter()
+                proc = replay(work / f"ra{name[0]}x{r}", replay_env, root)
+                while proc.poll() is None and not settling_started():
+                    time.sleep(0.02)
+                settling_began = time.perf_counter()
+                line = finished(proc)
+                took = time.perf_counter() - began
+                settling = time.perf_counter() - settling_began
+                alone[name].append(took)
+                print(
+                    f"\nreplay alone ({name}: {root}): {options.outcomes:,} outcomes in "
+                    f"{took:.2f} s ({options.outcomes / took:,.0f}/s; settling {settling:.2f} s "
+                    f"of it, the rest the command starting and reading the file)  [{line}]  "
+                    f"(target <= 10 s)",
+                    flush=True,
+                )
         results["alone"] = alone
 
         for c in levels:
-            ratios = []
+            ratios = {name: [] for name in checkouts}
             for r in range(options.repeat):
-                before = wrk(url, keys_file, body, c, options.seconds)
-                began = time.perf_counter()
-                proc = replay(work / f"rb{c}x{r}", replay_env)
-                while proc.poll() is None and not settling_started():
-                    time.sleep(0.02)
-                # wrk measures while the replay settles (a little shorter than it did alone).
-                during = wrk(url, keys_file, body, c, max(1, int(settling * 0.9)))
-                line = finished(proc)
-                loaded = time.perf_counter() - began
-                after = wrk(url, keys_file, body, c, options.seconds)
-                base = (before["p50_us"] + after["p50_us"]) / 2
-                ratios.append(during["p50_us"] / base)
-                noisy = abs(before["p50_us"] - after["p50_us"]) > 0.2 * base
-                print(
-                    f"c={c:<3} p50 without a replay {before['p50_us'] / 1000:.2f} ms (before) "
-                    f"{after['p50_us'] / 1000:.2f} ms (after); during it "
-                    f"{during['p50_us'] / 1000:.2f} ms -> {ratios[-1]:.2f}x  (target <= 1.20x)"
-                    f"{'  NOISY: the runs without disagree by > 20 %' if noisy else ''}\n"
-                    f"      req/s {before['rps']:.0f} / {after['rps']:.0f} without, "
-                    f"{during['rps']:.0f} during; p99 {before['p99_us'] / 1000:.1f} / "
-                    f"{after['p99_us'] / 1000:.1f} ms without, "
-                    f"{during['p99_us'] / 1000:.1f} ms during; non-2xx {during['non2xx']}; "
-                    f"the replay under load took {loaded:.2f} s  [{line}]",
-                    flush=True,
-                )
-            results[c] = statistics.median(ratios)
+                for name, root in checkouts.items():
+                    before = wrk(url, keys_file, body, c, options.seconds)
+                    began = time.perf_counter()
+                    proc = replay(work / f"rb{c}{name[0]}x{r}", replay_env, root)
+                    while proc.poll() is None and not settling_started():
+                        time.sleep(0.02)
+                    # wrk measures while the replay settles (about as long as it did alone).
+                    seconds = max(1, int(statistics.median(alone[name]) * 0.9))
+                    during = wrk(url, keys_file, body, c, seconds)
+                    line = finished(proc)
+                    loaded = time.perf_counter() - began
+                    after = wrk(url, keys_file, body, c, options.seconds)
+                    base = (before["p50_us"] + after["p50_us"]) / 2
+                    ratios[name].append(during["p50_us"] / base)
+                    noisy = abs(before["p50_us"] - after["p50_us"]) > 0.2 * base
+                    print(
+                        f"c={c:<3} ({name}) p50 without a replay {before['p50_us'] / 1000:.2f} ms "
+                        f"(before) {after['p50_us'] / 1000:.2f} ms (after); during it "
+                        f"{during['p50_us'] / 1000:.2f} ms -> {ratios[name][-1]:.2f}x  "
+                        f"(target <= 1.20x)"
+                        f"{'  NOISY: the runs without disagree by > 20 %' if noisy else ''}\n"
+                        f"      req/s {before['rps']:.0f} / {after['rps']:.0f} without, "
+                        f"{during['rps']:.0f} during; p99 {before['p99_us'] / 1000:.1f} / "
+                        f"{after['p99_us'] / 1000:.1f} ms without, "
+                        f"{during['p99_us'] / 1000:.1f} ms during; non-2xx {during['non2xx']}; "
+                        f"the replay under load took {loaded:.2f} s  [{line}]",
+                        flush=True,
+                    )
+            results[c] = ratios
 
         time.sleep(2)  # the gateway's last settlements
         with connection.cursor() as cursor:
@@ -460,12 +491,23 @@ def main() -> None:
             ):
                 conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
     if results:
-        print(
-            f"\nSummary: {options.outcomes:,} outcomes replayed in {results['alone']:.2f} s "
-            f"(target <= 10 s); gateway p50 during a replay / without: "
-            + ", ".join(f"c={c} {results[c]:.2f}x" for c in levels if c in results)
-            + f" (target <= 1.20x; median of {options.repeat})"
-        )
+        print()
+        for name, root in checkouts.items():
+            times = sorted(results["alone"][name])
+            print(
+                f"Summary ({name}: {root}): {options.outcomes:,} outcomes replayed in "
+                f"{statistics.median(times):.2f} s (median of {len(times)}: "
+                + ", ".join(f"{t:.2f}" for t in times)
+                + "; target <= 10 s); gateway p50 during a replay / without: "
+                + ", ".join(
+                    f"c={c} {statistics.median(results[c][name]):.2f}x ("
+                    + ", ".join(f"{x:.2f}" for x in sorted(results[c][name]))
+                    + ")"
+                    for c in levels
+                    if c in results
+                )
+                + " (target <= 1.20x, median)"
+            )
 
 
 if __name__ == "__main__":

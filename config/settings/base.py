@@ -383,9 +383,14 @@ GATEWAY_ACCESS_LOG = env_bool("GATEWAY_ACCESS_LOG", False)
 GATEWAY_JOURNAL_DIR = os.environ.get("GATEWAY_JOURNAL_DIR", str(VAR_DIR / "journal"))
 # Recovering a journal on PostgreSQL: outcomes settled per transaction, and the pause after
 # each batch as a multiple of the time the batch took (1.0: recovery is busy at most half the
-# time, so a large replay never doubles the database's load; 0: no pause).
+# time, so a large replay never doubles the database's load; 0: no pause). PACE "adaptive":
+# that pause only while other connections use the database (growing with how many), none
+# while nobody does; "fixed": after every batch, whatever the load.
 GATEWAY_JOURNAL_BATCH = int(os.environ.get("GATEWAY_JOURNAL_BATCH", "1000"))
 GATEWAY_JOURNAL_PAUSE = float(os.environ.get("GATEWAY_JOURNAL_PAUSE", "1.0"))
+GATEWAY_JOURNAL_PACE = os.environ.get("GATEWAY_JOURNAL_PACE", "adaptive")
+# Connections recovery settles with while nobody else uses the database (one batch each).
+GATEWAY_JOURNAL_WORKERS = int(os.environ.get("GATEWAY_JOURNAL_WORKERS", "2"))
 GATEWAY_MAX_JSON_DEPTH = 64  # deeper request bodies get a 400
 # Kept prompts and answers (for users who turn it on): bytes per request, and per account.
 CONTENT_MAX_BYTES = int(os.environ.get("CONTENT_MAX_BYTES", str(256 * 1024)))

@@ -231,7 +231,7 @@ def _wait_for_a_lock_wait(seconds: float = 20, pid: int | None = None) -> None:
             waiting = conn.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                 "AND datname = current_database() AND (pid = %s OR "
-                "(%s::int IS NULL AND query LIKE '%%json_to_recordset%%'))",
+                "(%s::int IS NULL AND query LIKE '%%ocx_replay_batch%%'))",
                 [pid, pid],
             ).fetchone()[0]
         if waiting:
@@ -312,22 +312,22 @@ def test_a_batch_locks_an_account_before_its_key_as_the_batcher_and_the_hold_do(
 ):
     """Lock order is what keeps a recovery batch, the batcher's transactions and holds from
     deadlocking on shared rows: each takes the account, then the key."""
-    from apps.usage.settle_sql import SETTLE_SET, settle_set_params
+    from apps.usage.settle_sql import settle_set
 
     account = funded_account(credits=100)
     key, _ = make_key(account.user, credit_limit=50 * MICRO)
     one = held(account, key, hold=MICRO, cost=1000, limited=True)
     other = held(account, key, hold=MICRO, cost=1000, limited=True)
     entry = json.loads(json.dumps({**one.__dict__, "request_id": other.request_id}, default=str))
-    statements = {
-        "SETTLE": (SETTLE, settle_params(one, timezone.now())),
-        "SETTLE_SET": (SETTLE_SET, settle_set_params([entry], timezone.now())),
+    settlements = {
+        "SETTLE": lambda conn: conn.execute(SETTLE, settle_params(one, timezone.now())),
+        "settle_set": lambda conn: settle_set(conn.cursor(), [entry], timezone.now()),
     }
-    for name, (sql, params) in statements.items():
+    for name, settle in settlements.items():
         with psycopg.connect(conninfo()) as blocker, psycopg.connect(conninfo()) as settler:
             blocker.execute("SELECT 1 FROM credits_account WHERE id = %s FOR UPDATE", [account.pk])
             pid = settler.info.backend_pid
-            worker = threading.Thread(target=settler.execute, args=(sql, params))
+            worker = threading.Thread(target=settle, args=(settler,))
             worker.start()
             try:
                 _wait_for_a_lock_wait(pid=pid)  # the settlement waits for the account
@@ -376,7 +376,9 @@ def test_a_bad_outcome_fails_alone_and_its_file_is_kept(
 def test_recovery_pauses_after_each_batch_in_proportion_to_its_time(
     funded_account, settings, monkeypatch, tmp_path
 ):
+    """At a fixed pace (GATEWAY_JOURNAL_PACE = "fixed"), whatever the database's load."""
     settings.GATEWAY_JOURNAL_BATCH, settings.GATEWAY_JOURNAL_PAUSE = 3, 2.0
+    settings.GATEWAY_JOURNAL_PACE = "fixed"
     account = funded_account(credits=100)
     key, _ = make_key(account.user)
     write_journal(tmp_path, [held(account, key, hold=MICRO, cost=1000) for _ in range(10)])
@@ -451,7 +453,7 @@ print(json.dumps({"vendor": connection.vendor, "first": first, "second": second,
 def test_recovery_stores_the_upstream_cost_beside_the_charge(
     funded_account, batches, path, tmp_path
 ):
-    """Issue #23: batch recovery (SETTLE_SET) and the ORM path store each outcome's upstream
+    """Issue #23: batch recovery (settle_set) and the ORM path store each outcome's upstream
     cost; unknown (NULL) stays unknown, and a line journaled before the field existed too."""
     a = funded_account(credits=100)
     key, _ = make_key(a.user)
@@ -475,3 +477,66 @@ def test_recovery_stores_the_upstream_cost_beside_the_charge(
     }
     costs = dict(UsageRecord.objects.values_list("request_id", "cost"))
     assert costs[unknown.request_id] == 400_000 and costs[free.request_id] == 0
+
+
+def test_a_batch_of_every_kind_of_outcome_settles_as_the_service_does(
+    funded_account, batches, path, settings, tmp_path
+):
+    """One batch holding an outcome settled already, the same outcome twice, a hold that
+    expired before its (charging) outcome, one that expired before a free one, one released
+    already, a hold that is gone, and a user with no credit account (a request refused before
+    any hold): the batch and the ORM path charge and record the same, each request once."""
+    from tests.factories import UserFactory
+
+    settings.GATEWAY_JOURNAL_BATCH = 50  # all of them in one batch
+    account = funded_account(credits=100)
+    key, _ = make_key(account.user, credit_limit=40 * MICRO)
+    settled = held(account, key, hold=MICRO, cost=300_000, limited=True)
+    request_settle(outcome=settled)
+    twice = held(account, key, hold=MICRO, cost=200_000, limited=True)
+    late = held(account, key, hold=MICRO, cost=700_000)
+    credits.credits_expire_hold(reference=late.request_id)
+    expired_free = held(account, key, hold=MICRO, cost=0, status=502)
+    credits.credits_expire_hold(reference=expired_free.request_id)
+    released = held(account, key, hold=MICRO, cost=400_000)
+    credits.credits_release(reference=released.request_id)
+    gone = outcome(account, key, cost=500_000)  # held, but its hold is nowhere
+    nobody = UserFactory()  # no credit account
+    refused = RequestOutcome(
+        request_id=f"req_jb_{next(_ids)}",
+        user_id=nobody.pk,
+        api_key_id=None,
+        model="demo-chat",
+        status=402,
+        created_at=timezone.now(),
+        held=False,
+        error_code="insufficient_credits",
+    )
+    plain = held(account, key, hold=MICRO, cost=100_000, limited=True)
+    lines = [settled, twice, late, expired_free, released, gone, refused, twice, plain]
+    write_journal(tmp_path, lines)
+    before = state(account, key)
+
+    found = journal_recover(directory=tmp_path, older_than=0)
+    assert (found["settled"], found["already"], found.get("failed")) == (7, 2, None)
+    costs = dict(UsageRecord.objects.values_list("request_id", "cost"))
+    assert costs == {
+        settled.request_id: 300_000,
+        twice.request_id: 200_000,
+        late.request_id: 700_000,  # expired, then charged late
+        expired_free.request_id: 0,
+        released.request_id: 0,  # released before: nothing charged twice
+        gone.request_id: 0,
+        refused.request_id: 0,
+        plain.request_id: 100_000,
+    }
+    charged = 200_000 + 700_000 + 100_000
+    balance, held_, month_spent, keys = before
+    assert state(account, key) == (
+        balance - charged,
+        held_ - 2 * MICRO,  # the two active holds given back (the others were closed already)
+        month_spent + charged,
+        {key.pk: (keys[key.pk][0] + charged, keys[key.pk][1] - 2 * MICRO)},
+    )
+    assert not Hold.objects.filter(status="active").exists()
+    call_command("check_ledger")

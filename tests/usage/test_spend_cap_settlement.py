@@ -20,7 +20,7 @@ from apps.gateway.pg import conninfo
 from apps.keys.services import api_key_reserve
 from apps.usage.journal import journal_recover
 from apps.usage.services import request_settle
-from apps.usage.settle_sql import SETTLE, SETTLE_SET, settle_params, settle_set_params
+from apps.usage.settle_sql import SETTLE, settle_params, settle_set
 from tests.keys.factories import make_key
 
 from .test_journal_batches import (  # noqa: F401  (fixtures)
@@ -104,9 +104,10 @@ def test_a_settlement_locks_account_then_cap_then_key(transactional_db, funded_a
     one = capped_hold(account, key, cap, hold=MICRO, cost=1000, limited=True)
     other = capped_hold(account, key, cap, hold=MICRO, cost=1000, limited=True)
     entry = json.loads(json.dumps({**one.__dict__, "request_id": other.request_id}, default=str))
+    params = settle_params(one, timezone.now())
     statements = {
-        "SETTLE": (SETTLE, settle_params(one, timezone.now())),
-        "SETTLE_SET": (SETTLE_SET, settle_set_params([entry], timezone.now())),
+        "SETTLE": lambda conn: conn.execute(SETTLE, params),
+        "settle_set": lambda conn: settle_set(conn.cursor(), [entry], timezone.now()),
     }
     table, row = {
         "account": ("credits_account", account.pk),
@@ -115,11 +116,11 @@ def test_a_settlement_locks_account_then_cap_then_key(transactional_db, funded_a
     later = [("keys_apikey", key.pk)] + (
         [("credits_spendcap", cap.pk)] if blocked == "account" else []
     )
-    for name, (sql, params) in statements.items():
+    for name, settle in statements.items():
         with psycopg.connect(conninfo()) as blocker, psycopg.connect(conninfo()) as settler:
             blocker.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR UPDATE", [row])  # noqa: S608
             pid = settler.info.backend_pid
-            worker = threading.Thread(target=settler.execute, args=(sql, params))
+            worker = threading.Thread(target=settle, args=(settler,))
             worker.start()
             try:
                 _wait_for_a_lock_wait(pid=pid)
