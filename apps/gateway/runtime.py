@@ -14,7 +14,7 @@ from pathlib import Path
 
 import orjson
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection, connections
+from django.db import connections
 from django.utils import timezone
 from starlette.requests import Request
 from starlette.responses import Response
@@ -22,9 +22,11 @@ from starlette.responses import Response
 from apps.catalog.selectors import catalog_routes
 from apps.core.logs import request_id_var
 from apps.keys.selectors import KeyFacts
-from apps.usage.journal import Journal, journal_recover
+from apps.usage.journal import Journal
 
+from .db_steps import _db_call, database_unavailable
 from .errors import ApiError, bad_request
+from .journal_recovery import recover_journals
 from .pg import PgMoney, SettleBatcher
 from .protocols.faces import FACES
 from .protocols.native import Native
@@ -34,44 +36,6 @@ from .upstream import Upstream
 
 log = logging.getLogger("opencodex.gateway")
 JSON = "application/json"
-
-
-def _db_call(fn, kwargs):
-    """Run a database step in this worker thread. Django's connection health checks only run
-    around its own requests, so a connection the server dropped (a PostgreSQL restart) shows up
-    here as an error: the thread reconnects and tries once more (the step's transaction was
-    rolled back), then gives up."""
-    try:
-        for attempt in (1, 2):
-            try:
-                return fn(**kwargs)
-            except (InterfaceError, OperationalError):
-                connection.close()  # reconnect on the next call
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
-    finally:
-        if connection.in_atomic_block or (connection.connection and not connection.autocommit):
-            # A step must never leave its transaction open on this long-lived thread: its row
-            # locks would outlive it. Said loudly, and the connection (with it) closed.
-            log.error("database step %s left a transaction open: closed", _name(fn))
-            connection.close()
-            connection.in_atomic_block, connection.needs_rollback = False, False
-            connection.savepoint_ids, connection.atomic_blocks = [], []
-
-
-def _name(fn) -> str:
-    return getattr(fn, "__qualname__", None) or repr(fn)
-
-
-def database_unavailable(exc: BaseException) -> bool:
-    """Whether an error means the database cannot be reached right now."""
-    import psycopg
-    from psycopg_pool import PoolTimeout
-
-    return isinstance(
-        exc, InterfaceError | OperationalError | PoolTimeout | psycopg.OperationalError
-    )
 
 
 def new_request_id() -> str:
@@ -195,41 +159,8 @@ class Runtime:
 
     async def startup(self) -> None:
         if self.journal is not None:
-            self.recovery = asyncio.get_running_loop().create_task(self.recover_journals())
-
-    async def identify_journal(self) -> str:
-        """Name the journal by the database it belongs to (read once; retried while the
-        database cannot say)."""
-        from apps.core.installation import installation_identity
-
-        wait = 1.0
-        while True:
-            try:
-                identity = await self.db(installation_identity)
-            except Exception as exc:
-                if not database_unavailable(exc):
-                    log.exception("the database's identity could not be read; retrying")
-                await asyncio.sleep(wait)
-                wait = min(wait * 2, 60.0)
-                continue
-            self.journal.identify(identity)
-            return identity
-
-    async def recover_journals(self) -> None:
-        """Settle, now and every minute, what processes that died had delivered."""
-        from apps.usage.journal import RECOVER_AFTER_SECONDS
-
-        identity = await self.identify_journal()
-        while True:
-            try:
-                found = await self.db(
-                    journal_recover, directory=self.journal.directory, identity=identity
-                )
-                if found.get("settled"):
-                    log.warning("journal recovery settled %d request(s)", found["settled"])
-            except Exception:
-                log.exception("journal recovery failed; it runs again in a minute")
-            await asyncio.sleep(RECOVER_AFTER_SECONDS)
+            loop = asyncio.get_running_loop()
+            self.recovery = loop.create_task(recover_journals(self.db, self.journal))
 
     async def shutdown(self) -> None:
         if self.recovery is not None:

@@ -1,18 +1,13 @@
 """One pooled async HTTP client per process for the OpenAI-compatible upstreams.
 
-The provider's own answers pass through faithfully: a 4xx keeps its status, type, code, param
-and message; a 429 stays a 429 with the provider's ``Retry-After`` and ``x-ratelimit-*``
-headers. Only connection errors, timeouts and 5xx are retried, only before anything of the
-answer reached our client, honouring ``Retry-After``, within one time budget per request, and
-not at all when the client says it is itself retrying (the SDKs' retry-count headers): the
-client's retries and ours then add up instead of multiplying.
+Its rule: one call is one request at one deployment (``render(target)`` says where and what);
+the attempts over a plan of deployments are ``attempts.py``'s, what a failure means is
+``upstream_errors.py``'s (both re-exported here), and a streamed answer's events are read as they
+arrive (``UpstreamStream``, ``sse_events``).
 """
 
 import asyncio
-import contextlib
 import logging
-import random
-import time
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -20,193 +15,26 @@ import orjson
 from django.conf import settings
 
 from apps.catalog.selectors import Route
-from apps.core import metrics
+
+from .attempts import Attempts, try_plan
+from .upstream_errors import (  # noqa: F401 (the names callers import from here)
+    QUOTA_CODES,
+    UpstreamError,
+    error_from_response,
+    failover_worthy,
+    most_meaningful,
+    relayed_headers,
+    retry_after_seconds,
+)
 
 log = logging.getLogger("opencodex.gateway.upstream")
-# Headers of an upstream error answer that the client needs to see as they are.
-RELAYED_ERROR_HEADERS = ("retry-after", "retry-after-ms")
-RELAYED_ERROR_PREFIXES = ("x-ratelimit-",)
-OVERLOADED = {503, 529}
 
-
-class UpstreamError(Exception):
-    """An upstream failure, as the client will see it."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str | None,
-        message: str,
-        *,
-        retryable: bool,
-        type: str = "upstream_error",
-        param: str | None = None,
-        headers: dict[str, str] | None = None,
-        retry_after: float | None = None,
-        upstream_status: int | None = None,
-    ):
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.retryable = retryable
-        self.type = type
-        self.param = param
-        self.headers = headers or {}
-        self.retry_after = retry_after
-        self.upstream_status = upstream_status
-
-
-def retry_after_seconds(headers) -> float | None:
-    """The wait an upstream asked for, from ``retry-after-ms`` or ``retry-after`` (seconds; an
-    HTTP date is treated as unknown)."""
-    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value:
-            with contextlib.suppress(ValueError):
-                seconds = float(value) / scale
-                if seconds >= 0:
-                    return seconds
-    return None
-
-
-def relayed_headers(headers) -> dict[str, str]:
-    return {
-        name.lower(): value
-        for name, value in headers.items()
-        if name.lower() in RELAYED_ERROR_HEADERS or name.lower().startswith(RELAYED_ERROR_PREFIXES)
-    }
-
-
-def _provider_error(text: str) -> dict:
-    """The provider's error object: OpenAI's ``{"error": {...}}``, Anthropic's
-    ``{"type": "error", "error": {...}}``, a bare ``{"error": "text"}`` or ``{"message": ...}``."""
-    try:
-        data = orjson.loads(text)
-    except (orjson.JSONDecodeError, TypeError):
-        return {"message": text.strip()[:500]} if text.strip() else {}
-    if isinstance(data, list) and data and isinstance(data[0], dict):  # Gemini wraps in a list
-        data = data[0]
-    if not isinstance(data, dict):
-        return {}
-    error = data.get("error", data)
-    if isinstance(error, str):
-        return {"message": error}
-    return error if isinstance(error, dict) else {}
-
-
-def _str_or_none(value) -> str | None:
-    return None if value is None else str(value)
-
-
-def error_from_response(status: int, text: str, headers) -> UpstreamError:
-    error = _provider_error(text)
-    message = str(error.get("message") or "").strip()
-    relayed = relayed_headers(headers)
-    retry_after = retry_after_seconds(headers)
-    if status == 401:
-        # Our credentials at the provider: ours to fix, not the client's.
-        return UpstreamError(
-            502,
-            "upstream_auth",
-            "The upstream provider refused the gateway's credentials; this is on our side and "
-            "has been logged.",
-            retryable=False,
-            upstream_status=status,
-        )
-    if status >= 500:
-        overloaded = status in OVERLOADED
-        detail = f": {message}" if message else ""
-        return UpstreamError(
-            503 if overloaded else 502,
-            "upstream_overloaded" if overloaded else "upstream_error",
-            f"The upstream provider failed (HTTP {status}){detail}. Please retry.",
-            retryable=True,
-            headers=relayed,
-            retry_after=retry_after,
-            upstream_status=status,
-        )
-    # A 4xx is the provider's answer to this request: relayed as it is, never retried.
-    default_type = "rate_limit_error" if status == 429 else "invalid_request_error"
-    return UpstreamError(
-        status,
-        _str_or_none(error.get("code")) or ("rate_limit_exceeded" if status == 429 else None),
-        message or f"The upstream provider rejected the request (HTTP {status}).",
-        retryable=False,
-        type=str(error.get("type") or default_type),
-        param=_str_or_none(error.get("param")),
-        headers=relayed,
-        retry_after=retry_after,
-        upstream_status=status,
-    )
-
-
-QUOTA_CODES = {"insufficient_quota", "billing_hard_limit_reached", "billing_not_active"}
-
-
-def failover_worthy(error: UpstreamError) -> bool:
-    """Whether another deployment may succeed where this one failed: it could not be reached,
-    timed out, failed (5xx), was rate limited, or refused our key or quota. A client's request
-    error (any other 4xx) would fail anywhere, and is never retried."""
-    status = error.upstream_status or error.status
-    return error.retryable or status in (401, 403, 429) or (error.code or "") in QUOTA_CODES
-
-
-def most_meaningful(errors: list[UpstreamError]) -> UpstreamError:
-    """What the client is told when every deployment failed: if all were rate limited, the 429
-    with the soonest Retry-After; otherwise the last answer."""
-    limited = [e for e in errors if (e.upstream_status or e.status) == 429]
-    if limited and len(limited) == len(errors):
-        return min(limited, key=lambda e: e.retry_after if e.retry_after is not None else 1e9)
-    return errors[-1]
-
-
-class Attempts:
-    """The retry policy of one request: how many more attempts it may make, and until when; and
-    what each attempt did (deployment, status, milliseconds), for the usage record."""
-
-    def __init__(self, retries: int):
-        self.left = max(retries, 0)
-        self.deadline = time.monotonic() + settings.GATEWAY_UPSTREAM_RETRY_BUDGET
-        self.made = 0
-        self.chain: list[tuple[str, int, int]] = []
-        self.served = None  # the deployment that answered
-
-    def note(self, target, status: int, started: float) -> None:
-        name = getattr(target, "name", "") or ""
-        seconds = time.perf_counter() - started
-        self.chain.append((name, status, int(seconds * 1000)))
-        if name:
-            metrics.UPSTREAM_ATTEMPTS.labels(name, str(status)).inc()
-            metrics.UPSTREAM_ATTEMPT_SECONDS.labels(name).observe(seconds)
-
-    def next_delay(self, error: UpstreamError, attempt: int) -> float | None:
-        """Seconds to wait before retrying after ``error``, or None to give up."""
-        if not error.retryable or self.left <= 0:
-            return None
-        delay = error.retry_after
-        if delay is None:
-            delay = 0.05 * 2**attempt * (1 + random.random() / 2)  # noqa: S311 (jitter)
-        if time.monotonic() + delay > self.deadline:
-            return None
-        self.left -= 1
-        return delay
-
-
-def _transport_error(exc: BaseException) -> UpstreamError:
-    if isinstance(exc, TimeoutError):
-        return UpstreamError(
-            504, "upstream_timeout", "The upstream provider timed out.", retryable=True
-        )
-    return UpstreamError(
-        502,
-        "upstream_error",
-        f"Could not reach the upstream provider ({type(exc).__name__}).",
-        retryable=True,
-    )
+__all__ = ["QUOTA_CODES", "Attempts", "Upstream", "UpstreamError", "UpstreamStream"]
 
 
 class Upstream:
+    """The process's HTTP client for upstreams: one call per deployment, over ``try_plan``."""
+
     def __init__(self):
         self._session: aiohttp.ClientSession | None = None
 
@@ -239,52 +67,6 @@ class Upstream:
         if route.api_key:
             headers["Authorization"] = f"Bearer {route.api_key}"
         return headers
-
-    async def _attempts(self, call, attempts: Attempts, plan=None, report=None):
-        """``call(target)`` until one answers. With a plan of several deployments, a failure
-        another may not have (``failover_worthy``) moves to the next one at once, each tried
-        once per request within its time budget; the request's retry policy then applies to
-        the last. ``report(target, error or None)`` tells the router each outcome."""
-        plan = plan or [None]
-        index = attempt = 0
-        errors: list[UpstreamError] = []
-        while True:
-            target = plan[index]
-            attempts.made += 1
-            started = time.perf_counter()
-            try:
-                result = await call(target)
-            except UpstreamError as exc:
-                error = exc
-            except (TimeoutError, aiohttp.ClientError) as exc:
-                error = _transport_error(exc)
-            else:
-                attempts.note(target, 200, started)
-                attempts.served = target
-                if report is not None:
-                    report(target, None)
-                return result
-            attempts.note(target, error.upstream_status or error.status, started)
-            if report is not None:
-                report(target, error)
-            errors.append(error)
-            if (
-                index + 1 < len(plan)
-                and failover_worthy(error)
-                and time.monotonic() < attempts.deadline
-            ):
-                log.warning(
-                    "deployment %s failed (%s); trying %s",
-                    getattr(target, "name", "?"), error.message, plan[index + 1].name,
-                )  # fmt: skip
-                index += 1
-                continue
-            delay = attempts.next_delay(error, attempt)
-            if delay is None:
-                raise most_meaningful(errors)
-            log.warning("upstream attempt %d failed: %s; retrying", attempt + 1, error.message)
-            await asyncio.sleep(delay)
-            attempt += 1
 
     async def complete(
         self,
@@ -325,7 +107,7 @@ class Upstream:
                     )
                 return data
 
-        return await self._attempts(call, attempts, plan, report)
+        return await try_plan(call, attempts, plan, report)
 
     async def open_stream(
         self,
@@ -388,7 +170,7 @@ class UpstreamStream:
                 raise error_from_response(response.status, text, response.headers)
             return response
 
-        self.response = await self.upstream._attempts(call, self.attempts, self.plan, self.report)
+        self.response = await try_plan(call, self.attempts, self.plan, self.report)
         self.events = sse_events(self.response)
 
     async def next_batch(self) -> list:

@@ -1,10 +1,18 @@
-"""Validation of POST /chat/completions bodies. Unknown fields pass through untouched."""
+"""Validation of POST /chat/completions bodies. Unknown fields pass through untouched.
+
+A protocol module: plain data in, plain data out; it imports no Django model (a contract in
+pyproject.toml), the catalog's ``Route`` only as a type."""
+
+from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
 from apps.catalog.pricing import MICRO_PER_DOLLAR
-from apps.catalog.selectors import Route
+
+if TYPE_CHECKING:
+    from apps.catalog.selectors import Route
 
 from .errors import ApiError, bad_request
 
@@ -32,7 +40,7 @@ class ChatRequest:
     # (``models: [...]``); the hold covers the dearest, the one that serves is charged.
     fallbacks: tuple = ()
     # The client's routing preferences (``provider: {...}``), or None.
-    prefs: "Preferences | None" = None
+    prefs: Preferences | None = None
 
     @property
     def candidates(self) -> tuple:

@@ -12,6 +12,7 @@ import uuid
 import orjson
 
 from ..errors import ApiError, bad_request
+from .message_blocks import Blocks, _Block, _event
 
 NAME = "messages"
 ROLES = ("user", "assistant", "system")
@@ -489,47 +490,21 @@ def models_list(models: list[dict]) -> dict:
     }
 
 
-def _event(kind: str, data: dict) -> bytes:
-    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
-
-
-class _Block:
-    """One content block of the answer: its start, and what is buffered for it while another
-    block is being streamed."""
-
-    __slots__ = ("kind", "pieces", "start")
-
-    def __init__(self, kind: str, start: dict):
-        self.kind = kind  # "text", "thinking" or "tool"
-        self.start = start
-        self.pieces: list[str] = []
-
-
-DELTA_TYPES = {"text": "text_delta", "thinking": "thinking_delta", "tool": "input_json_delta"}
-DELTA_FIELDS = {"text": "text", "thinking": "thinking", "tool": "partial_json"}
-
-
 class MessagesStream:
     """Chat completion chunks in, Messages SSE events out.
 
-    Anthropic's format is start, deltas, stop for one block at a time. One block streams live;
-    whatever arrives for another block meanwhile (a parallel tool call interleaved with the
-    first, text after a tool call) is buffered and written, start to stop, after it. Tool calls
-    are told apart by their id (two calls a provider numbers with the same index stay two
-    blocks), continuations without an id by their index."""
+    Anthropic's format is start, deltas, stop for one block at a time (``message_blocks.py``
+    orders the blocks). Tool calls are told apart by their id (two calls a provider numbers with
+    the same index stay two blocks), continuations without an id by their index."""
 
     def __init__(self, *, model: str, input_tokens: int = 0):
         self.model = model
         self.input_tokens = input_tokens
-        self.index = -1  # the last content block started
-        self.live: _Block | None = None
-        self.pending: list[_Block] = []  # blocks waiting for the live one to end, in order
-        self.text_block: _Block | None = None  # where text goes while a tool call is live
-        self.thinking_block: _Block | None = None
+        self.delivered_text: list[str] = []
+        self.blocks = Blocks(self.delivered_text)
         self.calls: dict[int, _Block] = {}  # chat tool-call index -> its current block
         self.finish_reason = None
         self.usage = None
-        self.delivered_text: list[str] = []
 
     def start(self) -> bytes:
         message = {
@@ -552,72 +527,6 @@ class MessagesStream:
     def ping(self) -> bytes:
         return _event("ping", {"type": "ping"})
 
-    def _delta(self, block: _Block, piece: str) -> bytes:
-        delta = {"type": DELTA_TYPES[block.kind], DELTA_FIELDS[block.kind]: piece}
-        return _event(
-            "content_block_delta",
-            {"type": "content_block_delta", "index": self.index, "delta": delta},
-        )
-
-    def _close(self) -> bytes:
-        block, self.live = self.live, None
-        if block is None:
-            return b""
-        out = b""
-        if block.kind == "thinking":
-            delta = {"type": "signature_delta", "signature": ""}
-            out += _event(
-                "content_block_delta",
-                {"type": "content_block_delta", "index": self.index, "delta": delta},
-            )
-        if block is self.text_block:
-            self.text_block = None
-        if block is self.thinking_block:
-            self.thinking_block = None
-        return out + _event(
-            "content_block_stop", {"type": "content_block_stop", "index": self.index}
-        )
-
-    def _begin(self, block: _Block) -> bytes:
-        self.index += 1
-        self.live = block
-        out = _event(
-            "content_block_start",
-            {"type": "content_block_start", "index": self.index, "content_block": block.start},
-        )
-        if block.pieces:
-            out += self._delta(block, "".join(block.pieces))
-            block.pieces = []
-        return out
-
-    def _write(self, block: _Block, piece: str) -> bytes:
-        """``piece`` of ``block``: streamed when it is live (or can become so), else buffered."""
-        self.delivered_text.append(piece)
-        if block is self.live:
-            return self._delta(block, piece)
-        out = b""
-        if self.live is not None and self.live.kind != "tool":
-            out += self._close()  # text and thinking end where another block begins
-        if self.live is None and block not in self.pending:
-            out += self._begin(block)
-            return out + (self._delta(block, piece) if piece else b"")
-        if block not in self.pending:
-            self.pending.append(block)
-        if piece:
-            block.pieces.append(piece)
-        return out
-
-    def _prose(self, kind: str, piece: str) -> bytes:
-        if kind == "text":
-            if self.text_block is None:
-                self.text_block = _Block("text", {"type": "text", "text": ""})
-            return self._write(self.text_block, piece)
-        if self.thinking_block is None:
-            self.thinking_block = _Block(
-                "thinking", {"type": "thinking", "thinking": "", "signature": ""}
-            )
-        return self._write(self.thinking_block, piece)
-
     def feed(self, chunk: dict) -> bytes:
         if isinstance(chunk.get("usage"), dict):
             self.usage = chunk["usage"]
@@ -626,13 +535,14 @@ class MessagesStream:
         if choice is None:
             return b""
         out = b""
+        blocks = self.blocks
         delta = choice.get("delta") or {}
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         if isinstance(reasoning, str) and reasoning:
-            out += self._prose("thinking", reasoning)
+            out += blocks.prose("thinking", reasoning)
         text = delta.get("content")
         if isinstance(text, str) and text:
-            out += self._prose("text", text)
+            out += blocks.prose("text", text)
         for call in delta.get("tool_calls") or []:
             if not isinstance(call, dict):
                 continue
@@ -652,20 +562,12 @@ class MessagesStream:
                 )
                 self.calls[position] = block
                 self.delivered_text.append(block.start["name"])
-                out += self._write(block, "")
+                out += blocks.write(block, "")
             arguments = function.get("arguments")
             if arguments:
-                out += self._write(block, arguments)
+                out += blocks.write(block, arguments)
         if choice.get("finish_reason"):
             self.finish_reason = choice["finish_reason"]
-        return out
-
-    def _drain(self) -> bytes:
-        """The live block's stop, then every buffered block, start to stop."""
-        out = self._close()
-        while self.pending:
-            block = self.pending.pop(0)
-            out += self._begin(block) + self._close()
         return out
 
     def finish(self, usage: dict | None = None) -> bytes:
@@ -675,12 +577,12 @@ class MessagesStream:
             "stop_sequence": None,
         }
         return (
-            self._drain()
+            self.blocks.drain()
             + _event("message_delta", {"type": "message_delta", "delta": delta, "usage": usage})
             + _event("message_stop", {"type": "message_stop"})
         )
 
     def error(self, status: int, message: str) -> bytes:
-        return self._drain() + _event(
+        return self.blocks.drain() + _event(
             "error", {"type": "error", "error": {"type": error_type(status), "message": message}}
         )

@@ -9,6 +9,12 @@ Pure functions on plain dicts, nothing stored:
   ``sequence_number``.
 - ``error_body(exc)``: the error shape (the same as chat completions').
 
+The modules, by job: ``parse`` (requests: tools, settings) with ``input_items`` (input items →
+chat messages), ``render`` (answers), ``stream`` (the order of a stream's events) with one writer
+per output item kind (``reasoning_item``, ``message_item``, ``call_items``) around its
+``envelope`` (sequence numbers, output slots), ``client_tools`` (local_shell, shell,
+apply_patch), ``common``.
+
 Choices worth knowing:
 
 - Stateless: ``previous_response_id``, ``conversation``, ``prompt``, ``item_reference`` items and
