@@ -5,15 +5,12 @@ relay (JSON, or SSE chunk by chunk ending with data: [DONE]) → settle and reco
 response, off the client's critical path.
 """
 
-import asyncio
 from functools import partial
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from apps.core.logs import request_id_var
-from apps.keys.selectors import KeyFacts
-
+from .admission import Admission
 from .auth import Auth
 from .errors import ApiError
 from .meter import Meter
@@ -29,7 +26,6 @@ from .runtime import (
     error_response,
     json_response,
     log,
-    new_request_id,
 )
 from .validation import ROUTING_FIELDS
 
@@ -45,6 +41,7 @@ class Gateway:
         self.meter = Meter(self.rt)
         self.relay = Relay(self.rt, self.meter)
         self.reads = Reads(self.rt, self.auth)
+        self.admission = Admission(self.rt, self.auth, self.meter)
 
     # The process's state, as operators' tools and the tests reach it.
     pg = property(lambda self: self.rt.pg, lambda self, value: setattr(self.rt, "pg", value))
@@ -109,7 +106,7 @@ class Gateway:
                 if recent is not None:  # a bad key is told so first
                     self.auth.admit(ctx, *await self.auth.lookup(digest, now, pending), now)
                 raise
-            chat, prompt_estimate, held = await self.admit_and_hold(
+            chat, prompt_estimate, held = await self.admission.admit_and_hold(
                 ctx, digest, body, recent, now, pending
             )
             chat.original = original
@@ -163,90 +160,6 @@ class Gateway:
                     code="internal_error",
                 ),
             )
-
-    async def admit_and_hold(
-        self, ctx: Ctx, digest: str, body, recent: KeyFacts | None, now: float, pending=None
-    ) -> tuple:
-        """Validate and hold (the key was admitted already, unless this process saw it moments
-        ago: then the hold starts while the shared key check (revocation, rate) is still in
-        flight, and is given back if that check refuses the request)."""
-        routes = await self.rt.routes()
-        if recent is None:
-            chat, estimate = await self.rt.cpu_bound(ctx, self.meter.checked, ctx, body, routes)
-            soon = self.meter.hold_soon(ctx, chat, estimate)  # alongside the upstream call
-            return chat, estimate, soon or await self.meter.hold(ctx, chat, estimate)
-        ctx.facts = recent  # the key's guardrails (models) are checked on what was seen
-        try:
-            chat, estimate = await self.rt.cpu_bound(ctx, self.meter.checked, ctx, body, routes)
-        except ApiError:
-            ctx.facts = None
-            # 401/429 come first
-            self.auth.admit(ctx, *await self.auth.lookup(digest, now, pending), now)
-            if guarded(ctx.facts) == guarded(recent):
-                raise
-            # The key's guardrails changed meanwhile: the request is checked on its fresh facts.
-            chat, estimate = await self.rt.cpu_bound(ctx, self.meter.checked, ctx, body, routes)
-            return chat, estimate, await self.meter.hold(ctx, chat, estimate)
-        check = asyncio.get_running_loop().create_task(self.auth.lookup(digest, now, pending))
-        soon = self.meter.hold_soon(ctx, chat, estimate)
-        if soon is not None:  # the hold runs alongside the upstream call; the check first
-            try:
-                self.auth.admit(ctx, *await check, now)
-            except BaseException:
-                ctx.facts = None  # refused (401/403/429) or failed: no usage to record
-                if await self.meter.resolved(soon):
-                    await self.meter.release(ctx)
-                raise
-            if guarded(ctx.facts) == guarded(recent):
-                return chat, estimate, soon
-            # The key's limits or models changed meanwhile: checked and held again.
-            if await self.meter.resolved(soon):
-                await self.meter.release(ctx)
-            ctx.request_id = new_request_id()
-            request_id_var.set(ctx.request_id)
-            chat, estimate = await self.rt.cpu_bound(ctx, self.meter.checked, ctx, body, routes)
-            return chat, estimate, await self.meter.hold(ctx, chat, estimate)
-        refused = None
-        try:
-            held = await self.meter.hold(ctx, chat, estimate)
-        except ApiError as exc:
-            held, refused = False, exc
-        except BaseException:
-            check.cancel()
-            raise
-        try:
-            self.auth.admit(ctx, *await check, now)
-        except BaseException:
-            ctx.facts = None  # refused (401/403/429) or failed: no usage to record
-            if held:
-                await self.meter.release(ctx)
-            raise
-        if guarded(ctx.facts) != guarded(recent):
-            # The key got a credit or spend limit meanwhile (the hold must also reserve on the
-            # key), or other models: checked and held again on its fresh facts. (Changed limits
-            # need nothing: the hold checked them as the database has them.)
-            if held:
-                await self.meter.release(ctx)
-            ctx.request_id = new_request_id()
-            request_id_var.set(ctx.request_id)
-            chat, estimate = await self.rt.cpu_bound(ctx, self.meter.checked, ctx, body, routes)
-            return chat, estimate, await self.meter.hold(ctx, chat, estimate)
-        if refused is not None:
-            raise refused
-        return chat, estimate, held
-
-
-def guarded(facts: KeyFacts) -> tuple:
-    """What of a key's facts decides how a request through it is checked and held, beyond what
-    the hold reads from the database."""
-    return (
-        facts.limited,
-        tuple(facts.models),
-        facts.time_zone,
-        facts.cap_id,
-        facts.cap_limit is None,
-        tuple(facts.cap_models),
-    )
 
 
 class GatewayApp:

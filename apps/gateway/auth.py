@@ -105,43 +105,7 @@ class Auth:
             raise unauthorized(problem[1], code=f"api_key_{problem[0]}")
         if facts.networks and not address_allowed(ctx.client_ip, facts.networks):
             raise ip_not_allowed(ctx.client_ip)
-        limit = facts.rpm_limit or settings.API_DEFAULT_RPM
-        reset = math.ceil(WINDOW_SECONDS - now % WINDOW_SECONDS)
-        ctx.headers.update(
-            {
-                "x-ratelimit-limit-requests": str(limit),
-                "x-ratelimit-remaining-requests": str(max(limit - count, 0)),
-                "x-ratelimit-reset-requests": f"{reset}s",
-            }
-        )
-        if count > limit:
-            raise ApiError(
-                429,
-                f"Rate limit reached: this key may make {limit} requests per minute. "
-                f"Retry in {reset} s.",
-                type="rate_limit_error",
-                code="rate_limit_exceeded",
-                headers={"retry-after": str(reset)},
-            )
-        if facts.tpm_limit:
-            # Tokens are counted when a request ends (its prompt as billed and its output, in
-            # the minute it ended): a request is admitted while the minute has tokens left.
-            ctx.headers.update(
-                {
-                    "x-ratelimit-limit-tokens": str(facts.tpm_limit),
-                    "x-ratelimit-remaining-tokens": str(max(facts.tpm_limit - tokens, 0)),
-                    "x-ratelimit-reset-tokens": f"{reset}s",
-                }
-            )
-            if tokens >= facts.tpm_limit:
-                raise ApiError(
-                    429,
-                    f"Token rate limit reached: this key may use {facts.tpm_limit:,} tokens per "
-                    f"minute and this minute's requests used {tokens:,}. Retry in {reset} s.",
-                    type="rate_limit_error",
-                    code="token_rate_limit_exceeded",
-                    headers={"retry-after": str(reset)},
-                )
+        rate_limit(ctx, facts, count, tokens, now)
         if touch:
             self.rt.spawn(self.rt.db(api_key_mark_used, key_id=facts.id, at=timezone.now()))
         ctx.facts = facts
@@ -177,3 +141,46 @@ class Auth:
         count = self.local_counts[digest] = self.local_counts.get(digest, 0) + 1
         limit = facts.rpm_limit or settings.API_DEFAULT_RPM
         return facts if count * 4 < limit else None
+
+
+def rate_limit(ctx: Ctx, facts: KeyFacts, count: int, tokens: int, now: float) -> None:
+    """429 when the key is over its requests per minute (``count`` this minute, this one
+    included) or its tokens per minute (``tokens`` used this minute); the rate-limit headers of
+    every answer."""
+    limit = facts.rpm_limit or settings.API_DEFAULT_RPM
+    reset = math.ceil(WINDOW_SECONDS - now % WINDOW_SECONDS)
+    ctx.headers.update(
+        {
+            "x-ratelimit-limit-requests": str(limit),
+            "x-ratelimit-remaining-requests": str(max(limit - count, 0)),
+            "x-ratelimit-reset-requests": f"{reset}s",
+        }
+    )
+    if count > limit:
+        raise ApiError(
+            429,
+            f"Rate limit reached: this key may make {limit} requests per minute. "
+            f"Retry in {reset} s.",
+            type="rate_limit_error",
+            code="rate_limit_exceeded",
+            headers={"retry-after": str(reset)},
+        )
+    if facts.tpm_limit:
+        # Tokens are counted when a request ends (its prompt as billed and its output, in
+        # the minute it ended): a request is admitted while the minute has tokens left.
+        ctx.headers.update(
+            {
+                "x-ratelimit-limit-tokens": str(facts.tpm_limit),
+                "x-ratelimit-remaining-tokens": str(max(facts.tpm_limit - tokens, 0)),
+                "x-ratelimit-reset-tokens": f"{reset}s",
+            }
+        )
+        if tokens >= facts.tpm_limit:
+            raise ApiError(
+                429,
+                f"Token rate limit reached: this key may use {facts.tpm_limit:,} tokens per "
+                f"minute and this minute's requests used {tokens:,}. Retry in {reset} s.",
+                type="rate_limit_error",
+                code="token_rate_limit_exceeded",
+                headers={"retry-after": str(reset)},
+            )

@@ -142,45 +142,7 @@ class Reads:
             services.balance_for_key, key_id=facts.id, account_id=facts.account_id
         )
 
-        def credits(micro):
-            return None if micro is None else credits_number(micro)
-
-        window = found["key_window"] or {}
-        cap = found["member_cap"]
-
-        return json_response(
-            ctx,
-            {
-                "object": "balance",
-                "unit": "credits",
-                "credits_per_usd": CREDITS_PER_DOLLAR,
-                "balance": credits(found["balance"]),
-                "held": credits(found["held"]),
-                "available": credits(found["available"]),
-                "key": {
-                    "name": found["key_name"],
-                    "credit_limit": credits(found["key_limit"]),
-                    "spent": credits(found["key_spent"]),
-                    "remaining": credits(found["key_left"]),
-                    # The spend limit of the key's window (a day, week or month), if it has one.
-                    "spend_limit": credits(window.get("limit")),
-                    "spend_window": window.get("window"),
-                    "window_spent": credits(window.get("spent")),
-                    "window_resets_at": window["resets_at"].isoformat() if window else None,
-                },
-                # The monthly spending cap the key shares with its creator's other keys in an
-                # organization (null without one).
-                "member_cap": cap
-                and {
-                    "monthly_limit": credits(cap["monthly_limit"]),
-                    "month_spent": credits(cap["month_spent"]),
-                    "held": credits(cap["held"]),
-                    "remaining": credits(cap["remaining"]),
-                    "resets_at": cap["resets_at"].isoformat(),
-                    "models": cap["models"],
-                },
-            },
-        )
+        return json_response(ctx, balance_json(found))
 
 
 def model_json(route) -> dict:
@@ -218,4 +180,46 @@ def model_json(route) -> dict:
             "request_usd": request["usd"],
         },
         "demo": route.demo,
+    }
+
+
+def credits_or_none(micro):
+    return None if micro is None else credits_number(micro)
+
+
+def balance_json(found: dict) -> dict:
+    """GET /balance's answer from ``services.balance_for_key``'s figures (µcr → credits)."""
+    credits = credits_or_none
+    window = found["key_window"] or {}
+    cap = found["member_cap"]
+
+    return {
+        "object": "balance",
+        "unit": "credits",
+        "credits_per_usd": CREDITS_PER_DOLLAR,
+        "balance": credits(found["balance"]),
+        "held": credits(found["held"]),
+        "available": credits(found["available"]),
+        "key": {
+            "name": found["key_name"],
+            "credit_limit": credits(found["key_limit"]),
+            "spent": credits(found["key_spent"]),
+            "remaining": credits(found["key_left"]),
+            # The spend limit of the key's window (a day, week or month), if it has one.
+            "spend_limit": credits(window.get("limit")),
+            "spend_window": window.get("window"),
+            "window_spent": credits(window.get("spent")),
+            "window_resets_at": window["resets_at"].isoformat() if window else None,
+        },
+        # The monthly spending cap the key shares with its creator's other keys in an
+        # organization (null without one).
+        "member_cap": cap
+        and {
+            "monthly_limit": credits(cap["monthly_limit"]),
+            "month_spent": credits(cap["month_spent"]),
+            "held": credits(cap["held"]),
+            "remaining": credits(cap["remaining"]),
+            "resets_at": cap["resets_at"].isoformat(),
+            "models": cap["models"],
+        },
     }

@@ -58,7 +58,7 @@ def test_a_failing_request_logs_its_traceback_under_its_id(api, customer, json_l
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("apps.gateway.meter.validate_chat", broken)
+    monkeypatch.setattr("apps.gateway.sizing.validate_chat", broken)
     reply = post(api, secret, {"model": "demo-chat", "messages": HELLO})
     assert reply.status_code == 500
     drain(api)
