@@ -90,11 +90,13 @@ def test_csv_exports_convert_and_name_the_zone(shanghai, owner, moment):
     key, _ = make_key(owner, name="bot")
     record(owner, key=key, at=moment)
     rollup_step()
-    rows = b"".join(shanghai.get(reverse("usage:export_requests") + "?range=7d")).decode()
+    rows = b"".join(shanghai.get(reverse("usage:export_requests") + "?range=7d")).decode(
+        "utf-8-sig"
+    )  # Excel reads its BOM
     header, first = rows.splitlines()[:2]
     assert header.startswith("time (Asia/Shanghai),")
     assert first.startswith(moment.astimezone(SHANGHAI).isoformat())
-    hourly = b"".join(shanghai.get(reverse("usage:export_hours") + "?range=7d")).decode()
+    hourly = b"".join(shanghai.get(reverse("usage:export_hours") + "?range=7d")).decode("utf-8-sig")
     header, first = hourly.splitlines()[:2]
     hour = moment.replace(minute=0).astimezone(SHANGHAI)
     assert header.startswith("hour (Asia/Shanghai),") and first.startswith(hour.isoformat())
