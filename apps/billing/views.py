@@ -84,6 +84,7 @@ def _page(
         "methods": _methods_text(currencies.payment_methods(currency)),
         "wallets": len(currencies.payment_methods(currency)) > 1,
         "packs": currencies.packs(currency),
+        "today": timezone.localdate(),
         "topup_form": topup_form or TopUpForm(currency=currency),
         "redeem_form": redeem_form or RedeemForm(),
         "low_form": low_form or LowBalanceForm(initial={"threshold": micro_to_credits(threshold)}),

@@ -1,3 +1,4 @@
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -6,6 +7,7 @@ from django.core import mail
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.billing import services
 from apps.billing.models import Payment, StripeEvent
@@ -48,6 +50,29 @@ def test_topups_are_off_without_stripe_settings(owner_client, settings):
     response = owner_client.post(reverse("billing:checkout"), {"amount": "10"})
     assert response.status_code == 503 and "turned off" in response.content.decode()
     assert not Payment.objects.exists()
+
+
+def test_with_stripe_off_the_page_still_shows_packs_prices_and_why_auto_topup_is_off(
+    owner_client, settings
+):
+    """Issue #24 (5): the packs and their prices as of today, not clickable; the auto top-up
+    card with its controls, disabled, and the reason."""
+    settings.STRIPE_SECRET_KEY = ""
+    body = owner_client.get(BILLING).content.decode()
+    packs = body[body.index('data-testid="packs-off"') :]
+    packs = packs[: packs.index("</div>")]
+    buttons = re.findall(r"<button[^>]*>(.*?)</button>", packs, re.S)
+    assert len(buttons) == 4 and packs.count(" disabled ") == 4
+    assert "500 credits" in buttons[0] and "US$5" in buttons[0]
+    assert "10000 credits" in buttons[3] and "US$100" in buttons[3]
+    assert reverse("billing:checkout") not in body  # nothing to submit
+    as_of = re.search(r'data-testid="prices-as-of">([^<]*)<', body).group(1)
+    assert as_of == f"Prices in USD, as of {timezone.localdate().isoformat()}."
+    reason = re.search(r'data-testid="auto-topup-off">([^<]*)<', body).group(1)
+    assert "cards cannot be saved" in reason
+    controls = body[body.index('data-testid="auto-topup-controls-off"') :]
+    controls = controls[: controls.index("</fieldset>")]
+    assert 'name="auto-threshold"' in controls and 'name="auto-dollars"' in controls
 
 
 def test_staff_see_how_to_turn_topups_on(client, owner, settings):
