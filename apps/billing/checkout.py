@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from apps.audit import services as audit
 from apps.core.errors import ServiceError
-from apps.core.recipients import account_recipients
+from apps.core.recipients import account_billing_details, account_recipients
 from apps.credits.models import LedgerEntry
 from apps.credits.services import credits_grant
 from apps.webhooks import events as webhook_events
@@ -96,7 +96,7 @@ def checkout_create(
                 # Stripe invoice (PDF) for the paid top-up, in the currency paid.
                 "billing_address_collection": "required",
                 "tax_id_collection": {"enabled": True},
-                "invoice_creation": {"enabled": True, "invoice_data": {"metadata": metadata}},
+                "invoice_creation": {"enabled": True, "invoice_data": invoice_data(user, metadata)},
                 "success_url": success_url + "?session_id={CHECKOUT_SESSION_ID}",
                 "cancel_url": cancel_url,
             }
@@ -249,3 +249,18 @@ def checkout_failed(*, session: dict) -> str:
             update_fields=["status", "payment_method", "payment_intent_id", "failure_reason"]
         )
         return "payment failed"
+
+
+def invoice_data(user, metadata: dict) -> dict:
+    """The Stripe invoice of a top-up: our metadata and, for an organization that set them, its
+    billing name, address and tax id (the description, and the tax id as a custom field, which
+    Stripe limits to 30 characters)."""
+    data = {"metadata": metadata}
+    details = account_billing_details(user)
+    if details and any(details.values()):
+        lines = [details.get("name", ""), details.get("address", "")]
+        if details.get("tax_id"):
+            lines.append(f"Tax ID: {details['tax_id']}")
+            data["custom_fields"] = [{"name": "Tax ID", "value": details["tax_id"][:30]}]
+        data["description"] = "\n".join(line for line in lines if line)[:500]
+    return data

@@ -24,3 +24,23 @@ def account_recipients(user, permission: str = "billing") -> list[str]:
         if found is not None:
             return found
     return [user.email]
+
+
+_details: list[Callable[[object], dict | None]] = []
+
+
+def register_billing_details(resolver: Callable[[object], dict | None]) -> None:
+    """``resolver(user)`` returns the billing details of an account it knows (``name``,
+    ``address``, ``tax_id``; empty strings for what is not set), else None."""
+    if resolver not in _details:
+        _details.append(resolver)
+
+
+def account_billing_details(user) -> dict | None:
+    """What an invoice of the account names as its customer (an organization's billing name,
+    address and tax id), or None: the payer types theirs at checkout."""
+    for resolver in _details:
+        found = resolver(user)
+        if found is not None:
+            return found
+    return None

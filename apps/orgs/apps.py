@@ -13,3 +13,4 @@ class OrgsConfig(AppConfig):
         from . import receivers
 
         recipients.register(receivers.org_recipients)
+        recipients.register_billing_details(receivers.org_billing_details)

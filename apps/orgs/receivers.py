@@ -30,3 +30,19 @@ def org_recipients(user, permission: str) -> list[str] | None:
             "user__email", flat=True
         )
     )
+
+
+def org_billing_details(user) -> dict | None:
+    """For an organization's principal user: the billing details its invoices name."""
+    from .models import Organization
+
+    if not str(user.email).endswith("@" + PRINCIPAL_EMAIL_DOMAIN):
+        return None
+    org = Organization.objects.filter(principal_id=user.pk).first()
+    if org is None:
+        return None
+    return {
+        "name": org.billing_name or org.name,
+        "address": org.billing_address,
+        "tax_id": org.tax_id,
+    }

@@ -299,6 +299,13 @@ async def create_session(request: Request):
             for k, v in form.items()
             if k.startswith("invoice_creation[invoice_data][metadata][")
         },
+        "invoice_description": form.get("invoice_creation[invoice_data][description]"),
+        "invoice_custom_fields": {
+            form[k]: form.get(k.replace("[name]", "[value]"))
+            for k in form
+            if k.startswith("invoice_creation[invoice_data][custom_fields][")
+            and k.endswith("[name]")
+        },
         "setup_metadata": {
             k[len("setup_intent_data[metadata][") : -1]: v
             for k, v in form.items()

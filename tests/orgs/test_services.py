@@ -288,3 +288,39 @@ def test_staff_console_does_not_count_principals_as_signups(org, team):
 
     signups = accounts_activity()["signups"]
     assert signups["total"] == len(team)  # five people; the organization's principal is not one
+
+
+def test_an_organizations_invoices_name_its_billing_details(client, org, team, stripe_on):
+    """The Stripe invoice of an organization's top-up names its billing name, address and tax
+    id; a person's top-up leaves them to Checkout."""
+    from apps.billing.checkout import checkout_create
+    from tests.billing import stripe_standin
+
+    services.organization_update(
+        org_id=org.pk,
+        billing_name="Acme Robots GmbH",
+        billing_address="Hauptstrasse 1\n10115 Berlin",
+        tax_id="DE123456789",
+    )
+    payment, _url = checkout_create(
+        user=org.principal,
+        currency="usd",
+        pack=500,
+        success_url="http://x/s",
+        cancel_url="http://x/c",
+    )
+    session = stripe_standin.sessions[payment.checkout_session_id]
+    assert session["invoice_description"] == (
+        "Acme Robots GmbH\nHauptstrasse 1\n10115 Berlin\nTax ID: DE123456789"
+    )
+    assert session["invoice_custom_fields"] == {"Tax ID": "DE123456789"}
+    assert session["customer_email"] == "billing@example.com"  # the member with the billing role
+    person, _url = checkout_create(
+        user=team["member"],
+        currency="usd",
+        pack=500,
+        success_url="http://x/s",
+        cancel_url="http://x/c",
+    )
+    mine = stripe_standin.sessions[person.checkout_session_id]
+    assert mine["invoice_description"] is None and mine["invoice_custom_fields"] == {}
