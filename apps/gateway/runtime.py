@@ -112,6 +112,7 @@ class Runtime:
         # loop, so one large request never stalls the others this worker serves.
         self.cpu = ThreadPoolExecutor(max_workers=2, thread_name_prefix="gateway-cpu")
         self._routes = (0.0, {})
+        self._refreshing = False  # a catalog refresh is under way
         self.pending: set[asyncio.Task] = set()
         engine = settings.DATABASES["default"]["ENGINE"]
         self.pg = PgMoney() if settings.GATEWAY_PG_FASTPATH and "postgresql" in engine else None
@@ -145,6 +146,11 @@ class Runtime:
         expires, routes = self._routes
         if expires > time.monotonic():
             return routes
+        if routes and self._refreshing:
+            # One refresh at a time: meanwhile the others serve the copy it replaces (without
+            # this, every request arriving during a refresh ran the catalog query again).
+            return routes
+        self._refreshing = True
         try:
             fresh = await self.db(catalog_routes)
         except Exception as exc:
@@ -154,6 +160,8 @@ class Runtime:
             log.warning("catalog refresh failed (%s); serving the last good copy", exc)
             self._routes = (time.monotonic() + 2, routes)
             return routes
+        finally:
+            self._refreshing = False
         self._routes = (time.monotonic() + settings.GATEWAY_CATALOG_CACHE_SECONDS, fresh)
         return fresh
 

@@ -272,10 +272,11 @@ def _add_to_buckets(records) -> tuple[int, int]:
     return len(rows), sum(row[4] for row in rows)
 
 
-def deployment_sums(records):
+def _bucket_sums(records, trunc, *keys):
+    """The records' requests, failures, charges and upstream costs per (bucket, *keys)."""
     return (
-        records.annotate(bucket=TruncHour("created_at", tzinfo=UTC))
-        .values("bucket", "model", "deployment")
+        records.annotate(bucket=trunc("created_at", tzinfo=UTC))
+        .values("bucket", *keys)
         .annotate(
             n=Count("id"),
             failed=Count("id", filter=Q(status__gte=400)),
@@ -285,62 +286,45 @@ def deployment_sums(records):
         )
         .order_by()
     )
+
+
+def deployment_sums(records):
+    return _bucket_sums(records, TruncHour, "model", "deployment")
+
+
+def day_sums(records):
+    return _bucket_sums(records, TruncDay, "user_id")
+
+
+def _upsert_sums(sql: str, sums, keys: tuple[str, ...]) -> int:
+    """Add the sums to their buckets with ``sql``: buckets touched."""
+    adapt = connection.ops.adapt_datetimefield_value
+    rows = [
+        (
+            adapt(b["bucket"]),
+            *(b[key] for key in keys),
+            b["n"],
+            b["failed"],
+            b["spent"] or 0,
+            b["upstream"] or 0,
+            b["unknown"],
+        )
+        for b in sums.iterator(chunk_size=5000)
+    ]
+    if rows:
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, rows)
+    return len(rows)
 
 
 def _add_to_deployment_buckets(records) -> int:
     """Add the records' sums to their (hour, model, deployment) buckets: buckets touched."""
-    adapt = connection.ops.adapt_datetimefield_value
-    rows = [
-        (
-            adapt(b["bucket"]),
-            b["model"],
-            b["deployment"],
-            b["n"],
-            b["failed"],
-            b["spent"] or 0,
-            b["upstream"] or 0,
-            b["unknown"],
-        )
-        for b in deployment_sums(records).iterator(chunk_size=5000)
-    ]
-    if rows:
-        with connection.cursor() as cursor:
-            cursor.executemany(DEPLOYMENT_UPSERT, rows)
-    return len(rows)
-
-
-def day_sums(records):
-    return (
-        records.annotate(bucket=TruncDay("created_at", tzinfo=UTC))
-        .values("bucket", "user_id")
-        .annotate(
-            n=Count("id"),
-            failed=Count("id", filter=Q(status__gte=400)),
-            spent=Sum("cost"),
-            upstream=Sum("upstream_cost"),
-            unknown=Count("id", filter=Q(upstream_cost__isnull=True)),
-        )
-        .order_by()
-    )
+    return _upsert_sums(DEPLOYMENT_UPSERT, deployment_sums(records), ("model", "deployment"))
 
 
 def _add_to_day_buckets(records) -> None:
-    adapt = connection.ops.adapt_datetimefield_value
-    rows = [
-        (
-            adapt(b["bucket"]),
-            b["user_id"],
-            b["n"],
-            b["failed"],
-            b["spent"] or 0,
-            b["upstream"] or 0,
-            b["unknown"],
-        )
-        for b in day_sums(records).iterator(chunk_size=5000)
-    ]
-    if rows:
-        with connection.cursor() as cursor:
-            cursor.executemany(DAY_UPSERT, rows)
+    """Add the records' sums to their (day, user) buckets."""
+    _upsert_sums(DAY_UPSERT, day_sums(records), ("user_id",))
 
 
 def _days_from_hours(start: datetime, end: datetime) -> None:

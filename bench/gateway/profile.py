@@ -31,6 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.gateway.run import ROOT, wrk
 
 RATE = 250  # py-spy samples per second
+REST = "the rest of the gateway"
+SERVER = "server and event loop (asyncio, libraries)"
 
 # The innermost frame that matches names the stage a sample belongs to (first match wins, from
 # the leaf up). Patterns are function qualnames as py-spy prints them.
@@ -44,7 +46,7 @@ STAGES = [
     ("streaming relay and rendering", r"^(StreamRelay\.|sse_events|_parse_event)"),
     ("routing", r"^(Router\.|Relay\.routing)"),
     ("request body and validation", r"^(Runtime\.read_json|parse_json|validate_|_check_)"),
-    ("the rest of the gateway", r"\((apps|config)/"),
+    (REST, r"\((apps|config)/"),
     ("pass-through app", r"\(bench/gateway/passthrough"),
 ]
 IDLE = re.compile(r"^(EpollSelector\.select|_worker \(concurrent|Connection\._recv|main \(multi)")
@@ -87,9 +89,10 @@ def record(pids: list[int], seconds: int, work: Path, name: str) -> list[subproc
     ]
 
 
-def split(files: list[Path]) -> tuple[collections.Counter, int]:
-    """Busy samples per stage (idle waits left out)."""
-    stages, busy = collections.Counter(), 0
+def split(files: list[Path]) -> tuple[collections.Counter, int, collections.Counter]:
+    """Busy samples per stage (idle waits left out), and per function for the gateway's own
+    code that no stage names."""
+    stages, busy, rest = collections.Counter(), 0, collections.Counter()
     for file in files:
         for line in file.read_text().splitlines():
             stack, _, count = line.rpartition(" ")
@@ -103,8 +106,10 @@ def split(files: list[Path]) -> tuple[collections.Counter, int]:
                 stage = next((s for s, pattern in STAGES if re.search(pattern, frame)), None)
                 if stage:
                     break
-            stages[stage or "server and event loop (uvicorn, asyncio, libraries)"] += int(count)
-    return stages, busy
+            stages[stage or SERVER] += int(count)
+            if stage == REST:
+                rest[re.sub(r":\d+\)$", ")", frame)] += int(count)
+    return stages, busy, rest
 
 
 def main() -> None:
@@ -122,6 +127,7 @@ def main() -> None:
         [sys.executable, str(Path(__file__).with_name("run.py")), "--serve-only"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         text=True,
         start_new_session=True,
     )
@@ -152,25 +158,31 @@ def main() -> None:
             figures = wrk(url, keys_file, body, options.connections, options.seconds)
             for spy in spies:
                 spy.wait(timeout=60)
-            stages, busy = split(sorted(work.glob(f"{name}-*.txt")))
-            results[name] = (figures, stages, busy)
+            results[name] = (figures, *split(sorted(work.glob(f"{name}-*.txt"))))
     finally:
-        os.killpg(serve.pid, signal.SIGINT)
-        serve.wait(timeout=60)
+        serve.terminate()  # run.py stops what it started
+        try:
+            serve.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(serve.pid, signal.SIGKILL)
 
     print(f"\n{options.kind}, c={options.connections}, {options.seconds} s each, py-spy {RATE}/s")
     per_request = {}
-    for name, (figures, _, busy) in results.items():
+    for name, (figures, _, busy, _rest) in results.items():
         per_request[name] = busy / RATE / max(figures["requests"], 1) * 1e6
         print(
             f"{name:13} {figures['rps']:8.0f} req/s  p50 {figures['p50_us'] / 1000:6.2f} ms  "
             f"CPU {per_request[name]:6.0f} us per request (both workers)"
         )
-    figures, stages, busy = results["gateway"]
+    figures, stages, busy, rest = results["gateway"]
     print("\nthe gateway's CPU per request, by stage:")
     for stage, samples in stages.most_common():
         us = samples / RATE / max(figures["requests"], 1) * 1e6
         print(f"  {us:6.0f} us  {100 * samples / busy:5.1f} %  {stage}")
+    print(f"\n{REST}, the innermost functions:")
+    for function, samples in rest.most_common(10):
+        us = samples / RATE / max(figures["requests"], 1) * 1e6
+        print(f"  {us:6.0f} us  {function}")
     ratio = per_request["gateway"] / max(per_request["pass-through"], 1)
     print(f"\ngateway / pass-through CPU per request: {ratio:.2f}x")
     print(json.dumps({k: round(v) for k, v in per_request.items()}))

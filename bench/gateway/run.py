@@ -181,6 +181,17 @@ for i in range(int(sys.argv[2])):
             spend_cap_id=cap.pk,
         )
         open(sys.argv[5], "w").write(both + "\\n")
+    if i == 0 and len(sys.argv) > 6:  # the checks alone: no credit or spend limit to hold on
+        _, checks = api_key_create(
+            user_id=user.pk,
+            name="bench-checks",
+            expires_at=timezone.now() + timedelta(days=30),
+            rpm_limit=100_000,
+            tpm_limit=100_000_000,
+            allowed_models=["bench-plain", "bench-stream"],
+            allowed_ips=["127.0.0.1", "::1"],
+        )
+        open(sys.argv[6], "w").write(checks + "\\n")
 out.close()
 """
 
@@ -208,15 +219,19 @@ def migrate_and_seed(
     count: int,
     guarded_file: Path | None = None,
     capped_files: tuple[Path, Path] | None = None,
+    checks_file: Path | None = None,
 ) -> None:
     """Migrate the scratch database and write ``count`` funded accounts' keys to a file (and,
     with ``guarded_file``, a key with every guardrail on the first account to that one; with
     ``capped_files``, a key sharing a member's spend cap, and one with every guardrail and that
-    cap, to those two)."""
+    cap, to those two; with ``checks_file``, a key with the checks alone: models, addresses,
+    expiry, requests and tokens per minute, no credit or spend limit)."""
     subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     extra = [str(guarded_file)] if guarded_file else []
     if guarded_file and capped_files:
         extra += [str(path) for path in capped_files]
+        if checks_file:
+            extra.append(str(checks_file))
     subprocess.run(
         [PY, "-c", SEED_SCRIPT, str(keys_file), str(count), *extra],
         input=SETUP,
@@ -315,6 +330,7 @@ def main() -> None:
     keys_file, one_key = work / "keys.txt", work / "one-key.txt"
     guarded_key = work / "guarded-key.txt"
     capped_key, guarded_capped_key = work / "capped-key.txt", work / "guarded-capped-key.txt"
+    checks_key = work / "checks-key.txt"
 
     env = {
         **fresh_environment(DB_NAME, REDIS, work / "catalog.toml"),
@@ -332,7 +348,9 @@ def main() -> None:
     try:
         nginx = ["/usr/sbin/nginx", "-c", str(work / "nginx.conf"), "-p", str(work)]
         procs.append(subprocess.Popen([*nginx, "-g", "daemon off;"]))
-        migrate_and_seed(env, keys_file, KEYS, guarded_key, (capped_key, guarded_capped_key))
+        migrate_and_seed(
+            env, keys_file, KEYS, guarded_key, (capped_key, guarded_capped_key), checks_key
+        )
         one_key.write_text(keys_file.read_text().splitlines()[0] + "\n")
         procs.append(
             subprocess.Popen(
@@ -367,9 +385,11 @@ def main() -> None:
             print(
                 f"gateway http://127.0.0.1:{GATEWAY_PORT}/api/v1  pass-through "
                 f"http://127.0.0.1:{PASSTHROUGH_PORT}/v1  upstream http://127.0.0.1:{UPSTREAM_PORT}"
-                f"\nkeys {keys_file} and {one_key}; Ctrl-C stops",
+                f"\nkeys {keys_file} and {one_key}; Ctrl-C (or SIGTERM) stops",
                 flush=True,
             )
+            # A background job ignores SIGINT: SIGTERM stops it the same way (and tidies up).
+            signal.signal(signal.SIGTERM, signal.default_int_handler)
             with contextlib.suppress(KeyboardInterrupt):
                 while True:
                     time.sleep(3600)
@@ -465,11 +485,12 @@ def main() -> None:
         guardrails = {}
         chat_url = f"http://127.0.0.1:{GATEWAY_PORT}/api/v1/chat/completions"
         for kind, body in (("plain", plain), ("stream", stream)):
-            for warm in (guarded_key, capped_key, guarded_capped_key):
+            for warm in (guarded_key, capped_key, guarded_capped_key, checks_key):
                 wrk(chat_url, warm, body, 1, 1)  # its facts cached, its pools warm
             for _ in range(options.rounds):  # alternating: drift on a shared machine hits all
                 for name, keys in (
                     ("no guardrails", one_key),
+                    ("checks only", checks_key),
                     ("every guardrail", guarded_key),
                     ("member cap", capped_key),
                     ("every + cap", guarded_capped_key),
@@ -530,6 +551,11 @@ def main() -> None:
         errors = sum(f["non2xx"] for runs in guardrails.values() for f in runs)
         cap = median([f["p50_us"] for f in guardrails[(kind, "member cap")]])
         both = median([f["p50_us"] for f in guardrails[(kind, "every + cap")]])
+        checks = median([f["p50_us"] for f in guardrails[(kind, "checks only")]])
+        print(
+            f"{kind:6}: {checks} us with the checks alone (models, addresses, expiry, rpm, tpm):"
+            f" {checks - none:+d} us"
+        )
         print(
             f"{kind:6}: p50 {none} us without, {every} us with every guardrail: "
             f"{every - none:+d} us; {cap} us with a member's spend cap: {cap - none:+d} us; "
