@@ -1,5 +1,6 @@
 """Concurrency in tests: threads with their own database connections, released together."""
 
+import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -27,3 +28,10 @@ def unexpected(results, *expected):
     """The results that are none of the ``expected`` types, each shown with its type and text,
     so a failing concurrency test says what a thread got instead."""
     return [f"{type(r).__name__}: {r}" for r in results if not isinstance(r, expected)]
+
+
+def run_async(coroutine):
+    """``asyncio.run(coroutine)`` in a thread of its own: the browser tests' Playwright keeps an
+    event loop running in the test thread for the whole session."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

@@ -4,6 +4,7 @@ import asyncio
 
 from apps.gateway import runtime as runtime_module
 from apps.gateway.runtime import Runtime
+from tests.threads import run_async
 
 
 def test_requests_during_a_refresh_serve_the_last_copy_and_query_once(settings, monkeypatch):
@@ -24,7 +25,7 @@ def test_requests_during_a_refresh_serve_the_last_copy_and_query_once(settings, 
         many = await asyncio.gather(*(rt.routes() for _ in range(32)))
         return first, many, await rt.routes()
 
-    first, many, after = asyncio.run(scenario())
+    first, many, after = run_async(scenario())
     assert first == {"fresh": 1}
     assert len(calls) == 2  # one load, one refresh for 32 concurrent requests
     assert many.count({"fresh": 2}) == 1 and many.count({"fresh": 1}) == 31

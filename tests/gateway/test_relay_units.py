@@ -17,6 +17,7 @@ from apps.gateway.encoders import ChatEncoder, NativeEncoder
 from apps.gateway.relay import StreamRelay
 from apps.gateway.runtime import Ctx
 from apps.gateway.upstream import DONE, Comment, StreamBroken
+from tests.threads import run_async
 
 RESPONSES_EVENT = TypeAdapter(ResponseStreamEvent)
 USAGE = {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
@@ -101,7 +102,7 @@ def run(relay, *, fail_after=None):
             raise OSError("the client went away")
         sent.append(message)
 
-    asyncio.run(relay({"type": "http"}, receive, send))
+    run_async(relay({"type": "http"}, receive, send))
     assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 200
     return b"".join(m.get("body", b"") for m in sent[1:])
 

@@ -3,7 +3,6 @@ order (tiers, weights, preferences, stickiness), the health policy (what cools d
 long, what disables), the per-minute limits, sticky sessions, and ``try_plan``'s failover and
 retries before the first byte."""
 
-import asyncio
 import time
 from types import SimpleNamespace
 
@@ -19,6 +18,7 @@ from apps.gateway.routing.load import Load
 from apps.gateway.routing.sessions import Sessions
 from apps.gateway.state import MemoryStore
 from apps.gateway.upstream import UpstreamError
+from tests.threads import run_async
 
 
 def target(name, provider="p", priority=0, weight=1, rpm=0, tpm=0):
@@ -199,7 +199,7 @@ def attempt_all(outcomes, plan_, retries=0):
 
     attempts = Attempts(retries)
     try:
-        result = asyncio.run(try_plan(call, attempts, plan_, lambda t, e: reports.append(e)))
+        result = run_async(try_plan(call, attempts, plan_, lambda t, e: reports.append(e)))
     except UpstreamError as exc:
         result = exc
     return result, calls, reports, attempts
