@@ -7,9 +7,14 @@ from contextvars import ContextVar
 from allauth.account.adapter import get_adapter
 from django.core.exceptions import PermissionDenied
 
-# The client's address of the portal request being served, for events recorded by services that
-# are not handed one (``services.record`` falls back to it).
-request_ip: ContextVar[str | None] = ContextVar("audit_request_ip", default=None)
+# The portal request being served, for events recorded by services that are not handed the
+# client's address (``services.record`` falls back to ``request_ip()``).
+current_request: ContextVar[object | None] = ContextVar("audit_request", default=None)
+
+
+def request_ip() -> str | None:
+    """The client's address of the request being served, worked out only when an event needs it."""
+    return client_ip(current_request.get())
 
 
 def client_ip(request) -> str | None:
@@ -22,14 +27,15 @@ def client_ip(request) -> str | None:
 
 
 class AuditRequestMiddleware:
-    """Remembers the client's address for the request's audit events."""
+    """Remembers the request for its audit events' client address (read only if one is
+    recorded)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        token = request_ip.set(client_ip(request))
+        token = current_request.set(request)
         try:
             return self.get_response(request)
         finally:
-            request_ip.reset(token)
+            current_request.reset(token)

@@ -93,7 +93,7 @@ def record(
     if _muted.get():
         return None
     if ip is None:
-        ip = request_ip.get()
+        ip = request_ip()
     actor_id, label = _actor(actor)
     if actor_id is not None and _staff.get():
         label += STAFF_MARK

@@ -10,7 +10,7 @@ class OrgsConfig(AppConfig):
     def ready(self):
         from apps.core import recipients
 
-        from . import receivers
+        from . import receivers, selectors  # noqa: F401 (receivers connects its signal)
 
-        recipients.register(receivers.org_recipients)
-        recipients.register_billing_details(receivers.org_billing_details)
+        recipients.register(selectors.org_recipients)
+        recipients.register_billing_details(selectors.org_billing_details)

@@ -5,10 +5,11 @@ from datetime import timedelta
 from django.db.models import Count, Sum
 from django.utils import timezone
 
+from apps.core.roles import PERMISSIONS
 from apps.credits.models import month_of
 from apps.usage.models import UsageRecord
 
-from .models import Invitation, Membership, Organization
+from .models import PRINCIPAL_EMAIL_DOMAIN, Invitation, Membership, Organization
 
 
 def organizations_for_user(*, user_id: int) -> list[Membership]:
@@ -103,4 +104,36 @@ def spend_by_member(*, org: Organization, period: str, only_user_id: int | None 
         "rows": rows,
         "members": sorted(by_member.values(), key=lambda m: -m["cost"]),
         "total": sum(m["cost"] for m in by_member.values()),
+    }
+
+
+# Resolvers registered in apps.core.recipients (apps below this one ask there) --------------
+
+
+def org_recipients(user, permission: str) -> list[str] | None:
+    """For an organization's principal user: the members whose role has ``permission``."""
+    if not str(user.email).endswith("@" + PRINCIPAL_EMAIL_DOMAIN):
+        return None
+    org = Organization.objects.filter(principal_id=user.pk).first()
+    if org is None:
+        return None
+    roles = PERMISSIONS.get(permission, PERMISSIONS["org.owner"])
+    return sorted(
+        Membership.objects.filter(organization=org, role__in=roles).values_list(
+            "user__email", flat=True
+        )
+    )
+
+
+def org_billing_details(user) -> dict | None:
+    """For an organization's principal user: the billing details its invoices name."""
+    if not str(user.email).endswith("@" + PRINCIPAL_EMAIL_DOMAIN):
+        return None
+    org = Organization.objects.filter(principal_id=user.pk).first()
+    if org is None:
+        return None
+    return {
+        "name": org.billing_name or org.name,
+        "address": org.billing_address,
+        "tax_id": org.tax_id,
     }

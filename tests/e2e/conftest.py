@@ -2,6 +2,8 @@ import os
 
 import pytest
 
+from tests.e2e.browser import csp_page
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -41,18 +43,7 @@ def browser():
 
 @pytest.fixture
 def page(browser, live_server):
-    context = browser.new_context(base_url=live_server.url)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    refused = []  # every journey also proves the site works under its Content-Security-Policy
-    page.on(
-        "console",
-        lambda message: (
-            refused.append(message.text)
-            if "Content Security Policy" in message.text or "Refused to" in message.text
-            else None
-        ),
-    )
+    page, refused = csp_page(browser, live_server.url)
     yield page
-    context.close()
+    page.context.close()
     assert not refused, refused

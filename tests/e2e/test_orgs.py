@@ -15,6 +15,7 @@ from apps.core.money import MICRO
 from apps.credits.services import credits_grant
 from apps.keys.models import ApiKey
 from apps.orgs.models import Membership, Organization
+from tests.e2e.browser import csp_page
 from tests.factories import PASSWORD, UserFactory
 from tests.gateway.conftest import (  # noqa: F401  (the live gateway's fixtures)
     api,
@@ -27,20 +28,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def _page(browser, base_url):
-    context = browser.new_context(base_url=base_url)
-    context.set_default_timeout(15_000)
-    context.grant_permissions(["clipboard-read", "clipboard-write"])
-    page = context.new_page()
-    refused = []
-    page.on(
-        "console",
-        lambda message: (
-            refused.append(message.text)
-            if "Content Security Policy" in message.text or "Refused to" in message.text
-            else None
-        ),
-    )
-    return page, refused
+    return csp_page(browser, base_url, permissions=["clipboard-read", "clipboard-write"])
 
 
 def _mail_link(pattern: str) -> str:

@@ -9,6 +9,7 @@ import pytest
 from apps.core.money import MICRO
 from apps.credits.services import credits_grant
 from apps.usage.models import UsageRecord
+from tests.e2e.browser import csp_page
 from tests.factories import PASSWORD, UserFactory
 from tests.gateway.conftest import (  # noqa: F401  (the live gateway's fixtures)
     api,
@@ -24,20 +25,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 def asgi_page(browser, api, settings):  # noqa: F811
     """A browser page on the live ASGI server; fails on any Content-Security-Policy refusal."""
     settings.PLAYGROUND_API_BASE_URL = f"{api.url}/api/v1"
-    context = browser.new_context(base_url=api.url)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    refused = []
-    page.on(
-        "console",
-        lambda message: (
-            refused.append(message.text)
-            if "Content Security Policy" in message.text or "Refused to" in message.text
-            else None
-        ),
-    )
+    page, refused = csp_page(browser, api.url)
     yield page
-    context.close()
+    page.context.close()
     assert not refused, refused
 
 
