@@ -26,13 +26,18 @@ from bench.usage.run import FILL, PG, timed  # noqa: E402
 DB_NAME = "opencodex_bench_pages"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
+def arguments(doc: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
     parser.add_argument("--records", type=int, default=7_200_000)
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument("--reuse", action="store_true", help="reuse a kept database")
-    options = parser.parse_args()
+    return parser.parse_args()
+
+
+def prepare(options: argparse.Namespace) -> tuple:
+    """The scratch database with the bench data set (made unless ``--reuse``), Django set up
+    on it: (the heavy user, their key, whether it was made now)."""
     minute = options.records // 120
 
     import psycopg
@@ -52,17 +57,14 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
     from django.db import connection
-    from django.test import Client
     from django.utils import timezone
 
     from apps.accounts.models import User
     from apps.credits.models import Account
     from apps.keys.models import ApiKey
     from apps.keys.services import api_key_create
-    from apps.usage.forms import LogFilterForm
     from apps.usage.partitions import partitions_ensure
     from apps.usage.rollup import rollup_step
-    from apps.usage.selectors import _log_rows, used_models
 
     if not options.reuse:
         call_command("migrate", verbosity=0)
@@ -110,6 +112,29 @@ def main() -> None:
         rollup_step()
     heavy = User.objects.order_by("pk").first()
     key = ApiKey.objects.filter(user=heavy).first()
+    return heavy, key, not options.reuse
+
+
+def drop(options: argparse.Namespace) -> None:
+    """Drop the scratch database unless ``--keep``."""
+    if options.keep:
+        return
+    import psycopg
+    from django.db import connection
+
+    connection.close()
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+
+
+def main() -> None:
+    options = arguments(__doc__)
+    heavy, key, _ = prepare(options)
+    from django.test import Client
+
+    from apps.usage.forms import LogFilterForm
+    from apps.usage.selectors import _log_rows, used_models
+
     total = _log_rows(heavy.pk, LogFilterForm(None, user=heavy, models=[]).log_filter()).count()
     print(f"the heavy user has {total:,} records in the last 7 days")
 
@@ -184,10 +209,7 @@ def main() -> None:
         full = [line for line in plan.splitlines() if "Seq Scan" in line and "..0.00 " not in line]
         assert not full, plan
 
-    if not options.keep:
-        connection.close()
-        with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+    drop(options)
 
 
 if __name__ == "__main__":
