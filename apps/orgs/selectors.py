@@ -2,12 +2,13 @@
 
 from datetime import timedelta
 
-from django.db.models import Count, Sum
+from django.db.models import Sum
 from django.utils import timezone
 
 from apps.core.roles import PERMISSIONS
 from apps.credits.models import month_of
-from apps.usage.models import UsageRecord
+from apps.keys.models import ApiKey
+from apps.usage.models import UsageHour
 
 from .models import PRINCIPAL_EMAIL_DOMAIN, Invitation, Membership, Organization
 
@@ -69,27 +70,51 @@ PERIODS = {"month": "month", "30d": "30d"}
 
 def spend_by_member(*, org: Organization, period: str, only_user_id: int | None = None) -> dict:
     """What the organization's keys spent, by member (the key's creator), key and model: this
-    UTC month (``month``) or the last 30 days (``30d``)."""
+    UTC month (``month``) or the last 30 days (``30d``, from the start of the hour 30 days
+    ago). Read from the hourly rollups (the raw records of a busy month are millions of rows),
+    so it lags live traffic by the rollup's minute, as the usage page does."""
     now = timezone.now()
     if period == "30d":
-        start = now - timedelta(days=30)
+        start = (now - timedelta(days=30)).replace(minute=0, second=0, microsecond=0)
     else:
         start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    records = UsageRecord.objects.filter(user_id=org.principal_id, created_at__gte=start)
+    keys = {
+        key.pk: key
+        for key in ApiKey.objects.filter(user_id=org.principal_id).select_related("created_by")
+    }
+    hours = UsageHour.objects.filter(user_id=org.principal_id, hour__gte=start)
     if only_user_id is not None:
-        records = records.filter(api_key__created_by_id=only_user_id)
-    rows = list(
-        records.values(
-            "api_key__created_by_id",
-            "api_key__created_by__email",
-            "api_key__created_by__name",
-            "api_key_id",
-            "api_key__name",
-            "api_key__prefix",
-            "model",
+        hours = hours.filter(
+            key_id__in=[k for k, v in keys.items() if v.created_by_id == only_user_id]
         )
-        .annotate(cost=Sum("cost"), requests=Count("id"))
-        .order_by("api_key__created_by__email", "api_key__name", "model")
+    rows = []
+    for row in (
+        hours.values("key_id", "model")
+        .annotate(cost=Sum("cost"), requests=Sum("requests"))
+        .order_by()
+    ):
+        key = keys.get(row["key_id"])
+        creator = key.created_by if key is not None else None
+        rows.append(
+            {
+                "api_key__created_by_id": creator.pk if creator else None,
+                "api_key__created_by__email": creator.email if creator else None,
+                "api_key__created_by__name": creator.name if creator else None,
+                "api_key_id": row["key_id"] or None,
+                "api_key__name": key.name if key is not None else None,
+                "api_key__prefix": key.prefix if key is not None else None,
+                "model": row["model"],
+                "cost": row["cost"] or 0,
+                "requests": row["requests"] or 0,
+            }
+        )
+    rows.sort(
+        key=lambda r: (
+            r["api_key__created_by__email"] is None,
+            r["api_key__created_by__email"] or "",
+            r["api_key__name"] or "",
+            r["model"],
+        )
     )
     by_member: dict = {}
     for row in rows:
@@ -97,7 +122,7 @@ def spend_by_member(*, org: Organization, period: str, only_user_id: int | None 
         member = by_member.setdefault(
             row["api_key__created_by_id"], {"name": who, "cost": 0, "requests": 0}
         )
-        member["cost"] += row["cost"] or 0
+        member["cost"] += row["cost"]
         member["requests"] += row["requests"]
     return {
         "start": start,

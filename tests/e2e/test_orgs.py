@@ -15,6 +15,7 @@ from apps.core.money import MICRO
 from apps.credits.services import credits_grant
 from apps.keys.models import ApiKey
 from apps.orgs.models import Membership, Organization
+from apps.usage.rollup import rollup_step
 from tests.e2e.browser import csp_page
 from tests.factories import PASSWORD, UserFactory
 from tests.gateway.conftest import (  # noqa: F401  (the live gateway's fixtures)
@@ -119,6 +120,7 @@ def test_team_journey(browser, api, settings):  # noqa: F811
     )
     assert reply.choices[0].message.content
     drain(api)
+    rollup_step()  # the by-member page reads the hourly rollups, a minute behind
 
     # The owner sees the developer's spend on the by-member page.
     owner.goto("/org/usage/")

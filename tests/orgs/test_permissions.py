@@ -9,6 +9,7 @@ from apps.keys.models import ApiKey
 from apps.keys.services import api_key_create
 from apps.orgs import services
 from apps.orgs.models import Membership
+from apps.usage.rollup import rollup_step
 from apps.webhooks.models import WebhookEndpoint
 from tests.factories import UserFactory
 from tests.usage.factories import record
@@ -118,6 +119,7 @@ def test_role_page_matrix(client, org, team, world, role, method, template, expe
 
 
 def test_member_sees_only_their_own_keys_and_usage(client, org, team, world):
+    rollup_step()  # the by-member page reads the hourly rollups
     client.force_login(team[M])
     act_as(client, org)
     page = client.get("/keys/").content.decode()
@@ -249,3 +251,24 @@ def test_every_permission_is_in_the_table():
     assert set(PERMISSIONS) >= {"keys", "billing", "usage", "members", "org.owner"}
     for roles in PERMISSIONS.values():
         assert roles <= ALL
+
+
+def test_usage_by_member_sums_the_rollups_by_member_key_and_model(client, org, team, world):
+    """Per member, key and model, from the hourly buckets: a later record in the same hour
+    adds to its bucket, a key's requests and credits add up, and the CSV says the same."""
+    own = ApiKey.objects.get(pk=world["own"])
+    record(org.principal, at=timezone.now(), key=own, cost=3000, model="member-model")
+    rollup_step()
+    client.force_login(team[OW])
+    act_as(client, org)
+    report = client.get("/org/usage/").context["report"]
+    by_key = {(r["api_key__name"], r["model"]): r for r in report["rows"]}
+    assert by_key[("members-key", "member-model")]["requests"] == 2
+    assert by_key[("members-key", "member-model")]["cost"] == 10000
+    assert by_key[("members-key", "member-model")]["api_key__created_by__email"] == (
+        "member@example.com"
+    )
+    assert by_key[("admins-key", "demo-chat")]["cost"] == 5000
+    assert report["total"] == 15000
+    csv = client.get("/org/usage/?format=csv").content.decode()
+    assert "member@example.com,members-key,member-model,2,0.01" in csv
