@@ -624,6 +624,7 @@ ZH_HANS = {
     "Monthly budget reached": "已达到每月预算",
     "Raise the budget": "提高预算",
     "Key credit limit reached": "密钥已达积分上限",
+    "Key spend limit reached": "密钥已达消费上限",
     "Raise the key's limit": "提高密钥上限",
     "Account suspended": "账户已暂停",
     "Your account is suspended.": "你的账户已暂停。",

@@ -17,8 +17,10 @@ from apps.core.errors import ServiceError
 from apps.core.money import format_credits, micro_to_credits
 from apps.core.roles import acting_user, require_role
 from apps.core.templatetags.formats import credits as credits_filter
+from apps.core.templatetags.formats import tokens as tokens_filter
 from apps.credits.selectors import account_for_user, account_standing
 from apps.credits.services import credits_budget_set
+from apps.keys.selectors import api_key_first_steps
 
 from . import currencies, selectors, services
 from .forms import AutoTopUpForm, BudgetForm, CurrencyForm, LowBalanceForm, RedeemForm, TopUpForm
@@ -78,6 +80,8 @@ def _page(
         "show_setup": request.user.is_staff or settings.DEBUG,
         "balance": account.balance if account else 0,
         "suspended": bool(account and account.suspended),
+        # Keys that spent their whole credit limit: the API refuses them whatever the balance.
+        "keys_at_limit": api_key_first_steps(user_id=acting_user(request).pk)["keys_at_limit"],
         "currency": currency,
         "currency_name": currencies.NAMES.get(currency, currency.upper()),
         "currency_form": CurrencyForm(initial={"currency": currency}),
@@ -199,7 +203,7 @@ def success(request):
         messages.success(
             request,
             _("Thank you! %(credits)s credits were added to your balance.")
-            % {"credits": f"{payment.credits_whole:,}"},
+            % {"credits": tokens_filter(payment.credits_whole)},
         )
     elif payment.status == Payment.Status.PENDING:
         messages.info(

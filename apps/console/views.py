@@ -163,6 +163,7 @@ def _strings() -> dict:
         "budget_reached": _("Monthly budget reached"),
         "raise_budget": _("Raise the budget"),
         "key_limit_reached": _("Key credit limit reached"),
+        "key_spend_limit_reached": _("Key spend limit reached"),
         "see_keys": _("Raise the key's limit"),
         "member_cap_reached": _("Your monthly spending cap is reached"),
         "suspended": _("Account suspended"),

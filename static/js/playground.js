@@ -176,6 +176,8 @@
         showError(strings.budget_reached, message, { href: root.dataset.billingUrl + "#budget-title", text: strings.raise_budget });
       } else if (error.code === "key_credit_limit_reached") {
         showError(strings.key_limit_reached, message, { href: root.dataset.keysUrl, text: strings.see_keys });
+      } else if (error.code === "key_spend_limit_reached") {
+        showError(strings.key_spend_limit_reached, message, { href: root.dataset.keysUrl, text: strings.see_keys });
       } else if (error.code === "member_cap_reached") {
         // An organization member's cap: only the organization's owner or an admin can raise it.
         showError(strings.member_cap_reached, message);

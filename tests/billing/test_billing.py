@@ -64,7 +64,7 @@ def test_with_stripe_off_the_page_still_shows_packs_prices_and_why_auto_topup_is
     buttons = re.findall(r"<button[^>]*>(.*?)</button>", packs, re.S)
     assert len(buttons) == 4 and packs.count(" disabled ") == 4
     assert "500 credits" in buttons[0] and "US$5" in buttons[0]
-    assert "10000 credits" in buttons[3] and "US$100" in buttons[3]
+    assert "10,000 credits" in buttons[3] and "US$100" in buttons[3]
     assert reverse("billing:checkout") not in body  # nothing to submit
     as_of = re.search(r'data-testid="prices-as-of">([^<]*)<', body).group(1)
     assert as_of == f"Prices in USD, as of {timezone.localdate().isoformat()}."
@@ -89,7 +89,7 @@ def test_page_shows_balance_packs_and_history(owner_client, owner, stripe_on):
     body = owner_client.get(BILLING).content.decode()
     assert "500.00" in body
     for dollars, credits_ in ((5, 500), (10, 1000), (25, 2500), (100, 10000)):
-        assert f'value="{credits_}"' in body and f"{credits_} credits" in body
+        assert f'value="{credits_}"' in body and f"{credits_:,} credits" in body
         assert f"US${dollars}<" in body
     assert "No payments yet" in body
 

@@ -134,3 +134,49 @@ def test_the_request_page_splits_the_cost_by_kind_of_token(client, owner):
     body = response.content.decode()
     assert 'data-testid="cost-split"' in body and 'data-part="reasoning"' in body
     assert 'data-copy-target="request-id-value"' in body
+
+
+def test_cache_writes_have_their_part_on_the_request_page_and_in_the_log(client, owner):
+    """Issue #24, 14: a request that wrote to the provider's prompt cache, on a model with a
+    cache-write price: the split has the cache writes' part, what the pricing charges for them,
+    on the request's page and on its row of the log."""
+    from django.core.management import call_command
+
+    from apps.catalog.pricing import Usage, tokens_cost, usage_cost
+    from apps.catalog.selectors import catalog_routes
+    from apps.core.templatetags.formats import credits
+
+    call_command("sync_catalog", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    route = catalog_routes()["claude-3-5-sonnet"]
+    assert route.write_price and route.write_price != route.input_price
+    usage = Usage(prompt=3000, completion=400, cached=1000, cache_write=1500)
+    written = tokens_cost(1500, route.write_price)
+    assert written > 0
+    r = record(
+        owner,
+        at=timezone.now() - timedelta(minutes=1),
+        model="claude-3-5-sonnet",
+        protocol="messages",
+        prompt_tokens=3000,
+        cached_tokens=1000,
+        cache_write_tokens=1500,
+        completion_tokens=400,
+        cost=usage_cost(route, usage),  # what the gateway charged
+    )
+    client.force_login(owner)
+    response = client.get(detail(r.request_id))
+    split = response.context["split"]
+    assert split["cache_write"] == written and not split["approximate"]
+    assert split["input"] == tokens_cost(500, route.input_price)  # 3,000 - 1,000 - 1,500
+    assert (
+        sum(split[k] for k in ("input", "cached", "cache_write", "output", "reasoning"))
+        + (split["request"])
+        == r.cost
+    )
+    body = response.content.decode()
+    assert f'<dd data-part="cache_write">{credits(written)}</dd>' in body
+    assert "of which written to the cache" in body
+
+    log = client.get(LOG).content.decode()
+    row = log.split(f'data-request="{r.request_id}"')[1].split("</tr>")[0]
+    assert f"<span>cache write {credits(written)}</span>" in row

@@ -19,7 +19,7 @@ def test_top_up_through_the_stand_in_checkout_and_the_signed_webhook(page, strip
     user = UserFactory(email="payer@example.com", verified=True)
     log_in(page, "payer@example.com")
     page.get_by_role("link", name="Billing").click()
-    page.get_by_role("button", name="1000 credits").click()
+    page.get_by_role("button", name="1,000 credits").click()
     page.wait_for_url(f"{stripe_on}/pay/**")
     page.get_by_role("button", name="Pay $10.00").click()
     page.wait_for_url("**/billing/")

@@ -204,6 +204,49 @@ def test_charts_keep_a_real_height_with_eight_models_over_30_days(page, busy_use
     assert "gpt-5" not in page.content()
 
 
+@pytest.mark.parametrize("viewport", [PHONE, LAPTOP], ids=["390px", "1280px"])
+def test_todays_bar_has_its_date_and_the_axes_their_units(page, busy_user, viewport):
+    """Issue #24, 11: the newest bar (today) has a date label Chart.js draws, whatever the
+    width; the y axis is titled with its unit."""
+    page.set_viewport_size(viewport)
+    log_in(page, busy_user.email)
+    today = {timezone.now().date().isoformat()}  # the account's zone: UTC
+    page.goto("/usage/?range=30d")
+    today.add(timezone.now().date().isoformat())
+    units = {"cost": "credits", "tokens": "tokens", "requests": "requests"}
+    for kind, unit in units.items():
+        page.wait_for_function(
+            "k => window.Chart"
+            " && Chart.getChart(document.querySelector(`canvas[data-chart=${k}]`))",
+            arg=kind,
+        )
+        drawn = page.evaluate(
+            """k => {
+              const canvas = document.querySelector(`canvas[data-chart=${k}]`);
+              const chart = Chart.getChart(canvas);
+              const x = chart.scales.x;
+              // What the x axis draws: its label items with text, left to right.
+              const items = x.getLabelItems(chart.chartArea)
+                .filter(i => i.label !== null && i.label !== undefined && String(i.label) !== "")
+                .map(i => ({label: String(i.label), at: i.options.translation[0]}));
+              const y = chart.scales.y.options.title;
+              return {
+                labels: chart.data.labels.map(String),
+                items: items,
+                width: chart.width,
+                yTitle: y.display ? String(y.text) : "",
+              };
+            }""",
+            kind,
+        )
+        assert drawn["labels"][-1] in today, drawn["labels"][-3:]
+        assert drawn["items"], (kind, drawn)
+        last = drawn["items"][-1]
+        assert last["label"] == drawn["labels"][-1], (kind, last, drawn["labels"][-3:])
+        assert 0 <= last["at"] <= drawn["width"], (kind, last)  # on the canvas, not cut off
+        assert unit in drawn["yTitle"].lower(), (kind, drawn["yTitle"])
+
+
 def test_unknown_pages_get_the_sites_404(page, busy_user):
     response = page.goto("/no-such-page/")
     assert response.status == 404

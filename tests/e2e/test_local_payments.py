@@ -41,7 +41,7 @@ def test_alipay_in_hkd_confirmed_later_is_credited_once_after_the_webhook(page, 
     log_in(page, "hk@example.com")
     to_billing_in(page, "hkd")
     assert "Pay in HKD by card, Alipay or WeChat Pay." in page.content()
-    page.get_by_role("button", name=re.compile(r"^1000 credits HK\$80$")).click()
+    page.get_by_role("button", name=re.compile(r"^1,000 credits HK\$80$")).click()
     page.wait_for_url(f"{stripe_on}/pay/**")
     page.get_by_role("heading", name="Pay HK$80.00").wait_for()
     page.get_by_role("button", name="Pay with Alipay").click()

@@ -127,3 +127,97 @@ def test_a_reached_budget_is_not_called_out_of_credits(asgi_page, api):  # noqa:
     assert error.get_by_role("link", name="Raise the budget").is_visible()
     assert error.get_by_role("link", name="Top up").count() == 0
     drain(api)
+
+
+def sign_in_to_the_playground(page, email):
+    page.goto("/accounts/login/")
+    page.get_by_label("Email:").fill(email)
+    page.get_by_label("Password:").fill(PASSWORD)
+    page.get_by_role("button", name="Sign In").click()
+    page.wait_for_url("**/dashboard/")
+    page.goto("/playground/")
+
+
+def send_and_read_the_refusal(page):
+    page.get_by_label("Message").fill("Hello?")
+    page.get_by_role("button", name="Send").click()
+    error = page.get_by_test_id("playground-error")
+    error.wait_for()
+    assert page.get_by_label("Message").input_value() == "Hello?"  # kept, to send again
+    return error
+
+
+def test_a_suspended_account_is_not_called_out_of_credits(asgi_page, api):  # noqa: F811
+    """Issue #24, 2: a suspended account (credits to spare) is refused as suspended, with no
+    top-up offered: paying more would not help."""
+    from apps.credits.services import credits_account_suspend
+
+    page = asgi_page
+    user = UserFactory(email="suspended@example.com", verified=True)
+    credits_grant(user_id=user.pk, amount=100 * MICRO, kind="adjustment", reference="susp")
+    credits_account_suspend(user_id=user.pk, suspended=True)
+    sign_in_to_the_playground(page, "suspended@example.com")
+    error = send_and_read_the_refusal(page)
+    text = error.inner_text()
+    assert error.locator("strong").inner_text() == "Account suspended"
+    assert "Your account is suspended while a payment dispute is open" in text
+    assert "Out of credits" not in text
+    assert error.get_by_role("link", name="Top up").count() == 0
+    drain(api)
+
+
+def test_the_playground_key_at_its_credit_limit_says_so(asgi_page, api):  # noqa: F811
+    """Issue #24, 2: the playground's key has spent its whole credit limit: the refusal is
+    titled by the key's limit and leads to raising it, not to a top-up."""
+    from apps.console.services import playground_key_get
+    from apps.keys.models import ApiKey
+    from apps.keys.services import api_key_update
+
+    page = asgi_page
+    user = UserFactory(email="keylimit@example.com", verified=True)
+    credits_grant(user_id=user.pk, amount=100 * MICRO, kind="adjustment", reference="klim")
+    key_id = playground_key_get(user_id=user.pk).key_id  # the key the playground will use
+    api_key_update(
+        user_id=user.pk, key_id=key_id, name="Playground", credit_limit=MICRO, rpm_limit=None
+    )
+    ApiKey.objects.filter(pk=key_id).update(spent=MICRO)  # the whole limit spent
+    sign_in_to_the_playground(page, "keylimit@example.com")
+    error = send_and_read_the_refusal(page)
+    text = error.inner_text()
+    assert error.locator("strong").inner_text() == "Key credit limit reached"
+    assert "This API key has reached its credit limit" in text
+    assert "Out of credits" not in text
+    assert error.get_by_role("link", name="Top up").count() == 0
+    raise_it = error.get_by_role("link", name="Raise the key's limit")
+    assert raise_it.get_attribute("href") == "/keys/"
+    drain(api)
+
+
+def test_the_playground_key_at_its_spend_limit_says_so(asgi_page, api):  # noqa: F811
+    """Issue #24, 2: a key's spend limit for its day (not its total credit limit, nor the
+    balance) is titled as such, with the reset time the API gives and the way to raise it."""
+    from apps.console.services import playground_key_get
+    from apps.keys.services import api_key_update
+
+    page = asgi_page
+    user = UserFactory(email="keyday@example.com", verified=True)
+    credits_grant(user_id=user.pk, amount=100 * MICRO, kind="adjustment", reference="kday")
+    key_id = playground_key_get(user_id=user.pk).key_id
+    api_key_update(
+        user_id=user.pk,
+        key_id=key_id,
+        name="Playground",
+        credit_limit=None,
+        rpm_limit=None,
+        spend_limit=1,  # 1 µcr a day: less than any request's estimate
+        spend_window="day",
+    )
+    sign_in_to_the_playground(page, "keyday@example.com")
+    error = send_and_read_the_refusal(page)
+    text = error.inner_text()
+    assert error.locator("strong").inner_text() == "Key spend limit reached"
+    assert "This API key has reached its daily spend limit" in text and "resets at" in text
+    assert "Out of credits" not in text
+    assert error.get_by_role("link", name="Top up").count() == 0
+    assert error.get_by_role("link", name="Raise the key's limit").is_visible()
+    drain(api)
