@@ -697,7 +697,7 @@ ZH_HANS = {
     "Action": "操作",
     "All actions": "全部操作",
     "The start date is after the end date.": "开始日期晚于结束日期。",
-    "Time (UTC)": "时间（UTC）",
+    "Time (%(zone)s)": "时间（%(zone)s）",
     "Actor": "操作者",
     "IP address": "IP 地址",
     "Code": "代码",

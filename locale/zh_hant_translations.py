@@ -1225,4 +1225,5 @@ ZH_HANT = {
     "Prices in %(currency_name)s, as of %(today)s.": "價格以%(currency_name)s計，截至 %(today)s。",
     "Auto top-up is off on this server because top-ups are: it charges a saved card, and cards cannot be saved while buying credits is unavailable.": "本伺服器上的自動儲值已關閉，因為儲值已關閉：自動儲值從已儲存的卡片扣款，而無法購買點數時也無法儲存卡片。",
     "Key spend limit reached": "金鑰已達消費上限",
+    "Time (%(zone)s)": "時間（%(zone)s）",
 }

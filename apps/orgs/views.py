@@ -2,18 +2,18 @@
 member. Every view checks the role (``apps.core.roles``) and looks objects up within the
 organization the person acts for."""
 
-import csv
 from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from apps.core.csv_export import csv_download
 from apps.core.money import format_credits, micro_to_credits
 from apps.core.roles import can, require_role
 
@@ -403,13 +403,6 @@ def accept(request, token: str):
 
 # Usage by member ------------------------------------------------------------------------
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: str) -> str:
-    """Text a spreadsheet will not run as a formula (a key's name is the customer's text)."""
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
-
 
 @login_required
 @in_organization
@@ -421,21 +414,18 @@ def usage_by_member(request):
     only = None if can(request, "usage") else request.user.pk
     report = selectors.spend_by_member(org=org, period=period, only_user_id=only)
     if request.GET.get("format") == "csv":
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="usage-by-member-{period}.csv"'
-        writer = csv.writer(response)
-        writer.writerow(["member", "key", "model", "requests", "credits"])
-        for row in report["rows"]:
-            writer.writerow(
-                [
-                    _cell(row["api_key__created_by__email"] or ""),
-                    _cell(row["api_key__name"] or ""),
-                    _cell(row["model"]),
-                    row["requests"],
-                    format_credits(row["cost"] or 0),
-                ]
-            )
-        return response
+        rows = (
+            [
+                row["api_key__created_by__email"] or "",
+                row["api_key__name"] or "",
+                row["model"],
+                row["requests"],
+                format_credits(row["cost"] or 0),
+            ]
+            for row in report["rows"]
+        )
+        header = ["member", "key", "model", "requests", "credits"]
+        return csv_download(f"usage-by-member-{period}.csv", header, rows)
     chart = {
         "labels": [m["name"] for m in report["members"]],
         "cost": [float(micro_to_credits(m["cost"])) for m in report["members"]],

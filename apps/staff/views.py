@@ -1,11 +1,11 @@
 """The staff console: read-only figures for staff (wrapped by ``admin.site.admin_view`` in
 urls.py, so the admin's login, with allauth's two-factor step, and its is_staff check apply)."""
 
-import csv
-
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
+
+from apps.core.csv_export import csv_download
 
 from . import selectors
 
@@ -53,18 +53,6 @@ def console(request):
         "title": "Staff console",
     }
     return render(request, "staff/console.html", context)
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _cell(value):
-    """Text that a spreadsheet would run as a formula gets a leading quote."""
-    if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
-        return "'" + value
-    return value
 
 
 def _rows(kind: str):
@@ -115,13 +103,4 @@ EXPORTS = ("day", "hour", "model", "deployment", "customer", "payments")
 def export_csv(request, kind: str):
     """One table of the console as CSV (money in µcr: 1 credit = 1,000,000)."""
     header, rows = _rows(kind)
-    writer = csv.writer(_Echo())
-
-    def lines():
-        yield writer.writerow(header)
-        for row in rows:
-            yield writer.writerow([_cell(c) for c in row])
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="opencodex-staff-{kind}.csv"'
-    return response
+    return csv_download(f"opencodex-staff-{kind}.csv", header, rows)

@@ -1,13 +1,12 @@
-import csv
 from datetime import datetime
 
 from django.contrib.auth.decorators import login_required
-from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from apps.catalog.selectors import catalog_routes
+from apps.core.csv_export import csv_download
 from apps.core.money import format_credits, micro_to_credits
 from apps.core.roles import acting_user, require_role
 from apps.core.timezones import user_time_zone
@@ -152,36 +151,6 @@ def request_log(request):
     return render(request, template, context)
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value):
-    """A cell a spreadsheet will not run: text starting like a formula gets a leading quote
-    (OWASP's advice); numbers stay numbers."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
-def _csv_response(filename: str, header: list[str], rows):
-    writer = csv.writer(_Echo())
-
-    def lines():
-        # A byte order mark first: Excel reads the file as UTF-8 (non-ASCII key names).
-        yield "\ufeff" + writer.writerow(header)
-        for row in rows:
-            yield writer.writerow([csv_cell(cell) for cell in row])
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
 @login_required
 @require_role("usage")
 def export_requests(request):
@@ -223,7 +192,7 @@ def export_requests(request):
         "protocol",
         "provider",
     ]
-    return _csv_response("opencodex-requests.csv", header, rows)
+    return csv_download("opencodex-requests.csv", header, rows)
 
 
 @login_required
@@ -262,4 +231,4 @@ def export_hours(request):
         "cached_tokens",
         "cache_write_tokens",
     ]
-    return _csv_response("opencodex-usage-hourly.csv", header, rows)
+    return csv_download("opencodex-usage-hourly.csv", header, rows)

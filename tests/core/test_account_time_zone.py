@@ -107,3 +107,14 @@ def test_visitors_and_utc_accounts_see_utc(owner_client, owner, moment):
     record(owner, key=key, at=moment)
     body = owner_client.get(reverse("usage:requests")).content.decode()
     assert utc(moment) in body and "Times are shown in UTC" in body
+
+
+def test_the_audit_export_is_in_the_accounts_zone_and_says_so(shanghai, owner):
+    """As the audit page and the other exports: the account's zone, named in the header."""
+    make_key(owner, name="audited")
+    event = owner.audit_events.order_by("-created_at").first()
+    assert event is not None  # creating the key was recorded
+    body = b"".join(shanghai.get(reverse("audit:export")).streaming_content).decode("utf-8-sig")
+    header, first = body.splitlines()[:2]
+    assert header.startswith("Time (Asia/Shanghai),")
+    assert first.startswith(event.created_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"))

@@ -81,3 +81,27 @@ def test_pages_use_the_rule_in_both_languages(owner_client, owner):
         ).content.decode()
         assert 'data-testid="balance">500.00 ' in body and "500.0000" not in body
         assert footer in body
+
+
+@pytest.mark.parametrize(
+    "value",
+    [Decimal("-0.0000"), Decimal("1234567.8912"), Decimal("-1234.5"), Decimal("0.01875"), 0, 7],
+)
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_grouping_is_djangos_rule_with_thousands(value, language):
+    """The fast grouping gives what Django's numberformat gives with forced grouping by three."""
+    from django.utils import formats, numberformat
+
+    from apps.core.templatetags.formats import _grouped
+
+    places = max(-Decimal(value).as_tuple().exponent, 0)
+    with translation.override(language):
+        expected = numberformat.format(
+            value,
+            formats.get_format("DECIMAL_SEPARATOR"),
+            places,
+            grouping=3,
+            thousand_sep=",",
+            force_grouping=True,
+        )
+        assert _grouped(value, places) == expected

@@ -126,7 +126,7 @@ def test_member_sees_only_their_own_keys_and_usage(client, org, team, world):
     assert "members-key" in page and "admins-key" not in page
     usage = client.get("/org/usage/").content.decode()
     assert "member-model" in usage and "demo-chat" not in usage
-    csv = client.get("/org/usage/?format=csv").content.decode()
+    csv = b"".join(client.get("/org/usage/?format=csv").streaming_content).decode()
     assert "member-model" in csv and "admins-key" not in csv
     # The owner sees everyone's, with who made each key.
     client.force_login(team[OW])
@@ -270,5 +270,5 @@ def test_usage_by_member_sums_the_rollups_by_member_key_and_model(client, org, t
     )
     assert by_key[("admins-key", "demo-chat")]["cost"] == 5000
     assert report["total"] == 15000
-    csv = client.get("/org/usage/?format=csv").content.decode()
+    csv = b"".join(client.get("/org/usage/?format=csv").streaming_content).decode()
     assert "member@example.com,members-key,member-model,2,0.01" in csv

@@ -357,7 +357,9 @@ def test_csv_exports_download(client, staff, traffic):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
-    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    body = b"".join(response.streaming_content)
+    assert body.startswith("\ufeff".encode())  # a byte order mark: Excel reads it as UTF-8
+    rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
     assert {r["model"]: int(r["revenue"]) for r in rows} == {
         m: s["revenue"] for m, s in raw.items()
     }

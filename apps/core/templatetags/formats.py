@@ -1,19 +1,18 @@
 """The site's one formatting rule for money, numbers and times, used by every template:
-``{% load formats %}`` then ``|credits``, ``|usd``, ``|tokens``, ``|day``, ``|when`` and
+``{% load formats %}`` then ``|credits``, ``|usd``, ``|tokens``, ``|day``, ``|when``, ``|iso`` and
 ``{% time_zone %}``. Numbers are grouped by the active language's rule (en and zh: ``1,234.5``);
 times are shown in the active time zone (the account's, see ``AccountTimeZoneMiddleware``)."""
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django import template
-from django.utils import formats, numberformat, timezone
+from django.utils import formats, timezone
 from django.utils.dateformat import format as date_format
 
 from apps.core.money import micro_to_credits
 
 register = template.Library()
 
-DATE = "Y-m-d"
 DATETIME = "Y-m-d H:i"
 
 
@@ -28,15 +27,15 @@ def _decimal(value) -> Decimal | None:
 
 def _grouped(value, places: int) -> str:
     """The active language's decimal separator, thousands grouped by three (Django's zh-hans
-    formats do not group at all; the site groups in both languages: ``128,000``)."""
-    return numberformat.format(
-        value,
-        formats.get_format("DECIMAL_SEPARATOR"),
-        places,
-        grouping=3,
-        thousand_sep=",",
-        force_grouping=True,
-    )
+    formats do not group at all; the site groups in both languages: ``128,000``). Python's
+    own grouping: what ``django.utils.numberformat`` gives for these (it cuts extra decimals
+    where this rounds; callers pass values already rounded to ``places``), at a tenth of the
+    cost, which a page of 50 log rows with 8 numbers each notices."""
+    if value == 0:
+        value = abs(value)  # never "-0.00"
+    text = f"{value:,.{places}f}" if places else f"{int(value):,}"
+    separator = formats.get_format("DECIMAL_SEPARATOR")
+    return text if separator == "." else text.replace(".", separator)
 
 
 def _number(value: Decimal, *, least: int, most: int) -> str:
@@ -88,16 +87,29 @@ def _local(value):
 
 @register.filter
 def when(value):
-    """A moment, in the active time zone: ``2026-12-05 16:41``."""
+    """A moment, in the active time zone: ``2026-12-05 16:41`` (``DATETIME``, written out:
+    Django's ``date`` filter parses its format on every call)."""
     value = _local(value)
-    return "" if value is None else date_format(value, DATETIME)
+    if value is None:
+        return ""
+    if not hasattr(value, "hour"):
+        return date_format(value, DATETIME)
+    return f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}"
 
 
 @register.filter
 def day(value):
     """A date (or a moment's date in the active time zone): ``2026-12-05``."""
     value = _local(value)
-    return "" if value is None else date_format(value, DATE)
+    return "" if value is None else f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+
+
+@register.filter
+def iso(value):
+    """A moment for ``<time datetime>``, in the active time zone: what ``date:'c'`` gives
+    (``2026-12-05T16:41:07.123456+08:00``) without parsing a format on every row."""
+    value = _local(value)
+    return "" if value is None else value.isoformat()
 
 
 @register.simple_tag
