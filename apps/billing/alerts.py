@@ -10,8 +10,8 @@ from django.utils.translation import gettext as _
 
 from apps.audit import services as audit
 from apps.core.i18n import language_of_recipient
-from apps.core.money import format_credits
 from apps.core.recipients import account_recipients
+from apps.core.templatetags.formats import credits
 from apps.credits.models import Account, LedgerEntry, month_of
 from apps.webhooks import events as webhook_events
 
@@ -82,8 +82,8 @@ def low_balance_notify() -> int:
 def _send_low_balance(profile: BillingProfile) -> None:
     with language_of_recipient(profile.user):
         values = {
-            "balance": format_credits(profile.balance),
-            "threshold": format_credits(profile.low_balance_threshold),
+            "balance": credits(profile.balance),
+            "threshold": credits(profile.low_balance_threshold),
             "url": f"{settings.SITE_URL}/billing/",
         }
         subject = _("[OpenCodex] Your credit balance is low")
@@ -141,8 +141,8 @@ def _send_budget_alert(account: Account, level: int) -> None:
     with language_of_recipient(account.user):
         values = {
             "level": level,
-            "spent": format_credits(account.month_spent),
-            "budget": format_credits(account.monthly_budget),
+            "spent": credits(account.month_spent),
+            "budget": credits(account.monthly_budget),
             "url": f"{settings.SITE_URL}/billing/",
         }
         subject = _("[OpenCodex] %(level)s%% of your monthly budget used") % values

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from apps.audit.client import client_ip
 from apps.core.errors import ServiceError
-from apps.core.money import format_credits, micro_to_credits
+from apps.core.money import micro_to_credits
 from apps.core.roles import acting_user, require_role
 from apps.core.templatetags.formats import credits as credits_filter
 from apps.core.templatetags.formats import tokens as tokens_filter
@@ -170,7 +170,7 @@ def redeem(request):
     messages.success(
         request,
         _("Code redeemed: %(credits)s credits were added to your balance.")
-        % {"credits": format_credits(code.batch.credits_each)},
+        % {"credits": credits_filter(code.batch.credits_each)},
     )
     return redirect("billing:index")
 

@@ -384,7 +384,7 @@ def test_low_balance_email_once_until_back_above(
     credits.credits_adjust(user_id=owner.pk, amount=-460 * MICRO, reason="spend", actor_id=None)
     assert notify() == 1
     assert notify() == 0
-    assert len(mail.outbox) == 1 and "40.0000 credits" in mail.outbox[0].body
+    assert len(mail.outbox) == 1 and "40.00 credits" in mail.outbox[0].body
     assert mail.outbox[0].to == [owner.email] and "/billing/" in mail.outbox[0].body
     credits.credits_adjust(user_id=owner.pk, amount=100 * MICRO, reason="top-up", actor_id=None)
     assert notify() == 0  # back above: re-armed

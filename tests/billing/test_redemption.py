@@ -142,7 +142,7 @@ def test_a_user_redeems_a_code_once_with_a_ledger_entry_naming_the_batch(
     response = redeem(owner_client, f"  {rows[0]['code']} \n")
     assert response.status_code == 302
     page = owner_client.get(BILLING).content.decode()
-    assert "Code redeemed: 250.0000 credits were added to your balance." in page
+    assert "Code redeemed: 250.00 credits were added to your balance." in page
     assert balance(owner) == 250 * MICRO
     entry = LedgerEntry.objects.get(account__user=owner)
     code = RedemptionCode.objects.get(digest=redemption.code_digest(rows[0]["code"]))
