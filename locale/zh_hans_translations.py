@@ -953,4 +953,7 @@ ZH_HANS = {
     "Keys revoked": "已撤销的密钥",
     "Prices in %(currency_name)s, as of %(today)s.": "价格以%(currency_name)s计，截至 %(today)s。",
     "Auto top-up is off on this server because top-ups are: it charges a saved card, and cards cannot be saved while buying credits is unavailable.": "本服务器上的自动充值已关闭，因为充值已关闭：自动充值从已保存的银行卡扣款，而无法购买积分时也无法保存银行卡。",
+    "All usage": "全部用量",
+    "All requests": "全部请求",
+    "No requests in the last 30 days.": "过去 30 天内没有请求。",
 }

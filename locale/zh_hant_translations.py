@@ -1226,4 +1226,7 @@ ZH_HANT = {
     "Auto top-up is off on this server because top-ups are: it charges a saved card, and cards cannot be saved while buying credits is unavailable.": "本伺服器上的自動儲值已關閉，因為儲值已關閉：自動儲值從已儲存的卡片扣款，而無法購買點數時也無法儲存卡片。",
     "Key spend limit reached": "金鑰已達消費上限",
     "Time (%(zone)s)": "時間（%(zone)s）",
+    "All usage": "全部用量",
+    "All requests": "全部請求",
+    "No requests in the last 30 days.": "過去 30 天內沒有請求。",
 }

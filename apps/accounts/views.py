@@ -75,6 +75,8 @@ def dashboard(request):
             ledger_recent(account_id=account.pk, limit=10) if account and show_ledger else []
         ),
         "member_cap": _member_cap(request),
+        # Spend over 30 days and the latest requests, for whoever may read the account's usage.
+        "show_usage": can(request, "usage"),
         **api_key_first_steps(user_id=acting.pk),
     }
     return render(request, "accounts/dashboard.html", context)

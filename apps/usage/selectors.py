@@ -684,15 +684,16 @@ def keys_charged_since(*, key_ids: list[int], since) -> int:
     return total or 0
 
 
-KEY_INSIGHT_DAYS = 30
-KEY_RECENT = 10
+INSIGHT_DAYS = 30
+INSIGHT_RECENT = 10
 
 
-def key_insight(*, user_id: int, key_id: int, tz: ZoneInfo) -> dict:
-    """A key's spend per day over the last ``KEY_INSIGHT_DAYS`` days by model (the rollups) and
-    its latest requests (its index of the records), for the key's page."""
+def spend_insight(*, user_id: int, tz: ZoneInfo, key_id: int | None = None) -> dict:
+    """An account's (or one of its keys') spend per day over the last ``INSIGHT_DAYS`` days by
+    model (the rollups) and its latest requests (an index of the records): the dashboard's
+    and a key page's picture of what is being spent."""
     now = timezone.now()
-    start = (now - timedelta(days=KEY_INSIGHT_DAYS - 1)).astimezone(tz)
+    start = (now - timedelta(days=INSIGHT_DAYS - 1)).astimezone(tz)
     q = UsageQuery(
         start=start.replace(hour=0, minute=0, second=0, microsecond=0),
         end=now,
@@ -702,8 +703,8 @@ def key_insight(*, user_id: int, key_id: int, tz: ZoneInfo) -> dict:
     report = usage_report(user_id=user_id, q=q)
     recent, _ = request_log(
         user_id=user_id,
-        filters=LogFilter(start=now - timedelta(days=KEY_INSIGHT_DAYS), end=now, key_id=key_id),
-        limit=KEY_RECENT,
+        filters=LogFilter(start=now - timedelta(days=INSIGHT_DAYS), end=now, key_id=key_id),
+        limit=INSIGHT_RECENT,
     )
     return {
         "labels": report["labels"],
@@ -711,5 +712,5 @@ def key_insight(*, user_id: int, key_id: int, tz: ZoneInfo) -> dict:
         "spent": sum(row["cost"] for row in report["totals"]),
         "requests": sum(row["requests"] for row in report["totals"]),
         "recent": recent,
-        "days": KEY_INSIGHT_DAYS,
+        "days": INSIGHT_DAYS,
     }

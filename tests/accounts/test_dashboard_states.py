@@ -106,3 +106,44 @@ def test_an_expired_key_at_its_limit_is_not_counted(owner_client, owner, account
         spent=MICRO, expires_at=timezone.now() - timedelta(minutes=1)
     )
     assert 'data-testid="keys-warning"' not in owner_client.get(DASHBOARD).content.decode()
+
+
+def test_the_dashboard_charts_30_days_of_spend_and_lists_the_latest_requests(owner_client, owner):
+    """Issue #24, 4: a spend chart (by model, a bar a day) and the ten latest requests, each
+    linking to its page, with the key that made it; the usage page and log one click away."""
+    import json
+
+    from apps.usage.rollup import rollup_step
+    from tests.usage.factories import record
+
+    key, _ = make_key(owner, name="laptop")
+    now = timezone.now()
+    rows = [
+        record(owner, key=key, at=now - timedelta(days=3), cost=2_000_000, model="gpt-4o"),
+        *(
+            record(owner, key=key, at=now - timedelta(minutes=20 - i), cost=100_000)
+            for i in range(12)
+        ),
+    ]
+    rollup_step()
+    body = owner_client.get(reverse("dashboard")).content.decode()
+    assert "3.20 credits over 13 requests" in body
+    chart = json.loads(
+        body.split('id="usage-chart-data" type="application/json">')[1].split("<")[0]
+    )
+    assert len(chart["labels"]) == 30
+    assert chart["cost"]["gpt-4o"][-4] == 2.0 and sum(chart["cost"]["demo-chat"]) == 1.2
+    assert "vendor/chartjs" in body
+    recent = body.split('data-testid="account-recent"')[1].split("</section>")[0]
+    assert recent.split("<tbody>")[1].count("<tr>") == 10
+    newest, oldest_shown = rows[-1], rows[3]
+    assert reverse("console:request_detail", args=[newest.request_id]) in recent
+    assert oldest_shown.request_id in recent and rows[2].request_id not in recent
+    assert "laptop" in recent
+    assert 'href="/usage/requests/?range=30d"' in recent
+
+
+def test_a_new_account_says_there_is_no_spend_yet(owner_client, owner):
+    body = owner_client.get(reverse("dashboard")).content.decode()
+    assert 'data-testid="account-no-spend"' in body
+    assert "No requests in the last 30 days." in body

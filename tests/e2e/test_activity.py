@@ -110,6 +110,28 @@ def test_a_keys_page_charts_its_spend_and_lists_its_requests(page, busy_user, vi
     page.wait_for_url("**/usage/requests/req_layout_**")
 
 
+@VIEWPORTS
+def test_the_dashboard_charts_the_accounts_spend_and_lists_its_requests(page, busy_user, viewport):  # noqa: F811
+    """Issue #24, 4: the dashboard's spend chart is drawn inside the screen and its latest
+    requests (with their keys) link to their pages."""
+    page.set_viewport_size(viewport)
+    log_in(page, busy_user.email)
+    page.goto("/dashboard/")
+    page.wait_for_function(
+        "() => window.Chart && Chart.getChart(document.querySelector('canvas[data-chart=cost]'))"
+    )
+    canvas = page.locator("[data-testid=account-insight] canvas").bounding_box()
+    assert canvas["height"] >= 200 and canvas["width"] <= viewport["width"]
+    recent = page.locator("[data-testid=account-recent] tbody tr")
+    assert recent.count() == 10
+    assert "laptop" in recent.first.inner_text()
+    link = recent.first.get_by_role("link")
+    assert on_screen(link, viewport)
+    assert overflow(page) <= 0
+    link.click()
+    page.wait_for_url("**/usage/requests/req_layout_**")
+
+
 # The wide tables of other pages at 390 px: each row a card whose values sit beside their labels
 # and inside the screen, so the amount, the status or the cost is never cut off at the edge.
 PHONE_TABLES = [

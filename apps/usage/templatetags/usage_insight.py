@@ -1,9 +1,13 @@
-"""``{% key_insight key %}``: a key's spend over time and its latest requests, rendered on the
-key's page (apps/keys sits below apps/usage: its templates ask, its code does not import)."""
+"""``{% key_insight key %}`` and ``{% account_insight %}``: what a key, or the account acted
+for, spent over the last 30 days (a chart by model) and its latest requests; on a key's page and
+on the dashboard (apps/keys and apps/accounts sit beside or above apps/usage: their templates
+ask, their code does not import)."""
 
 from django import template
+from django.urls import reverse
 
 from apps.core.money import micro_to_credits
+from apps.core.roles import acting_user
 from apps.core.timezones import user_time_zone
 
 from .. import selectors
@@ -11,10 +15,10 @@ from .. import selectors
 register = template.Library()
 
 
-@register.inclusion_tag("usage/partials/key_insight.html", takes_context=True)
-def key_insight(context, key):
-    user = context["request"].user
-    insight = selectors.key_insight(user_id=user.pk, key_id=key.pk, tz=user_time_zone(user))
+def _insight(context, *, user, key=None) -> dict:
+    insight = selectors.spend_insight(
+        user_id=user.pk, key_id=key.pk if key else None, tz=user_time_zone(user)
+    )
     chart = {
         "labels": insight["labels"],
         "cost": {
@@ -23,4 +27,23 @@ def key_insight(context, key):
             if any(s["cost"])
         },
     }
-    return {"key": key, "insight": insight, "chart": chart, "request": context["request"]}
+    return {
+        "scope": "key" if key else "account",
+        "key": key,
+        "insight": insight,
+        "chart": chart,
+        "request": context["request"],
+        "detail_url": reverse("console:request_detail", args=["-"])[:-2],
+    }
+
+
+@register.inclusion_tag("usage/partials/insight.html", takes_context=True)
+def key_insight(context, key):
+    """The key's owner is the account (an organization's key belongs to its principal), and
+    its days are the account's."""
+    return _insight(context, user=key.user, key=key)
+
+
+@register.inclusion_tag("usage/partials/insight.html", takes_context=True)
+def account_insight(context):
+    return _insight(context, user=acting_user(context["request"]))
