@@ -125,8 +125,9 @@ def _targets(model) -> tuple[Target, ...]:
     return tuple(sorted((t for t in found if t is not None), key=lambda t: t.priority))
 
 
-def catalog_routes() -> dict[str, Route]:
-    """The models a request may use, by public id.
+def catalog_routes(public_ids=None) -> dict[str, Route]:
+    """The models a request may use, by public id (only those of ``public_ids`` if given: a
+    page of the request log asks for the few models on it, not the whole catalog).
 
     A model whose provider's API key variable is set goes to that provider. Otherwise, on the
     embedded default (``DEMO_UPSTREAM_ENABLED``) the built-in demo upstream answers it; in
@@ -135,6 +136,8 @@ def catalog_routes() -> dict[str, Route]:
     routes = {}
     demo_url = settings.DEMO_UPSTREAM_BASE_URL.rstrip("/")
     models = Model.objects.filter(enabled=True, provider__enabled=True).select_related("provider")
+    if public_ids is not None:
+        models = models.filter(public_id__in=list(public_ids))
     models = models.prefetch_related(
         Prefetch("deployments", queryset=Deployment.objects.select_related("provider"))
     )

@@ -115,7 +115,7 @@ def request_log(request):
     page, next_cursor = selectors.request_log(
         user_id=acting_user(request).pk, filters=form.log_filter(), cursor=cursor
     )
-    routes = catalog_routes() if page else {}
+    routes = catalog_routes({r.model for r in page}) if page else {}
     rows = [
         {
             "r": r,

@@ -105,3 +105,36 @@ def test_grouping_is_djangos_rule_with_thousands(value, language):
             force_grouping=True,
         )
         assert _grouped(value, places) == expected
+
+
+@pytest.mark.parametrize(
+    "micro",
+    [
+        0,
+        1,
+        49,
+        50,
+        99,
+        149,
+        150,
+        5_000,
+        12_300,
+        123_456,
+        1_000_000,
+        1_500_000,
+        999_999_950,
+        1_234_567_890_000,
+        -1,
+        -50,
+        -250_000,
+        -1_234_567,
+        10**17 + 12_345,
+    ],
+)
+def test_credits_is_the_decimal_rule(micro):
+    """The integer arithmetic gives what rounding the Decimal half up to 4 places, then
+    dropping zeros down to 2, gives (the rule's definition, kept here as the reference)."""
+    from apps.core.money import micro_to_credits
+    from apps.core.templatetags.formats import _number
+
+    assert credits(micro) == _number(micro_to_credits(micro), least=2, most=4)

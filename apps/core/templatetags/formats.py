@@ -9,8 +9,6 @@ from django import template
 from django.utils import formats, timezone
 from django.utils.dateformat import format as date_format
 
-from apps.core.money import micro_to_credits
-
 register = template.Library()
 
 DATETIME = "Y-m-d H:i"
@@ -51,10 +49,19 @@ def _number(value: Decimal, *, least: int, most: int) -> str:
 
 @register.filter
 def credits(micro):
-    """µcr as credits: grouped, 2 to 4 decimals (``500.00``, ``0.0123``, ``1,234.50``)."""
+    """µcr as credits: grouped, 2 to 4 decimals (``500.00``, ``0.0123``, ``1,234.50``). In
+    whole numbers of ten-thousandths (a page of log rows formats some 400 amounts)."""
     if micro is None or micro == "":
         return ""
-    return _number(micro_to_credits(int(micro)), least=2, most=4)
+    micro = int(micro)
+    tenths = (abs(micro) + 50) // 100  # ten-thousandths of a credit, half up
+    whole, fraction = divmod(tenths, 10_000)
+    decimals = f"{fraction:04d}"
+    if decimals[3] == "0":
+        decimals = decimals[:2] if decimals[2] == "0" else decimals[:3]
+    sign = "-" if micro < 0 and tenths else ""
+    separator = formats.get_format("DECIMAL_SEPARATOR")
+    return f"{sign}{whole:,}{separator}{decimals}"
 
 
 @register.filter
@@ -71,6 +78,8 @@ def usd(amount):
 @register.filter
 def tokens(count):
     """A token count or context length, grouped: ``128,000``."""
+    if type(count) is int:
+        return f"{count:,}"
     value = _decimal(count)
     if value is None:
         return ""
