@@ -59,7 +59,7 @@ def audit_export(request):
     # middleware has put the default zone back.
     zone = timezone.get_current_timezone()
     header = [
-        _("Time (%(zone)s)") % {"zone": zone.key},
+        _("Time (%(zone)s)") % {"zone": timezone.get_current_timezone_name()},
         _("Actor"),
         _("IP address"),
         _("Action"),

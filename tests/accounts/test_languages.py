@@ -142,7 +142,7 @@ def test_the_low_balance_email_is_in_the_recipients_language(
     [message] = mail.outbox
     subject, body = LOW_BALANCE[language]
     assert subject in message.subject and body in message.body
-    assert "40.0000" in message.body and "/billing/" in message.body
+    assert "40.00 " in message.body and "/billing/" in message.body
 
 
 BUDGET = {

@@ -91,40 +91,28 @@ def test_the_model_browser_searches_and_its_cards_wrap(page, busy_user, viewport
 
 
 @VIEWPORTS
-def test_a_keys_page_charts_its_spend_and_lists_its_requests(page, busy_user, viewport):  # noqa: F811
+@pytest.mark.parametrize("scope", ["key", "account"])
+def test_a_keys_page_and_the_dashboard_chart_spend_and_list_requests(
+    page,
+    busy_user,  # noqa: F811
+    viewport,
+    scope,
+):
+    """Issue #24, 4 and 15: the spend chart is drawn inside the screen and the latest requests
+    (on the dashboard with their keys) link to their pages."""
     key = ApiKey.objects.get(user=busy_user, name="laptop")
     page.set_viewport_size(viewport)
     log_in(page, busy_user.email)
-    page.goto(f"/keys/{key.pk}/")
+    page.goto(f"/keys/{key.pk}/" if scope == "key" else "/dashboard/")
     page.wait_for_function(
         "() => window.Chart && Chart.getChart(document.querySelector('canvas[data-chart=cost]'))"
     )
-    canvas = page.locator("[data-testid=key-insight] canvas").bounding_box()
+    canvas = page.locator(f"[data-testid={scope}-insight] canvas").bounding_box()
     assert canvas["height"] >= 200 and canvas["width"] <= viewport["width"]
-    recent = page.locator("[data-testid=key-recent] tbody tr")
+    recent = page.locator(f"[data-testid={scope}-recent] tbody tr")
     assert recent.count() == 10
-    link = recent.first.get_by_role("link")
-    assert on_screen(link, viewport)
-    assert overflow(page) <= 0
-    link.click()
-    page.wait_for_url("**/usage/requests/req_layout_**")
-
-
-@VIEWPORTS
-def test_the_dashboard_charts_the_accounts_spend_and_lists_its_requests(page, busy_user, viewport):  # noqa: F811
-    """Issue #24, 4: the dashboard's spend chart is drawn inside the screen and its latest
-    requests (with their keys) link to their pages."""
-    page.set_viewport_size(viewport)
-    log_in(page, busy_user.email)
-    page.goto("/dashboard/")
-    page.wait_for_function(
-        "() => window.Chart && Chart.getChart(document.querySelector('canvas[data-chart=cost]'))"
-    )
-    canvas = page.locator("[data-testid=account-insight] canvas").bounding_box()
-    assert canvas["height"] >= 200 and canvas["width"] <= viewport["width"]
-    recent = page.locator("[data-testid=account-recent] tbody tr")
-    assert recent.count() == 10
-    assert "laptop" in recent.first.inner_text()
+    if scope == "account":
+        assert "laptop" in recent.first.inner_text()
     link = recent.first.get_by_role("link")
     assert on_screen(link, viewport)
     assert overflow(page) <= 0
