@@ -246,7 +246,7 @@ def busy_account(heavy) -> dict:
         print(f"made the busy account in {time.perf_counter() - start:.0f} s")
     key = ApiKey.objects.filter(user=heavy, revoked_at__isnull=True).order_by("pk").first()
     record = (
-        UsageRecord.objects.filter(user=heavy, created_at__gte=timezone.now() - timedelta(hours=1))
+        UsageRecord.objects.filter(user=heavy, created_at__gte=timezone.now() - timedelta(days=1))
         .order_by("-created_at")
         .values_list("request_id", flat=True)
         .first()
