@@ -67,16 +67,21 @@ def audit_export(request):
         _("Target"),
         _("Changes"),
     ]
-    rows = (
-        [
-            event.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
-            event.actor_label or _("System"),
-            event.ip or "",
-            actions.action_label(event.action),
-            event.action,
-            event.target,
-            actions.changes_text(event),
-        ]
-        for event in events.iterator(chunk_size=2000)
-    )
-    return csv_download("opencodex-audit-log.csv", header, rows)
+
+    def rows():
+        for event in events.iterator(chunk_size=2000):
+            # The changes print times too (an expiry): in the same zone, set again for them (the
+            # middleware has put the default back by the time the rows are written).
+            with timezone.override(zone):
+                changes = actions.changes_text(event)
+            yield [
+                event.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
+                event.actor_label or _("System"),
+                event.ip or "",
+                actions.action_label(event.action),
+                event.action,
+                event.target,
+                changes,
+            ]
+
+    return csv_download("opencodex-audit-log.csv", header, rows())

@@ -87,7 +87,8 @@ def spend_by_member(*, org: Organization, period: str, only_user_id: int | None 
         hours = hours.filter(
             key_id__in=[k for k, v in keys.items() if v.created_by_id == only_user_id]
         )
-    rows = []
+    # A deleted key's hours keep its old id until a rebuild makes it 0: both are "no key".
+    merged: dict[tuple, dict] = {}
     for row in (
         hours.values("key_id", "model")
         .annotate(cost=Sum("cost"), requests=Sum("requests"))
@@ -95,19 +96,23 @@ def spend_by_member(*, org: Organization, period: str, only_user_id: int | None 
     ):
         key = keys.get(row["key_id"])
         creator = key.created_by if key is not None else None
-        rows.append(
+        bucket = merged.setdefault(
+            (key.pk if key is not None else None, row["model"]),
             {
                 "api_key__created_by_id": creator.pk if creator else None,
                 "api_key__created_by__email": creator.email if creator else None,
                 "api_key__created_by__name": creator.name if creator else None,
-                "api_key_id": row["key_id"] or None,
+                "api_key_id": key.pk if key is not None else None,
                 "api_key__name": key.name if key is not None else None,
                 "api_key__prefix": key.prefix if key is not None else None,
                 "model": row["model"],
-                "cost": row["cost"] or 0,
-                "requests": row["requests"] or 0,
-            }
+                "cost": 0,
+                "requests": 0,
+            },
         )
+        bucket["cost"] += row["cost"] or 0
+        bucket["requests"] += row["requests"] or 0
+    rows = list(merged.values())
     rows.sort(
         key=lambda r: (
             r["api_key__created_by__email"] is None,

@@ -109,12 +109,22 @@ def test_visitors_and_utc_accounts_see_utc(owner_client, owner, moment):
     assert utc(moment) in body and "Times are shown in UTC" in body
 
 
-def test_the_audit_export_is_in_the_accounts_zone_and_says_so(shanghai, owner):
-    """As the audit page and the other exports: the account's zone, named in the header."""
-    make_key(owner, name="audited")
-    event = owner.audit_events.order_by("-created_at").first()
-    assert event is not None  # creating the key was recorded
+def test_the_audit_export_is_in_the_accounts_zone_and_says_so(shanghai, owner, moment):
+    """As the audit page and the other exports: the account's zone, named in the header, for
+    the event's time and for the times among its changes (a key's new expiry)."""
+    key, _ = make_key(owner, name="audited")
+    keys.api_key_update(
+        user_id=owner.pk,
+        key_id=key.pk,
+        name="audited",
+        credit_limit=None,
+        rpm_limit=None,
+        expires_at=moment + timedelta(days=3),
+    )
+    event = owner.audit_events.order_by("-created_at", "-id").first()
+    expiry = moment + timedelta(days=3)
     body = b"".join(shanghai.get(reverse("audit:export")).streaming_content).decode("utf-8-sig")
     header, first = body.splitlines()[:2]
     assert header.startswith("Time (Asia/Shanghai),")
     assert first.startswith(event.created_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"))
+    assert local(expiry) in first and utc(expiry) not in first

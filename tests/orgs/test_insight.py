@@ -63,3 +63,30 @@ def test_a_member_without_the_usage_permission_sees_no_spend_on_the_dashboard(
     act_as(client, org)
     body = client.get(reverse("dashboard")).content.decode()
     assert 'data-testid="account-insight"' not in body and "usage-chart-data" not in body
+
+
+def test_the_days_are_named_in_the_organizations_zone(client, org, team, traffic):
+    """The 30 days are counted in the organization's zone; the label names that zone, not the
+    zone of the person looking (UTC here)."""
+    principal = org.principal
+    principal.time_zone = "Asia/Shanghai"
+    principal.save(update_fields=["time_zone"])
+    client.force_login(team["owner"])
+    act_as(client, org)
+    body = client.get(reverse("dashboard")).content.decode()
+    assert 'data-testid="account-days-zone">(Asia/Shanghai)' in body
+
+
+def test_a_member_sees_their_keys_numbers_without_links_that_would_refuse_them(client, org, team):
+    key, _ = api_key_create(user_id=org.principal_id, name="mine", created_by_id=team["member"].pk)
+    row = record(org.principal, key=key, at=timezone.now() - timedelta(minutes=1), cost=1_000_000)
+    rollup_step()
+    client.force_login(team["member"])
+    act_as(client, org)
+    body = client.get(reverse("keys:detail", args=[key.pk])).content.decode()
+    assert "1.00 credits over 1 requests" in body
+    recent = body.split('data-testid="key-recent"')[1]
+    assert row.request_id in recent
+    assert reverse("console:request_detail", args=[row.request_id]) not in recent
+    assert "/usage/" not in body.split('data-testid="key-insight"')[1]
+    assert client.get(reverse("console:request_detail", args=[row.request_id])).status_code == 403

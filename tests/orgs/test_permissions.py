@@ -1,6 +1,8 @@
 """Each role × each page: the status a member of each role gets, for pages, htmx fragments and
 CSV exports; and nothing of another organization can be reached by guessing its ids."""
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
@@ -9,6 +11,7 @@ from apps.keys.models import ApiKey
 from apps.keys.services import api_key_create
 from apps.orgs import services
 from apps.orgs.models import Membership
+from apps.usage.models import UsageHour
 from apps.usage.rollup import rollup_step
 from apps.webhooks.models import WebhookEndpoint
 from tests.factories import UserFactory
@@ -272,3 +275,23 @@ def test_usage_by_member_sums_the_rollups_by_member_key_and_model(client, org, t
     assert report["total"] == 15000
     csv = b"".join(client.get("/org/usage/?format=csv").streaming_content).decode()
     assert "member@example.com,members-key,member-model,2,0.01" in csv
+
+
+def test_usage_by_member_counts_deleted_keys_as_one_row_per_model(client, org, team, world):
+    """A key deleted after its hours were rolled up (its id still in them) and an hour rebuilt
+    after a deletion (key 0) are the same "no key" row."""
+    rollup_step()
+    ApiKey.objects.get(pk=world["key"]).delete()  # the admin's, with a demo-chat record
+    earlier = timezone.now().replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    if earlier.month != timezone.now().month:  # this month's page: stay inside the month
+        earlier = earlier + timedelta(hours=1)
+    UsageHour.objects.create(
+        hour=earlier, user=org.principal, key_id=0, model="demo-chat", requests=1, cost=1000
+    )
+    client.force_login(team[OW])
+    act_as(client, org)
+    rows = client.get("/org/usage/").context["report"]["rows"]
+    keyless = [r for r in rows if r["api_key_id"] is None]
+    assert len(keyless) == 1
+    assert keyless[0]["model"] == "demo-chat" and keyless[0]["requests"] == 2
+    assert keyless[0]["cost"] == 6000

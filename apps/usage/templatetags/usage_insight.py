@@ -7,7 +7,7 @@ from django import template
 from django.urls import reverse
 
 from apps.core.money import micro_to_credits
-from apps.core.roles import acting_user
+from apps.core.roles import acting_user, can
 from apps.core.timezones import user_time_zone
 
 from .. import selectors
@@ -16,9 +16,8 @@ register = template.Library()
 
 
 def _insight(context, *, user, key=None) -> dict:
-    insight = selectors.spend_insight(
-        user_id=user.pk, key_id=key.pk if key else None, tz=user_time_zone(user)
-    )
+    tz = user_time_zone(user)
+    insight = selectors.spend_insight(user_id=user.pk, key_id=key.pk if key else None, tz=tz)
     chart = {
         "labels": insight["labels"],
         "cost": {
@@ -33,6 +32,11 @@ def _insight(context, *, user, key=None) -> dict:
         "insight": insight,
         "chart": chart,
         "request": context["request"],
+        # Days are the account's (an organization's zone may not be the person's).
+        "days_zone": tz.key,
+        # The request pages and the usage pages need the usage permission (a plain member
+        # sees their own key's numbers, not links that would refuse them).
+        "links": can(context["request"], "usage"),
         "detail_url": reverse("console:request_detail", args=["-"])[:-2],
     }
 
